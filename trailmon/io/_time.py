@@ -1,0 +1,155 @@
+"""Timestamps: ISO 8601 with an offset, zone-less ones only with a named zone (``--tz``).
+
+All instants become int64 nanoseconds since the Unix epoch, UTC. Local times that do not
+exist (01:30 on the spring-forward Sunday) move forward by the gap; times that occur twice
+take the first occurrence (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailmon.errors import InputError, TimezoneError
+
+__all__ = ["NAT", "check_tz", "localize_naive", "parse_instant", "parse_times"]
+
+NAT = np.iinfo(np.int64).min
+_ZONED = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
+_ZONED_RE = re.compile(r".*" + _ZONED)
+
+
+def check_tz(tz: str | None) -> str | None:
+    """Validate an IANA zone name (``Europe/London``, ``UTC``); None passes."""
+    if tz is None:
+        return None
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(f"unknown time zone {tz!r}; use an IANA name such as Europe/London or UTC") from exc
+    return tz
+
+
+def localize_naive(naive: pd.Series | pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
+    """Wall-clock times in ``tz`` to UTC: gaps move forward, repeated times take the first."""
+    idx = pd.DatetimeIndex(naive)
+    if tz.upper() == "UTC":
+        return idx.tz_localize("UTC")
+    loc = idx.tz_localize(tz, nonexistent="shift_forward", ambiguous=np.ones(len(idx), dtype=bool))
+    return loc.tz_convert("UTC")
+
+
+def parse_times(
+    values: pd.Series,
+    tz: str | None,
+    *,
+    what: str = "timestamp",
+    fmt: str = "ISO8601",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a column of timestamps to UTC nanoseconds.
+
+    Parameters
+    ----------
+    values : pandas.Series of str
+        Raw values; empty cells count as missing.
+    tz : str or None
+        Zone for values without an offset (``--tz``); None means such values are errors.
+    what : str
+        Column name for messages.
+    fmt : str
+        ``"ISO8601"`` or a strftime format for zone-less layouts (e.g. the EM exports).
+
+    Returns
+    -------
+    ns : ndarray of int64
+        Nanoseconds since the epoch, UTC; :data:`NAT` where a row failed.
+    problem : ndarray of object
+        ``None`` for good rows, else ``"BAD_TIMESTAMP"`` or ``"NO_TIMEZONE"``.
+
+    Raises
+    ------
+    TimezoneError
+        When no value carries a zone and ``tz`` is None.
+    """
+    n = len(values)
+    ns = np.full(n, NAT, dtype=np.int64)
+    problem = np.full(n, None, dtype=object)
+    if n == 0:
+        return ns, problem
+    arr = pa.array(values.astype(object).where(values.notna(), None), type=pa.string(), from_pandas=True)
+    arr = pc.utf8_trim_whitespace(arr)
+    empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(arr), 0), True))
+    zoned = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _ZONED), False)) & ~empty
+    naive = ~zoned & ~empty
+    s = pd.Series(np.asarray(arr.to_pandas(), dtype=object), copy=False)
+    if zoned.any():
+        got = pd.to_datetime(s[zoned], format=fmt, utc=True, errors="coerce")
+        ns[zoned] = _to_ns(got)
+    if naive.any() and tz is None:
+        parsed = pd.to_datetime(s[naive], format=fmt, errors="coerce").notna().to_numpy()
+        if parsed.any() and not zoned.any():
+            sample = s[naive][parsed].iloc[0]
+            raise TimezoneError(
+                f"{what} values carry no UTC offset (e.g. {sample!r}); name their zone with --tz "
+                "(e.g. --tz Europe/London or --tz UTC), or write them with Z or +01:00"
+            )
+        stray = naive.copy()
+        stray[naive] = parsed
+        problem[stray] = "NO_TIMEZONE"
+    elif naive.any():
+        got = pd.to_datetime(s[naive], format=fmt, errors="coerce")
+        okn = got.notna().to_numpy()
+        part = np.full(int(naive.sum()), NAT, dtype=np.int64)
+        if okn.any():
+            part[okn] = _to_ns(pd.Series(localize_naive(got[okn], tz)))
+        ns[naive] = part
+    problem[empty] = "BAD_TIMESTAMP"
+    problem[(ns == NAT) & np.equal(problem, None)] = "BAD_TIMESTAMP"
+    return ns, problem
+
+
+def _to_ns(got: pd.Series) -> np.ndarray:
+    out = np.full(len(got), NAT, dtype=np.int64)
+    ok = got.notna().to_numpy()
+    if ok.any():
+        out[ok] = got[ok].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy() if getattr(
+            got.dt, "tz", None) is not None else got[ok].dt.as_unit("ns").astype("int64").to_numpy()
+    return out
+
+
+def parse_instant(text: str, tz: str | None = None, *, what: str = "--from") -> pd.Timestamp:
+    """One command-line time: ISO 8601 with an offset or Z; a naive one needs ``tz``.
+
+    Raises
+    ------
+    TimezoneError
+        For a naive time without ``tz``.
+    InputError
+        For text that is not a time.
+    """
+    text = str(text).strip()
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{what} must be an ISO 8601 time such as 2026-07-14T13:00:00Z, got {text!r}") from exc
+    if ts.tzinfo is None:
+        if tz is None:
+            raise TimezoneError(f"{what} {text!r} has no UTC offset; add Z or +01:00, or name a zone with --tz")
+        return pd.Timestamp(localize_naive(pd.DatetimeIndex([ts]), tz)[0])
+    return ts.tz_convert("UTC")
+
+
+def ns_to_iso(ns: np.ndarray) -> np.ndarray:
+    """UTC nanoseconds to ISO 8601 strings with ``Z`` and milliseconds; empty for :data:`NAT`."""
+    ns = np.asarray(ns, dtype=np.int64)
+    out = np.full(len(ns), "", dtype=object)
+    ok = ns != NAT
+    if ok.any():
+        ms = np.datetime_as_string(ns[ok].astype("datetime64[ns]").astype("datetime64[ms]"), unit="ms")
+        out[ok] = np.char.add(ms.astype(str), "Z")
+    return out

@@ -1,0 +1,211 @@
+"""Rejected rows and their reason codes: nothing read is ever lost.
+
+Every reader returns a :class:`ReadResult` whose ``accepted`` and ``rejected`` frames add up
+to the rows read. A rejected row keeps the file, its 1-based data-row number (the first row
+after any header is 1), the reason code, a one-line detail and the original values as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["REJECTED_COLUMNS", "ReadResult", "RejectReason", "Rejector", "concat_results"]
+
+
+class RejectReason(str, Enum):
+    """Every reason a row can be rejected or a file flagged, for every input (SPEC §2)."""
+
+    # trails
+    MISSING_SUBJECT = "MISSING_SUBJECT"
+    BAD_TIMESTAMP = "BAD_TIMESTAMP"
+    NO_TIMEZONE = "NO_TIMEZONE"
+    BAD_COORDINATE = "BAD_COORDINATE"
+    OUTSIDE_GRID = "OUTSIDE_GRID"
+    BAD_ACCURACY = "BAD_ACCURACY"
+    BAD_FIX_TYPE = "BAD_FIX_TYPE"
+    BAD_SPEED = "BAD_SPEED"
+    BAD_HEADING = "BAD_HEADING"
+    WRONG_COLUMN_COUNT = "WRONG_COLUMN_COUNT"
+    DUPLICATE = "DUPLICATE"
+    CONFLICTING_DUPLICATE = "CONFLICTING_DUPLICATE"
+    # subjects
+    BAD_COHORT = "BAD_COHORT"
+    BAD_WINDOW = "BAD_WINDOW"
+    BAD_IDENTIFIER = "BAD_IDENTIFIER"  # a flag: the field is blanked, the row kept
+    # crimes (generic and police.uk)
+    MISSING_CRIME_REF = "MISSING_CRIME_REF"
+    MISSING_OFFENCE = "MISSING_OFFENCE"
+    BAD_RADIUS = "BAD_RADIUS"
+    BAD_WINDOW_ORDER = "BAD_WINDOW_ORDER"
+    # crime-mapping request CSV (MoJ codes, in the order their rules apply)
+    INVALID_COLUMN_COUNT = "INVALID_COLUMN_COUNT"
+    INVALID_POLICE_FORCE = "INVALID_POLICE_FORCE"
+    INVALID_CRIME_TYPE = "INVALID_CRIME_TYPE"
+    MISSING_BATCH_ID = "MISSING_BATCH_ID"
+    INVALID_BATCH_ID_FORMAT = "INVALID_BATCH_ID_FORMAT"
+    INVALID_BATCH_ID_DATE = "INVALID_BATCH_ID_DATE"
+    MISSING_CRIME_REFERENCE = "MISSING_CRIME_REFERENCE"
+    INVALID_FROM_DATE_FORMAT = "INVALID_FROM_DATE_FORMAT"
+    INVALID_TO_DATE_FORMAT = "INVALID_TO_DATE_FORMAT"
+    CRIME_DATE_TIME_TO_AFTER_FROM = "CRIME_DATE_TIME_TO_AFTER_FROM"
+    CRIME_DATE_TIME_EXCEEDS_WINDOW = "CRIME_DATE_TIME_EXCEEDS_WINDOW"
+    INVALID_LOCATION_DATA_RANGE = "INVALID_LOCATION_DATA_RANGE"
+    MISSING_LOCATION_DATA = "MISSING_LOCATION_DATA"
+    DEPENDENT_LOCATION_DATA = "DEPENDENT_LOCATION_DATA"
+    MULTIPLE_LOCATION_DATA_TYPES = "MULTIPLE_LOCATION_DATA_TYPES"
+    INVALID_NUMBER = "INVALID_NUMBER"
+    INVALID_TEXT = "INVALID_TEXT"
+    # crime-mapping file-level notes
+    MULTIPLE_POLICE_FORCES = "MULTIPLE_POLICE_FORCES"
+    MULTIPLE_BATCH_IDS = "MULTIPLE_BATCH_IDS"
+    ALL_RECORDS_FAILED = "ALL_RECORDS_FAILED"
+    # appointments and zones
+    MISSING_ID = "MISSING_ID"
+    BAD_GEOFENCE = "BAD_GEOFENCE"
+    BAD_ZONE_KIND = "BAD_ZONE_KIND"
+    BAD_DAILY_TIME = "BAD_DAILY_TIME"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+REJECTED_COLUMNS = ["file", "row", "reason", "detail", "values"]
+
+
+@dataclass
+class ReadResult:
+    """Rows a reader accepted and rejected.
+
+    Attributes
+    ----------
+    accepted : pandas.DataFrame
+        Validated rows in the reader's canonical columns (plus extra columns carried through).
+    rejected : pandas.DataFrame
+        Columns ``file, row, reason, detail, values`` (values: the original row as JSON).
+    n_read : int
+        Data rows read; always ``len(accepted) + len(rejected)``.
+    files : list of str
+        The files read.
+    notes : list of dict
+        File-level findings (e.g. ``MULTIPLE_BATCH_IDS``) and flags (``BAD_IDENTIFIER``).
+    info : dict
+        Anything provenance needs (transformation used, time zone assumed).
+    """
+
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame
+    n_read: int
+    files: list[str] = field(default_factory=list)
+    notes: list[dict] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.accepted) + len(self.rejected) != self.n_read:
+            raise AssertionError(  # an internal invariant, never user input
+                f"read {self.n_read} rows but accepted {len(self.accepted)} + rejected {len(self.rejected)}"
+            )
+
+    @property
+    def rejected_by_reason(self) -> dict[str, int]:
+        """Count of rejected rows per reason code."""
+        if self.rejected.empty:
+            return {}
+        return {str(k): int(v) for k, v in self.rejected["reason"].value_counts().sort_index().items()}
+
+    @property
+    def n_flagged(self) -> int:
+        """Accepted rows that carry a flag (e.g. ``BAD_IDENTIFIER``)."""
+        return int(sum(n.get("rows", 0) for n in self.notes if n.get("kind") == "flag"))
+
+
+def empty_rejected() -> pd.DataFrame:
+    """A rejected frame with no rows."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object) for c in REJECTED_COLUMNS})
+
+
+class Rejector:
+    """Vectorised first-rule-wins rejection over a frame of raw string values.
+
+    Rules are applied in the order they are called; a row keeps the reason of the first rule
+    it breaks (the crime-mapping table's order, for instance).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The rows as read (strings), in file order.
+    file : str or Path
+        The file they came from.
+    row_numbers : array of int, optional
+        1-based data-row numbers; default ``1..len(raw)``.
+    """
+
+    def __init__(self, raw: pd.DataFrame, file: str | Path, row_numbers: np.ndarray | None = None) -> None:
+        self.raw = raw
+        self.file = str(file)
+        n = len(raw)
+        self.rows = np.arange(1, n + 1, dtype=np.int64) if row_numbers is None else np.asarray(row_numbers)
+        self.reason = np.full(n, None, dtype=object)
+        self.detail = np.full(n, None, dtype=object)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Rows not rejected so far."""
+        return np.equal(self.reason, None)
+
+    def reject(self, mask: np.ndarray, reason: RejectReason, detail: str | np.ndarray = "") -> None:
+        """Reject the rows in ``mask`` that no earlier rule rejected."""
+        mask = np.asarray(mask, dtype=bool) & self.ok
+        if not mask.any():
+            return
+        self.reason[mask] = reason.value
+        self.detail[mask] = detail[mask] if isinstance(detail, np.ndarray) else detail
+
+    def rejected_frame(self) -> pd.DataFrame:
+        """The rejected rows with their original values as JSON."""
+        bad = ~self.ok
+        if not bad.any():
+            return empty_rejected()
+        raw = self.raw.loc[bad] if isinstance(self.raw.index, pd.RangeIndex) else self.raw[bad]
+        values = [json.dumps({str(k): (None if _isna(v) else str(v)) for k, v in rec.items()}, ensure_ascii=False)
+                  for rec in raw.to_dict("records")]
+        return pd.DataFrame({
+            "file": self.file, "row": self.rows[bad], "reason": self.reason[bad],
+            "detail": self.detail[bad], "values": values,
+        })
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def rejected_rows(file: str | Path, rows: np.ndarray, reason: RejectReason, detail: str,
+                  values: list[dict]) -> pd.DataFrame:
+    """A rejected frame built row by row (for readers of XML and other non-tabular files)."""
+    return pd.DataFrame({
+        "file": str(file), "row": np.asarray(rows, dtype=np.int64), "reason": reason.value, "detail": detail,
+        "values": [json.dumps(v, ensure_ascii=False, default=str) for v in values],
+    }) if len(rows) else empty_rejected()
+
+
+def concat_results(results: list[ReadResult]) -> ReadResult:
+    """Combine the results of several files into one."""
+    if not results:
+        return ReadResult(pd.DataFrame(), empty_rejected(), 0)
+    acc = [r.accepted for r in results if len(r.accepted)]
+    rej = [r.rejected for r in results if len(r.rejected)]
+    accepted = pd.concat(acc, ignore_index=True) if acc else results[0].accepted.iloc[0:0]
+    rejected = pd.concat(rej, ignore_index=True) if rej else empty_rejected()
+    info: dict = {}
+    for r in results:
+        info.update(r.info)
+    return ReadResult(accepted, rejected, sum(r.n_read for r in results),
+                      [f for r in results for f in r.files], [n for r in results for n in r.notes], info)
