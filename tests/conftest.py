@@ -1,0 +1,38 @@
+"""Shared test configuration: hypothesis profile, paths to the shared real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+SHARED_ACCEPTANCE = (REPO.parent / "shared" / "acceptance").resolve()
+
+settings.register_profile(
+    "trailmon",
+    max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=bool(os.environ.get("CI")),
+)
+settings.load_profile("trailmon")
+
+
+def shared_file(*parts: str) -> Path:
+    """A file under ../shared/data, or skip the test saying why."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data {path} is absent (../shared/data is not part of this checkout)")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The ../shared/data folder, or skip with the reason."""
+    if not SHARED_DATA.exists():
+        pytest.skip(f"{SHARED_DATA} is absent (../shared/data is not part of this checkout)")
+    return SHARED_DATA
