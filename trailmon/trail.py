@@ -27,6 +27,7 @@ __all__ = [
     "Trails",
     "flags_to_text",
     "make_trails",
+    "speed_heading",
 ]
 
 FIX_TYPES: tuple[str, ...] = ("gps", "lbs", "wifi", "rf")
@@ -267,3 +268,30 @@ def windows_to_csr(
         offs.append(len(starts))
     return (np.asarray(offs, dtype=np.int64), np.asarray(starts, dtype=np.float64),
             np.asarray(ends, dtype=np.float64), known)
+
+
+def speed_heading(trails: Trails) -> tuple[np.ndarray, np.ndarray]:
+    """Speed (m/s) and heading (degrees clockwise from grid north, 0-360) of every fix.
+
+    The supplier's values where given; otherwise from the neighbouring fixes of the same
+    subject (previous to next fix; one-sided at the ends); NaN for a lone fix.
+    """
+    n = trails.n_fixes
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    sid = trails.subject_of_fix()
+    prev = np.arange(n) - 1
+    nxt = np.arange(n) + 1
+    has_prev = np.r_[False, sid[1:] == sid[:-1]]
+    has_next = np.r_[sid[1:] == sid[:-1], False]
+    a = np.where(has_prev, prev, np.arange(n))
+    b = np.where(has_next, nxt, np.arange(n))
+    dx = trails.x_m[b] - trails.x_m[a]
+    dy = trails.y_m[b] - trails.y_m[a]
+    dt = trails.t_s[b] - trails.t_s[a]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        speed = np.where(dt > 0, np.hypot(dx, dy) / dt, np.nan)
+    heading = np.where((dx != 0) | (dy != 0), np.degrees(np.arctan2(dx, dy)) % 360.0, np.nan)
+    speed = np.where(np.isnan(trails.speed_mps), speed, trails.speed_mps)
+    heading = np.where(np.isnan(trails.heading_deg), heading, trails.heading_deg)
+    return speed, heading

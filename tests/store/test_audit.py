@@ -1,0 +1,59 @@
+"""The hash-chained audit log: every change, removal or insertion is found."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trailmon.errors import AccessRefusedError, AuditTamperedError
+from trailmon.store import audit
+
+
+@pytest.fixture
+def log(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    for k in range(4):
+        audit.append(path, user=f"u{k}", purpose="test", action="proximity", parameters={"k": k},
+                     subjects=["S2", "S1"], counts={"hits": k})
+    return path
+
+
+def test_chain_verifies_and_links(log):
+    assert audit.verify(log) == 4
+    es = audit.entries(log)
+    assert [e["seq"] for e in es] == [1, 2, 3, 4]
+    assert es[0]["prev"] == audit.GENESIS and all(b["prev"] == a["hash"] for a, b in zip(es, es[1:]))
+    assert es[0]["subjects"] == ["S1", "S2"]
+
+
+def _rewrite(path, lines):
+    path.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in lines))
+
+
+@pytest.mark.parametrize(("tamper", "message"), [
+    (lambda es: es[1].update(user="someone else") or es, "line 2 .* was changed"),  # edited field
+    (lambda es: es[:1] + es[2:], "line 2 does not link"),                             # removed entry
+    (lambda es: es[:2] + [dict(es[1])] + es[2:], "line 3 does not link"),              # duplicated / inserted
+    (lambda es: es[:3], None),                                                        # truncated tail still verifies
+])
+def test_tampering_detected(log, tamper, message):
+    _rewrite(log, tamper(audit.entries(log)))
+    if message is None:
+        assert audit.verify(log) == 3
+    else:
+        with pytest.raises(AuditTamperedError, match=message):
+            audit.verify(log)
+
+
+def test_garbage_line_detected(log):
+    log.write_text(log.read_text() + "not json\n")
+    with pytest.raises(AuditTamperedError, match="line 5 is not JSON"):
+        audit.verify(log)
+
+
+@pytest.mark.parametrize(("user", "purpose", "missing"), [
+    (None, "why", "--user"), ("me", "", "--purpose"), ("  ", None, "--user and --purpose")])
+def test_identity_required(user, purpose, missing):
+    with pytest.raises(AccessRefusedError, match=f"with {missing}"):
+        audit.require_identity(user, purpose, action="trail")

@@ -1,0 +1,157 @@
+"""The trail store: layout, owner-only permissions, atomic and idempotent ingest, reads."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trailmon.errors import StoreError, StoreLockedError
+from trailmon.io.quarantine import ReadResult, RejectReason, empty_rejected
+from trailmon.report._columns import TRAIL_INPUT
+from trailmon.store.trails import TrailStore
+from trailmon.trail import FLAG_SPEED_JUMP
+
+T0 = pd.Timestamp("2026-07-14T23:50:00Z").value
+
+
+def fixes(rows, file="f.csv"):
+    """ReadResult of accepted trail rows ``(subject, t_offset_s, x, y)``."""
+    df = pd.DataFrame({
+        "subject_id": [r[0] for r in rows],
+        "t_ns": [T0 + int(r[1] * 1e9) for r in rows],
+        "x_m": [float(r[2]) for r in rows], "y_m": [float(r[3]) for r in rows],
+        "lat": 53.8, "lon": -1.55, "accuracy_m": 10.0, "fix_type": "gps", "speed_mps": np.nan,
+        "heading_deg": np.nan,
+    })[TRAIL_INPUT]
+    df["row"] = np.arange(1, len(df) + 1)
+    return ReadResult(df, empty_rejected(), len(df), files=[file])
+
+
+WALK = [("S1", 60 * k, 430000 + 50 * k, 433000) for k in range(20)]  # crosses midnight UTC
+
+
+def test_new_store_layout_and_permissions(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    store.ingest([fixes(WALK)])
+    root = tmp_path / "s"
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    for p in root.rglob("*"):
+        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
+    assert sorted(p.name.split(".")[0] for p in (root / "trails").glob("*.parquet")) == ["2026-07-14", "2026-07-15"]
+    assert json.loads((root / "store.json").read_text())["crs"] == "EPSG:27700"
+
+
+def test_read_returns_sorted_contiguous_arrays(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    shuffled = WALK[::-1] + [("S0", 30, 1, 2)]
+    store.ingest([fixes(shuffled)])
+    tr = store.read()
+    assert list(tr.subject_ids) == ["S0", "S1"]
+    assert list(tr.offsets) == [0, 1, 21]
+    assert np.all(np.diff(tr.t_s[1:]) > 0)
+    for a in (tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m):
+        assert a.flags["C_CONTIGUOUS"] and a.dtype == np.float64
+
+
+def test_reingest_adds_nothing(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    first = store.ingest([fixes(WALK)])
+    again = store.ingest([fixes(WALK)])
+    assert (first.added, first.already_stored) == (20, 0)
+    assert (again.read, again.accepted, again.added, again.already_stored, again.rejected) == (20, 20, 0, 20, 0)
+    assert store.read().n_fixes == 20
+
+
+def test_conflicting_fix_against_store_is_rejected_and_kept(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    store.ingest([fixes(WALK)])
+    moved = [("S1", 0, 999999, 433000)]
+    s = store.ingest([fixes(moved, file="late.csv")])
+    assert (s.read, s.accepted, s.rejected) == (1, 0, 1)
+    assert s.rejected_by_reason == {RejectReason.CONFLICTING_DUPLICATE.value: 1}
+    q = pd.read_csv(s.quarantine)
+    assert list(q["file"]) == ["late.csv"] and list(q["row"]) == [1]
+    assert store.read().x_m[0] == 430000
+
+
+def test_later_file_in_same_ingest_counts_as_already_stored(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    s = store.ingest([fixes(WALK[:5], "a.csv"), fixes(WALK[3:8], "b.csv")])
+    assert (s.read, s.accepted, s.added, s.already_stored) == (10, 10, 8, 2)
+
+
+def test_speed_jump_flagged_on_later_fix_across_days(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    store.ingest([fixes([("S1", 0, 430000, 433000), ("S1", 60, 430060, 433000)])])
+    s = store.ingest([fixes([("S1", 660, 530000, 433000)])])  # 100 km in 10 min, after midnight
+    assert s.flagged == 1
+    tr = store.read()
+    assert list((tr.flags & FLAG_SPEED_JUMP) != 0) == [False, False, True]
+
+
+def test_lock_is_exclusive(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    with store.lock(what="nightly"), pytest.raises(StoreLockedError, match="locked by nightly"):
+        store.ingest([fixes(WALK)])
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="no trail store at .*trailmon ingest"):
+        TrailStore(tmp_path / "nothing")
+
+
+def test_crs_fixed_at_creation(tmp_path):
+    TrailStore(tmp_path / "s", create=True, crs="EPSG:32650")
+    with pytest.raises(StoreError, match="uses EPSG:32650, not EPSG:27700"):
+        TrailStore(tmp_path / "s", crs="27700")
+
+
+def _ingest_and_die(path):
+    store = TrailStore(path)
+    store.ingest([fixes([("S2", 60 * k, 1000 + k, 2000) for k in range(50)])], _crash_before_commit=True)
+
+
+def _snapshot(path):
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+def test_killed_ingest_leaves_store_as_before(tmp_path):
+    path = tmp_path / "s"
+    store = TrailStore(path, create=True)
+    store.ingest([fixes(WALK)])
+    before = _snapshot(path)
+    frame_before = store.fixes_frame()
+    proc = mp.get_context("fork").Process(target=_ingest_and_die, args=(path,))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 17  # died after writing its files, before the commit point
+    after = TrailStore(path)
+    pd.testing.assert_frame_equal(after.fixes_frame(), frame_before)
+    after.ingest([])  # the next writer removes the orphans
+    assert _snapshot(path).keys() - before.keys() <= {"manifest.json"}
+    assert {k for k in _snapshot(path) if k.startswith("trails/")} == {k for k in before if k.startswith("trails/")}
+
+
+def test_subjects_windows_upserted(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    sub = pd.DataFrame({"subject_id": ["S1", "S1"], "cohort": ["flex", ""],
+                        "monitoring_start": pd.to_datetime(["2026-07-01", "2026-08-01"], utc=True),
+                        "monitoring_end": pd.to_datetime(["2026-07-20", None], utc=True),
+                        "crn": ["A123456", None], "pnc_id": [None, None], "nomis_id": [None, None],
+                        "offender_manager": ["OM One", None], "flags": ["", ""]})
+    r = ReadResult(sub, empty_rejected(), 2, files=["subjects.csv"])
+    s1 = store.ingest([], [r])
+    s2 = store.ingest([], [r])
+    assert s1.subjects["windows"] == s2.subjects["windows"] == 2
+    got = store.subjects()
+    assert list(got["cohort"]) == ["flex", "flex"] and list(got["crn"]) == ["A123456", "A123456"]
+    w = store.windows()["S1"]
+    assert w[0] == (pd.Timestamp("2026-07-01", tz="UTC").value / 1e9, pd.Timestamp("2026-07-20", tz="UTC").value / 1e9)
+    assert w[1][1] == np.inf
+    assert (tmp_path / "s" / "subjects.parquet").exists()

@@ -1,0 +1,5 @@
+"""``python -m trailmon``."""
+
+from trailmon.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""The ``trailmon`` command: argparse sub-commands, one module each (SPEC §5).
+
+Exit codes: 0 done (rejected rows are data), 1 error, 2 usage, 3 access refused,
+4 store locked, 5 audit tampering found. Errors print one line ``error: …`` on stderr; the
+traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from trailmon import __version__
+
+__all__ = ["main"]
+
+COMMANDS = ["ingest", "proximity", "trail", "attendance", "zones", "audit", "purge", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="trailmon",
+        description="Exact crime-scene proximity and appointment attendance from GPS tag trails.",
+    )
+    parser.add_argument("--version", action="version", version=f"trailmon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"trailmon.cli.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from trailmon.errors import TrailmonError
+
+    try:
+        return int(args.run(args) or 0)
+    except TrailmonError as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError) as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,574 @@
+"""The on-disk trail store: Parquet by UTC day, subjects beside it, atomic and idempotent.
+
+Layout (SPEC §5; directories 0700, files 0600)::
+
+    STORE/
+      store.json                 CRS, transformation, format version
+      manifest.json              the commit point: which file holds each UTC day
+      trails/<YYYY-MM-DD>.<ingest id>.parquet
+      subjects.parquet           one row per monitoring window (subject attributes repeated)
+      quarantine/<ingest id>.csv every rejected row: file, row, reason, detail, values
+      audit.jsonl                hash-chained consultations and disclosures
+      .lock                      held by a writer (ingest, nightly)
+
+An ingest writes new day files under new names, then replaces ``manifest.json`` in one
+rename: a process killed at any point before that rename leaves the store exactly as it
+was (the orphans are removed by the next writer); after it, the ingest has happened.
+Re-ingesting the same fixes adds nothing (``already_stored``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trailmon import __version__
+from trailmon.crs import BNG, StoreCRS, normalise_crs
+from trailmon.errors import StoreError, StoreLockedError
+from trailmon.io.quarantine import ReadResult, RejectReason, empty_rejected
+from trailmon.store._files import FILE_MODE, make_private_dir, write_bytes_atomic, write_json_atomic
+from trailmon.trail import FIX_TYPES, FLAG_SPEED_JUMP, SPEED_JUMP_MPS, Trails, windows_to_csr
+
+__all__ = ["IngestSummary", "TrailStore"]
+
+FORMAT_VERSION = 1
+_INGEST_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+DAY_NS = 86_400 * 10**9
+_COLUMNS = ["subject_id", "t_ns", "x_m", "y_m", "lat", "lon", "accuracy_m", "fix_type", "speed_mps",
+            "heading_deg", "flags"]
+_SCHEMA = pa.schema([
+    ("subject_id", pa.string()), ("t_ns", pa.int64()), ("x_m", pa.float64()), ("y_m", pa.float64()),
+    ("lat", pa.float64()), ("lon", pa.float64()), ("accuracy_m", pa.float64()), ("fix_type", pa.int8()),
+    ("speed_mps", pa.float64()), ("heading_deg", pa.float64()), ("flags", pa.int32()),
+])
+SUBJECT_COLUMNS = ["subject_id", "cohort", "monitoring_start", "monitoring_end", "crn", "pnc_id", "nomis_id",
+                   "offender_manager", "flags"]
+_ATTRS = ["cohort", "crn", "pnc_id", "nomis_id", "offender_manager"]
+
+
+@dataclass
+class IngestSummary:
+    """Counts of one ingest (SPEC §5 ``--json``); ``read == accepted + rejected``."""
+
+    ingest_id: str
+    read: int = 0
+    accepted: int = 0
+    added: int = 0
+    already_stored: int = 0
+    rejected: int = 0
+    flagged: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    files: list[dict] = field(default_factory=list)
+    quarantine: str | None = None
+    subjects: dict | None = None
+    days: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """The ``--json`` object."""
+        return {k: getattr(self, k) for k in (
+            "read", "accepted", "added", "already_stored", "rejected", "flagged", "rejected_by_reason", "files",
+            "quarantine", "subjects", "ingest_id", "days")}
+
+
+class TrailStore:
+    """A trail store folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store folder.
+    crs : str, optional
+        Projected CRS for a new store (default EPSG:27700); an existing store keeps its own,
+        and naming a different one is an error.
+    create : bool, default False
+        Create the store when the folder holds none.
+
+    Raises
+    ------
+    StoreError
+        When there is no store at ``path`` and ``create`` is False, or the CRS differs.
+    """
+
+    def __init__(self, path: str | Path, *, crs: str | None = None, create: bool = False) -> None:
+        self.path = Path(path)
+        meta = self.path / "store.json"
+        if not meta.exists():
+            if not create:
+                raise StoreError(f"no trail store at {str(self.path)!r}; create one with `trailmon ingest --store DIR`")
+            old = os.umask(0o077)
+            try:
+                make_private_dir(self.path)
+                for sub in ("trails", "quarantine"):
+                    make_private_dir(self.path / sub)
+                crs_ = normalise_crs(crs or BNG)
+                self.crs = StoreCRS(crs_)
+                write_json_atomic(meta, {"format_version": FORMAT_VERSION, "crs": crs_,
+                                         "transformation": self.crs.info.as_dict(), "created_by": __version__})
+                write_json_atomic(self.path / "manifest.json", {"generation": 0, "days": {}, "subjects": None,
+                                                                "ingests": []})
+            finally:
+                os.umask(old)
+        info = json.loads(meta.read_text())
+        self.crs = StoreCRS(info["crs"])
+        if crs is not None and normalise_crs(crs) != self.crs.crs:
+            raise StoreError(f"store {str(self.path)!r} uses {self.crs.crs}, not {normalise_crs(crs)}; "
+                             "a store has one CRS, chosen when it is created")
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def manifest(self) -> dict:
+        """The committed manifest."""
+        return json.loads((self.path / "manifest.json").read_text())
+
+    @property
+    def audit_path(self) -> Path:
+        """The audit log."""
+        return self.path / "audit.jsonl"
+
+    def days(self) -> list[str]:
+        """UTC days held, ``YYYY-MM-DD``, sorted."""
+        return sorted(self.manifest["days"])
+
+    def subjects(self) -> pd.DataFrame:
+        """Subjects, one row per monitoring window (SPEC §2 subject columns)."""
+        name = self.manifest.get("subjects")
+        if not name:
+            return _empty_subjects()
+        return pd.read_parquet(self.path / name)
+
+    def fixes_frame(self, t_from_ns: int | None = None, t_to_ns: int | None = None,
+                    subjects: Iterable[str] | None = None) -> pd.DataFrame:
+        """Stored fixes in ``[t_from_ns, t_to_ns]`` (UTC ns, inclusive) as a frame, unsorted."""
+        days = self.manifest["days"]
+        lo = -np.inf if t_from_ns is None else t_from_ns
+        hi = np.inf if t_to_ns is None else t_to_ns
+        wanted = [name for day, name in sorted(days.items())
+                  if _day_start_ns(day) <= hi and _day_start_ns(day) + DAY_NS > lo]
+        filters = []
+        if t_from_ns is not None:
+            filters.append(("t_ns", ">=", int(t_from_ns)))
+        if t_to_ns is not None:
+            filters.append(("t_ns", "<=", int(t_to_ns)))
+        if subjects is not None:
+            filters.append(("subject_id", "in", sorted(set(map(str, subjects)))))
+        tables = [pq.read_table(self.path / n, filters=filters or None, schema=_SCHEMA) for n in wanted]
+        if not tables:
+            return _SCHEMA.empty_table().to_pandas()
+        return pa.concat_tables(tables).to_pandas()
+
+    def read(self, t_from: pd.Timestamp | None = None, t_to: pd.Timestamp | None = None,
+             subjects: Iterable[str] | None = None, *, halo_s: float = 600.0) -> Trails:
+        """Fixes as :class:`Trails` arrays, sorted by subject and time, with monitoring windows.
+
+        Parameters
+        ----------
+        t_from, t_to : pandas.Timestamp, optional
+            The period wanted (UTC); fixes up to ``halo_s`` either side are included so that
+            segments crossing its ends interpolate exactly.
+        subjects : iterable of str, optional
+            Only these subjects.
+        halo_s : float, default 600.0
+            Extra time read either side, seconds (at least ``max_gap_s``).
+        """
+        lo = None if t_from is None else int(pd.Timestamp(t_from).value - halo_s * 1e9)
+        hi = None if t_to is None else int(pd.Timestamp(t_to).value + halo_s * 1e9)
+        df = self.fixes_frame(lo, hi, subjects)
+        return frame_to_trails(df, self.windows())
+
+    def read_span(self, t_from: pd.Timestamp | None, t_to: pd.Timestamp | None, subjects: Iterable[str] | None = None,
+                  *, halo_s: float = 600.0) -> Trails:
+        """Like :meth:`read`, but an empty span (``t_from`` None) gives empty :class:`Trails`."""
+        if t_from is None:
+            return frame_to_trails(_SCHEMA.empty_table().to_pandas(), {})
+        return self.read(t_from, t_to, subjects, halo_s=halo_s)
+
+    def windows(self) -> dict[str, list[tuple[float, float]]]:
+        """Monitoring windows per subject, seconds UTC (open ends are +inf)."""
+        subj = self.subjects()
+        out: dict[str, list[tuple[float, float]]] = {}
+        known = subj[subj["monitoring_start"].notna()]
+        for sid, start, end in zip(known["subject_id"], known["monitoring_start"], known["monitoring_end"],
+                                   strict=True):
+            e = np.inf if pd.isna(end) else pd.Timestamp(end).value / 1e9
+            out.setdefault(str(sid), []).append((pd.Timestamp(start).value / 1e9, e))
+        return out
+
+    # -- writing -------------------------------------------------------------------------------
+    def lock(self, *, what: str = "ingest") -> StoreLock:
+        """An exclusive lock on the store; raises :class:`StoreLockedError` when held."""
+        return StoreLock(self.path / ".lock", what)
+
+    def ingest(
+        self,
+        trails: Iterable[ReadResult] = (),
+        subjects: Iterable[ReadResult] = (),
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        _crash_before_commit: bool = False,
+    ) -> IngestSummary:
+        """Add fixes and subjects atomically and idempotently.
+
+        Parameters
+        ----------
+        trails : iterable of ReadResult
+            Results of :func:`trailmon.io.read_trails`, in the order the files were given.
+        subjects : iterable of ReadResult
+            Results of :func:`trailmon.io.read_subjects`; windows upserted by (subject, start).
+        progress : callable, optional
+            Called as ``progress(done, total)`` per day written.
+
+        Returns
+        -------
+        IngestSummary
+            ``read == accepted + rejected``; ``accepted == added + already_stored``.
+        """
+        trails = list(trails)
+        subjects = list(subjects)
+        ingest_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+        summary = IngestSummary(ingest_id)
+        with self.lock():
+            self._collect_garbage()
+            old_umask = os.umask(0o077)
+            try:
+                return self._ingest_locked(trails, subjects, summary, progress, _crash_before_commit)
+            finally:
+                os.umask(old_umask)
+
+    def _ingest_locked(self, trails, subjects, summary, progress, crash):
+        manifest = self.manifest
+        ingest_id = summary.ingest_id
+        rejected_parts = [r.rejected for r in trails + subjects if len(r.rejected)]
+        new_files: list[str] = []
+
+        # subjects first (small tables, pandas is fine)
+        subj_name = manifest.get("subjects")
+        if subjects:
+            current = pd.read_parquet(self.path / subj_name) if subj_name else _empty_subjects()
+            merged, stats = merge_subjects(current, subjects)
+            subj_name = f"subjects.{ingest_id}.parquet"
+            _write_parquet(merged, self.path / subj_name)
+            new_files.append(subj_name)
+            summary.subjects = stats
+
+        # trails: per file, in order; earlier files count as stored for later ones
+        frames = []
+        for k, r in enumerate(trails):
+            acc = r.accepted
+            if len(acc):
+                part = pd.DataFrame({c: acc[c] for c in _COLUMNS if c in acc.columns and c != "fix_type"})
+                part["fix_type"] = _fix_codes(acc["fix_type"])
+                part["flags"] = np.zeros(len(acc), dtype=np.int32)
+                part["_file"] = k
+                part["_row"] = acc["row"].to_numpy() if "row" in acc.columns else np.arange(1, len(acc) + 1)
+                frames.append(part[_COLUMNS + ["_file", "_row"]])
+            summary.files.append({"file": r.files[0] if r.files else "", "read": r.n_read,
+                                  "accepted": len(r.accepted), "rejected": len(r.rejected),
+                                  "rejected_by_reason": r.rejected_by_reason})
+        summary.read = sum(r.n_read for r in trails)
+        new = pd.concat(frames, ignore_index=True) if frames else None
+        days = dict(manifest["days"])
+        if new is not None and len(new):
+            new["_day"] = new["t_ns"].to_numpy() // DAY_NS
+            touched = sorted(set(new["_day"].unique().tolist()))
+            # a changed day can change the speed_jump flag of the next day's first fix
+            affected = sorted(set(touched) | {d + 1 for d in touched if _day_name(d + 1) in days})
+            store_rejects = []
+            prev_tail = self._tail_before(days, affected[0])
+            for i, d in enumerate(affected):
+                name = _day_name(d)
+                old = pd.read_parquet(self.path / days[name]) if name in days else None
+                add = new[new["_day"] == d]
+                merged, n_added, n_already, conflicts = _merge_day(old, add)
+                summary.added += n_added
+                summary.already_stored += n_already
+                if len(conflicts):
+                    store_rejects.append(_conflict_rows(conflicts, trails))
+                merged = merged.sort_values(["subject_id", "t_ns"], kind="stable").reset_index(drop=True)
+                merged["flags"] = speed_jump_flags(merged, prev_tail)
+                fresh_flags = merged["flags"].to_numpy()[merged["_new"].to_numpy(bool)]
+                summary.flagged += int(((fresh_flags & FLAG_SPEED_JUMP) != 0).sum())
+                prev_tail = merged.groupby("subject_id", sort=False).tail(1)
+                fname = f"trails/{name}.{ingest_id}.parquet"
+                _write_parquet(merged[_COLUMNS], self.path / fname, schema=_SCHEMA)
+                new_files.append(fname)
+                days[name] = fname
+                if progress:
+                    progress(i + 1, len(affected))
+            summary.days = [_day_name(d) for d in touched]
+            if store_rejects:
+                rejected_parts.append(pd.concat(store_rejects, ignore_index=True))
+        rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else empty_rejected()
+        n_trail_rejects = sum(len(r.rejected) for r in trails) + (
+            len(rejected) - sum(len(r.rejected) for r in trails + subjects))
+        summary.rejected = n_trail_rejects
+        summary.accepted = summary.read - summary.rejected
+        trail_rej = rejected[rejected["file"].isin([f for r in trails for f in r.files])] if len(rejected) else rejected
+        summary.rejected_by_reason = {str(k): int(v) for k, v in trail_rej["reason"].value_counts().sort_index().items()}
+
+        quarantine_name = None
+        if len(rejected):
+            quarantine_name = f"quarantine/{ingest_id}.csv"
+            write_bytes_atomic(self.path / quarantine_name, rejected.to_csv(index=False).encode())
+            new_files.append(quarantine_name)
+        if crash:
+            os._exit(17)  # test hook: die after writing files, before the commit point
+        new_manifest = {"generation": manifest["generation"] + 1, "days": days, "subjects": subj_name,
+                        "ingests": manifest["ingests"] + [{"id": ingest_id, "files": new_files,
+                                                           "summary": {k: v for k, v in summary.as_dict().items()
+                                                                       if k not in ("files", "days")}}]}
+        write_json_atomic(self.path / "manifest.json", new_manifest)  # the commit point
+        if subj_name:
+            shutil.copyfile(self.path / subj_name, self.path / ".subjects.tmp")
+            os.chmod(self.path / ".subjects.tmp", FILE_MODE)
+            os.replace(self.path / ".subjects.tmp", self.path / "subjects.parquet")
+        summary.quarantine = str(self.path / quarantine_name) if quarantine_name else None
+        self._collect_garbage()
+        return summary
+
+    def _tail_before(self, days: dict, day: int) -> pd.DataFrame | None:
+        name = _day_name(day - 1)
+        if name not in days:
+            return None
+        prev = pd.read_parquet(self.path / days[name], columns=["subject_id", "t_ns", "x_m", "y_m"])
+        return prev.sort_values(["subject_id", "t_ns"]).groupby("subject_id", sort=False).tail(1)
+
+    def _collect_garbage(self) -> None:
+        """Remove files no committed manifest names (left by a killed ingest)."""
+        m = self.manifest
+        live = set(m["days"].values()) | {m.get("subjects")}
+        live |= {f for ing in m["ingests"] for f in ing["files"] if f.startswith("quarantine/")}
+        for p in (self.path / "trails").glob("*.parquet"):
+            if f"trails/{p.name}" not in live:
+                p.unlink()
+        for p in self.path.glob("subjects.*.parquet"):
+            if p.name not in live:
+                p.unlink()
+        for p in (self.path / "quarantine").glob("*.csv"):
+            if _INGEST_ID.match(p.stem) and f"quarantine/{p.name}" not in live:
+                p.unlink()
+        for p in self.path.rglob(".*.tmp-*"):
+            p.unlink()
+
+    def purge(self, older_than: pd.Timestamp) -> list[str]:
+        """Remove whole UTC days that end before ``older_than``; returns the days removed."""
+        with self.lock(what="purge"):
+            m = self.manifest
+            gone = [d for d in m["days"] if _day_start_ns(d) + DAY_NS <= pd.Timestamp(older_than).value]
+            if gone:
+                m["days"] = {d: f for d, f in m["days"].items() if d not in gone}
+                m["generation"] += 1
+                write_json_atomic(self.path / "manifest.json", m)
+                self._collect_garbage()
+            return sorted(gone)
+
+
+class StoreLock:
+    """An exclusive, non-blocking ``flock`` on ``STORE/.lock`` (released on exit or death)."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self.what = what
+        self._fd: int | None = None
+
+    def __enter__(self) -> StoreLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StoreLockedError(f"the store {str(self.path.parent)!r} is locked by {holder}; "
+                                   "wait for that run to finish, then try again") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{self.what} (pid {os.getpid()})".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _day_name(day: int) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
+def _day_start_ns(name: str) -> int:
+    return int(np.datetime64(name, "D").astype("datetime64[ns]").astype(np.int64))
+
+
+def _fix_codes(fix_type: pd.Series) -> np.ndarray:
+    if pd.api.types.is_integer_dtype(fix_type):
+        return fix_type.to_numpy().astype(np.int8)
+    cat = pd.Categorical(fix_type.astype(str).str.lower(), categories=list(FIX_TYPES))
+    return cat.codes.astype(np.int8)
+
+
+def _write_parquet(df: pd.DataFrame, path: Path, schema: pa.Schema | None = None) -> None:
+    table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    write_bytes_atomic(path, sink.getvalue().to_pybytes())
+
+
+def _merge_day(old: pd.DataFrame | None, add: pd.DataFrame):
+    """New fixes of one day against the stored ones: (merged, added, already, conflicts)."""
+    add = add.sort_values(["_file", "_row"], kind="stable")
+    key = ["subject_id", "t_ns"]
+    # within this ingest, a later file's fix at an instant an earlier file already gave
+    dup_in = add.duplicated(key, keep="first").to_numpy()
+    first = add[~dup_in]
+    later = add[dup_in].merge(first[key + ["x_m", "y_m"]], on=key, suffixes=("", "_first"))
+    same_later = (later["x_m"] == later["x_m_first"]) & (later["y_m"] == later["y_m_first"])
+    n_already = int(same_later.sum())
+    conflicts = [later[~same_later.to_numpy()]]
+    if old is not None and len(old):
+        hit = first.merge(old[key + ["x_m", "y_m"]], on=key, how="left", suffixes=("", "_old"), indicator=True)
+        stored = (hit["_merge"] == "both").to_numpy()
+        same = stored & (hit["x_m"] == hit["x_m_old"]).to_numpy() & (hit["y_m"] == hit["y_m_old"]).to_numpy()
+        n_already += int(same.sum())
+        conflicts.append(first[stored & ~same])
+        fresh = first[~stored]
+    else:
+        fresh = first
+    parts = [fresh[_COLUMNS].assign(_new=True)]
+    if old is not None:
+        parts.insert(0, old[_COLUMNS].assign(_new=False))
+    merged = pd.concat(parts, ignore_index=True)
+    return merged, len(fresh), n_already, pd.concat(conflicts, ignore_index=True)
+
+
+def _conflict_rows(conflicts: pd.DataFrame, trails: list[ReadResult]) -> pd.DataFrame:
+    files = [r.files[0] if r.files else "" for r in trails]
+    values = [json.dumps({"subject_id": s, "t_ns": int(t), "x_m": x, "y_m": y})
+              for s, t, x, y in zip(conflicts["subject_id"], conflicts["t_ns"], conflicts["x_m"], conflicts["y_m"],
+                                    strict=True)]
+    return pd.DataFrame({
+        "file": [files[k] for k in conflicts["_file"]], "row": conflicts["_row"].to_numpy(np.int64),
+        "reason": RejectReason.CONFLICTING_DUPLICATE.value,
+        "detail": "a different position for this subject and instant is already stored", "values": values,
+    })
+
+
+def speed_jump_flags(df: pd.DataFrame, prev_tail: pd.DataFrame | None) -> np.ndarray:
+    """Flags with ``speed_jump`` set where the speed implied from the previous fix > 70 m/s.
+
+    ``df`` is sorted by subject and time; ``prev_tail`` holds each subject's last fix of the
+    previous day, if any.
+    """
+    flags = df["flags"].to_numpy().astype(np.int32) & ~np.int32(FLAG_SPEED_JUMP)
+    if not len(df):
+        return flags
+    sid = df["subject_id"].to_numpy(dtype=object)
+    t = df["t_ns"].to_numpy()
+    x = df["x_m"].to_numpy()
+    y = df["y_m"].to_numpy()
+    px, py, pt = np.roll(x, 1), np.roll(y, 1), np.roll(t, 1)
+    same = np.r_[False, sid[1:] == sid[:-1]]
+    first = ~same
+    if prev_tail is not None and len(prev_tail):
+        tail = prev_tail.set_index("subject_id")
+        idx = np.flatnonzero(first)
+        found = pd.Index(tail.index).get_indexer(sid[idx])
+        ok = found >= 0
+        px[idx[ok]] = tail["x_m"].to_numpy()[found[ok]]
+        py[idx[ok]] = tail["y_m"].to_numpy()[found[ok]]
+        pt[idx[ok]] = tail["t_ns"].to_numpy()[found[ok]]
+        same[idx[ok]] = True
+    dt = (t - pt) / 1e9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.hypot(x - px, y - py) / dt
+    jump = same & (dt > 0) & (v > SPEED_JUMP_MPS)
+    flags[jump] |= FLAG_SPEED_JUMP
+    return flags
+
+
+def frame_to_trails(df: pd.DataFrame, windows: dict[str, list[tuple[float, float]]] | None) -> Trails:
+    """Stored fixes (any order) to sorted :class:`Trails` with monitoring windows."""
+    codes, uniques = pd.factorize(df["subject_id"], sort=True)
+    t_ns = df["t_ns"].to_numpy(np.int64)
+    order = np.lexsort((t_ns, codes))
+    codes = codes[order]
+    counts = np.bincount(codes, minlength=len(uniques))
+    offsets = np.zeros(len(uniques) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    subjects = np.asarray(uniques, dtype=object)
+    wo, ws, we, known = windows_to_csr(subjects, windows)
+
+    def arr(c, dtype):
+        return np.ascontiguousarray(df[c].to_numpy(dtype)[order])
+
+    return Trails(
+        subject_ids=subjects, offsets=offsets, t_s=np.ascontiguousarray(t_ns[order] / 1e9),
+        x_m=arr("x_m", np.float64), y_m=arr("y_m", np.float64), lat=arr("lat", np.float64),
+        lon=arr("lon", np.float64), accuracy_m=arr("accuracy_m", np.float64), fix_type=arr("fix_type", np.int8),
+        speed_mps=arr("speed_mps", np.float64), heading_deg=arr("heading_deg", np.float64),
+        flags=arr("flags", np.int32), win_offsets=wo, win_start_s=ws, win_end_s=we, window_known=known,
+    )
+
+
+def _empty_subjects() -> pd.DataFrame:
+    return pd.DataFrame({
+        "subject_id": pd.Series(dtype=object), "cohort": pd.Series(dtype=object),
+        "monitoring_start": pd.Series(dtype="datetime64[ns, UTC]"),
+        "monitoring_end": pd.Series(dtype="datetime64[ns, UTC]"),
+        **{c: pd.Series(dtype=object) for c in ["crn", "pnc_id", "nomis_id", "offender_manager", "flags"]},
+    })
+
+
+def merge_subjects(current: pd.DataFrame, results: list[ReadResult]) -> tuple[pd.DataFrame, dict]:
+    """Upsert subject rows: windows by (subject_id, monitoring_start); attributes by subject.
+
+    A non-empty attribute overwrites; an empty one keeps what is known. Cohort defaults to
+    ``free`` when no file says. Rows without a window (e.g. the EM caseload) only carry
+    attributes.
+    """
+    stats = {"read": 0, "accepted": 0, "rejected": 0, "flagged": 0, "windows": 0}
+    parts = [current[SUBJECT_COLUMNS]]
+    for r in results:
+        stats["read"] += r.n_read
+        stats["accepted"] += len(r.accepted)
+        stats["rejected"] += len(r.rejected)
+        stats["flagged"] += r.n_flagged
+        if len(r.accepted):
+            acc = r.accepted.copy()
+            for c in SUBJECT_COLUMNS:
+                if c not in acc.columns:
+                    acc[c] = None
+            parts.append(acc[SUBJECT_COLUMNS])
+    allrows = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else (
+        _empty_subjects())
+    for c in ["subject_id", *_ATTRS, "flags"]:
+        allrows[c] = allrows[c].astype(object).where(allrows[c].notna() & (allrows[c].astype(str) != ""), None)
+    allrows["monitoring_start"] = pd.to_datetime(allrows["monitoring_start"], utc=True)
+    allrows["monitoring_end"] = pd.to_datetime(allrows["monitoring_end"], utc=True)
+    attrs = allrows.groupby("subject_id", sort=True)[_ATTRS + ["flags"]].last()
+    attrs["cohort"] = attrs["cohort"].fillna("free")
+    win = allrows[allrows["monitoring_start"].notna()].drop_duplicates(
+        ["subject_id", "monitoring_start"], keep="last")[["subject_id", "monitoring_start", "monitoring_end"]]
+    ids = sorted(set(attrs.index) - set(win["subject_id"]))
+    nat = pd.Series(pd.NaT, index=range(len(ids)), dtype="datetime64[ns, UTC]")
+    nowin = pd.DataFrame({"subject_id": ids, "monitoring_start": nat, "monitoring_end": nat})
+    rows = pd.concat([win, nowin], ignore_index=True) if len(nowin) else win
+    out = rows.merge(attrs, left_on="subject_id", right_index=True, how="left")
+    out = out.sort_values(["subject_id", "monitoring_start"], na_position="last").reset_index(drop=True)
+    stats["windows"] = int(out["monitoring_start"].notna().sum())
+    stats["subjects"] = int(out["subject_id"].nunique())
+    return out[SUBJECT_COLUMNS], stats
