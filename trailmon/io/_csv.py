@@ -319,8 +319,8 @@ def numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     values = np.asarray(values, dtype=object)
     present = values != ""
-    x = pd.to_numeric(pd.Series(values, dtype=object).where(present, None), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan)
+    x = np.array(pd.to_numeric(pd.Series(values, dtype=object).where(present, None), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan), dtype=np.float64, copy=True)
     bad = present & ~np.isfinite(x)
     x[bad] = np.nan
     return x, present, bad
