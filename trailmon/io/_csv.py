@@ -26,9 +26,12 @@ import numpy as np
 import pandas as pd
 
 from trailmon.errors import InputError
+from trailmon.io._time import parse_times
+from trailmon.io.quarantine import Rejector, RejectReason
 
 __all__ = [
-    "CsvTable", "EXTRA_PREFIX", "carried", "column", "numbers", "peek_records", "read_csv_strings", "utc_series",
+    "CsvTable", "EXTRA_PREFIX", "carried", "column", "numbers", "peek_records", "read_csv_strings", "time_column",
+    "utc_series",
 ]
 
 EXTRA_PREFIX = "_extra_"
@@ -347,3 +350,29 @@ def carried(frame: pd.DataFrame, used: set[str], *, drop: set[str] = frozenset()
     keep = [c for c in frame.columns
             if str(c).lower() not in used and str(c).lower() not in drop and not str(c).startswith(EXTRA_PREFIX)]
     return frame[keep]
+
+
+def time_column(frame: pd.DataFrame, name: str, tz: str | None, rej: Rejector, out: np.ndarray, *,
+           required: bool = False, skip: np.ndarray | None = None) -> None:
+    """Parse column ``name`` into ``out`` (int64 ns UTC), rejecting rows whose value fails.
+
+    Empty cells stay NaT unless ``required`` (then ``BAD_TIMESTAMP``); a stray zone-less value
+    among zoned ones is ``NO_TIMEZONE``; rows in ``skip`` are left alone. An all-zone-less
+    column without ``tz`` raises :class:`~trailmon.errors.TimezoneError` (from ``parse_times``).
+    """
+    vals = column(frame, name)
+    empty = vals == ""
+    if skip is not None:
+        vals = np.where(skip, "", vals).astype(object)
+        empty |= skip
+    if find_column(frame, name) is None and not required:
+        return
+    ns, problem = parse_times(pd.Series(vals, dtype=object), tz, what=name)
+    if required:
+        rej.reject(empty, RejectReason.BAD_TIMESTAMP, f"{name} is empty")
+    nz = np.equal(problem, "NO_TIMEZONE")
+    rej.reject(nz, RejectReason.NO_TIMEZONE, f"{name} has no UTC offset among values that have one")
+    bad = np.equal(problem, "BAD_TIMESTAMP") & ~empty
+    rej.reject(bad, RejectReason.BAD_TIMESTAMP, f"{name} is not an ISO 8601 time")
+    good = np.equal(problem, None)
+    out[good] = ns[good]

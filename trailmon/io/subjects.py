@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from trailmon.errors import InputError
-from trailmon.io._csv import EXTRA_PREFIX, carried, column, find_column, read_csv_strings, utc_series
-from trailmon.io._time import NAT, check_tz, parse_times
+from trailmon.io._csv import EXTRA_PREFIX, carried, column, read_csv_strings, time_column, utc_series
+from trailmon.io._time import NAT, check_tz
 from trailmon.io.identifiers import canonical_pnc, valid_crn, valid_nomis
 from trailmon.io.quarantine import ReadResult, Rejector, RejectReason
 from trailmon.report._columns import SUBJECT_INPUT
@@ -128,7 +128,7 @@ def read_subjects(path: str | Path, *, tz: str | None = None, today: dt.date | N
         rej.reject(bad_cohort, RejectReason.BAD_COHORT, "cohort must be one of fixed, flex, free")
         cohort[cohort == ""] = DEFAULT_COHORT
         for name, out in (("monitoring_start", start_ns), ("monitoring_end", end_ns)):
-            _times(frame, name, tz, rej, out)
+            time_column(frame, name, tz, rej, out)
         crn, pnc, nomis = column(frame, "crn"), column(frame, "pnc_id"), column(frame, "nomis_id")
         manager = column(frame, "offender_manager")
         used = _GENERIC
@@ -136,10 +136,10 @@ def read_subjects(path: str | Path, *, tz: str | None = None, today: dt.date | N
         subject = column(frame, "person_id")
         cohort = empty.copy()
         rej.reject(subject == "", RejectReason.MISSING_SUBJECT, "person_id is empty")
-        _times(frame, "device_activation_date", "UTC", rej, start_ns, required=True)
+        time_column(frame, "device_activation_date", "UTC", rej, start_ns, required=True)
         deact = column(frame, "device_deactivation_date")
         active = np.asarray([v.startswith(EM_STILL_ACTIVE) for v in deact], dtype=bool)
-        _times(frame, "device_deactivation_date", "UTC", rej, end_ns, skip=active)
+        time_column(frame, "device_deactivation_date", "UTC", rej, end_ns, skip=active)
         crn, pnc, nomis, manager = empty.copy(), empty.copy(), empty.copy(), empty.copy()
         used = _ACTIVATIONS | {"device_activation_date"}
     else:
@@ -182,27 +182,6 @@ def _layout_error(path: str | Path, header: list[str] | None) -> InputError:
         "(generic layout), device_activation_date + person_id (EM device activations) or "
         "mdss_person_id (EM caseload)"
     )
-
-
-def _times(frame: pd.DataFrame, name: str, tz: str | None, rej: Rejector, out: np.ndarray, *,
-           required: bool = False, skip: np.ndarray | None = None) -> None:
-    """Parse column ``name`` into ``out`` (ns UTC); empty cells stay NaT unless ``required``."""
-    vals = column(frame, name)
-    empty = vals == ""
-    if skip is not None:
-        vals = np.where(skip, "", vals).astype(object)
-        empty |= skip
-    if find_column(frame, name) is None and not required:
-        return
-    ns, problem = parse_times(pd.Series(vals, dtype=object), tz, what=name)
-    if required:
-        rej.reject(empty, RejectReason.BAD_TIMESTAMP, f"{name} is empty")
-    nz = np.equal(problem, "NO_TIMEZONE")
-    rej.reject(nz, RejectReason.NO_TIMEZONE, f"{name} has no UTC offset among values that have one")
-    bad = np.equal(problem, "BAD_TIMESTAMP") & ~empty
-    rej.reject(bad, RejectReason.BAD_TIMESTAMP, f"{name} is not an ISO 8601 time")
-    good = np.equal(problem, None)
-    out[good] = ns[good]
 
 
 def check_identifiers(crn: np.ndarray, pnc: np.ndarray, nomis: np.ndarray, *,
