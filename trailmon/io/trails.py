@@ -48,7 +48,7 @@ import pyarrow.csv as pacsv
 from trailmon.crs import BNG_CRS, StoreCRS
 from trailmon.errors import InputError, TimezoneError
 from trailmon.io._time import NAT, check_tz, localize_naive, parse_times
-from trailmon.io._xml_trails import open_bytes, read_geojson_points, read_gpx_points, read_tcx_points
+from trailmon.io._xml_trails import read_geojson_points, read_gpx_points, read_tcx_points
 from trailmon.io.quarantine import ReadResult, Rejector, RejectReason, empty_rejected
 from trailmon.report._columns import TRAIL_INPUT
 from trailmon.trail import DEFAULT_ACCURACY_M, FIX_TYPES
@@ -716,17 +716,18 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
         subject_col = subj.filter(mask).to_pandas()
     else:
         subject_col = pd.Series(np.full(n_keep, src.subject, dtype=object), dtype="str")
-    accepted = pd.DataFrame({
+    cols = {
         "subject_id": subject_col.reset_index(drop=True),
         "t_ns": ns[keep], "x_m": x[keep], "y_m": y[keep], "lat": lat[keep], "lon": lon[keep],
         "accuracy_m": acc[keep],
         "fix_type": pc.take(pa.array(FIX_TYPES), pa.array(fix_ok[keep])).to_pandas(),
         "speed_mps": speed[keep], "heading_deg": heading[keep], "row": np.asarray(src.rows, dtype=np.int64)[keep],
-    }, copy=False)  # fresh arrays: no need to copy them into one block
+    }
     if src.extras:
         extra = table.select(src.extras).filter(mask).to_pandas()
-        extra.columns = [f"{c}_in" if c in _OUT_NAMES else c for c in extra.columns]
-        accepted = pd.concat([accepted, extra], axis=1, copy=False)
+        for c in extra.columns:
+            cols[f"{c}_in" if c in _OUT_NAMES else c] = extra[c]
+    accepted = pd.DataFrame(cols, copy=False)  # fresh arrays: no need to copy them into one block
 
     rejected = _rejected_frame(rej, src)
     n_read = n + len(src.pre_rejected)
