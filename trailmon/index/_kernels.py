@@ -1,0 +1,236 @@
+"""Numba kernels of the spatiotemporal index: chunking, hashed counting sort, candidate scan.
+
+Metres in the store's projected CRS, seconds UTC, contiguous float64/int64 arrays only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trailmon._jit import kernel, parallel_kernel, prange
+
+_HX = 73856093
+_HY = 19349663
+_HT = 83492791
+
+
+@kernel
+def slot_of(cx, cy, tb, mask):
+    """Hash slot of grid cell ``(cx, cy)`` and time bucket ``tb``."""
+    return ((cx * _HX) ^ (cy * _HY) ^ (tb * _HT)) & mask
+
+
+@kernel
+def build_chunks(t_s, x_m, y_m, offsets, max_gap_s, max_fixes, max_extent_m, max_span_s):
+    """Split each subject's fixes into chunks: runs joined by segments, bounded in fixes, extent and span.
+
+    Returns ``(f0, f1, subject, x0, y0, x1, y1)``; chunks of a run share their boundary fix.
+    """
+    n = t_s.shape[0]
+    f0 = np.empty(n, np.int64)
+    f1 = np.empty(n, np.int64)
+    sub = np.empty(n, np.int64)
+    bx0 = np.empty(n, np.float64)
+    by0 = np.empty(n, np.float64)
+    bx1 = np.empty(n, np.float64)
+    by1 = np.empty(n, np.float64)
+    m = 0
+    for s in range(offsets.shape[0] - 1):
+        lo = offsets[s]
+        hi = offsets[s + 1]
+        i = lo
+        while i < hi:
+            # chunk starting at fix i
+            a = i
+            xa = x_m[i]
+            ya = y_m[i]
+            xb = xa
+            yb = ya
+            j = i
+            while j + 1 < hi and t_s[j + 1] - t_s[j] <= max_gap_s:
+                nx = x_m[j + 1]
+                ny = y_m[j + 1]
+                ux0 = xa if xa < nx else nx
+                ux1 = xb if xb > nx else nx
+                uy0 = ya if ya < ny else ny
+                uy1 = yb if yb > ny else ny
+                if j > a and (ux1 - ux0 > max_extent_m or uy1 - uy0 > max_extent_m
+                              or t_s[j + 1] - t_s[a] > max_span_s or j + 1 - a >= max_fixes):
+                    break
+                xa = ux0
+                xb = ux1
+                ya = uy0
+                yb = uy1
+                j += 1
+            f0[m] = a
+            f1[m] = j
+            sub[m] = s
+            bx0[m] = xa
+            by0[m] = ya
+            bx1[m] = xb
+            by1[m] = yb
+            m += 1
+            if j == a:
+                i = j + 1  # isolated fix
+            elif j + 1 < hi and t_s[j + 1] - t_s[j] <= max_gap_s:
+                i = j  # the run goes on: the next chunk starts at the shared fix
+            else:
+                i = j + 1
+    return f0[:m].copy(), f1[:m].copy(), sub[:m].copy(), bx0[:m].copy(), by0[:m].copy(), bx1[:m].copy(), by1[:m].copy()
+
+
+@kernel
+def count_keys(t_s, f0, f1, x0, y0, x1, y1, cell_m, bucket_s):
+    """Number of (cell, bucket) keys each chunk touches, shape ``(n_chunk,)``."""
+    n = f0.shape[0]
+    out = np.empty(n, np.int64)
+    for c in range(n):
+        nx = np.int64(np.floor(x1[c] / cell_m)) - np.int64(np.floor(x0[c] / cell_m)) + 1
+        ny = np.int64(np.floor(y1[c] / cell_m)) - np.int64(np.floor(y0[c] / cell_m)) + 1
+        nt = np.int64(np.floor(t_s[f1[c]] / bucket_s)) - np.int64(np.floor(t_s[f0[c]] / bucket_s)) + 1
+        out[c] = nx * ny * nt
+    return out
+
+
+@kernel
+def fill_slots(t_s, f0, f1, x0, y0, x1, y1, cell_m, bucket_s, mask):
+    """Counting sort of chunk ids into hash slots; returns ``(slot_offsets, slot_chunks)``."""
+    n = f0.shape[0]
+    n_slot = mask + 1
+    counts = np.zeros(n_slot + 1, np.int64)
+    for phase in range(2):
+        if phase == 1:
+            for h in range(n_slot):
+                counts[h + 1] += counts[h]
+            entries = np.empty(counts[n_slot], np.int64)
+            cursor = counts[:n_slot].copy()
+        else:
+            entries = np.empty(0, np.int64)
+            cursor = np.empty(0, np.int64)
+        for c in range(n):
+            cx0 = np.int64(np.floor(x0[c] / cell_m))
+            cx1 = np.int64(np.floor(x1[c] / cell_m))
+            cy0 = np.int64(np.floor(y0[c] / cell_m))
+            cy1 = np.int64(np.floor(y1[c] / cell_m))
+            tb0 = np.int64(np.floor(t_s[f0[c]] / bucket_s))
+            tb1 = np.int64(np.floor(t_s[f1[c]] / bucket_s))
+            for cx in range(cx0, cx1 + 1):
+                for cy in range(cy0, cy1 + 1):
+                    for tb in range(tb0, tb1 + 1):
+                        h = slot_of(cx, cy, tb, mask)
+                        if phase == 0:
+                            counts[h + 1] += 1
+                        else:
+                            entries[cursor[h]] = c
+                            cursor[h] += 1
+    return counts, entries
+
+
+@kernel
+def box_distance2(x0, y0, x1, y1, px, py):
+    """Squared distance from point ``(px, py)`` to a box, square metres; 0 inside."""
+    dx = 0.0
+    if px < x0:
+        dx = x0 - px
+    elif px > x1:
+        dx = px - x1
+    dy = 0.0
+    if py < y0:
+        dy = y0 - py
+    elif py > y1:
+        dy = py - y1
+    return dx * dx + dy * dy
+
+
+@kernel
+def scan_candidates(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                    px, py, radius_m, t1_s, t2_s, out):
+    """Chunks whose box comes within ``radius_m`` of ``(px, py)`` and whose span meets ``[t1_s, t2_s]``.
+
+    Each chunk is reported once (in the key of its reference point). Writes up to ``len(out)``
+    chunk ids into ``out`` (unsorted) and returns the number found.
+    """
+    mask = slot_offsets.shape[0] - 2
+    r2 = radius_m * radius_m
+    qx0 = px - radius_m
+    qy0 = py - radius_m
+    cx0 = np.int64(np.floor(qx0 / cell_m))
+    cx1 = np.int64(np.floor((px + radius_m) / cell_m))
+    cy0 = np.int64(np.floor(qy0 / cell_m))
+    cy1 = np.int64(np.floor((py + radius_m) / cell_m))
+    tb0 = np.int64(np.floor(t1_s / bucket_s))
+    tb1 = np.int64(np.floor(t2_s / bucket_s))
+    cap = out.shape[0]
+    k = 0
+    for cx in range(cx0, cx1 + 1):
+        for cy in range(cy0, cy1 + 1):
+            for tb in range(tb0, tb1 + 1):
+                h = slot_of(cx, cy, tb, mask)
+                for e in range(slot_offsets[h], slot_offsets[h + 1]):
+                    c = slot_chunks[e]
+                    ta = t_s[f0[c]]
+                    if ta > t2_s or t_s[f1[c]] < t1_s:
+                        continue
+                    if box_distance2(x0[c], y0[c], x1[c], y1[c], px, py) > r2:
+                        continue
+                    # report once: in the key holding the reference point of box and time overlap
+                    rx = x0[c] if x0[c] > qx0 else qx0
+                    ry = y0[c] if y0[c] > qy0 else qy0
+                    rt = ta if ta > t1_s else t1_s
+                    if (np.int64(np.floor(rx / cell_m)) != cx or np.int64(np.floor(ry / cell_m)) != cy
+                            or np.int64(np.floor(rt / bucket_s)) != tb):
+                        continue
+                    if k < cap:
+                        out[k] = c
+                    k += 1
+    return k
+
+
+@parallel_kernel
+def count_candidates_many(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                          px, py, radius_m, t1_s, t2_s):
+    """Number of candidate chunks of each query, shape ``(n_query,)``."""
+    n = px.shape[0]
+    counts = np.empty(n, np.int64)
+    empty = np.empty(0, np.int64)
+    for q in prange(n):
+        counts[q] = scan_candidates(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m,
+                                    bucket_s, px[q], py[q], radius_m[q], t1_s[q], t2_s[q], empty)
+    return counts
+
+
+@parallel_kernel
+def fill_candidates_many(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                         px, py, radius_m, t1_s, t2_s, cand_offsets):
+    """Candidate chunk ids of every query, CSR by ``cand_offsets``, sorted (subject, then time) per query."""
+    n = px.shape[0]
+    out = np.empty(cand_offsets[n], np.int64)
+    for q in prange(n):
+        a = cand_offsets[q]
+        b = cand_offsets[q + 1]
+        scan_candidates(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                        px[q], py[q], radius_m[q], t1_s[q], t2_s[q], out[a:b])
+        out[a:b].sort()
+    return out
+
+
+@kernel
+def monitored_gaps(t_s, offsets, ws, we, win_offsets, max_gap_s):
+    """Fixes ``i`` followed by a gap longer than ``max_gap_s`` of the same subject, both fixes monitored."""
+    n = t_s.shape[0]
+    out = np.empty(n, np.int64)
+    m = 0
+    for s in range(offsets.shape[0] - 1):
+        for i in range(offsets[s], offsets[s + 1] - 1):
+            if t_s[i + 1] - t_s[i] > max_gap_s:
+                ok_a = False
+                ok_b = False
+                for w in range(win_offsets[s], win_offsets[s + 1]):
+                    if ws[w] <= t_s[i] <= we[w]:
+                        ok_a = True
+                    if ws[w] <= t_s[i + 1] <= we[w]:
+                        ok_b = True
+                if ok_a and ok_b:
+                    out[m] = i
+                    m += 1
+    return out[:m].copy()

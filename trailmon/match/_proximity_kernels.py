@@ -1,0 +1,607 @@
+"""Exact crime-scene proximity kernels (SPEC §3): per-segment maths, per (crime, subject) evaluation.
+
+Metres in the store's projected CRS, seconds UTC; contiguous float64/int64 arrays and scalars.
+Coordinates are taken relative to the scene before any product, so squares stay small.
+
+A subject's *pieces* are its segments (consecutive fixes at most ``max_gap_s`` apart, position
+linear in time) and its isolated fixes (points at their instant), each clipped to the crime
+window and to every monitoring window (closed intervals). Evaluating a run of pieces in time
+order fills a small state vector (``_ST_*`` below): the closest approach (first instant on
+ties), the within-R intervals merged into passes as they come, and the fixes within R.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trailmon._jit import kernel, parallel_kernel, prange
+from trailmon.index._kernels import box_distance2, scan_candidates
+from trailmon.match._kernels import coverage_window
+
+# state vector of one (crime, subject) evaluation; also a row of the result matrix
+ST_D2 = 0        # squared closest approach, m^2 (inf: nothing evaluated)
+ST_T = 1         # closest_time, s
+ST_ACC = 2       # accuracy at the closest approach, m
+ST_NIN = 3       # fixes within R inside the windows
+ST_CUR_S = 4     # current pass start, s
+ST_CUR_E = 5     # current pass end, s
+ST_DWELL = 6     # seconds within R (closed passes)
+ST_PASSES = 7    # number of passes
+ST_FIRST = 8     # first_within, s
+ST_LAST = 9      # last_within, s
+ST_STATUS = 10   # 0 nothing, 1 hit, 2 low (uncertain) candidate
+ST_COVERAGE = 11  # coverage of the window, 0-1
+ST_SIZE = 12
+
+MODE_FULL = 0      # closest approach, passes and fixes within R
+MODE_CLOSEST = 1   # closest approach only
+
+
+@kernel
+def _closest2(t0, x0, y0, t1, x1, y1, px, py, ta, tb):
+    """Squared closest approach and its first instant on ``[ta, tb]`` of segment ``(t0,x0,y0)-(t1,x1,y1)``."""
+    ax = x0 - px
+    ay = y0 - py
+    bx = x1 - px
+    by = y1 - py
+    dt = t1 - t0
+    if dt <= 0.0:  # two fixes at one instant: two positions, no motion between them
+        da = ax * ax + ay * ay
+        db = bx * bx + by * by
+        if da <= db:
+            return da, t0
+        return db, t0
+    vx = bx - ax
+    vy = by - ay
+    a2 = vx * vx + vy * vy
+    if a2 == 0.0:
+        tc = ta
+    else:
+        f = -(ax * vx + ay * vy) / a2
+        tc = t0 + f * dt
+        if tc <= ta:
+            tc = ta
+        elif tc >= tb:
+            tc = tb
+    if tc == t0:
+        return ax * ax + ay * ay, tc
+    if tc == t1:
+        return bx * bx + by * by, tc
+    f = (tc - t0) / dt
+    cx = ax + f * vx
+    cy = ay + f * vy
+    return cx * cx + cy * cy, tc
+
+
+@kernel
+def closest_approach_segment(t0, x0, y0, t1, x1, y1, px, py, ta, tb):
+    """Closest approach (m) to ``(px, py)`` over ``[ta, tb]`` of a segment and its first instant (s)."""
+    d2, tc = _closest2(t0, x0, y0, t1, x1, y1, px, py, ta, tb)
+    return np.sqrt(d2), tc
+
+
+@kernel
+def _within_given_closest(t0, x0, y0, t1, x1, y1, px, py, r, ta, tb, cd2, ct):
+    """Interval of ``[ta, tb]`` within ``r`` of the scene, knowing the closest approach; NaNs when none."""
+    r2 = r * r
+    ax = x0 - px
+    ay = y0 - py
+    bx = x1 - px
+    by = y1 - py
+    da = ax * ax + ay * ay
+    db = bx * bx + by * by
+    dt = t1 - t0
+    if dt <= 0.0:
+        if da <= r2 or db <= r2:
+            return t0, t0
+        return np.nan, np.nan
+    vx = bx - ax
+    vy = by - ay
+    a2 = vx * vx + vy * vy
+    have = False
+    flo = 0.0
+    fhi = 0.0
+    if a2 == 0.0:
+        if da <= r2:
+            have = True
+            flo = 0.0
+            fhi = 1.0
+    else:
+        fs = -(ax * vx + ay * vy) / a2
+        cx = ax + fs * vx
+        cy = ay + fs * vy
+        m2 = cx * cx + cy * cy
+        if m2 <= r2:
+            h = np.sqrt((r2 - m2) / a2)
+            flo = fs - h
+            fhi = fs + h
+            have = True
+    # fixes decide for themselves: a fix within R makes its end of the segment within R
+    if da <= r2:
+        if not have or flo > 0.0:
+            flo = 0.0
+        if not have or fhi < 0.0:
+            fhi = 0.0
+        have = True
+    if db <= r2:
+        if not have or flo > 1.0:
+            flo = 1.0
+        if not have or fhi < 1.0:
+            fhi = 1.0
+        have = True
+    lo = np.nan
+    hi = np.nan
+    if have:
+        lo = t0 if flo <= 0.0 else (t1 if flo >= 1.0 else t0 + flo * dt)
+        hi = t1 if fhi >= 1.0 else (t0 if fhi <= 0.0 else t0 + fhi * dt)
+    if cd2 <= r2:  # the closest approach is within R: the interval holds it
+        if not have:
+            lo = ct
+            hi = ct
+        else:
+            lo = ct if ct < lo else lo
+            hi = ct if ct > hi else hi
+        have = True
+    if not have:
+        return np.nan, np.nan
+    if lo < ta:
+        lo = ta
+    if hi > tb:
+        hi = tb
+    if lo > hi:
+        return np.nan, np.nan
+    return lo, hi
+
+
+@kernel
+def time_within_segment(t0, x0, y0, t1, x1, y1, px, py, r, ta, tb):
+    """Interval ``(lo, hi)`` (s) of ``[ta, tb]`` when the segment is within ``r`` (m) of the scene; NaNs when never."""
+    if ta > tb:
+        return np.nan, np.nan
+    cd2, ct = _closest2(t0, x0, y0, t1, x1, y1, px, py, ta, tb)
+    return _within_given_closest(t0, x0, y0, t1, x1, y1, px, py, r, ta, tb, cd2, ct)
+
+
+@kernel
+def state_init(st):
+    """Reset a state vector (shape ``(ST_SIZE,)``)."""
+    st[:] = 0.0
+    st[ST_D2] = np.inf
+    st[ST_T] = np.nan
+    st[ST_ACC] = np.nan
+    st[ST_FIRST] = np.nan
+    st[ST_LAST] = np.nan
+    st[ST_CUR_S] = np.nan
+    st[ST_CUR_E] = np.nan
+
+
+@kernel
+def _close_pass(st, ivs):
+    k = np.int64(st[ST_PASSES]) - 1
+    st[ST_DWELL] += st[ST_CUR_E] - st[ST_CUR_S]
+    if ivs.shape[0] >= 2 * k + 2:
+        ivs[2 * k] = st[ST_CUR_S]
+        ivs[2 * k + 1] = st[ST_CUR_E]
+
+
+@kernel
+def add_interval(st, ivs, a, b):
+    """Add a within-R interval (s), in time order; touching or overlapping intervals merge into a pass."""
+    if st[ST_PASSES] == 0.0:
+        st[ST_CUR_S] = a
+        st[ST_CUR_E] = b
+        st[ST_PASSES] = 1.0
+        st[ST_FIRST] = a
+    elif a <= st[ST_CUR_E]:
+        if b > st[ST_CUR_E]:
+            st[ST_CUR_E] = b
+    else:
+        _close_pass(st, ivs)
+        st[ST_CUR_S] = a
+        st[ST_CUR_E] = b
+        st[ST_PASSES] += 1.0
+
+
+@kernel
+def state_finish(st, ivs):
+    """Close the last pass: dwell and last_within are final afterwards."""
+    if st[ST_PASSES] > 0.0:
+        _close_pass(st, ivs)
+        st[ST_LAST] = st[ST_CUR_E]
+
+
+@kernel
+def _offer(st, d2, tc, acc):
+    if d2 < st[ST_D2] or (d2 == st[ST_D2] and tc < st[ST_T]):
+        st[ST_D2] = d2
+        st[ST_T] = tc
+        st[ST_ACC] = acc
+
+
+@kernel
+def _monitored(ws, we, wlo, whi, t):
+    for w in range(wlo, whi):
+        if ws[w] <= t <= we[w]:
+            return True
+    return False
+
+
+@kernel
+def eval_run(t_s, x_m, y_m, acc_m, a, b, own_end, lo, hi, ws, we, wlo, whi,
+             px, py, r, t1, t2, max_gap_s, st, ivs, mode):
+    """Evaluate fixes ``a..b`` (segments ``a..b-1``) of a subject with fixes ``lo:hi``; fixes up to ``own_end`` counted."""
+    r2 = r * r
+    for i in range(a, b + 1):
+        ti = t_s[i]
+        linked_next = i + 1 < hi and t_s[i + 1] - ti <= max_gap_s
+        if i < b and linked_next:
+            tn = t_s[i + 1]
+            for w in range(wlo, whi):
+                ta = ti
+                if t1 > ta:
+                    ta = t1
+                if ws[w] > ta:
+                    ta = ws[w]
+                tb = tn
+                if t2 < tb:
+                    tb = t2
+                if we[w] < tb:
+                    tb = we[w]
+                if ta > tb:
+                    continue
+                cd2, ct = _closest2(ti, x_m[i], y_m[i], tn, x_m[i + 1], y_m[i + 1], px, py, ta, tb)
+                if tn == ti:
+                    dx = x_m[i] - px
+                    dy = y_m[i] - py
+                    acc = acc_m[i] if dx * dx + dy * dy == cd2 else acc_m[i + 1]
+                elif ct == ti:
+                    acc = acc_m[i]
+                elif ct == tn:
+                    acc = acc_m[i + 1]
+                else:
+                    acc = acc_m[i] if acc_m[i] > acc_m[i + 1] else acc_m[i + 1]
+                _offer(st, cd2, ct, acc)
+                if mode == MODE_FULL:
+                    wa, wb = _within_given_closest(ti, x_m[i], y_m[i], tn, x_m[i + 1], y_m[i + 1],
+                                                   px, py, r, ta, tb, cd2, ct)
+                    if wa == wa:
+                        add_interval(st, ivs, wa, wb)
+        inside = t1 <= ti <= t2 and _monitored(ws, we, wlo, whi, ti)
+        if not inside:
+            continue
+        dx = x_m[i] - px
+        dy = y_m[i] - py
+        d2 = dx * dx + dy * dy
+        linked_prev = i > lo and ti - t_s[i - 1] <= max_gap_s
+        if not linked_prev and not linked_next:  # an isolated fix: a point at its instant
+            _offer(st, d2, ti, acc_m[i])
+            if mode == MODE_FULL and d2 <= r2:
+                add_interval(st, ivs, ti, ti)
+        if mode == MODE_FULL and i <= own_end and d2 <= r2:
+            st[ST_NIN] += 1.0
+
+
+@kernel
+def evaluate_subject(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, st, ivs):
+    """Exact proximity of one subject (fixes ``lo:hi``) to one crime, without an index; fills ``st``."""
+    state_init(st)
+    if hi > lo:
+        a = np.searchsorted(t_s[lo:hi], t1) + lo - 1
+        if a < lo:
+            a = lo
+        b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
+        if b > hi - 1:
+            b = hi - 1
+        eval_run(t_s, x_m, y_m, acc_m, a, b, b, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2,
+                 max_gap_s, st, ivs, MODE_FULL)
+    state_finish(st, ivs)
+
+
+@kernel
+def classify(st, r, include_uncertain, t_s, lo, hi, t1, t2, max_gap_s, halo_s, ws, we, wlo, whi):
+    """Set status (hit / low / nothing) and coverage of a finished state vector."""
+    if st[ST_PASSES] > 0.0:
+        st[ST_STATUS] = 1.0
+        if st[ST_D2] > r * r:  # a tangent at R: rounding may put the minimum a hair outside
+            st[ST_D2] = r * r
+    elif include_uncertain and st[ST_D2] < np.inf and np.sqrt(st[ST_D2]) - st[ST_ACC] <= r:
+        st[ST_STATUS] = 2.0
+    else:
+        st[ST_STATUS] = 0.0
+        return
+    st[ST_COVERAGE] = coverage_window(t_s, lo, hi, t1, t2, max_gap_s, halo_s, ws, we, wlo, whi)
+
+
+@kernel
+def evaluate_group(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets,
+                   f0, f1, cx0, cy0, cx1, cy1, chunks, scratch,
+                   px, py, r, t1, t2, max_gap_s, halo_s, include_uncertain, st):
+    """Exact proximity of one subject to one crime from its candidate chunks (sorted by time).
+
+    A chunk wholly within R and inside one monitoring window (a stay) is taken whole: one interval,
+    its fixes counted without distances; its closest approach is evaluated afterwards only when its
+    box could beat the best found (``scratch`` holds the deferred boxes' squared distances).
+    """
+    state_init(st)
+    n_chunk_all = f0.shape[0]
+    s = -1
+    r2 = r * r
+    empty = np.empty(0, np.float64)
+    n = chunks.shape[0]
+    for k in range(n):
+        c = chunks[k]
+        if k == 0:
+            s = np.searchsorted(offsets, f0[c], side="right") - 1
+        a = f0[c]
+        b = f1[c]
+        own_end = b
+        if b > a and c + 1 < n_chunk_all and f0[c + 1] == b:
+            own_end = b - 1
+        lo = offsets[s]
+        hi = offsets[s + 1]
+        wlo = win_offsets[s]
+        whi = win_offsets[s + 1]
+        scratch[k] = -1.0
+        if b > a:
+            fx = max(abs(cx0[c] - px), abs(cx1[c] - px))  # farthest corner
+            fy = max(abs(cy0[c] - py), abs(cy1[c] - py))
+            if fx * fx + fy * fy <= r2:
+                ta = t_s[a]
+                tb = t_s[b]
+                one_window = False
+                for w in range(wlo, whi):
+                    if ws[w] <= ta and tb <= we[w]:
+                        one_window = True
+                if one_window:
+                    add_interval(st, empty, ta if ta > t1 else t1, tb if tb < t2 else t2)
+                    if ta >= t1 and t_s[own_end] <= t2:
+                        st[ST_NIN] += own_end - a + 1
+                    else:
+                        for i in range(a, own_end + 1):
+                            if t1 <= t_s[i] <= t2:
+                                st[ST_NIN] += 1.0
+                    scratch[k] = box_distance2(cx0[c], cy0[c], cx1[c], cy1[c], px, py)
+                    continue
+        eval_run(t_s, x_m, y_m, acc_m, a, b, own_end, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2,
+                 max_gap_s, st, empty, MODE_FULL)
+    state_finish(st, empty)
+    # deferred stays: the one with the nearest box first, then any box that could still match the best
+    best_k = -1
+    for k in range(n):
+        if scratch[k] >= 0.0 and (best_k < 0 or scratch[k] < scratch[best_k]):
+            best_k = k
+    if best_k >= 0:
+        for rnd in range(2):
+            for k in range(n):
+                if scratch[k] < 0.0 or (rnd == 0) != (k == best_k):
+                    continue
+                if scratch[k] > st[ST_D2]:
+                    continue
+                c = chunks[k]
+                eval_run(t_s, x_m, y_m, acc_m, f0[c], f1[c], f1[c], offsets[s], offsets[s + 1], ws, we,
+                         win_offsets[s], win_offsets[s + 1], px, py, r, t1, t2, max_gap_s, st, empty,
+                         MODE_CLOSEST)
+    if s >= 0:
+        classify(st, r, include_uncertain, t_s, offsets[s], offsets[s + 1], t1, t2, max_gap_s, halo_s,
+                 ws, we, win_offsets[s], win_offsets[s + 1])
+
+
+@parallel_kernel
+def evaluate_groups(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets,
+                    f0, f1, cx0, cy0, cx1, cy1, cands, group_offsets, group_query,
+                    px, py, r, t1, t2, max_gap_s, halo_s, include_uncertain):
+    """Evaluate every (crime, subject) group of candidate chunks; returns ``(n_group, ST_SIZE)`` states."""
+    n = group_query.shape[0]
+    res = np.empty((n, ST_SIZE), np.float64)
+    scratch = np.empty(cands.shape[0], np.float64)
+    for g in prange(n):
+        q = group_query[g]
+        a = group_offsets[g]
+        b = group_offsets[g + 1]
+        evaluate_group(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, f0, f1, cx0, cy0, cx1, cy1,
+                       cands[a:b], scratch[a:b], px[q], py[q], r[q], t1[q], t2[q], max_gap_s, halo_s,
+                       include_uncertain, res[g])
+    return res
+
+
+@kernel
+def proximity_one(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets,
+                  f0, f1, cx0, cy0, cx1, cy1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                  px, py, r, rq, t1, t2, max_gap_s, halo_s, include_uncertain):
+    """One crime on a built index, serially: ``(subject positions, states)`` of its evaluated subjects."""
+    n = scan_candidates(t_s, f0, f1, cx0, cy0, cx1, cy1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                        px, py, rq, t1, t2, np.empty(0, np.int64))
+    cands = np.empty(n, np.int64)
+    scan_candidates(t_s, f0, f1, cx0, cy0, cx1, cy1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                    px, py, rq, t1, t2, cands)
+    cands.sort()
+    n_group = 0
+    for k in range(n):
+        if k == 0 or f0[cands[k]] >= offsets[np.searchsorted(offsets, f0[cands[k - 1]], side="right")]:
+            n_group += 1
+    subjects = np.empty(n_group, np.int64)
+    res = np.empty((n_group, ST_SIZE), np.float64)
+    scratch = np.empty(n, np.float64)
+    g = -1
+    start = 0
+    for k in range(n + 1):
+        new = k == n or k == 0 or f0[cands[k]] >= offsets[np.searchsorted(offsets, f0[cands[k - 1]], side="right")]
+        if new and k > 0:
+            g += 1
+            subjects[g] = np.searchsorted(offsets, f0[cands[start]], side="right") - 1
+            evaluate_group(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, f0, f1, cx0, cy0, cx1, cy1,
+                           cands[start:k], scratch[start:k], px, py, r, t1, t2, max_gap_s, halo_s,
+                           include_uncertain, res[g])
+            start = k
+    return subjects, res
+
+
+@parallel_kernel
+def evaluate_subject_many(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2,
+                          max_gap_s, halo_s, include_uncertain):
+    """Exact proximity of one subject (fixes ``lo:hi``) to many crimes, without an index; ``(n, ST_SIZE)``."""
+    n = px.shape[0]
+    res = np.empty((n, ST_SIZE), np.float64)
+    empty = np.empty(0, np.float64)
+    for q in prange(n):
+        evaluate_subject(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[q], py[q], r[q], t1[q], t2[q],
+                         max_gap_s, res[q], empty)
+        classify(res[q], r[q], include_uncertain, t_s, lo, hi, t1[q], t2[q], max_gap_s, halo_s,
+                 ws, we, wlo, whi)
+    return res
+
+
+@kernel
+def locate(t_s, x_m, y_m, lo, hi, tq):
+    """Position (m) at instant ``tq`` (s) of a subject's fixes ``lo:hi``, and its bracketing fixes ``(ja, jb)``.
+
+    At a fix instant both are that fix (the first of equal instants); between fixes, linear interpolation.
+    """
+    j = np.searchsorted(t_s[lo:hi], tq) + lo
+    if j < hi and t_s[j] == tq:
+        return x_m[j], y_m[j], j, j
+    if j <= lo:
+        return x_m[lo], y_m[lo], lo, lo
+    if j >= hi:
+        return x_m[hi - 1], y_m[hi - 1], hi - 1, hi - 1
+    f = (tq - t_s[j - 1]) / (t_s[j] - t_s[j - 1])
+    return (x_m[j - 1] + f * (x_m[j] - x_m[j - 1]), y_m[j - 1] + f * (y_m[j] - y_m[j - 1]), j - 1, j)
+
+
+@kernel
+def _evidence_one(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, margin_m,
+                  out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
+    """Evidence rows of one hit; returns their number, writing them when ``fill``."""
+    st = np.empty(ST_SIZE, np.float64)
+    ivs = np.empty(2 * (hi - lo + 1) * (whi - wlo + 1) + 2, np.float64)  # room for one pass per piece
+    evaluate_subject(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, st, ivs)
+    n_pass = np.int64(st[ST_PASSES])
+    if n_pass == 0:
+        return 0
+    m = 0
+    rm2 = (r + margin_m) * (r + margin_m)
+    a = np.searchsorted(t_s[lo:hi], t1) + lo
+    b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
+    for i in range(a, b):
+        if not _monitored(ws, we, wlo, whi, t_s[i]):
+            continue
+        dx = x_m[i] - px
+        dy = y_m[i] - py
+        d2 = dx * dx + dy * dy
+        if d2 > rm2:
+            continue
+        if fill:
+            best = 0
+            best_dt = np.inf
+            for k in range(n_pass):
+                s0 = ivs[2 * k]
+                s1 = ivs[2 * k + 1]
+                dtk = s0 - t_s[i] if t_s[i] < s0 else (t_s[i] - s1 if t_s[i] > s1 else 0.0)
+                if dtk < best_dt:
+                    best_dt = dtk
+                    best = k
+            out_kind[m] = 0
+            out_pass[m] = best
+            out_t[m] = t_s[i]
+            out_x[m] = x_m[i]
+            out_y[m] = y_m[i]
+            out_fa[m] = i
+            out_fb[m] = i
+            out_d[m] = np.sqrt(d2)
+        m += 1
+    for k in range(n_pass):
+        for kind in range(1, 3):
+            if fill:
+                tq = ivs[2 * k + kind - 1]
+                qx, qy, ja, jb = locate(t_s, x_m, y_m, lo, hi, tq)
+                out_kind[m] = kind
+                out_pass[m] = k
+                out_t[m] = tq
+                out_x[m] = qx
+                out_y[m] = qy
+                out_fa[m] = ja
+                out_fb[m] = jb
+                out_d[m] = np.sqrt((qx - px) * (qx - px) + (qy - py) * (qy - py))
+            m += 1
+    return m
+
+
+@parallel_kernel
+def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, px, py, r, t1, t2,
+                  max_gap_s, margin_m):
+    """Evidence rows of many hits (CSR by hit): kind (0 fix, 1 first, 2 last), pass, time, position, fixes."""
+    n = subject.shape[0]
+    counts = np.zeros(n, np.int64)
+    ei = np.empty(0, np.int64)
+    ef = np.empty(0, np.float64)
+    for h in prange(n):
+        s = subject[h]
+        counts[h] = _evidence_one(t_s, x_m, y_m, acc_m, offsets[s], offsets[s + 1], ws, we, win_offsets[s],
+                                  win_offsets[s + 1], px[h], py[h], r[h], t1[h], t2[h], max_gap_s, margin_m,
+                                  ei, ei, ef, ef, ef, ei, ei, ef, False)
+    off = np.zeros(n + 1, np.int64)
+    for h in range(n):
+        off[h + 1] = off[h] + counts[h]
+    m = off[n]
+    kind = np.empty(m, np.int64)
+    pas = np.empty(m, np.int64)
+    t = np.empty(m, np.float64)
+    x = np.empty(m, np.float64)
+    y = np.empty(m, np.float64)
+    fa = np.empty(m, np.int64)
+    fb = np.empty(m, np.int64)
+    d = np.empty(m, np.float64)
+    for h in prange(n):
+        s = subject[h]
+        a = off[h]
+        b = off[h + 1]
+        _evidence_one(t_s, x_m, y_m, acc_m, offsets[s], offsets[s + 1], ws, we, win_offsets[s],
+                      win_offsets[s + 1], px[h], py[h], r[h], t1[h], t2[h], max_gap_s, margin_m,
+                      kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
+    return off, kind, pas, t, x, y, fa, fb, d
+
+
+@kernel
+def _gaps_one(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_fix, gap_x, px, py, t1, t2,
+              max_gap_s, halo_s, near_m, out_fix, out_cov, fill):
+    a = np.searchsorted(gap_x, px - near_m)
+    b = np.searchsorted(gap_x, px + near_m, side="right")
+    near2 = near_m * near_m
+    m = 0
+    for k in range(a, b):
+        i = gap_fix[k]
+        if not (t_s[i] < t2 and t_s[i + 1] > t1):
+            continue
+        d0 = (x_m[i] - px) ** 2 + (y_m[i] - py) ** 2
+        d1 = (x_m[i + 1] - px) ** 2 + (y_m[i + 1] - py) ** 2
+        if d0 > near2 or d1 > near2:
+            continue
+        if fill:
+            s = np.searchsorted(offsets, i, side="right") - 1
+            out_fix[m] = i
+            out_cov[m] = coverage_window(t_s, offsets[s], offsets[s + 1], t1, t2, max_gap_s, halo_s, ws, we,
+                                         win_offsets[s], win_offsets[s + 1])
+        m += 1
+    return m
+
+
+@parallel_kernel
+def gaps_many(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_fix, gap_x, px, py, t1, t2,
+              max_gap_s, halo_s, near_m):
+    """Gaps longer than ``max_gap_s`` meeting each crime window with both fixes within ``near_m``; CSR by crime."""
+    n = px.shape[0]
+    counts = np.zeros(n, np.int64)
+    ei = np.empty(0, np.int64)
+    ef = np.empty(0, np.float64)
+    for q in prange(n):
+        counts[q] = _gaps_one(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_fix, gap_x, px[q], py[q],
+                              t1[q], t2[q], max_gap_s, halo_s, near_m, ei, ef, False)
+    off = np.zeros(n + 1, np.int64)
+    for q in range(n):
+        off[q + 1] = off[q] + counts[q]
+    fix = np.empty(off[n], np.int64)
+    cov = np.empty(off[n], np.float64)
+    for q in prange(n):
+        _gaps_one(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_fix, gap_x, px[q], py[q], t1[q], t2[q],
+                  max_gap_s, halo_s, near_m, fix[off[q]:off[q + 1]], cov[off[q]:off[q + 1]], True)
+    return off, fix, cov

@@ -1,0 +1,511 @@
+"""Exact crime-scene proximity (SPEC §3): hits, their evidence, and gaps near the scene.
+
+The public functions validate their input, hand plain arrays to the kernels in
+:mod:`trailmon.match._proximity_kernels` (through :class:`~trailmon.index.TrailIndex` for the
+many-crime path) and wrap the results into the frames of :mod:`trailmon.report._columns`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from trailmon.crs import BNG_CRS, StoreCRS
+from trailmon.errors import InputError, TimezoneError
+from trailmon.index import TrailIndex
+from trailmon.index._cast import check_positive
+from trailmon.match import _proximity_kernels as K
+from trailmon.report._columns import EVIDENCE, GAPS, HITS
+from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, FIX_TYPES, Trails, flags_to_text
+
+__all__ = ["EVIDENCE_MARGIN_M", "GAP_COVERAGE_BELOW", "GAP_NEAR_M", "ProximityResult", "crimes_near_subject",
+           "proximity"]
+
+EVIDENCE_MARGIN_M = 50.0
+"""Evidence holds the fixes within R + this margin, metres (SPEC §3)."""
+
+GAP_NEAR_M = 1000.0
+"""Both fixes bracketing a gap near the scene lie within this distance of it, metres (SPEC §3)."""
+
+GAP_COVERAGE_BELOW = 0.5
+"""A gap near the scene is listed only for subjects whose coverage of the window is below this."""
+
+FLAG_WINDOW_UNKNOWN = "monitoring_window_unknown"
+
+_REQUIRED = ("crime_ref", "x_m", "y_m", "committed_from", "committed_to")
+
+
+class ProximityResult(NamedTuple):
+    """Frames of one proximity run, columns exactly as in :mod:`trailmon.report._columns`.
+
+    Attributes
+    ----------
+    hits : DataFrame
+        One row per (crime, subject) hit (and ``low`` candidate), columns ``HITS``.
+    evidence : DataFrame
+        Supporting fixes and first/last points of each pass, columns ``EVIDENCE``.
+    gaps : DataFrame
+        Gaps near the scene of non-hit subjects, columns ``GAPS``.
+    """
+
+    hits: pd.DataFrame
+    evidence: pd.DataFrame
+    gaps: pd.DataFrame
+
+
+class _Crimes(NamedTuple):
+    ref: np.ndarray
+    version: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    r: np.ndarray
+    t1: np.ndarray
+    t2: np.ndarray
+
+
+def proximity(
+    trails: Trails,
+    crimes: pd.DataFrame,
+    *,
+    radius_m: float = 100.0,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+    include_uncertain: bool = False,
+    index: TrailIndex | None = None,
+    with_evidence: bool = True,
+    crs: StoreCRS | None = None,
+) -> ProximityResult:
+    """Who was within R of each crime scene while it was committed, exactly.
+
+    Parameters
+    ----------
+    trails : Trails
+        Fixes in the store's projected CRS (metres), seconds UTC, with monitoring windows.
+    crimes : DataFrame
+        Canonical crime frame (``CRIME_INPUT``) or at least ``crime_ref, x_m, y_m, committed_from,
+        committed_to``: scene in the store's CRS (metres), window as tz-aware datetimes (UTC).
+        ``crime_version`` defaults to 1; a ``radius_m`` value (metres) wins over ``radius_m`` below.
+    radius_m : float, default 100.0
+        Radius around the scene for crimes without their own, metres.
+    max_gap_s : float, default 600.0
+        Longest gap between fixes still interpolated, seconds.
+    include_uncertain : bool, default False
+        Also report ``low`` candidates: never within R, but within R + accuracy.
+    index : TrailIndex, optional
+        An index built on these ``trails`` with the same ``max_gap_s``; built when omitted.
+    with_evidence : bool, default True
+        Build the evidence frame (it can be far larger than the hits).
+    crs : StoreCRS, optional
+        The store's CRS, for WGS84 coordinates of interpolated evidence points; British National
+        Grid when omitted.
+
+    Returns
+    -------
+    ProximityResult
+        ``hits``, ``evidence`` (empty when ``with_evidence`` is false) and ``gaps``.
+
+    Raises
+    ------
+    InputError
+        For a bad parameter, a crime frame without the required columns or with reversed
+        windows, or an index built on other trails or another ``max_gap_s``.
+    TimezoneError
+        When the crime window times carry no time zone.
+
+    See Also
+    --------
+    crimes_near_subject : the reverse question, for one subject.
+
+    Notes
+    -----
+    A subject is a hit when its interpolated position is within R of P at some instant of
+    [T1, T2] inside its monitoring windows. Closest approach, time within R (the quadratic
+    ``|P(t) - C|^2 = R^2`` on each segment) and passes are exact over the clipped segments;
+    coverage is :func:`trailmon.match._kernels.coverage_window`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trailmon.testing import make_trail
+    >>> tr = make_trail([(0, -300.0, 30.0), (60, 300.0, 30.0)])
+    >>> t = pd.to_datetime([0, 60], unit="s", utc=True)
+    >>> crimes = pd.DataFrame({"crime_ref": ["K1"], "x_m": [0.0], "y_m": [0.0],
+    ...                        "committed_from": t[:1], "committed_to": t[1:]})
+    >>> hit = proximity(tr, crimes).hits.iloc[0]
+    >>> hit.subject_id, round(hit.min_distance_m, 3), bool(hit.between_fixes)
+    ('S1', 30.0, True)
+    """
+    radius_m = check_positive("radius_m", radius_m)
+    max_gap_s = check_positive("max_gap_s", max_gap_s, allow_zero=True)
+    cr = _crime_arrays(crimes, radius_m)
+    index = _checked_index(trails, index, max_gap_s)
+    rq = cr.r + (index.state.max_accuracy_m if include_uncertain else 0.0)
+    qid, sid, res = _evaluate(index, cr, rq, bool(include_uncertain))
+    hits = _hits_frame(trails, cr, qid, sid, res)
+    is_hit = res[:, K.ST_STATUS] == 1.0
+    if with_evidence:
+        evidence = _evidence_frame(trails, cr, qid[is_hit], sid[is_hit], max_gap_s, crs or BNG_CRS())
+    else:
+        evidence = _empty(EVIDENCE)
+    gaps = _gaps_frame(index, cr, qid, sid, max_gap_s)
+    return ProximityResult(hits, evidence, gaps)
+
+
+def crimes_near_subject(
+    trails: Trails,
+    crimes: pd.DataFrame,
+    subject_id: str,
+    t1,
+    t2,
+    *,
+    radius_m: float = 100.0,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+    index: TrailIndex | None = None,
+) -> pd.DataFrame:
+    """Which of these crimes did one subject pass near between ``t1`` and ``t2``.
+
+    Parameters
+    ----------
+    trails : Trails
+        Fixes in the store's projected CRS (metres), seconds UTC.
+    crimes : DataFrame
+        Crime frame as for :func:`proximity` (scene in metres, tz-aware window).
+    subject_id : str
+        The subject.
+    t1, t2 : datetime-like
+        The period asked about, tz-aware (UTC or any offset); each crime window is clipped to it.
+    radius_m : float, default 100.0
+        Radius for crimes without their own, metres.
+    max_gap_s : float, default 600.0
+        Longest gap between fixes still interpolated, seconds.
+    index : TrailIndex, optional
+        Accepted for symmetry with :func:`proximity`; one subject needs no index, but a given
+        index must match ``trails`` and ``max_gap_s``.
+
+    Returns
+    -------
+    DataFrame
+        Hit rows (columns ``HITS``) of that subject only, in crime order.
+
+    Raises
+    ------
+    InputError
+        When the subject is unknown, ``t2`` precedes ``t1`` or a parameter is bad.
+    TimezoneError
+        When ``t1`` or ``t2`` carries no time zone.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trailmon.testing import make_trail
+    >>> tr = make_trail([(0, -300.0, 30.0), (60, 300.0, 30.0)])
+    >>> t = pd.to_datetime([0, 60], unit="s", utc=True)
+    >>> crimes = pd.DataFrame({"crime_ref": ["K1", "K2"], "x_m": [0.0, 5000.0], "y_m": [0.0, 0.0],
+    ...                        "committed_from": t[[0, 0]], "committed_to": t[[1, 1]]})
+    >>> crimes_near_subject(tr, crimes, "S1", t[0], t[1]).crime_ref.tolist()
+    ['K1']
+    """
+    radius_m = check_positive("radius_m", radius_m)
+    max_gap_s = check_positive("max_gap_s", max_gap_s, allow_zero=True)
+    if index is not None:
+        _checked_index(trails, index, max_gap_s)
+    s = trails.subject_index(subject_id)
+    if s < 0:
+        raise InputError(f"subject_id {subject_id!r} has no fixes in these trails; check the identifier")
+    a = _instant_s("t1", t1)
+    b = _instant_s("t2", t2)
+    if b < a:
+        raise InputError(f"t2 must not precede t1, got t1={t1!r}, t2={t2!r}")
+    cr = _crime_arrays(crimes, radius_m)
+    lo_t = np.maximum(cr.t1, a)
+    hi_t = np.minimum(cr.t2, b)
+    keep = np.flatnonzero(lo_t <= hi_t)
+    cr = _Crimes(cr.ref[keep], cr.version[keep], cr.x[keep], cr.y[keep], cr.r[keep], lo_t[keep], hi_t[keep])
+    t = trails
+    lo, hi = int(t.offsets[s]), int(t.offsets[s + 1])
+    res = K.evaluate_subject_many(t.t_s, t.x_m, t.y_m, t.accuracy_m, lo, hi, t.win_start_s, t.win_end_s,
+                                  int(t.win_offsets[s]), int(t.win_offsets[s + 1]), cr.x, cr.y, cr.r, cr.t1,
+                                  cr.t2, max_gap_s, FIX_HALO_S, False)
+    qid = np.arange(len(keep), dtype=np.int64)
+    return _hits_frame(trails, cr, qid, np.full(len(keep), s, dtype=np.int64), res)
+
+
+# --- input ------------------------------------------------------------------------------------
+
+
+def _checked_index(trails: Trails, index: TrailIndex | None, max_gap_s: float) -> TrailIndex:
+    if index is None:
+        return TrailIndex.build(trails, max_gap_s=max_gap_s)
+    if not isinstance(index, TrailIndex):
+        raise InputError(f"index must be a TrailIndex, got {type(index).__name__}")
+    if index.trails.t_s is not trails.t_s:
+        raise InputError("index was built on other trails; build it with TrailIndex.build(trails) on these")
+    if index.max_gap_s != max_gap_s:
+        raise InputError(f"index was built with max_gap_s={index.max_gap_s!r}, but max_gap_s={max_gap_s!r} "
+                         "was asked; rebuild the index with the same max_gap_s")
+    return index
+
+
+def _instant_s(name: str, value) -> float:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a tz-aware datetime, got {value!r}") from None
+    if ts is pd.NaT:
+        raise InputError(f"{name} must be a tz-aware datetime, got {value!r}")
+    if ts.tzinfo is None:
+        raise TimezoneError(f"{name} has no time zone, got {value!r}; give an offset or Z (UTC)")
+    return (ts.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")).total_seconds()
+
+
+def _seconds(name: str, values: pd.Series) -> np.ndarray:
+    s = values
+    if not isinstance(s.dtype, pd.DatetimeTZDtype):
+        if pd.api.types.is_datetime64_dtype(s.dtype):
+            raise TimezoneError(f"crimes.{name} has no time zone (dtype {s.dtype}); localize it to UTC first")
+        try:
+            s = pd.to_datetime(s, format="ISO8601")
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"crimes.{name} must hold tz-aware datetimes, got {s.iloc[0]!r}: {exc}") from None
+        if not isinstance(s.dtype, pd.DatetimeTZDtype):
+            raise TimezoneError(f"crimes.{name} has no time zone, e.g. {values.iloc[0]!r}; give an offset or Z")
+    if s.isna().any():
+        k = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise InputError(f"crimes.{name} must not be empty, got NaT at row {k}")
+    ns = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").astype(np.int64)
+    return ns / 1e9
+
+
+def _crime_arrays(crimes: pd.DataFrame, radius_m: float) -> _Crimes:
+    if not isinstance(crimes, pd.DataFrame):
+        raise InputError(f"crimes must be a pandas DataFrame, got {type(crimes).__name__}")
+    missing = [c for c in _REQUIRED if c not in crimes.columns]
+    if missing:
+        raise InputError(f"crimes lacks column(s) {', '.join(missing)}; it needs {', '.join(_REQUIRED)}")
+    n = len(crimes)
+    x = np.ascontiguousarray(pd.to_numeric(crimes["x_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan))
+    y = np.ascontiguousarray(pd.to_numeric(crimes["y_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan))
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise InputError(f"crimes x_m/y_m must be finite metres, got ({x[k]!r}, {y[k]!r}) at row {k}")
+    if "radius_m" in crimes.columns:
+        r = pd.to_numeric(crimes["radius_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        r = np.where(np.isnan(r), radius_m, r)
+    else:
+        r = np.full(n, radius_m)
+    if not (np.isfinite(r) & (r > 0)).all():
+        k = int(np.flatnonzero(~(np.isfinite(r) & (r > 0)))[0])
+        raise InputError(f"crimes radius_m must be > 0, got {r[k]!r} at row {k}")
+    t1 = _seconds("committed_from", crimes["committed_from"])
+    t2 = _seconds("committed_to", crimes["committed_to"])
+    if (t2 < t1).any():
+        k = int(np.flatnonzero(t2 < t1)[0])
+        raise InputError(f"crimes committed_to must not precede committed_from, got "
+                         f"{crimes['committed_from'].iloc[k]} .. {crimes['committed_to'].iloc[k]} at row {k}")
+    if "crime_version" in crimes.columns:
+        version = pd.to_numeric(crimes["crime_version"]).fillna(1).to_numpy(np.int64)
+    else:
+        version = np.ones(n, dtype=np.int64)
+    ref = crimes["crime_ref"].astype(str).to_numpy(dtype=object)
+    return _Crimes(ref, version, x, y, np.ascontiguousarray(r, dtype=np.float64), t1, t2)
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def _evaluate(index: TrailIndex, cr: _Crimes, rq: np.ndarray, include_uncertain: bool):
+    """``(crime position, subject position, state rows)`` of every evaluated (crime, subject)."""
+    tr, s = index.trails, index.state
+    common = (tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
+              s.chunk_f0, s.chunk_f1, s.chunk_x0, s.chunk_y0, s.chunk_x1, s.chunk_y1)
+    if len(cr.x) == 1:  # one analyst query: serial, no thread start-up
+        sid, res = K.proximity_one(*common, s.slot_offsets, s.slot_chunks, s.cell_m, s.bucket_s,
+                                   cr.x[0], cr.y[0], cr.r[0], rq[0], cr.t1[0], cr.t2[0], s.max_gap_s,
+                                   FIX_HALO_S, include_uncertain)
+        return np.zeros(len(sid), dtype=np.int64), sid, res
+    offsets, cands = index.query_chunks(cr.x, cr.y, cr.t1, cr.t2, rq)
+    subj = s.chunk_subject[cands]
+    qid = np.repeat(np.arange(len(cr.x), dtype=np.int64), np.diff(offsets))
+    new = np.ones(len(cands), dtype=bool)
+    new[1:] = (subj[1:] != subj[:-1]) | (qid[1:] != qid[:-1])
+    starts = np.flatnonzero(new)
+    group_offsets = np.append(starts, len(cands)).astype(np.int64)
+    res = K.evaluate_groups(*common, cands, group_offsets, qid[starts], cr.x, cr.y, cr.r, cr.t1, cr.t2,
+                            s.max_gap_s, FIX_HALO_S, include_uncertain)
+    return qid[starts], subj[starts], res
+
+
+# --- frames -----------------------------------------------------------------------------------
+
+
+def _times(seconds: np.ndarray) -> pd.Series:
+    sec = np.asarray(seconds, dtype=np.float64)
+    ns = np.where(np.isnan(sec), np.iinfo(np.int64).min, np.round(np.nan_to_num(sec) * 1e9)).astype(np.int64)
+    return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+def _subject_flags(trails: Trails, sid: np.ndarray) -> np.ndarray:
+    return np.where(trails.window_known[sid], "", FLAG_WINDOW_UNKNOWN).astype(object)
+
+
+def _hits_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, res: np.ndarray) -> pd.DataFrame:
+    keep = res[:, K.ST_STATUS] > 0.0
+    qid, sid, res = qid[keep], sid[keep], res[keep]
+    hit = res[:, K.ST_STATUS] == 1.0
+    r = cr.r[qid]
+    dmin = np.sqrt(res[:, K.ST_D2])
+    acc = res[:, K.ST_ACC]
+    n_in = np.where(hit, res[:, K.ST_NIN], 0).astype(np.int64)
+    confidence = np.where(~hit, "low", np.where(dmin + acc <= r, "high", "medium")).astype(object)
+    frame = pd.DataFrame({
+        "crime_ref": cr.ref[qid],
+        "crime_version": cr.version[qid],
+        "subject_id": trails.subject_ids[sid].astype(object),
+        "min_distance_m": dmin,
+        "closest_time": _times(res[:, K.ST_T]),
+        "first_within": _times(np.where(hit, res[:, K.ST_FIRST], np.nan)),
+        "last_within": _times(np.where(hit, res[:, K.ST_LAST], np.nan)),
+        "dwell_s": np.where(hit, res[:, K.ST_DWELL], 0.0),
+        "passes": np.where(hit, res[:, K.ST_PASSES], 0).astype(np.int64),
+        "n_fixes_within": n_in,
+        "between_fixes": hit & (n_in == 0),
+        "accuracy_m": acc,
+        "confidence": confidence,
+        "coverage": res[:, K.ST_COVERAGE],
+        "flags": _subject_flags(trails, sid),
+    })
+    return frame[HITS]
+
+
+def _pass_letters(k: np.ndarray) -> np.ndarray:
+    """0 -> A, 25 -> Z, 26 -> AA, 27 -> AB (bijective base 26)."""
+    out = []
+    for v in np.asarray(k, dtype=np.int64).tolist():
+        s = ""
+        v += 1
+        while v > 0:
+            v, rem = divmod(v - 1, 26)
+            s = chr(65 + rem) + s
+        out.append(s)
+    return np.array(out, dtype=object)
+
+
+def _neighbour_velocity(trails: Trails, i: np.ndarray, max_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity (m/s, grid x and y) at fix ``i`` from its linked neighbours; NaN when it has none."""
+    t, x, y = trails.t_s, trails.x_m, trails.y_m
+    s = np.searchsorted(trails.offsets, i, side="right") - 1
+    lo, hi = trails.offsets[s], trails.offsets[s + 1]
+    ip = np.maximum(i - 1, lo)
+    inx = np.minimum(i + 1, hi - 1)
+    has_p = (i > lo) & (t[i] - t[ip] <= max_gap_s)
+    has_n = (i + 1 < hi) & (t[inx] - t[i] <= max_gap_s)
+    a = np.where(has_p, ip, i)
+    b = np.where(has_n, inx, i)
+    dt = t[b] - t[a]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vx = np.where(dt > 0, (x[b] - x[a]) / dt, np.nan)
+        vy = np.where(dt > 0, (y[b] - y[a]) / dt, np.nan)
+    return vx, vy
+
+
+def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float,
+                    crs: StoreCRS) -> pd.DataFrame:
+    tr = trails
+    off, kind, pas, t, x, y, fa, fb, d = K.evidence_many(
+        tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
+        np.ascontiguousarray(sid, dtype=np.int64), cr.x[qid], cr.y[qid], cr.r[qid], cr.t1[qid], cr.t2[qid],
+        max_gap_s, EVIDENCE_MARGIN_M)
+    if len(kind) == 0:
+        return _empty(EVIDENCE)
+    h = np.repeat(np.arange(len(qid), dtype=np.int64), np.diff(off))
+    kind_order = np.array([1, 0, 2])[kind]  # first, then fixes, then last at one instant
+    order = np.lexsort((kind_order, t, pas, h))
+    h, kind, pas, t, x, y, fa, fb, d = (a[order] for a in (h, kind, pas, t, x, y, fa, fb, d))
+    new = np.ones(len(h), dtype=bool)
+    new[1:] = (h[1:] != h[:-1]) | (pas[1:] != pas[:-1])
+    starts = np.flatnonzero(new)
+    seq = np.arange(len(h)) - np.repeat(starts, np.diff(np.append(starts, len(h)))) + 1
+    letters = _pass_letters(pas)
+    at_fix = fa == fb
+    lat = tr.lat[fa].copy()
+    lon = tr.lon[fa].copy()
+    if (~at_fix).any():
+        ilon, ilat = crs.to_wgs84(x[~at_fix], y[~at_fix])
+        lon[~at_fix] = ilon
+        lat[~at_fix] = ilat
+    acc_a, acc_b = tr.accuracy_m[fa], tr.accuracy_m[fb]
+    take_b = acc_b > acc_a
+    acc = np.where(take_b, acc_b, acc_a)
+    ftype = np.asarray(FIX_TYPES, dtype=object)[np.where(take_b, tr.fix_type[fb], tr.fix_type[fa]).astype(np.int64)]
+    vx, vy = _neighbour_velocity(tr, fa, max_gap_s)
+    dts = tr.t_s[fb] - tr.t_s[fa]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vx = np.where(at_fix, vx, (tr.x_m[fb] - tr.x_m[fa]) / dts)
+        vy = np.where(at_fix, vy, (tr.y_m[fb] - tr.y_m[fa]) / dts)
+    speed = np.hypot(vx, vy)
+    heading = np.where(speed > 0, np.degrees(np.arctan2(vx, vy)) % 360.0, np.nan)
+    sup_speed = np.where(at_fix, tr.speed_mps[fa], np.nan)
+    sup_head = np.where(at_fix, tr.heading_deg[fa], np.nan)
+    speed = np.where(np.isfinite(sup_speed), sup_speed, speed)
+    heading = np.where(np.isfinite(sup_head), sup_head, heading)
+    fix_flags = flags_to_text(tr.flags[fb])
+    subj_flags = _subject_flags(tr, sid[h])
+    flags = np.where(fix_flags == "", subj_flags,
+                     np.where(subj_flags == "", fix_flags, fix_flags + ";" + subj_flags)).astype(object)
+    q = qid[h]
+    frame = pd.DataFrame({
+        "crime_ref": cr.ref[q],
+        "crime_version": cr.version[q],
+        "subject_id": tr.subject_ids[sid[h]].astype(object),
+        "label": (letters + seq.astype(str).astype(object)),
+        "pass": letters,
+        "seq": seq.astype(np.int64),
+        "kind": np.array(["fix", "first", "last"], dtype=object)[kind],
+        "time": _times(t),
+        "lat": lat,
+        "lon": lon,
+        "easting": x,
+        "northing": y,
+        "distance_m": d,
+        "within_r": d <= cr.r[q],
+        "accuracy_m": acc,
+        "speed_kmh": speed * 3.6,
+        "heading_deg": heading,
+        "fix_type": ftype,
+        "flags": flags,
+    })
+    return frame[EVIDENCE]
+
+
+def _gaps_frame(index: TrailIndex, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float) -> pd.DataFrame:
+    tr, s = index.trails, index.state
+    off, fix, cov = K.gaps_many(tr.t_s, tr.x_m, tr.y_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
+                                s.gap_fix, s.gap_x, cr.x, cr.y, cr.t1, cr.t2, max_gap_s, FIX_HALO_S, GAP_NEAR_M)
+    q = np.repeat(np.arange(len(cr.x), dtype=np.int64), np.diff(off))
+    subj = np.searchsorted(tr.offsets, fix, side="right") - 1
+    n_sub = max(tr.n_subjects, 1)
+    # hits, and low candidates where reported, are never gaps near the scene
+    reported = qid * n_sub + sid
+    keep = (cov < GAP_COVERAGE_BELOW) & ~np.isin(q * n_sub + subj, reported)
+    q, subj, fix, cov = q[keep], subj[keep], fix[keep], cov[keep]
+    if len(q) == 0:
+        return _empty(GAPS)
+    t0, t1 = tr.t_s[fix], tr.t_s[fix + 1]
+    frame = pd.DataFrame({
+        "crime_ref": cr.ref[q],
+        "crime_version": cr.version[q],
+        "subject_id": tr.subject_ids[subj].astype(object),
+        "gap_start": _times(t0),
+        "gap_end": _times(t1),
+        "gap_s": t1 - t0,
+        "before_distance_m": np.hypot(tr.x_m[fix] - cr.x[q], tr.y_m[fix] - cr.y[q]),
+        "after_distance_m": np.hypot(tr.x_m[fix + 1] - cr.x[q], tr.y_m[fix + 1] - cr.y[q]),
+        "coverage": cov,
+    })
+    return frame[GAPS]
