@@ -114,11 +114,16 @@ def parse_times(
 
 
 def _to_ns(got: pd.Series) -> np.ndarray:
+    """Parsed times to int64 ns UTC; NAT where missing or outside the ns range (e.g. year -181)."""
     out = np.full(len(got), NAT, dtype=np.int64)
     ok = got.notna().to_numpy()
     if ok.any():
-        out[ok] = got[ok].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy() if getattr(
-            got.dt, "tz", None) is not None else got[ok].dt.as_unit("ns").astype("int64").to_numpy()
+        s = got[ok].dt.tz_convert("UTC") if getattr(got.dt, "tz", None) is not None else got[ok]
+        scale = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[s.dt.unit]
+        v = s.dt.tz_localize(None).to_numpy().astype(np.int64) if s.dt.tz is not None else (
+            s.to_numpy().astype(np.int64))
+        fits = np.abs(v) < np.iinfo(np.int64).max // scale
+        out[np.flatnonzero(ok)[fits]] = v[fits] * scale
     return out
 
 
