@@ -328,23 +328,20 @@ def _header(p: Path) -> list[str]:
     return names
 
 
-def _arrow_csv(p: Path, names: list[str], skip_rows: int, float_cols: set[str]) -> tuple[pa.Table, int]:
-    """Read with ``pyarrow.csv`` (``float_cols`` as float64, the rest as text); also the count of ragged rows."""
-    ragged: list[int] = []
+def _arrow_csv(p: Path, names: list[str], skip_rows: int, float_cols: set[str]) -> pa.Table:
+    """Read with ``pyarrow.csv``: ``float_cols`` as float64, the rest as text, empty cells null.
 
-    def _invalid(row) -> str:
-        ragged.append(1)
-        return "skip"
-
+    Raises ``pyarrow.ArrowInvalid`` for a ragged row, a value that is not a number or bytes
+    that are not UTF-8. (No ``invalid_row_handler``: pyarrow decodes the row for it as UTF-8
+    and fails inside the callback when the bytes are not.)
+    """
     types = {c: (pa.float64() if c in float_cols else pa.string()) for c in names}
-    table = pacsv.read_csv(
+    return pacsv.read_csv(
         pa.input_stream(str(p), compression="gzip" if _is_gzip(p) else None),
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip_rows),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=_invalid),
         convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
                                              quoted_strings_can_be_null=True),
     )
-    return table, len(ragged)
 
 
 def _read_delimited(p: Path, names: list[str], skip_rows: int, float_cols: set[str]
@@ -358,13 +355,11 @@ def _read_delimited(p: Path, names: list[str], skip_rows: int, float_cols: set[s
     """
     for floats in ((float_cols, set()) if float_cols else (set(),)):
         try:
-            table, ragged = _arrow_csv(p, names, skip_rows, floats)
+            table = _arrow_csv(p, names, skip_rows, floats)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            continue  # a value that is not a number, or bytes that are not UTF-8
-        if ragged:
-            break
+            continue  # not a number (then read as text), ragged or not UTF-8 (then the tolerant path)
         rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-        as_text = (lambda: _arrow_csv(p, names, skip_rows, set())[0]) if floats else None
+        as_text = (lambda: _arrow_csv(p, names, skip_rows, set())) if floats else None
         return table, rows, empty_rejected(), as_text
     return (*_read_delimited_tolerant(p, names, skip_rows), None)
 
