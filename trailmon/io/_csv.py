@@ -177,7 +177,7 @@ def _fast_path(data: bytes, width: int, skip_header: bool) -> list[np.ndarray] |
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None  # a ragged row, bytes that are not UTF-8: the slow path decides
-    return [np.asarray(table.column(i).to_pylist(), dtype=object) for i in range(width)]
+    return [np.asarray(table.column(i).to_numpy(zero_copy_only=False), dtype=object) for i in range(width)]
 
 
 def read_csv_strings(
