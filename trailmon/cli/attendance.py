@@ -43,7 +43,7 @@ def run(args) -> int:
     check_suffix(args.out)
     tz = check_tz(args.tz)
     store = TrailStore(args.store)
-    appts = read_appointments(args.appointments, crs=store.crs.crs, tz=tz)
+    appts = read_appointments(args.appointments, crs=store.crs, tz=tz)
     rid = run_id("attendance")
     qpath = quarantine_rejects(store, appts, rid)
     acc = appts.accepted

@@ -33,7 +33,7 @@ def run(args) -> int:
     from trailmon.cli._run import audit_run, counts, quarantine_rejects, run_id, time_span
     from trailmon.errors import InputError
     from trailmon.io._time import check_tz
-    from trailmon.io.crimes import read_crimes
+    from trailmon.io.crimes import distinct_crimes, read_crimes
     from trailmon.match.proximity import proximity
     from trailmon.report.writers import check_suffix, make_provenance, sibling, write_table
     from trailmon.store.audit import require_identity
@@ -47,10 +47,10 @@ def run(args) -> int:
         raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
     tz = check_tz(args.tz)
     store = TrailStore(args.store)
-    crimes = read_crimes(args.crimes, crs=store.crs.crs, tz=tz, radius_m=args.radius)
+    crimes = read_crimes(args.crimes, crs=store.crs, tz=tz, radius_m=args.radius)
     rid = run_id("proximity")
     qpath = quarantine_rejects(store, crimes, rid)
-    accepted = crimes.accepted
+    accepted = distinct_crimes(crimes.accepted)
     t1, t2 = time_span(accepted["committed_from"], accepted["committed_to"])
     trails = store.read_span(t1, t2, halo_s=max(args.max_gap, 60.0))
     radius = args.radius if args.radius is not None else 100.0

@@ -46,7 +46,7 @@ def run(args) -> int:
     if t2 < t1:
         raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
     store = TrailStore(args.store)
-    zres = read_zones(args.zones, crs=store.crs.crs, tz=tz)
+    zres = read_zones(args.zones, crs=store.crs, tz=tz)
     rid = run_id("zones")
     qpath = quarantine_rejects(store, zres, rid)
     trails = store.read(t1, t2, halo_s=max(args.max_gap, 60.0))

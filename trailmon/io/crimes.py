@@ -48,6 +48,7 @@ __all__ = [
     "CRIME_MAPPING_COLUMNS",
     "MOJ_CRIME_TYPES",
     "PILOT_FORCES",
+    "distinct_crimes",
     "offence_group",
     "read_crimes",
 ]
@@ -592,3 +593,10 @@ def _read_crime_mapping(path: str | Path, crs: StoreCRS, radius_m: float | None)
                     "Helmert approximation"}
     return ReadResult(acc, rej.rejected_frame(), n, [str(path)], notes, info)
 
+
+
+def distinct_crimes(accepted: pd.DataFrame) -> pd.DataFrame:
+    """The crimes to match: accepted rows without those merged into an earlier row (``merged_into``)."""
+    if "merged_into" not in accepted.columns:
+        return accepted
+    return accepted[accepted["merged_into"].isna().to_numpy()].reset_index(drop=True)
