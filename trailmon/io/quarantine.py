@@ -160,9 +160,10 @@ class Rejector:
 
     def reject(self, mask: np.ndarray, reason: RejectReason, detail: str | np.ndarray = "") -> None:
         """Reject the rows in ``mask`` that no earlier rule rejected."""
-        mask = np.asarray(mask, dtype=bool) & self.ok
-        if not mask.any():
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():  # the common case: skip the O(n) object comparison in ``ok``
             return
+        mask = mask & self.ok
         self.reason[mask] = reason.value
         self.detail[mask] = detail[mask] if isinstance(detail, np.ndarray) else detail
 
