@@ -264,45 +264,34 @@ class TrailStore:
             summary.subjects = stats
 
         # trails: per file, in order; earlier files count as stored for later ones
-        frames = []
-        for k, r in enumerate(trails):
-            acc = r.accepted
-            if len(acc):
-                part = pd.DataFrame({c: acc[c] for c in _COLUMNS if c in acc.columns and c != "fix_type"})
-                part["fix_type"] = _fix_codes(acc["fix_type"])
-                part["flags"] = np.zeros(len(acc), dtype=np.int32)
-                part["_file"] = k
-                part["_row"] = acc["row"].to_numpy() if "row" in acc.columns else np.arange(1, len(acc) + 1)
-                frames.append(part[_COLUMNS + ["_file", "_row"]])
+        for r in trails:
             summary.files.append({"file": r.files[0] if r.files else "", "read": r.n_read,
                                   "accepted": len(r.accepted), "rejected": len(r.rejected),
                                   "rejected_by_reason": r.rejected_by_reason})
         summary.read = sum(r.n_read for r in trails)
-        new = pd.concat(frames, ignore_index=True) if frames else None
+        new = _new_fix_arrays(trails)
         days = dict(manifest["days"])
-        if new is not None and len(new):
-            new["_day"] = new["t_ns"].to_numpy() // DAY_NS
-            touched = sorted(set(new["_day"].unique().tolist()))
+        if new is not None:
+            day_of = new["t_ns"] // DAY_NS
+            by_day = np.argsort(day_of, kind="stable")
+            touched = np.unique(day_of).tolist()
             # a changed day can change the speed_jump flag of the next day's first fix
             affected = sorted(set(touched) | {d + 1 for d in touched if _day_name(d + 1) in days})
             store_rejects = []
             prev_tail = self._tail_before(days, affected[0])
             for i, d in enumerate(affected):
                 name = _day_name(d)
-                old = pd.read_parquet(self.path / days[name]) if name in days else None
-                add = new[new["_day"] == d]
-                merged, n_added, n_already, conflicts = _merge_day(old, add)
-                summary.added += n_added
-                summary.already_stored += n_already
-                if len(conflicts):
+                lo, hi = np.searchsorted(day_of[by_day], [d, d + 1])
+                add = new if len(touched) == 1 else _take(new, by_day[lo:hi])
+                old = _read_day(self.path / days[name]) if name in days else None
+                merged, stats, conflicts, prev_tail = _merge_day(old, add, prev_tail)
+                summary.added += stats["added"]
+                summary.already_stored += stats["already"]
+                summary.flagged += stats["flagged"]
+                if len(conflicts["t_ns"]):
                     store_rejects.append(_conflict_rows(conflicts, trails))
-                merged = merged.sort_values(["subject_id", "t_ns"], kind="stable").reset_index(drop=True)
-                merged["flags"] = speed_jump_flags(merged, prev_tail)
-                fresh_flags = merged["flags"].to_numpy()[merged["_new"].to_numpy(bool)]
-                summary.flagged += int(((fresh_flags & FLAG_SPEED_JUMP) != 0).sum())
-                prev_tail = merged.groupby("subject_id", sort=False).tail(1)
                 fname = f"trails/{name}.{ingest_id}.parquet"
-                _write_parquet(merged[_COLUMNS], self.path / fname, schema=_SCHEMA)
+                _write_table(pa.table(merged, schema=_SCHEMA), self.path / fname)
                 new_files.append(fname)
                 days[name] = fname
                 if progress:
@@ -338,12 +327,12 @@ class TrailStore:
         self._collect_garbage()
         return summary
 
-    def _tail_before(self, days: dict, day: int) -> pd.DataFrame | None:
+    def _tail_before(self, days: dict, day: int) -> dict | None:
         name = _day_name(day - 1)
         if name not in days:
             return None
-        prev = pd.read_parquet(self.path / days[name], columns=["subject_id", "t_ns", "x_m", "y_m"])
-        return prev.sort_values(["subject_id", "t_ns"]).groupby("subject_id", sort=False).tail(1)
+        prev = _read_day(self.path / days[name])
+        return _tail(prev["subject_id"], prev)
 
     def _collect_garbage(self) -> None:
         """Remove files no committed manifest names (left by a killed ingest)."""
@@ -417,86 +406,159 @@ def _day_start_ns(name: str) -> int:
 def _fix_codes(fix_type: pd.Series) -> np.ndarray:
     if pd.api.types.is_integer_dtype(fix_type):
         return fix_type.to_numpy().astype(np.int8)
-    cat = pd.Categorical(fix_type.astype(str).str.lower(), categories=list(FIX_TYPES))
-    return cat.codes.astype(np.int8)
+    codes, uniques = pd.factorize(fix_type)
+    lookup = np.array([FIX_TYPES.index(str(u).lower()) for u in uniques] + [0], dtype=np.int8)
+    return lookup[codes]
 
 
 def _write_parquet(df: pd.DataFrame, path: Path, schema: pa.Schema | None = None) -> None:
-    table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+    _write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False), path)
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd", compression_level=1)
     write_bytes_atomic(path, sink.getvalue().to_pybytes())
 
 
-def _merge_day(old: pd.DataFrame | None, add: pd.DataFrame):
-    """New fixes of one day against the stored ones: (merged, added, already, conflicts)."""
-    add = add.sort_values(["_file", "_row"], kind="stable")
-    key = ["subject_id", "t_ns"]
-    # within this ingest, a later file's fix at an instant an earlier file already gave
-    dup_in = add.duplicated(key, keep="first").to_numpy()
-    first = add[~dup_in]
-    later = add[dup_in].merge(first[key + ["x_m", "y_m"]], on=key, suffixes=("", "_first"))
-    same_later = (later["x_m"] == later["x_m_first"]) & (later["y_m"] == later["y_m_first"])
-    n_already = int(same_later.sum())
-    conflicts = [later[~same_later.to_numpy()]]
-    if old is not None and len(old):
-        hit = first.merge(old[key + ["x_m", "y_m"]], on=key, how="left", suffixes=("", "_old"), indicator=True)
-        stored = (hit["_merge"] == "both").to_numpy()
-        same = stored & (hit["x_m"] == hit["x_m_old"]).to_numpy() & (hit["y_m"] == hit["y_m_old"]).to_numpy()
-        n_already += int(same.sum())
-        conflicts.append(first[stored & ~same])
-        fresh = first[~stored]
-    else:
-        fresh = first
-    parts = [fresh[_COLUMNS].assign(_new=True)]
+def _text_array(values) -> pa.Array:
+    """A column of strings as one Arrow string array (no per-row Python)."""
+    arr = pa.array(values, type=pa.string()) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
+
+
+def _new_fix_arrays(trails: list[ReadResult]) -> dict | None:
+    """Accepted fixes of every file as flat arrays, in file then row order."""
+    parts = []
+    for k, r in enumerate(trails):
+        acc = r.accepted
+        if not len(acc):
+            continue
+        n = len(acc)
+        part = {c: acc[c].to_numpy(_SCHEMA.field(c).type.to_pandas_dtype()) for c in _COLUMNS
+                if c not in ("subject_id", "fix_type", "flags")}
+        part["subject_id"] = _text_array(acc["subject_id"])
+        part["fix_type"] = _fix_codes(acc["fix_type"])
+        part["flags"] = np.zeros(n, dtype=np.int32)
+        part["_file"] = np.full(n, k, dtype=np.int64)
+        part["_row"] = acc["row"].to_numpy(np.int64) if "row" in acc.columns else np.arange(1, n + 1)
+        parts.append(part)
+    if not parts:
+        return None
+    return {c: (pa.concat_arrays([p[c] for p in parts]) if c == "subject_id" else np.concatenate([p[c] for p in parts]))
+            for c in parts[0]}
+
+
+def _take(cols: dict, idx: np.ndarray) -> dict:
+    return {c: (v.take(pa.array(idx)) if isinstance(v, pa.Array) else v[idx]) for c, v in cols.items()}
+
+
+def _read_day(path: Path) -> dict:
+    table = pq.read_table(path, schema=_SCHEMA)
+    cols = {c: table.column(c).to_numpy() for c in _COLUMNS if c != "subject_id"}
+    cols["subject_id"] = _text_array(table.column("subject_id"))
+    return cols
+
+
+def _sorted_codes(subject: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes whose order is the subjects' string order, and the sorted subject names."""
+    enc = subject.dictionary_encode()
+    names = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(names.astype(str), kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return rank[enc.indices.to_numpy(zero_copy_only=False)], names[order]
+
+
+def _tail(subject: pa.Array, cols: dict) -> dict:
+    """Each subject's last fix of a day sorted by subject and time: name -> (t_ns, x_m, y_m)."""
+    codes, names = _sorted_codes(subject)
+    last = np.flatnonzero(np.r_[codes[1:] != codes[:-1], True]) if len(codes) else np.zeros(0, dtype=np.int64)
+    return {"names": names[codes[last]], "t_ns": cols["t_ns"][last], "x_m": cols["x_m"][last],
+            "y_m": cols["y_m"][last]}
+
+
+def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
+    """New fixes of one day against the stored ones.
+
+    Returns the merged day (sorted by subject and time, speed-jump flags set), counts
+    ``{"added", "already", "flagged"}``, the new fixes that conflict with an earlier one,
+    and this day's tail for the next day.
+    """
+    n_new = len(add["t_ns"])
     if old is not None:
-        parts.insert(0, old[_COLUMNS].assign(_new=False))
-    merged = pd.concat(parts, ignore_index=True)
-    return merged, len(fresh), n_already, pd.concat(conflicts, ignore_index=True)
+        n_old = len(old["t_ns"])
+        cols = {c: (pa.concat_arrays([old[c], add[c]]) if c == "subject_id" else np.concatenate([old[c], add[c]]))
+                for c in _COLUMNS}
+        seq = np.r_[np.arange(-n_old, 0), np.arange(n_new)]
+        file_ = np.r_[np.full(n_old, -1), add["_file"]]
+        row = np.r_[np.full(n_old, -1), add["_row"]]
+    else:
+        cols = {c: add[c] for c in _COLUMNS}
+        seq, file_, row = np.arange(n_new), add["_file"], add["_row"]
+    codes, names = _sorted_codes(cols["subject_id"])
+    t = cols["t_ns"]
+    order = np.lexsort((seq, t, codes))  # stored fixes first, then file order
+    codes, t, seq, file_, row = codes[order], t[order], seq[order], file_[order], row[order]
+    x, y = cols["x_m"][order], cols["y_m"][order]
+    dup = np.r_[False, (codes[1:] == codes[:-1]) & (t[1:] == t[:-1])]
+    head = np.maximum.accumulate(np.where(dup, 0, np.arange(len(t))))
+    same = dup & (x == x[head]) & (y == y[head])
+    conflict = dup & ~same
+    keep = ~dup
+    kept = order[keep]
+    merged = {c: (cols[c].take(pa.array(kept)) if c == "subject_id" else cols[c][kept]) for c in _COLUMNS}
+    k_codes = codes[keep]
+    merged["flags"] = speed_jump_flags(k_codes, names, merged, prev_tail)
+    is_new = seq[keep] >= 0
+    stats = {"added": int(is_new.sum()), "already": int(same.sum()),
+             "flagged": int(((merged["flags"][is_new] & FLAG_SPEED_JUMP) != 0).sum())}
+    conflicts = {"subject_id": names[codes[conflict]], "t_ns": t[conflict], "x_m": x[conflict], "y_m": y[conflict],
+                 "_file": file_[conflict], "_row": row[conflict]}
+    return merged, stats, conflicts, _tail(merged["subject_id"], merged)
 
 
-def _conflict_rows(conflicts: pd.DataFrame, trails: list[ReadResult]) -> pd.DataFrame:
+def _conflict_rows(conflicts: dict, trails: list[ReadResult]) -> pd.DataFrame:
     files = [r.files[0] if r.files else "" for r in trails]
-    values = [json.dumps({"subject_id": s, "t_ns": int(t), "x_m": x, "y_m": y})
+    values = [json.dumps({"subject_id": str(s), "t_ns": int(t), "x_m": float(x), "y_m": float(y)})
               for s, t, x, y in zip(conflicts["subject_id"], conflicts["t_ns"], conflicts["x_m"], conflicts["y_m"],
                                     strict=True)]
     return pd.DataFrame({
-        "file": [files[k] for k in conflicts["_file"]], "row": conflicts["_row"].to_numpy(np.int64),
+        "file": [files[k] for k in conflicts["_file"]], "row": conflicts["_row"].astype(np.int64),
         "reason": RejectReason.CONFLICTING_DUPLICATE.value,
         "detail": "a different position for this subject and instant is already stored", "values": values,
     })
 
 
-def speed_jump_flags(df: pd.DataFrame, prev_tail: pd.DataFrame | None) -> np.ndarray:
+def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail: dict | None) -> np.ndarray:
     """Flags with ``speed_jump`` set where the speed implied from the previous fix > 70 m/s.
 
-    ``df`` is sorted by subject and time; ``prev_tail`` holds each subject's last fix of the
-    previous day, if any.
+    ``codes`` index ``names`` and are sorted together with the time in ``cols``; ``prev_tail``
+    holds each subject's last fix of the previous day, if any.
     """
-    flags = df["flags"].to_numpy().astype(np.int32) & ~np.int32(FLAG_SPEED_JUMP)
-    if not len(df):
+    flags = cols["flags"].astype(np.int32) & ~np.int32(FLAG_SPEED_JUMP)
+    n = len(codes)
+    if not n:
         return flags
-    sid = df["subject_id"].to_numpy(dtype=object)
-    t = df["t_ns"].to_numpy()
-    x = df["x_m"].to_numpy()
-    y = df["y_m"].to_numpy()
-    px, py, pt = np.roll(x, 1), np.roll(y, 1), np.roll(t, 1)
-    same = np.r_[False, sid[1:] == sid[:-1]]
-    first = ~same
-    if prev_tail is not None and len(prev_tail):
-        tail = prev_tail.set_index("subject_id")
-        idx = np.flatnonzero(first)
-        found = pd.Index(tail.index).get_indexer(sid[idx])
-        ok = found >= 0
-        px[idx[ok]] = tail["x_m"].to_numpy()[found[ok]]
-        py[idx[ok]] = tail["y_m"].to_numpy()[found[ok]]
-        pt[idx[ok]] = tail["t_ns"].to_numpy()[found[ok]]
-        same[idx[ok]] = True
+    t, x, y = cols["t_ns"], cols["x_m"], cols["y_m"]
+    pt, px, py = np.roll(t, 1), np.roll(x, 1), np.roll(y, 1)
+    same = np.r_[False, codes[1:] == codes[:-1]]
+    if prev_tail is not None and len(prev_tail["names"]):
+        first = np.flatnonzero(~same)
+        tail_names = prev_tail["names"].astype(str)
+        at = np.searchsorted(tail_names, names[codes[first]].astype(str))
+        at_ok = at < len(tail_names)
+        found = np.zeros(len(first), dtype=bool)
+        found[at_ok] = tail_names[at[at_ok]] == names[codes[first[at_ok]]].astype(str)
+        i, j = first[found], at[found]
+        pt[i], px[i], py[i] = prev_tail["t_ns"][j], prev_tail["x_m"][j], prev_tail["y_m"][j]
+        same[i] = True
     dt = (t - pt) / 1e9
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.hypot(x - px, y - py) / dt
-    jump = same & (dt > 0) & (v > SPEED_JUMP_MPS)
-    flags[jump] |= FLAG_SPEED_JUMP
+    flags[same & (dt > 0) & (v > SPEED_JUMP_MPS)] |= FLAG_SPEED_JUMP
     return flags
 
 
