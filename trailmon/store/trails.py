@@ -282,7 +282,7 @@ class TrailStore:
             for i, d in enumerate(affected):
                 name = _day_name(d)
                 lo, hi = np.searchsorted(day_of[by_day], [d, d + 1])
-                add = new if len(touched) == 1 else _take(new, by_day[lo:hi])
+                add = new if hi - lo == len(by_day) else _take(new, by_day[lo:hi])
                 old = _read_day(self.path / days[name]) if name in days else None
                 merged, stats, conflicts, prev_tail = _merge_day(old, add, prev_tail)
                 summary.added += stats["added"]
