@@ -237,8 +237,10 @@ def read_trails(
     if unknown:
         raise InputError(f"columns names unknown trail column(s) {unknown}; "
                          f"use any of {', '.join(CANONICAL_COLUMNS)}")
-    if subject is not None and not str(subject).strip():
-        raise InputError(f"subject must be a non-empty identifier, got {subject!r}")
+    if subject is not None:
+        if not str(subject).strip():
+            raise InputError(f"subject must be a non-empty identifier, got {subject!r}")
+        subject = str(subject).strip()
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown trail format {fmt!r}; use one of {', '.join(FORMATS)} (or None to sniff)")
     kind = fmt or _sniff(p)
@@ -251,11 +253,7 @@ def read_trails(
     elif kind == "geojson":
         src = _geojson_source(p, tz, cmap, subject)
     else:
-        table = read_gpx_points(p) if kind == "gpx" else read_tcx_points(p)
-        src = _Source(str(p), kind, table, {c: c for c in ("timestamp", "lat", "lon", "speed_mps", "heading_deg")
-                                            if c in table.column_names},
-                      table.column_names, [c for c in ("ele_m", "altitude_m") if c in table.column_names],
-                      np.arange(1, table.num_rows + 1, dtype=np.int64), tz, subject=subject or _stem(p))
+        src = _xml_source(p, kind, tz, subject)
     return _validate(src, crs)
 
 
@@ -483,6 +481,14 @@ def _plt_source(p: Path, subject: str | None) -> _Source:
                    ["altitude_ft"], rows, "UTC", subject=subject, pre_rejected=pre, as_text=as_text)
 
 
+def _xml_source(p: Path, kind: str, tz: str | None, subject: str | None) -> _Source:
+    table = read_gpx_points(p) if kind == "gpx" else read_tcx_points(p)
+    names = table.column_names
+    canon = {c: c for c in ("timestamp", "lat", "lon", "speed_mps", "heading_deg") if c in names}
+    return _Source(str(p), kind, table, canon, names, [c for c in ("ele_m", "altitude_m") if c in names],
+                   np.arange(1, table.num_rows + 1, dtype=np.int64), tz, subject=subject or _stem(p))
+
+
 def _geojson_source(p: Path, tz: str | None, cmap: dict[str, str], subject: str | None) -> _Source:
     table = read_geojson_points(p)
     props = [c for c in table.column_names if c not in ("geometry_lon", "geometry_lat")]
@@ -570,15 +576,22 @@ def _present(col: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.is_valid(col), dtype=bool)
 
 
+def _filled(col: pa.ChunkedArray, fill, dtype) -> np.ndarray:
+    """A numeric Arrow column as a writable numpy array, nulls replaced by ``fill``."""
+    if col.null_count:
+        col = pc.fill_null(col, fill)
+    return np.array(col.to_numpy(), dtype=dtype, copy=True)
+
+
 def _numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Float values (NaN where absent or unparseable) and where a value is present."""
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
         present = _present(col)
-        return np.asarray(pc.fill_null(pc.cast(col, pa.float64()), np.nan), dtype=np.float64), present
+        return _filled(pc.cast(col, pa.float64()), np.nan, np.float64), present
     text = _as_text(col)
     present = _present(text)
     try:
-        x = np.asarray(pc.fill_null(pc.cast(text, pa.float64()), np.nan), dtype=np.float64)
+        x = _filled(pc.cast(text, pa.float64()), np.nan, np.float64)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         s = pd.Series(np.asarray(text.to_pylist(), dtype=object))
         x = np.array(pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
@@ -592,20 +605,20 @@ def _timestamps(col: pa.ChunkedArray, tz: str | None, what: str) -> tuple[np.nda
             if tz is None:
                 raise TimezoneError(f"{what} values carry no UTC offset; name their zone with --tz "
                                     "(e.g. --tz Europe/London or --tz UTC)")
-            local = np.asarray(pc.fill_null(pc.cast(pc.cast(col, pa.timestamp("ns")), pa.int64()), NAT))
+            local = _filled(pc.cast(pc.cast(col, pa.timestamp("ns")), pa.int64()), NAT, np.int64)
             return _localize(local, tz)
-        ns = np.asarray(pc.fill_null(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT))
+        ns = _filled(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
         return ns, np.where(ns == NAT, "BAD_TIMESTAMP", None).astype(object)
     text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
     text = pc.if_else(pc.equal(pc.utf8_length(text), 0), pa.scalar(None, pa.string()), text)
     try:  # Arrow's ISO 8601 parser accepts a strict subset of what pandas accepts, with equal results
-        ns = np.asarray(pc.fill_null(pc.cast(pc.cast(text, pa.timestamp("ns", "UTC")), pa.int64()), NAT))
+        ns = _filled(pc.cast(pc.cast(text, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
         return ns, np.where(ns == NAT, "BAD_TIMESTAMP", None).astype(object)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     if tz is not None:
         try:
-            local = np.asarray(pc.fill_null(pc.cast(pc.cast(text, pa.timestamp("ns")), pa.int64()), NAT))
+            local = _filled(pc.cast(pc.cast(text, pa.timestamp("ns")), pa.int64()), NAT, np.int64)
             return _localize(local, tz)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
@@ -635,7 +648,7 @@ def _fix_codes(col: pa.ChunkedArray | None, n: int, codes: dict[int, str] | None
     text = _as_text(col)
     present = _present(text)
     idx = pc.index_in(pc.utf8_lower(text), value_set=pa.array(FIX_TYPES))
-    out = np.asarray(pc.fill_null(idx, -1), dtype=np.int64).astype(np.int8)
+    out = _filled(idx, -1, np.int64).astype(np.int8)
     out[~present] = 0
     return out, present
 
