@@ -155,3 +155,13 @@ def test_subjects_windows_upserted(tmp_path):
     assert w[0] == (pd.Timestamp("2026-07-01", tz="UTC").value / 1e9, pd.Timestamp("2026-07-20", tz="UTC").value / 1e9)
     assert w[1][1] == np.inf
     assert (tmp_path / "s" / "subjects.parquet").exists()
+
+
+def test_earlier_day_ingested_late_reflags_next_day(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    store.ingest([fixes([("S1", 660, 530000, 433000), ("S1", 720, 530010, 433000)])])  # 00:01, 00:02 on the 15th
+    s = store.ingest([fixes([("S1", 0, 430000, 433000)])])  # 23:50 on the 14th, 100 km away
+    assert (s.added, s.already_stored, s.flagged) == (1, 0, 0)
+    tr = store.read()
+    assert tr.n_fixes == 3
+    assert list((tr.flags & FLAG_SPEED_JUMP) != 0) == [False, True, False]
