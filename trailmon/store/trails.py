@@ -151,7 +151,12 @@ class TrailStore:
 
     def fixes_frame(self, t_from_ns: int | None = None, t_to_ns: int | None = None,
                     subjects: Iterable[str] | None = None) -> pd.DataFrame:
-        """Stored fixes in ``[t_from_ns, t_to_ns]`` (UTC ns, inclusive) as a frame, unsorted."""
+        """Stored fixes in ``[t_from_ns, t_to_ns]`` (UTC ns, inclusive) as a frame, by day."""
+        return self.fixes_table(t_from_ns, t_to_ns, subjects).to_pandas()
+
+    def fixes_table(self, t_from_ns: int | None = None, t_to_ns: int | None = None,
+                    subjects: Iterable[str] | None = None) -> pa.Table:
+        """Stored fixes in ``[t_from_ns, t_to_ns]`` as one Arrow table (days in order, each by subject)."""
         days = self.manifest["days"]
         lo = -np.inf if t_from_ns is None else t_from_ns
         hi = np.inf if t_to_ns is None else t_to_ns
@@ -165,9 +170,7 @@ class TrailStore:
         if subjects is not None:
             filters.append(("subject_id", "in", sorted(set(map(str, subjects)))))
         tables = [pq.read_table(self.path / n, filters=filters or None, schema=_SCHEMA) for n in wanted]
-        if not tables:
-            return _SCHEMA.empty_table().to_pandas()
-        return pa.concat_tables(tables).to_pandas()
+        return pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
 
     def read(self, t_from: pd.Timestamp | None = None, t_to: pd.Timestamp | None = None,
              subjects: Iterable[str] | None = None, *, halo_s: float = 600.0) -> Trails:
@@ -185,14 +188,13 @@ class TrailStore:
         """
         lo = None if t_from is None else int(pd.Timestamp(t_from).value - halo_s * 1e9)
         hi = None if t_to is None else int(pd.Timestamp(t_to).value + halo_s * 1e9)
-        df = self.fixes_frame(lo, hi, subjects)
-        return frame_to_trails(df, self.windows())
+        return table_to_trails(self.fixes_table(lo, hi, subjects), self.windows())
 
     def read_span(self, t_from: pd.Timestamp | None, t_to: pd.Timestamp | None, subjects: Iterable[str] | None = None,
                   *, halo_s: float = 600.0) -> Trails:
         """Like :meth:`read`, but an empty span (``t_from`` None) gives empty :class:`Trails`."""
         if t_from is None:
-            return frame_to_trails(_SCHEMA.empty_table().to_pandas(), {})
+            return table_to_trails(_SCHEMA.empty_table(), {})
         return self.read(t_from, t_to, subjects, halo_s=halo_s)
 
     def windows(self) -> dict[str, list[tuple[float, float]]]:
@@ -562,23 +564,29 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
     return flags
 
 
-def frame_to_trails(df: pd.DataFrame, windows: dict[str, list[tuple[float, float]]] | None) -> Trails:
-    """Stored fixes (any order) to sorted :class:`Trails` with monitoring windows."""
-    codes, uniques = pd.factorize(df["subject_id"], sort=True)
-    t_ns = df["t_ns"].to_numpy(np.int64)
-    order = np.lexsort((t_ns, codes))
-    codes = codes[order]
-    counts = np.bincount(codes, minlength=len(uniques))
-    offsets = np.zeros(len(uniques) + 1, dtype=np.int64)
+def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]]] | None) -> Trails:
+    """Stored fixes (days in time order, each sorted by subject and time) to :class:`Trails`.
+
+    A stable sort on the subject code alone keeps each subject's fixes in time order, since
+    every day file is sorted and the days come in order; with under 65,536 subjects the codes
+    fit 16 bits and numpy radix-sorts them.
+    """
+    subject = _text_array(table.column("subject_id"))
+    codes, names = _sorted_codes(subject) if len(subject) else (np.zeros(0, np.int64), np.zeros(0, object))
+    if len(names) < 2**16:
+        codes = codes.astype(np.uint16)
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(names)) if len(codes) else np.zeros(0, np.int64)
+    offsets = np.zeros(len(names) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    subjects = np.asarray(uniques, dtype=object)
-    wo, ws, we, known = windows_to_csr(subjects, windows)
+    wo, ws, we, known = windows_to_csr(names, windows)
 
     def arr(c, dtype):
-        return np.ascontiguousarray(df[c].to_numpy(dtype)[order])
+        return np.ascontiguousarray(table.column(c).to_numpy().astype(dtype, copy=False)[order])
 
+    t_ns = arr("t_ns", np.int64)
     return Trails(
-        subject_ids=subjects, offsets=offsets, t_s=np.ascontiguousarray(t_ns[order] / 1e9),
+        subject_ids=names, offsets=offsets, t_s=t_ns / 1e9,
         x_m=arr("x_m", np.float64), y_m=arr("y_m", np.float64), lat=arr("lat", np.float64),
         lon=arr("lon", np.float64), accuracy_m=arr("accuracy_m", np.float64), fix_type=arr("fix_type", np.int8),
         speed_mps=arr("speed_mps", np.float64), heading_deg=arr("heading_deg", np.float64),
