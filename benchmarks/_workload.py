@@ -63,6 +63,7 @@ __all__ = [
     "plant_appointments",
     "plant_crimes",
     "subjects_frame",
+    "trail_min_distance",
     "truth_position",
     "write_csv",
 ]
@@ -81,7 +82,7 @@ SLOT_S = 4 * 86400.0
 DAY_S = 86400.0
 
 WALK_MPS = 1.4
-BUS_MPS = 7.5          # moving; with 15-45 s at each stop the trip averages ~6 m/s
+BUS_MPS = 7.5  # moving; with 15-45 s at each stop the trip averages ~6 m/s
 CAR_MPS = 12.0
 MODES = ("walk", "bus", "car")
 MODE_SPEED = np.array([WALK_MPS, BUS_MPS, CAR_MPS])
@@ -106,50 +107,50 @@ class Schedule(NamedTuple):
     have length zero. Edit the arrays in place, then call :func:`build_paths`.
     """
 
-    home_x_m: np.ndarray        # (n,)
-    home_y_m: np.ndarray        # (n,)
-    stop_x_m: np.ndarray        # (n, K_MAX + 2)
-    stop_y_m: np.ndarray        # (n, K_MAX + 2)
-    n_dest: np.ndarray          # (n,) int64, 0 .. K_MAX
-    depart_s: np.ndarray        # (n,) leaving home
-    stay_s: np.ndarray          # (n, K_MAX + 2) time spent at each stop after arriving (0 for homes)
-    mode: np.ndarray            # (n, K_MAX + 1) int64 leg mode (index into MODES); -1 = by distance
-    mode_u: np.ndarray          # (n, K_MAX + 1) uniform draw that picks the mode by distance
+    home_x_m: np.ndarray  # (n,)
+    home_y_m: np.ndarray  # (n,)
+    stop_x_m: np.ndarray  # (n, K_MAX + 2)
+    stop_y_m: np.ndarray  # (n, K_MAX + 2)
+    n_dest: np.ndarray  # (n,) int64, 0 .. K_MAX
+    depart_s: np.ndarray  # (n,) leaving home
+    stay_s: np.ndarray  # (n, K_MAX + 2) time spent at each stop after arriving (0 for homes)
+    mode: np.ndarray  # (n, K_MAX + 1) int64 leg mode (index into MODES); -1 = by distance
+    mode_u: np.ndarray  # (n, K_MAX + 1) uniform draw that picks the mode by distance
     corner_x_first: np.ndarray  # (n, K_MAX + 1) bool: the L path goes east-west first
-    speed_factor: np.ndarray    # (n, K_MAX + 1)
-    stop_wait_u: np.ndarray     # (n, K_MAX + 1, N_STOPS) uniform draws for waits at stops / lights
+    speed_factor: np.ndarray  # (n, K_MAX + 1)
+    stop_wait_u: np.ndarray  # (n, K_MAX + 1, N_STOPS) uniform draws for waits at stops / lights
     charge_start_s: np.ndarray  # (n,) the day's charging gap
-    charge_s: np.ndarray        # (n,)
-    loss_start_s: np.ndarray    # (n, 2) signal losses (length 0 = none)
-    loss_s: np.ndarray          # (n, 2)
+    charge_s: np.ndarray  # (n,)
+    loss_start_s: np.ndarray  # (n, 2) signal losses (length 0 = none)
+    loss_s: np.ndarray  # (n, 2)
 
 
 class Paths(NamedTuple):
     """Noise-free paths: waypoints per subject (CSR), absolute seconds UTC and BNG metres."""
 
-    wp_offsets: np.ndarray      # (n + 1,)
+    wp_offsets: np.ndarray  # (n + 1,)
     wp_t_s: np.ndarray
     wp_x_m: np.ndarray
     wp_y_m: np.ndarray
-    stay_subject: np.ndarray    # (n_stay,) subject position within the block
+    stay_subject: np.ndarray  # (n_stay,) subject position within the block
     stay_arrive_s: np.ndarray
     stay_depart_s: np.ndarray
     stay_x_m: np.ndarray
     stay_y_m: np.ndarray
     stay_is_home: np.ndarray
-    leg_mode: np.ndarray        # (n, K_MAX + 1) mode actually used (-1 for a zero-length leg)
+    leg_mode: np.ndarray  # (n, K_MAX + 1) mode actually used (-1 for a zero-length leg)
 
 
 class Fixes(NamedTuple):
     """Observed fixes sorted by subject then time (CSR by subject)."""
 
-    subject_ids: np.ndarray     # (n_subject,) str
-    offsets: np.ndarray         # (n_subject + 1,) int64
-    t_s: np.ndarray             # (n_fix,) float64 seconds UTC (whole seconds)
-    x_m: np.ndarray             # (n_fix,) float64 BNG easting, metres
-    y_m: np.ndarray             # (n_fix,) float64 BNG northing, metres
-    accuracy_m: np.ndarray      # (n_fix,) float64, metres
-    fix_code: np.ndarray        # (n_fix,) int8 index into trailmon.trail.FIX_TYPES
+    subject_ids: np.ndarray  # (n_subject,) str
+    offsets: np.ndarray  # (n_subject + 1,) int64
+    t_s: np.ndarray  # (n_fix,) float64 seconds UTC (whole seconds)
+    x_m: np.ndarray  # (n_fix,) float64 BNG easting, metres
+    y_m: np.ndarray  # (n_fix,) float64 BNG northing, metres
+    accuracy_m: np.ndarray  # (n_fix,) float64, metres
+    fix_code: np.ndarray  # (n_fix,) int8 index into trailmon.trail.FIX_TYPES
 
     @property
     def n_fixes(self) -> int:
@@ -167,16 +168,24 @@ class Fixes(NamedTuple):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per fix: ``subject_id, t_s, x_m, y_m, accuracy_m, fix_type``."""
-        return pd.DataFrame({"subject_id": self.subject_id, "t_s": self.t_s, "x_m": self.x_m, "y_m": self.y_m,
-                             "accuracy_m": self.accuracy_m, "fix_type": self.fix_type})
+        return pd.DataFrame(
+            {
+                "subject_id": self.subject_id,
+                "t_s": self.t_s,
+                "x_m": self.x_m,
+                "y_m": self.y_m,
+                "accuracy_m": self.accuracy_m,
+                "fix_type": self.fix_type,
+            }
+        )
 
 
 class Truth(NamedTuple):
     """What the generator knows and the tag does not."""
 
-    x_m: np.ndarray             # (n_fix,) noise-free position at each fix instant
+    x_m: np.ndarray  # (n_fix,) noise-free position at each fix instant
     y_m: np.ndarray
-    outlier: np.ndarray         # (n_fix,) bool, multipath outliers (reported as gps)
+    outlier: np.ndarray  # (n_fix,) bool, multipath outliers (reported as gps)
     charge_start_s: np.ndarray  # (n_subject,) absolute seconds UTC
     charge_end_s: np.ndarray
     paths: Paths
@@ -266,10 +275,10 @@ def draw_schedules(
     dy = np.where(lunch, home_y_m[:, None], np.clip(dy, n0, n1))
     stop_x = np.repeat(home_x_m[:, None], K_MAX + 2, axis=1)
     stop_y = np.repeat(home_y_m[:, None], K_MAX + 2, axis=1)
-    stop_x[:, 1:K_MAX + 1] = dx
-    stop_y[:, 1:K_MAX + 1] = dy
+    stop_x[:, 1 : K_MAX + 1] = dx
+    stop_y[:, 1 : K_MAX + 1] = dy
     stay = np.zeros((n, K_MAX + 2))
-    stay[:, 1:K_MAX + 1] = np.exp(rng.uniform(np.log(15 * 60), np.log(3 * 3600), size=(n, K_MAX)))
+    stay[:, 1 : K_MAX + 1] = np.exp(rng.uniform(np.log(15 * 60), np.log(3 * 3600), size=(n, K_MAX)))
     depart = rng.uniform(5 * 3600, 12 * 3600, n)
     lo, hi = span_s
     charge = rng.uniform(30 * 60, 120 * 60, n)
@@ -277,13 +286,22 @@ def draw_schedules(
     loss = np.where(rng.uniform(size=(n, 2)) < [0.5, 0.2], rng.uniform(180, 720, size=(n, 2)), 0.0)
     loss_start = rng.uniform(lo, hi, size=(n, 2))
     sched = Schedule(
-        home_x_m=np.asarray(home_x_m, dtype=np.float64), home_y_m=np.asarray(home_y_m, dtype=np.float64),
-        stop_x_m=stop_x, stop_y_m=stop_y, n_dest=n_dest, depart_s=depart, stay_s=stay,
-        mode=np.full((n, K_MAX + 1), -1, dtype=np.int64), mode_u=rng.uniform(size=(n, K_MAX + 1)),
+        home_x_m=np.asarray(home_x_m, dtype=np.float64),
+        home_y_m=np.asarray(home_y_m, dtype=np.float64),
+        stop_x_m=stop_x,
+        stop_y_m=stop_y,
+        n_dest=n_dest,
+        depart_s=depart,
+        stay_s=stay,
+        mode=np.full((n, K_MAX + 1), -1, dtype=np.int64),
+        mode_u=rng.uniform(size=(n, K_MAX + 1)),
         corner_x_first=rng.uniform(size=(n, K_MAX + 1)) < 0.5,
         speed_factor=rng.uniform(0.85, 1.15, size=(n, K_MAX + 1)),
         stop_wait_u=rng.uniform(size=(n, K_MAX + 1, N_STOPS)),
-        charge_start_s=charge_start, charge_s=charge, loss_start_s=loss_start, loss_s=loss,
+        charge_start_s=charge_start,
+        charge_s=charge,
+        loss_start_s=loss_start,
+        loss_s=loss,
     )
     return sched
 
@@ -317,11 +335,11 @@ def build_paths(sched: Schedule, origin_s: float, end_of_day_s: float = 23.5 * 3
     n = len(sched.depart_s)
     k1 = K_MAX + 1
     idx = np.arange(K_MAX + 2)
-    active = idx[None, :] <= sched.n_dest[:, None]          # stops 0..n_dest are home + destinations
+    active = idx[None, :] <= sched.n_dest[:, None]  # stops 0..n_dest are home + destinations
     sx = np.where(active, sched.stop_x_m, sched.home_x_m[:, None])
     sy = np.where(active, sched.stop_y_m, sched.home_y_m[:, None])
     stay = np.where(active & (idx[None, :] > 0), sched.stay_s, 0.0)
-    ox, oy, dx, dy = sx[:, :-1], sy[:, :-1], sx[:, 1:], sy[:, 1:]   # legs (n, k1)
+    ox, oy, dx, dy = sx[:, :-1], sy[:, :-1], sx[:, 1:], sy[:, 1:]  # legs (n, k1)
     cx = np.where(sched.corner_x_first, dx, ox)
     cy = np.where(sched.corner_x_first, oy, dy)
     l1 = np.hypot(cx - ox, cy - oy)
@@ -336,10 +354,16 @@ def build_paths(sched: Schedule, origin_s: float, end_of_day_s: float = 23.5 * 3
     first = s <= l1[..., None]
     safe1 = np.where(l1 > 0, l1, 1.0)[..., None]
     safe2 = np.where(l2 > 0, l2, 1.0)[..., None]
-    px = np.where(first, ox[..., None] + (cx - ox)[..., None] * s / safe1,
-                  cx[..., None] + (dx - cx)[..., None] * (s - l1[..., None]) / safe2)
-    py = np.where(first, oy[..., None] + (cy - oy)[..., None] * s / safe1,
-                  cy[..., None] + (dy - cy)[..., None] * (s - l1[..., None]) / safe2)
+    px = np.where(
+        first,
+        ox[..., None] + (cx - ox)[..., None] * s / safe1,
+        cx[..., None] + (dx - cx)[..., None] * (s - l1[..., None]) / safe2,
+    )
+    py = np.where(
+        first,
+        oy[..., None] + (cy - oy)[..., None] * s / safe1,
+        cy[..., None] + (dy - cy)[..., None] * (s - l1[..., None]) / safe2,
+    )
     chord = np.zeros_like(px)
     chord[..., 1:] = np.hypot(np.diff(px, axis=-1), np.diff(py, axis=-1))
     move = chord / speed[..., None]
@@ -375,21 +399,28 @@ def build_paths(sched: Schedule, origin_s: float, end_of_day_s: float = 23.5 * 3
     wp_offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=wp_offsets[1:])
     # stays: morning at home, each destination, evening at home
-    arr_leg = arrive.reshape(n, k1, N_STOPS + 2)[..., -1]      # arrival at stop j + 1
+    arr_leg = arrive.reshape(n, k1, N_STOPS + 2)[..., -1]  # arrival at stop j + 1
     dep_leg = depart.reshape(n, k1, N_STOPS + 2)[..., -1]
     subj = np.repeat(np.arange(n), K_MAX + 2)
     st_arr = np.concatenate([np.zeros((n, 1)), arr_leg], axis=1)
     st_dep = np.concatenate([sched.depart_s[:, None], dep_leg], axis=1)
     last = sched.n_dest + 1
     st_dep[np.arange(n), last] = SLOT_S - 1.0
-    is_home = (np.hypot(sx - sched.home_x_m[:, None], sy - sched.home_y_m[:, None]) < 1.0)
+    is_home = np.hypot(sx - sched.home_x_m[:, None], sy - sched.home_y_m[:, None]) < 1.0
     real = (idx[None, :] <= last[:, None]) & ((st_dep > st_arr) | (idx[None, :] == 0))
     real = real.ravel()
     return Paths(
-        wp_offsets=wp_offsets, wp_t_s=t[keep] + origin_s, wp_x_m=x[keep], wp_y_m=y[keep],
-        stay_subject=subj[real], stay_arrive_s=st_arr.ravel()[real] + origin_s,
-        stay_depart_s=st_dep.ravel()[real] + origin_s, stay_x_m=sx.ravel()[real], stay_y_m=sy.ravel()[real],
-        stay_is_home=is_home.ravel()[real], leg_mode=mode,
+        wp_offsets=wp_offsets,
+        wp_t_s=t[keep] + origin_s,
+        wp_x_m=x[keep],
+        wp_y_m=y[keep],
+        stay_subject=subj[real],
+        stay_arrive_s=st_arr.ravel()[real] + origin_s,
+        stay_depart_s=st_dep.ravel()[real] + origin_s,
+        stay_x_m=sx.ravel()[real],
+        stay_y_m=sy.ravel()[real],
+        stay_is_home=is_home.ravel()[real],
+        leg_mode=mode,
     )
 
 
@@ -400,7 +431,7 @@ def truth_position(paths: Paths, subject: np.ndarray, t_s: np.ndarray) -> tuple[
     subject, t_s = np.broadcast_arrays(subject, t_s)
     n = len(paths.wp_offsets) - 1
     slot = np.repeat(np.arange(n, dtype=np.float64) * SLOT_S, np.diff(paths.wp_offsets))
-    base = paths.wp_t_s[paths.wp_offsets[:-1]]                 # origin of each subject's day
+    base = paths.wp_t_s[paths.wp_offsets[:-1]]  # origin of each subject's day
     gt = paths.wp_t_s - np.repeat(base, np.diff(paths.wp_offsets)) + slot
     q = t_s - base[subject] + subject * SLOT_S
     return np.interp(q, gt, paths.wp_x_m), np.interp(q, gt, paths.wp_y_m)
@@ -454,8 +485,8 @@ def observe(
     charge0 = sched.charge_start_s[:, None]
     keep &= ~((t_rel >= charge0) & (t_rel < charge0 + sched.charge_s[:, None]))
     for j in range(sched.loss_s.shape[1]):
-        l0 = sched.loss_start_s[:, j:j + 1]
-        keep &= ~((t_rel >= l0) & (t_rel < l0 + sched.loss_s[:, j:j + 1]))
+        l0 = sched.loss_start_s[:, j : j + 1]
+        keep &= ~((t_rel >= l0) & (t_rel < l0 + sched.loss_s[:, j : j + 1]))
     u_kind = rng.uniform(size=(n, n_t))
     t_abs = t_rel + origin_s
     is_clean = np.zeros((n, n_t), dtype=bool)
@@ -498,10 +529,23 @@ def observe(
     code[lbs] = CODE["lbs"]
     code[wifi] = CODE["wifi"]
     code[rf] = CODE["rf"]
-    fixes = Fixes(subject_ids=np.asarray(subject_ids), offsets=offsets, t_s=t, x_m=np.round(x, 3),
-                  y_m=np.round(y, 3), accuracy_m=acc, fix_code=code)
-    truth = Truth(x_m=tx, y_m=ty, outlier=outlier, charge_start_s=sched.charge_start_s + origin_s,
-                  charge_end_s=sched.charge_start_s + sched.charge_s + origin_s, paths=paths)
+    fixes = Fixes(
+        subject_ids=np.asarray(subject_ids),
+        offsets=offsets,
+        t_s=t,
+        x_m=np.round(x, 3),
+        y_m=np.round(y, 3),
+        accuracy_m=acc,
+        fix_code=code,
+    )
+    truth = Truth(
+        x_m=tx,
+        y_m=ty,
+        outlier=outlier,
+        charge_start_s=sched.charge_start_s + origin_s,
+        charge_end_s=sched.charge_start_s + sched.charge_s + origin_s,
+        paths=paths,
+    )
     return fixes, truth
 
 
@@ -550,8 +594,9 @@ def iter_chunks(
     Chunk
     """
     if n_subjects < 1 or chunk_subjects < 1 or days < 1:
-        raise ValueError(f"n_subjects, chunk_subjects and days must be >= 1, got {n_subjects}, "
-                         f"{chunk_subjects}, {days}")
+        raise ValueError(
+            f"n_subjects, chunk_subjects and days must be >= 1, got {n_subjects}, {chunk_subjects}, {days}"
+        )
     if not 0 < hours <= 24:
         raise ValueError(f"hours must be in (0, 24], got {hours!r}")
     start_s = _start_s(start)
@@ -577,9 +622,14 @@ def concat_chunks(chunks: list[Chunk]) -> tuple[Fixes, Truth]:
     counts = np.concatenate([np.diff(f.offsets) for f in fx])
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    fixes = Fixes(subject_ids=np.concatenate([f.subject_ids for f in fx]), offsets=offsets,
-                  **{k: np.concatenate([getattr(f, k) for f in fx])
-                     for k in ("t_s", "x_m", "y_m", "accuracy_m", "fix_code")})
+    fixes = Fixes(
+        subject_ids=np.concatenate([f.subject_ids for f in fx]),
+        offsets=offsets,
+        **{
+            k: np.concatenate([getattr(f, k) for f in fx])
+            for k in ("t_s", "x_m", "y_m", "accuracy_m", "fix_code")
+        },
+    )
     ps = [t.paths for t in tr]
     wcounts = np.concatenate([np.diff(p.wp_offsets) for p in ps])
     wp_offsets = np.zeros(len(wcounts) + 1, dtype=np.int64)
@@ -589,18 +639,27 @@ def concat_chunks(chunks: list[Chunk]) -> tuple[Fixes, Truth]:
         wp_offsets=wp_offsets,
         **{k: np.concatenate([getattr(p, k) for p in ps]) for k in ("wp_t_s", "wp_x_m", "wp_y_m")},
         stay_subject=np.concatenate([p.stay_subject + s for p, s in zip(ps, shift, strict=True)]),
-        **{k: np.concatenate([getattr(p, k) for p in ps])
-           for k in ("stay_arrive_s", "stay_depart_s", "stay_x_m", "stay_y_m", "stay_is_home")},
+        **{
+            k: np.concatenate([getattr(p, k) for p in ps])
+            for k in ("stay_arrive_s", "stay_depart_s", "stay_x_m", "stay_y_m", "stay_is_home")
+        },
         leg_mode=np.concatenate([p.leg_mode for p in ps]),
     )
-    truth = Truth(**{k: np.concatenate([getattr(t, k) for t in tr])
-                     for k in ("x_m", "y_m", "outlier", "charge_start_s", "charge_end_s")}, paths=paths)
+    truth = Truth(
+        **{
+            k: np.concatenate([getattr(t, k) for t in tr])
+            for k in ("x_m", "y_m", "outlier", "charge_start_s", "charge_end_s")
+        },
+        paths=paths,
+    )
     return fixes, truth
 
 
 # --------------------------------------------------------------------------- crimes, appointments
 def _utc(seconds: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(np.asarray(seconds, dtype="int64"), unit="s", utc=True))
+    return pd.DatetimeIndex(pd.to_datetime(np.asarray(seconds, dtype="int64"), unit="s", utc=True)).as_unit(
+        "ns"
+    )
 
 
 def plant_crimes(
@@ -642,8 +701,12 @@ def plant_crimes(
     cand_move = np.flatnonzero(seg_ok & (seg_len > 100))
     cand_any = np.flatnonzero(seg_ok)
     n_move = n_pl // 2 if len(cand_move) else 0
-    i = np.concatenate([rng.choice(cand_move, n_move) if n_move else np.zeros(0, np.int64),
-                        rng.choice(cand_any, n_pl - n_move)]).astype(np.int64)
+    i = np.concatenate(
+        [
+            rng.choice(cand_move, n_move) if n_move else np.zeros(0, np.int64),
+            rng.choice(cand_any, n_pl - n_move),
+        ]
+    ).astype(np.int64)
     u = np.where(rng.uniform(size=n_pl) < 0.2, 0.0, rng.uniform(size=n_pl))
     tc = t[i] + u * (t[i + 1] - t[i])
     px = x[i] + u * (x[i + 1] - x[i])
@@ -670,17 +733,21 @@ def plant_crimes(
     order = rng.permutation(n_crimes)
     offence = np.asarray(MOJ_CODES)[rng.integers(0, len(MOJ_CODES), n_crimes)]
     width = max(6, len(str(n_crimes)))
-    return pd.DataFrame({
-        "crime_ref": [f"{prefix}{k + 1:0{width}d}" for k in range(n_crimes)],
-        "offence": offence,
-        "x_m": np.round(cx[order], 3), "y_m": np.round(cy[order], 3),
-        "committed_from": _utc(t1[order]), "committed_to": _utc(t2[order]),
-        "radius_m": np.full(n_crimes, radius_m),
-        "planted": planted[order],
-        "planted_subject": who[order].astype(str),
-        "planted_t_s": np.concatenate([tc, np.full(n_bg, np.nan)])[order],
-        "planted_distance_m": np.concatenate([d, np.full(n_bg, np.nan)])[order],
-    })
+    return pd.DataFrame(
+        {
+            "crime_ref": [f"{prefix}{k + 1:0{width}d}" for k in range(n_crimes)],
+            "offence": offence,
+            "x_m": np.round(cx[order], 3),
+            "y_m": np.round(cy[order], 3),
+            "committed_from": _utc(t1[order]),
+            "committed_to": _utc(t2[order]),
+            "radius_m": np.full(n_crimes, radius_m),
+            "planted": planted[order],
+            "planted_subject": who[order].astype(str),
+            "planted_t_s": np.concatenate([tc, np.full(n_bg, np.nan)])[order],
+            "planted_distance_m": np.concatenate([d, np.full(n_bg, np.nan)])[order],
+        }
+    )
 
 
 def plant_appointments(
@@ -704,8 +771,12 @@ def plant_appointments(
     """
     lo, hi = span_s
     p = truth.paths
-    long = np.flatnonzero(~p.stay_is_home & (p.stay_depart_s - p.stay_arrive_s >= 45 * 60)
-                          & (p.stay_arrive_s >= lo) & (p.stay_depart_s <= hi))
+    long = np.flatnonzero(
+        ~p.stay_is_home
+        & (p.stay_depart_s - p.stay_arrive_s >= 45 * 60)
+        & (p.stay_arrive_s >= lo)
+        & (p.stay_depart_s <= hi)
+    )
     n_pl = min(n_appointments // 2, len(long))
     n_bg = n_appointments - n_pl
     s = rng.choice(long, n_pl, replace=False) if n_pl else np.zeros(0, np.int64)
@@ -719,22 +790,64 @@ def plant_appointments(
     start = np.concatenate([a0, b0])
     end = start + np.concatenate([np.maximum(dur, 15 * 60), dur_bg])
     width = max(6, len(str(n_appointments)))
-    return pd.DataFrame({
-        "appointment_id": [f"{prefix}{k + 1:0{width}d}" for k in range(n_appointments)],
-        "subject_id": np.concatenate([subject_ids[p.stay_subject[s]], subject_ids[sub_bg]]).astype(str),
-        "start": _utc(start), "end": _utc(end),
-        "center_x_m": np.round(np.concatenate([p.stay_x_m[s], hot_x_m[h] + 100 * rng.normal(size=n_bg)]), 3),
-        "center_y_m": np.round(np.concatenate([p.stay_y_m[s], hot_y_m[h] + 100 * rng.normal(size=n_bg)]), 3),
-        "radius_m": np.round(rng.uniform(50, 100, n_appointments)),
-        "planted": np.arange(n_appointments) < n_pl,
-    })
+    return pd.DataFrame(
+        {
+            "appointment_id": [f"{prefix}{k + 1:0{width}d}" for k in range(n_appointments)],
+            "subject_id": np.concatenate([subject_ids[p.stay_subject[s]], subject_ids[sub_bg]]).astype(str),
+            "start": _utc(start),
+            "end": _utc(end),
+            "center_x_m": np.round(
+                np.concatenate([p.stay_x_m[s], hot_x_m[h] + 100 * rng.normal(size=n_bg)]), 3
+            ),
+            "center_y_m": np.round(
+                np.concatenate([p.stay_y_m[s], hot_y_m[h] + 100 * rng.normal(size=n_bg)]), 3
+            ),
+            "radius_m": np.round(rng.uniform(50, 100, n_appointments)),
+            "planted": np.arange(n_appointments) < n_pl,
+        }
+    )
+
+
+def trail_min_distance(
+    t_s: np.ndarray,
+    x_m: np.ndarray,
+    y_m: np.ndarray,
+    px_m: float,
+    py_m: float,
+    t1_s: float,
+    t2_s: float,
+    max_gap_s: float = 600.0,
+) -> float:
+    """Closest approach of one subject's interpolated trail to a point within ``[t1_s, t2_s]``, metres.
+
+    Brute force over every fix and every segment (fixes at most ``max_gap_s`` apart), each
+    clipped to the window; ``inf`` when the position is never known inside it.
+    """
+    t_s, x_m, y_m = (np.asarray(v, dtype=np.float64) for v in (t_s, x_m, y_m))
+    best = np.inf
+    inside = (t_s >= t1_s) & (t_s <= t2_s)
+    if inside.any():
+        best = float(np.min(np.hypot(x_m[inside] - px_m, y_m[inside] - py_m)))
+    a, b = t_s[:-1], t_s[1:]
+    ok = (b - a <= max_gap_s) & (b > a) & (b >= t1_s) & (a <= t2_s)
+    if not ok.any():
+        return best
+    a, b = a[ok], b[ok]
+    x0, x1, y0, y1 = x_m[:-1][ok], x_m[1:][ok], y_m[:-1][ok], y_m[1:][ok]
+    fa = (np.maximum(a, t1_s) - a) / (b - a)
+    fb = (np.minimum(b, t2_s) - a) / (b - a)
+    ax, ay = x0 + fa * (x1 - x0), y0 + fa * (y1 - y0)
+    dx, dy = (fb - fa) * (x1 - x0), (fb - fa) * (y1 - y0)
+    len2 = dx * dx + dy * dy
+    u = np.clip(((px_m - ax) * dx + (py_m - ay) * dy) / np.where(len2 > 0, len2, 1.0), 0.0, 1.0)
+    return min(best, float(np.min(np.hypot(ax + u * dx - px_m, ay + u * dy - py_m))))
 
 
 def make_pnc(year: int, serial: int) -> str:
     """Canonical PNC id ``YYYY/NNNNNNNC`` with its mod-23 check letter (SPEC §2).
 
     >>> make_pnc(2003, 1234567)
-    '2003/1234567L'
+    '2003/1234567Q'
     """
     yy = f"{year % 100:02d}"
     return f"{year:04d}/{serial:07d}{PNC_LETTERS[int(yy + f'{serial:07d}') % 23]}"
@@ -762,18 +875,28 @@ def subjects_frame(
     ms = t0 - np.round(rng.uniform(10, 300, n)) * DAY_S
     me = t0 + np.round(rng.uniform(30, 300, n)) * DAY_S
     letters = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ"))
-    crn = [f"{c}{v:06d}" for c, v in zip(letters[rng.integers(0, 23, n)], rng.integers(0, 10**6, n), strict=True)]
-    pnc = [make_pnc(int(yr), int(s)) for yr, s in zip(rng.integers(1995, 2026, n), rng.integers(0, 10**7, n),
-                                                      strict=True)]
+    crn = [
+        f"{c}{v:06d}" for c, v in zip(letters[rng.integers(0, 23, n)], rng.integers(0, 10**6, n), strict=True)
+    ]
+    pnc = [
+        make_pnc(int(yr), int(s))
+        for yr, s in zip(rng.integers(1995, 2026, n), rng.integers(0, 10**7, n), strict=True)
+    ]
     nl = letters[rng.integers(0, 23, (n, 3))]
     nomis = [f"{a}{v:04d}{b}{c}" for (a, b, c), v in zip(nl, rng.integers(0, 10**4, n), strict=True)]
     om = [f"Officer {chr(65 + k % 26)}{k // 26 + 1} (synthetic)" for k in rng.integers(0, 60, n)]
-    return pd.DataFrame({
-        "subject_id": ids.astype(str),
-        "cohort": np.asarray(["fixed", "flex", "free"])[rng.choice(3, n, p=[0.2, 0.3, 0.5])],
-        "monitoring_start": _utc(ms), "monitoring_end": _utc(me),
-        "crn": crn, "pnc_id": pnc, "nomis_id": nomis, "offender_manager": om,
-    })
+    return pd.DataFrame(
+        {
+            "subject_id": ids.astype(str),
+            "cohort": np.asarray(["fixed", "flex", "free"])[rng.choice(3, n, p=[0.2, 0.3, 0.5])],
+            "monitoring_start": _utc(ms),
+            "monitoring_end": _utc(me),
+            "crn": crn,
+            "pnc_id": pnc,
+            "nomis_id": nomis,
+            "offender_manager": om,
+        }
+    )
 
 
 def national_day(
@@ -815,15 +938,25 @@ def national_day(
     -------
     NationalDay
     """
-    chunks = list(iter_chunks(n_subjects, hours=hours, step_s=step_s, seed=seed, start=start, area=area,
-                              chunk_subjects=chunk_subjects))
+    chunks = list(
+        iter_chunks(
+            n_subjects,
+            hours=hours,
+            step_s=step_s,
+            seed=seed,
+            start=start,
+            area=area,
+            chunk_subjects=chunk_subjects,
+        )
+    )
     fixes, truth = concat_chunks(chunks)
     start_s = _start_s(start)
     span = (float(start_s), start_s + hours * 3600.0)
     _, _, hot_x, hot_y = homes_and_hotspots(n_subjects, seed, area)
     crimes = plant_crimes(fixes, n_crimes, np.random.default_rng([seed, 2]), span, area, hot_x, hot_y)
-    appts = plant_appointments(truth, fixes.subject_ids, n_appointments, np.random.default_rng([seed, 4]), span,
-                               hot_x, hot_y)
+    appts = plant_appointments(
+        truth, fixes.subject_ids, n_appointments, np.random.default_rng([seed, 4]), span, hot_x, hot_y
+    )
     return NationalDay(fixes, truth, crimes, appts, subjects_frame(n_subjects, seed=seed, start=start))
 
 
@@ -835,7 +968,9 @@ def lonlat(x_m: np.ndarray, y_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """BNG metres to WGS84 ``(lon, lat)`` with OSTN15, rounded to 1e-7 degrees (~1 cm)."""
     from convertbng.cutil import convert_lonlat
 
-    lon, lat = convert_lonlat(np.ascontiguousarray(x_m, dtype=np.float64), np.ascontiguousarray(y_m, dtype=np.float64))
+    lon, lat = convert_lonlat(
+        np.ascontiguousarray(x_m, dtype=np.float64), np.ascontiguousarray(y_m, dtype=np.float64)
+    )
     return np.round(np.asarray(lon), 7), np.round(np.asarray(lat), 7)
 
 
@@ -873,12 +1008,20 @@ def write_csv(fixes: Fixes, path: str | Path, *, append: bool = False) -> Path:
     path = Path(path)
     lon, lat = lonlat(fixes.x_m, fixes.y_m)
     codes = np.repeat(np.arange(len(fixes.subject_ids), dtype=np.int32), np.diff(fixes.offsets))
-    table = pa.table({
-        "subject_id": pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(fixes.subject_ids.astype(str))),
-        "timestamp": iso_z(fixes.t_s),
-        "lat": lat, "lon": lon, "accuracy_m": fixes.accuracy_m,
-        "fix_type": pa.DictionaryArray.from_arrays(pa.array(fixes.fix_code.astype(np.int32)), pa.array(FIX_TYPES)),
-    })
+    table = pa.table(
+        {
+            "subject_id": pa.DictionaryArray.from_arrays(
+                pa.array(codes), pa.array(fixes.subject_ids.astype(str))
+            ),
+            "timestamp": iso_z(fixes.t_s),
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": fixes.accuracy_m,
+            "fix_type": pa.DictionaryArray.from_arrays(
+                pa.array(fixes.fix_code.astype(np.int32)), pa.array(FIX_TYPES)
+            ),
+        }
+    )
     with open(path, "ab" if append else "wb") as fh:
         if not append:
             fh.write(TRAIL_CSV_HEADER.encode())
@@ -897,8 +1040,10 @@ def main() -> None:
     t1 = time.perf_counter()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"national_day: {day.fixes.n_fixes:,} fixes, {len(day.crimes):,} crimes, "
-          f"{len(day.appointments):,} appointments in {t1 - t0:.1f} s (peak traced {peak / 2**30:.2f} GiB)")
+    print(
+        f"national_day: {day.fixes.n_fixes:,} fixes, {len(day.crimes):,} crimes, "
+        f"{len(day.appointments):,} appointments in {t1 - t0:.1f} s (peak traced {peak / 2**30:.2f} GiB)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t2 = time.perf_counter()
         p = write_csv(day.fixes, Path(tmp) / "day.csv")
