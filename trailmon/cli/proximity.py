@@ -30,12 +30,10 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``trailmon proximity``."""
-    from trailmon.cli._run import audit_run, counts, quarantine_rejects, run_id, time_span
     from trailmon.errors import InputError
     from trailmon.io._time import check_tz
-    from trailmon.io.crimes import distinct_crimes, read_crimes
-    from trailmon.match.proximity import proximity
-    from trailmon.report.writers import check_suffix, make_provenance, sibling, write_table
+    from trailmon.report.runs import run_proximity
+    from trailmon.report.writers import check_suffix
     from trailmon.store.audit import require_identity
     from trailmon.store.trails import TrailStore
 
@@ -46,30 +44,9 @@ def run(args) -> int:
     if not args.max_gap > 0:
         raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
     tz = check_tz(args.tz)
-    store = TrailStore(args.store)
-    crimes = read_crimes(args.crimes, crs=store.crs, tz=tz, radius_m=args.radius)
-    rid = run_id("proximity")
-    qpath = quarantine_rejects(store, crimes, rid)
-    accepted = distinct_crimes(crimes.accepted)
-    t1, t2 = time_span(accepted["committed_from"], accepted["committed_to"])
-    trails = store.read_span(t1, t2, halo_s=max(args.max_gap, 60.0))
-    radius = args.radius if args.radius is not None else 100.0
-    result = proximity(trails, accepted, radius_m=radius, max_gap_s=args.max_gap,
-                       include_uncertain=args.include_uncertain, crs=store.crs)
-    params = {"radius_m": radius, "max_gap_s": args.max_gap, "include_uncertain": args.include_uncertain,
-              "crimes": str(args.crimes), "tz": tz, "store": str(args.store), "run_id": rid}
-    prov = make_provenance("proximity", params, transformation=store.crs.info.as_dict(), inputs=[args.crimes],
-                           user=user, purpose=purpose)
-    outputs = [write_table(result.hits, args.out, prov),
-               write_table(result.evidence, sibling(args.out, "evidence"), prov),
-               write_table(result.gaps, sibling(args.out, "gaps"), prov)]
-    summary = {"crimes": counts(crimes), "hits": len(result.hits), "evidence_rows": len(result.evidence),
-               "gaps_near_scene": len(result.gaps), "outputs": [str(p) for p in outputs]}
-    if qpath:
-        summary["quarantine"] = qpath
-    audit_run(store, user=user, purpose=purpose, action="proximity", kind="consultation", parameters=params,
-              subjects=sorted(set(result.hits["subject_id"]) | set(result.gaps["subject_id"])),
-              counts={k: v for k, v in summary.items() if k in ("hits", "evidence_rows", "gaps_near_scene")})
+    summary = run_proximity(TrailStore(args.store), args.crimes, args.out, user=user, purpose=purpose,
+                            radius_m=args.radius, max_gap_s=args.max_gap, include_uncertain=args.include_uncertain,
+                            tz=tz)
     c = summary["crimes"]
     emit(args, summary, [
         f"crimes: read {c['read']}, accepted {c['accepted']}, rejected {c['rejected']}",

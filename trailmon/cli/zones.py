@@ -30,12 +30,10 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Run ``trailmon zones``."""
     from trailmon.cli._common import compliance_identity
-    from trailmon.cli._run import audit_run, counts, quarantine_rejects, run_id
     from trailmon.errors import InputError
     from trailmon.io._time import check_tz, parse_instant
-    from trailmon.io.zones import read_zones
-    from trailmon.match.zones import zones
-    from trailmon.report.writers import check_suffix, make_provenance, write_table
+    from trailmon.report.runs import run_zones
+    from trailmon.report.writers import check_suffix
     from trailmon.store.trails import TrailStore
 
     user, purpose = compliance_identity(args)
@@ -45,25 +43,9 @@ def run(args) -> int:
     t2 = parse_instant(args.t_to, tz, what="--to")
     if t2 < t1:
         raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
-    store = TrailStore(args.store)
-    zres = read_zones(args.zones, crs=store.crs, tz=tz)
-    rid = run_id("zones")
-    qpath = quarantine_rejects(store, zres, rid)
-    trails = store.read(t1, t2, halo_s=max(args.max_gap, 60.0))
-    out = zones(trails, zres.accepted, t1, t2, tz=tz or "Europe/London", max_gap_s=args.max_gap,
-                max_accuracy_m=args.max_accuracy, min_event_s=args.min_event)
-    params = {"zones": str(args.zones), "from": t1.isoformat(), "to": t2.isoformat(), "tz": tz or "Europe/London",
-              "max_gap_s": args.max_gap, "max_accuracy_m": args.max_accuracy, "min_event_s": args.min_event,
-              "store": str(args.store), "run_id": rid}
-    prov = make_provenance("zones", params, transformation=store.crs.info.as_dict(), inputs=[args.zones],
-                           user=user, purpose=purpose)
-    write_table(out, args.out, prov)
-    by_event = {str(k): int(v) for k, v in out["event"].value_counts().sort_index().items()}
-    summary = {"zones": counts(zres), "events": len(out), "by_event": by_event, "outputs": [str(args.out)]}
-    if qpath:
-        summary["quarantine"] = qpath
-    audit_run(store, user=user, purpose=purpose, action="zones", kind="compliance", parameters=params,
-              subjects=sorted(set(out["subject_id"])), counts={"events": len(out), **by_event})
-    emit(args, summary, [f"{len(out)} zone events: " + ", ".join(f"{k} {v}" for k, v in by_event.items()),
+    summary = run_zones(TrailStore(args.store), args.zones, args.out, t1, t2, user=user, purpose=purpose, tz=tz,
+                        max_gap_s=args.max_gap, max_accuracy_m=args.max_accuracy, min_event_s=args.min_event)
+    by_event = summary["by_event"]
+    emit(args, summary, [f"{summary['events']} zone events: " + ", ".join(f"{k} {v}" for k, v in by_event.items()),
                          f"wrote {args.out}"])
     return 0

@@ -1,0 +1,150 @@
+"""One matching run each: read the inputs, match against the store, write reports, audit.
+
+The CLI sub-commands, the demo and the nightly job all call these, so a report made by any of
+them carries the same columns, provenance and audit entry.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from trailmon.io.quarantine import ReadResult
+from trailmon.report.writers import make_provenance, sibling, write_table
+from trailmon.store import audit
+from trailmon.store._files import write_bytes_atomic
+
+__all__ = ["counts", "run_attendance", "run_id", "run_proximity", "run_zones"]
+
+EARLY_S = 900.0
+"""Attendance looks from 15 min before the start (SPEC §3), seconds."""
+
+
+def run_id(command: str) -> str:
+    """``proximity-20261125T120000Z-1a2b3c``."""
+    return f"{command}-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def quarantine_rejects(store, result: ReadResult, rid: str) -> str | None:
+    """Keep the rejected input rows of a run in ``STORE/quarantine/<run id>.csv``."""
+    if not len(result.rejected):
+        return None
+    path = Path(store.path) / "quarantine" / f"{rid}.csv"
+    write_bytes_atomic(path, result.rejected.to_csv(index=False).encode())
+    return str(path)
+
+
+def counts(result: ReadResult) -> dict:
+    """``{"read", "accepted", "rejected", "rejected_by_reason"}``."""
+    return {"read": result.n_read, "accepted": len(result.accepted), "rejected": len(result.rejected),
+            "rejected_by_reason": result.rejected_by_reason}
+
+
+def time_span(starts: pd.Series, ends: pd.Series) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The earliest start and latest end (UTC), or ``(None, None)`` when empty."""
+    if not len(starts):
+        return None, None
+    return pd.Timestamp(starts.min()), pd.Timestamp(ends.max())
+
+
+def audit_run(store, *, user: str, purpose: str, action: str, kind: str, parameters: dict,
+              subjects, counts: dict, recipient: str | None = None) -> dict:
+    """Append the run to the store's audit log."""
+    return audit.append(store.audit_path, user=user, purpose=purpose, action=action, kind=kind,
+                        parameters=parameters, subjects=[str(s) for s in subjects], counts=counts,
+                        recipient=recipient)
+
+
+def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str, purpose: str,
+                  radius_m: float | None = None, max_gap_s: float = 600.0, include_uncertain: bool = False,
+                  tz: str | None = None) -> dict:
+    """Match a crimes file against the store; hits to ``out``, evidence and gaps beside it.
+
+    Returns the SPEC §5 ``--json`` summary of ``proximity``.
+    """
+    from trailmon.io.crimes import distinct_crimes, read_crimes
+    from trailmon.match.proximity import proximity
+
+    crimes = read_crimes(crimes_path, crs=store.crs, tz=tz, radius_m=radius_m)
+    rid = run_id("proximity")
+    qpath = quarantine_rejects(store, crimes, rid)
+    accepted = distinct_crimes(crimes.accepted)
+    t1, t2 = time_span(accepted["committed_from"], accepted["committed_to"])
+    trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
+    radius = radius_m if radius_m is not None else 100.0
+    result = proximity(trails, accepted, radius_m=radius, max_gap_s=max_gap_s, include_uncertain=include_uncertain,
+                       crs=store.crs)
+    params = {"radius_m": radius, "max_gap_s": max_gap_s, "include_uncertain": include_uncertain,
+              "crimes": str(crimes_path), "crime_layout": crimes.info.get("layout"), "tz": tz,
+              "store": str(store.path), "run_id": rid}
+    prov = make_provenance("proximity", params, transformation=store.crs.info.as_dict(), inputs=[crimes_path],
+                           user=user, purpose=purpose)
+    outputs = [write_table(result.hits, out, prov), write_table(result.evidence, sibling(out, "evidence"), prov),
+               write_table(result.gaps, sibling(out, "gaps"), prov)]
+    summary = {"crimes": counts(crimes), "hits": len(result.hits), "evidence_rows": len(result.evidence),
+               "gaps_near_scene": len(result.gaps), "outputs": [str(p) for p in outputs]}
+    if qpath:
+        summary["quarantine"] = qpath
+    audit_run(store, user=user, purpose=purpose, action="proximity", kind="consultation", parameters=params,
+              subjects=sorted(set(result.hits["subject_id"]) | set(result.gaps["subject_id"])),
+              counts={k: summary[k] for k in ("hits", "evidence_rows", "gaps_near_scene")})
+    return summary
+
+
+def run_attendance(store, appointments_path: str | Path, out: str | Path, *, user: str, purpose: str,
+                   tz: str | None = None, max_gap_s: float = 600.0, max_accuracy_m: float = 100.0) -> dict:
+    """Attendance for an appointments file; one outcome per appointment to ``out``."""
+    from trailmon.io.appointments import read_appointments
+    from trailmon.match.attendance import attendance
+
+    appts = read_appointments(appointments_path, crs=store.crs, tz=tz)
+    rid = run_id("attendance")
+    qpath = quarantine_rejects(store, appts, rid)
+    acc = appts.accepted
+    t1, t2 = time_span(acc["start"] - pd.Timedelta(seconds=EARLY_S), acc["end"])
+    trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
+    table = attendance(trails, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m)
+    params = {"appointments": str(appointments_path), "tz": tz, "max_gap_s": max_gap_s,
+              "max_accuracy_m": max_accuracy_m, "store": str(store.path), "run_id": rid}
+    prov = make_provenance("attendance", params, transformation=store.crs.info.as_dict(),
+                           inputs=[appointments_path], user=user, purpose=purpose)
+    write_table(table, out, prov)
+    by_status = {str(k): int(v) for k, v in table["status"].value_counts().sort_index().items()}
+    summary = {"appointments": counts(appts), "outcomes": len(table), "by_status": by_status, "outputs": [str(out)]}
+    if qpath:
+        summary["quarantine"] = qpath
+    audit_run(store, user=user, purpose=purpose, action="attendance", kind="compliance", parameters=params,
+              subjects=sorted(set(table["subject_id"])), counts={"outcomes": len(table), **by_status})
+    return summary
+
+
+def run_zones(store, zones_path: str | Path, out: str | Path, t_from: pd.Timestamp, t_to: pd.Timestamp, *,
+              user: str, purpose: str, tz: str | None = None, max_gap_s: float = 600.0,
+              max_accuracy_m: float = 100.0, min_event_s: float = 0.0) -> dict:
+    """Zone visits, absences and no-data periods over ``[t_from, t_to]`` to ``out``."""
+    from trailmon.io.zones import read_zones
+    from trailmon.match.zones import zones
+
+    zres = read_zones(zones_path, crs=store.crs, tz=tz)
+    rid = run_id("zones")
+    qpath = quarantine_rejects(store, zres, rid)
+    trails = store.read(t_from, t_to, halo_s=max(max_gap_s, 60.0))
+    schedule_tz = tz or "Europe/London"
+    table = zones(trails, zres.accepted, t_from, t_to, tz=schedule_tz, max_gap_s=max_gap_s,
+                  max_accuracy_m=max_accuracy_m, min_event_s=min_event_s)
+    params = {"zones": str(zones_path), "from": t_from.isoformat(), "to": t_to.isoformat(), "tz": schedule_tz,
+              "max_gap_s": max_gap_s, "max_accuracy_m": max_accuracy_m, "min_event_s": min_event_s,
+              "store": str(store.path), "run_id": rid}
+    prov = make_provenance("zones", params, transformation=store.crs.info.as_dict(), inputs=[zones_path],
+                           user=user, purpose=purpose)
+    write_table(table, out, prov)
+    by_event = {str(k): int(v) for k, v in table["event"].value_counts().sort_index().items()}
+    summary = {"zones": counts(zres), "events": len(table), "by_event": by_event, "outputs": [str(out)]}
+    if qpath:
+        summary["quarantine"] = qpath
+    audit_run(store, user=user, purpose=purpose, action="zones", kind="compliance", parameters=params,
+              subjects=sorted(set(table["subject_id"])), counts={"events": len(table), **by_event})
+    return summary
