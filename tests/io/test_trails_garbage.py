@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from trailmon.io.quarantine import RejectReason
 from trailmon.io.trails import read_trails
 
-HEADER = ["subject_id", "timestamp", "lat", "lon", "accuracy_m", "fix_type", "speed_mps", "heading_deg", "note"]
+HEADER = ["subject_id", "timestamp", "lat", "lon", "accuracy_m", "fix_type", "speed_mps", "heading_deg",
+          "note"]
 ANCHOR = ["S0", "2026-07-14T09:00:00Z", "53.8", "-1.55", "10", "gps", "1", "90", "ok"]
 
 plausible = st.sampled_from([

@@ -22,13 +22,14 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def open_bytes(path: Path) -> bytes:
-    """The bytes of ``path``, gunzipped when they are gzip-compressed."""
+    """Return the bytes of ``path``, gunzipped when they are gzip-compressed."""
     data = path.read_bytes()
     if data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
-            raise InputError(f"{str(path)!r} looks gzip-compressed but cannot be decompressed: {exc}") from exc
+            raise InputError(
+                f"{str(path)!r} looks gzip-compressed but cannot be decompressed: {exc}") from exc
     return data
 
 
@@ -85,7 +86,8 @@ def read_gpx_points(path: Path) -> pa.Table:
     """
     root = _root(path, "GPX")
     if _local(root.tag) != "gpx":
-        raise InputError(f"{str(path)!r} is not GPX: its root element is {_local(root.tag)!r}, expected 'gpx'")
+        raise InputError(
+            f"{str(path)!r} is not GPX: its root element is {_local(root.tag)!r}, expected 'gpx'")
     cols: dict[str, list] = {k: [] for k in ("timestamp", "lat", "lon", "ele_m", "speed_mps", "heading_deg")}
     for el in root.iter():
         if _local(el.tag) not in ("trkpt", "rtept", "wpt"):
@@ -121,7 +123,8 @@ def read_tcx_points(path: Path) -> pa.Table:
     root = _root(path, "TCX")
     if _local(root.tag) != "TrainingCenterDatabase":
         raise InputError(
-            f"{str(path)!r} is not TCX: its root element is {_local(root.tag)!r}, expected 'TrainingCenterDatabase'"
+            f"{str(path)!r} is not TCX: its root element is {_local(root.tag)!r}, "
+            "expected 'TrainingCenterDatabase'"
         )
     cols: dict[str, list] = {k: [] for k in ("timestamp", "lat", "lon", "altitude_m", "speed_mps")}
     for el in root.iter():

@@ -66,9 +66,9 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
 
 EM_POSITION_COLUMNS: tuple[str, ...] = (
     "client_id", "device_id", "location_id", "person_id", "position_circulation_id", "position_direction",
-    "position_geometry", "position_gps_date", "position_hdop", "position_id", "position_latitude", "position_lbs",
-    "position_longitude", "position_precision", "position_recorded_date", "position_satellite", "position_speed",
-    "position_uploaded_date",
+    "position_geometry", "position_gps_date", "position_hdop", "position_id", "position_latitude",
+    "position_lbs", "position_longitude", "position_precision", "position_recorded_date",
+    "position_satellite", "position_speed", "position_uploaded_date",
 )
 """The EM datastore device-positions export, in its column order."""
 
@@ -131,7 +131,8 @@ def parse_columns_map(text: str) -> dict[str, str]:
                 "--columns subject_id=vehicle_id,lat=latitude,lon=longitude"
             )
         if key in out:
-            raise InputError(f"--columns names {key!r} twice ({out[key]!r} and {value!r}); name each column once")
+            raise InputError(
+                f"--columns names {key!r} twice ({out[key]!r} and {value!r}); name each column once")
         out[key] = value
     return out
 
@@ -222,7 +223,7 @@ def read_trails(
     --------
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = f.write_text("subject_id,timestamp,lat,lon\\nS1,2026-07-14T10:00:00Z,53.4,-2.9\\n")
+    >>> _ = f.write_text(chr(10).join(["subject_id,timestamp,lat,lon", "S1,2026-07-14T10:00:00Z,53.4,-2.9"]))
     >>> r = read_trails(f)
     >>> r.n_read, list(r.accepted["fix_type"]), float(r.accepted["accuracy_m"][0])
     (1, ['gps'], 10.0)
@@ -303,7 +304,7 @@ def _is_gzip(p: Path) -> bool:
 
 
 def _text_stream(p: Path) -> io.TextIOBase:
-    """The file as text (gunzipped when needed): UTF-8, a byte-order mark skipped, bad bytes replaced."""
+    """Open the file as text (gunzipped when needed): UTF-8, BOM skipped, bad bytes replaced."""
     import gzip
 
     raw = gzip.open(p, "rb") if _is_gzip(p) else p.open("rb")
@@ -364,7 +365,7 @@ def _read_delimited(p: Path, names: list[str], skip_rows: int, float_cols: set[s
 
 def _read_delimited_tolerant(p: Path, names: list[str], skip_rows: int
                              ) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
-    """The same as the fast path, with Python's :mod:`csv`: any bytes, any row lengths."""
+    """Read like the fast path, with Python's :mod:`csv`: any bytes, any row lengths."""
     width = len(names)
     good: list[list[str]] = []
     good_rows: list[int] = []
@@ -392,7 +393,8 @@ def _read_delimited_tolerant(p: Path, names: list[str], skip_rows: int
                         vals["_extra"] = rec[width:]
                     bad_values.append(vals)
         except csv.Error as exc:
-            raise InputError(f"cannot read {str(p)!r} as CSV after data row {k}: {exc}; check its quoting") from exc
+            raise InputError(
+                f"cannot read {str(p)!r} as CSV after data row {k}: {exc}; check its quoting") from exc
     cols = list(zip(*good, strict=True)) if good else [() for _ in names]
     table = pa.table({n: pa.array([v if v != "" else None for v in c], type=pa.string())
                       for n, c in zip(names, cols, strict=True)})
@@ -459,8 +461,8 @@ def _csv_source(p: Path, kind: str, tz: str | None, cmap: dict[str, str], subjec
         table, rows, pre, as_text = _read_delimited(p, names, 1, floats)
         used = set(canon.values())
         return _Source(str(p), "em", table, canon, names, [n for n in names if n not in used], rows, "UTC",
-                       speed_scale=_KMH_TO_MPS, heading_radians=True, fix_codes=_EM_FIX_CODES, pre_rejected=pre,
-                       as_text=as_text)
+                       speed_scale=_KMH_TO_MPS, heading_radians=True, fix_codes=_EM_FIX_CODES,
+                       pre_rejected=pre, as_text=as_text)
     canon = _coordinate_pair(_resolve(names, cmap, p))
     _check_required(canon, names, p, subject)
     floats = {canon[k] for k in _FLOAT_COLUMNS if k in canon}
@@ -476,7 +478,8 @@ def _plt_source(p: Path, subject: str | None) -> _Source:
                                         pc.utf8_trim_whitespace(table["time"]), "T")
     table = table.append_column("timestamp", stamp)
     if subject is None:
-        subject = p.parent.parent.name if p.parent.name.lower() == "trajectory" and p.parent.parent.name else _stem(p)
+        user = p.parent.parent.name if p.parent.name.lower() == "trajectory" else ""
+        subject = user or _stem(p)
     return _Source(str(p), "plt", table, {"timestamp": "timestamp", "lat": "lat", "lon": "lon"}, _PLT_COLUMNS,
                    ["altitude_ft"], rows, "UTC", subject=subject, pre_rejected=pre, as_text=as_text)
 
@@ -492,8 +495,9 @@ def _xml_source(p: Path, kind: str, tz: str | None, subject: str | None) -> _Sou
 def _geojson_source(p: Path, tz: str | None, cmap: dict[str, str], subject: str | None) -> _Source:
     table = read_geojson_points(p)
     props = [c for c in table.column_names if c not in ("geometry_lon", "geometry_lat")]
-    canon = _resolve(props, {k: v for k, v in cmap.items() if k not in ("lat", "lon", "easting", "northing")}, p)
-    for k in ("lat", "lon", "easting", "northing"):
+    coords = ("lat", "lon", "easting", "northing")   # a GeoJSON point's place is its geometry
+    canon = _resolve(props, {k: v for k, v in cmap.items() if k not in coords}, p)
+    for k in coords:
         canon.pop(k, None)
     canon.update(lat="geometry_lat", lon="geometry_lon")
     _check_required(canon, props, p, subject)
@@ -534,7 +538,8 @@ def _geoparquet_points(table: pa.Table, canon: dict[str, str], geo: bytes, p: Pa
         return table, canon
     enc = meta.get("columns", {}).get(col, {}).get("encoding", "WKB")
     if str(enc).upper() != "WKB":
-        raise InputError(f"{str(p)!r}: GeoParquet geometry encoding {enc!r} is not supported; write WKB points")
+        raise InputError(
+            f"{str(p)!r}: GeoParquet geometry encoding {enc!r} is not supported; write WKB points")
     geoms = shapely.from_wkb(np.asarray(table[col].to_pylist(), dtype=object), on_invalid="ignore")
     point = (shapely.get_type_id(geoms) == 0) & ~shapely.is_empty(geoms)
     x = np.full(len(geoms), np.nan)
@@ -577,7 +582,7 @@ def _present(col: pa.ChunkedArray) -> np.ndarray:
 
 
 def _filled(col: pa.ChunkedArray, fill, dtype) -> np.ndarray:
-    """A numeric Arrow column as a writable numpy array, nulls replaced by ``fill``."""
+    """Return a numeric Arrow column as a writable numpy array, nulls replaced by ``fill``."""
     if col.null_count:
         col = pc.fill_null(col, fill)
     return np.array(col.to_numpy(), dtype=dtype, copy=True)
@@ -634,7 +639,8 @@ def _localize(local_ns: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
     return ns, np.where(ns == NAT, "BAD_TIMESTAMP", None).astype(object)
 
 
-def _fix_codes(col: pa.ChunkedArray | None, n: int, codes: dict[int, str] | None) -> tuple[np.ndarray, np.ndarray]:
+def _fix_codes(col: pa.ChunkedArray | None, n: int, codes: dict[int, str] | None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Fix-type index into FIX_TYPES (-1 when unknown; gps when absent) and presence."""
     if col is None:
         return np.zeros(n, dtype=np.int8), np.zeros(n, dtype=bool)
@@ -699,7 +705,8 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     acc, acc_present = _optional(table, canon, "accuracy_m", n)
     rej.reject(acc_present & ~(np.isfinite(acc) & (acc > 0)), RejectReason.BAD_ACCURACY,
                "accuracy_m is not a positive number of metres")
-    allowed = ", ".join(f"{k}={v}" for k, v in src.fix_codes.items()) if src.fix_codes else "|".join(FIX_TYPES)
+    codes = src.fix_codes
+    allowed = ", ".join(f"{k}={v}" for k, v in codes.items()) if codes else "|".join(FIX_TYPES)
     rej.reject(fix_present & (fix < 0), RejectReason.BAD_FIX_TYPE, f"fix_type is not one of {allowed}")
     speed, speed_present = _optional(table, canon, "speed_mps", n)
     rej.reject(speed_present & ~(np.isfinite(speed) & (speed >= 0)), RejectReason.BAD_SPEED,
@@ -729,7 +736,8 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
         "t_ns": ns[keep], "x_m": x[keep], "y_m": y[keep], "lat": lat[keep], "lon": lon[keep],
         "accuracy_m": acc[keep],
         "fix_type": pc.take(pa.array(FIX_TYPES), pa.array(fix_ok[keep])).to_pandas(),
-        "speed_mps": speed[keep], "heading_deg": heading[keep], "row": np.asarray(src.rows, dtype=np.int64)[keep],
+        "speed_mps": speed[keep], "heading_deg": heading[keep],
+        "row": np.asarray(src.rows, dtype=np.int64)[keep],
     }
     if src.extras:
         extra = table.select(src.extras).filter(mask).to_pandas()
