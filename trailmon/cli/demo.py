@@ -6,9 +6,6 @@ from pathlib import Path
 
 from trailmon.cli._common import common, emit
 
-DEMO_USER = "trailmon-demo"
-DEMO_PURPOSE = "demonstration on synthetic sample data"
-
 
 def add_parser(sub) -> None:
     """Register the sub-command."""
