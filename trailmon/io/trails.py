@@ -701,18 +701,21 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
                f"outside the coverage of the store's transformation ({crs.info.method}, {crs.crs})")
 
     # optional values
+    name = {k: canon.get(k, k) for k in ("accuracy_m", "fix_type", "speed_mps", "heading_deg")}
     fix, fix_present = _fix_codes(table[canon["fix_type"]] if "fix_type" in canon else None, n, src.fix_codes)
     acc, acc_present = _optional(table, canon, "accuracy_m", n)
     rej.reject(acc_present & ~(np.isfinite(acc) & (acc > 0)), RejectReason.BAD_ACCURACY,
-               "accuracy_m is not a positive number of metres")
-    codes = src.fix_codes
-    allowed = ", ".join(f"{k}={v}" for k, v in codes.items()) if codes else "|".join(FIX_TYPES)
-    rej.reject(fix_present & (fix < 0), RejectReason.BAD_FIX_TYPE, f"fix_type is not one of {allowed}")
+               f"{name['accuracy_m']} is not a positive number of metres")
+    allowed = (", ".join(f"{k}={v}" for k, v in src.fix_codes.items()) if src.fix_codes
+               else "|".join(FIX_TYPES))
+    rej.reject(fix_present & (fix < 0), RejectReason.BAD_FIX_TYPE,
+               f"{name['fix_type']} is not one of {allowed}")
     speed, speed_present = _optional(table, canon, "speed_mps", n)
     rej.reject(speed_present & ~(np.isfinite(speed) & (speed >= 0)), RejectReason.BAD_SPEED,
-               "speed is not a non-negative number")
+               f"{name['speed_mps']} is not a non-negative number")
     heading, heading_present = _optional(table, canon, "heading_deg", n)
-    rej.reject(heading_present & ~np.isfinite(heading), RejectReason.BAD_HEADING, "heading is not a number")
+    rej.reject(heading_present & ~np.isfinite(heading), RejectReason.BAD_HEADING,
+               f"{name['heading_deg']} is not a number")
 
     fix_ok = np.where(fix < 0, 0, fix)
     acc = np.where(acc_present, acc, _FIX_DEFAULT_ACC[fix_ok])
@@ -720,9 +723,10 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     heading = np.degrees(heading) if src.heading_radians else heading
 
     # fix-level rules within the file
-    codes = (np.asarray(pc.dictionary_encode(pc.fill_null(subj, "")).combine_chunks().indices, dtype=np.int64)
-             if subj is not None else np.zeros(n, dtype=np.int64))
-    _reject_duplicates(rej, codes, ns, x, y, acc, fix_ok)
+    subject_codes = (
+        np.asarray(pc.dictionary_encode(pc.fill_null(subj, "")).combine_chunks().indices, dtype=np.int64)
+        if subj is not None else np.zeros(n, dtype=np.int64))
+    _reject_duplicates(rej, subject_codes, ns, x, y, acc, fix_ok)
 
     keep = rej.ok
     n_keep = int(keep.sum())
