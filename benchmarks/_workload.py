@@ -70,8 +70,9 @@ __all__ = [
 
 SEED = 20260714
 START = "2026-07-14T00:00:00Z"
-AREA = (375000.0, 405000.0, 385000.0, 410000.0)
-"""Default area ``(e_min, e_max, n_min, n_max)``, British National Grid metres (SPEC §6: 30 x 25 km)."""
+AREA = (375000.0, 385000.0, 405000.0, 410000.0)
+"""Default area ``(e_min, n_min, e_max, n_max)`` (bounds, as shapely orders them), British National Grid
+metres: SPEC §6's 30 x 25 km."""
 
 K_MAX = 4
 """Most destinations in a day's tour."""
@@ -223,7 +224,7 @@ def homes_and_hotspots(
     n_subjects: int, seed: int, area: tuple[float, float, float, float], n_hotspots: int = 40
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Homes ``(n_subjects,)`` and hotspots ``(n_hotspots,)``: ``(home_x, home_y, hot_x, hot_y)``, metres."""
-    e0, e1, n0, n1 = area
+    e0, n0, e1, n1 = area
     rng = np.random.default_rng([seed, 0])
     margin = min(500.0, (e1 - e0) / 10, (n1 - n0) / 10)
     hot_x = rng.uniform(e0 + margin, e1 - margin, n_hotspots)
@@ -253,7 +254,7 @@ def draw_schedules(
     hot_x_m, hot_y_m : ndarray, shape (n_hotspots,)
         Shared destinations (town centre, shops), BNG metres.
     area : tuple of float
-        ``(e_min, e_max, n_min, n_max)``, metres; destinations are kept inside.
+        ``(e_min, n_min, e_max, n_max)``, metres; destinations are kept inside.
     span_s : tuple of float, default (0, 86400)
         Observed part of the day, seconds after the origin; the charging gap and the signal
         losses fall inside it.
@@ -263,7 +264,7 @@ def draw_schedules(
     Schedule
     """
     n = len(home_x_m)
-    e0, e1, n0, n1 = area
+    e0, n0, e1, n1 = area
     n_dest = rng.choice(K_MAX + 1, size=n, p=[0.08, 0.27, 0.32, 0.21, 0.12]).astype(np.int64)
     kind = rng.uniform(size=(n, K_MAX))
     hot = rng.integers(0, len(hot_x_m), size=(n, K_MAX))
@@ -380,12 +381,10 @@ def build_paths(sched: Schedule, origin_s: float, end_of_day_s: float = 23.5 * 3
     scale = np.clip(np.where(total_stay > 0, room / np.where(total_stay > 0, total_stay, 1.0), 1.0), 0.0, 1.0)
     stay = stay * scale[:, None]
     wait[..., -1] = stay[:, 1:]
-    step = (move + wait).reshape(n, -1)
     m = move.reshape(n, -1)
     w = wait.reshape(n, -1)
     arrive = sched.depart_s[:, None] + np.cumsum(m, axis=1) + np.cumsum(w, axis=1) - w
     depart = arrive + w
-    del step
     t = np.stack([arrive, depart], axis=-1).reshape(n, -1)
     x = np.repeat(px.reshape(n, -1), 2, axis=1)
     y = np.repeat(py.reshape(n, -1), 2, axis=1)
@@ -585,7 +584,7 @@ def iter_chunks(
         First observed instant, ISO 8601 with an offset or Z; a day's schedule runs from
         the UTC midnight before it.
     area : tuple of float
-        ``(e_min, e_max, n_min, n_max)``, British National Grid metres.
+        ``(e_min, n_min, e_max, n_max)``, British National Grid metres.
     chunk_subjects : int, default 500
         Subjects per block.
 
@@ -717,7 +716,7 @@ def plant_crimes(
     w = np.minimum(np.exp(rng.uniform(np.log(900), np.log(43200), n_crimes)), span_len)
     t1_pl = tc - rng.uniform(size=n_pl) * w[:n_pl]
     t1_pl = np.clip(t1_pl, np.maximum(lo, tc - w[:n_pl]), np.minimum(hi - w[:n_pl], tc))
-    e0, e1, n0, n1 = area
+    e0, n0, e1, n1 = area
     at_hot = rng.uniform(size=n_bg) < 0.5
     h = rng.integers(0, len(hot_x_m), n_bg)
     bx = np.where(at_hot, hot_x_m[h] + 300 * rng.normal(size=n_bg), rng.uniform(e0, e1, n_bg))
@@ -929,8 +928,8 @@ def national_day(
         Seed of every random stream.
     start : str, default "2026-07-14T00:00:00Z"
         First observed instant (ISO 8601 with an offset).
-    area : tuple of float, default (375000, 405000, 385000, 410000)
-        ``(e_min, e_max, n_min, n_max)``, British National Grid metres.
+    area : tuple of float, default (375000, 385000, 405000, 410000)
+        ``(e_min, n_min, e_max, n_max)``, British National Grid metres.
     chunk_subjects : int, default 500
         Block size of :func:`iter_chunks` (part of what the seed reproduces).
 

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import _workload as wl  # noqa: E402
 
 SEED = 20260713
-AREA = (452000.0, 464000.0, 333000.0, 345000.0)  # Nottingham, British National Grid metres
+AREA = (452000.0, 333000.0, 464000.0, 345000.0)  # Nottingham, British National Grid metres
 WEEK0 = datetime(2026, 7, 13, tzinfo=UTC)
 OCT0 = datetime(2026, 10, 24, tzinfo=UTC)
 N_DAYS = 7
@@ -987,7 +987,7 @@ def generate(out: Path, seed: int = SEED) -> dict:
             k = rng.integers(0, len(hot_x))
             cx, cy = hot_x[k] + 250 * rng.normal(), hot_y[k] + 250 * rng.normal()
         else:
-            cx, cy = rng.uniform(AREA[0], AREA[1]), rng.uniform(AREA[2], AREA[3])
+            cx, cy = rng.uniform(AREA[0], AREA[2]), rng.uniform(AREA[1], AREA[3])
         crime(
             f"B{i + 1:02d}",
             offences[rng.integers(0, len(offences))],

@@ -89,7 +89,7 @@ def test_fix_arrays(day):
     assert np.all(f.t_s == np.round(f.t_s)), "whole seconds"
     start = pd.Timestamp(wl.START).timestamp()
     assert f.t_s.min() >= start and f.t_s.max() < start + 86400
-    e0, e1, n0, n1 = wl.AREA
+    e0, n0, e1, n1 = wl.AREA
     assert np.all(
         (day.truth.x_m >= e0) & (day.truth.x_m <= e1) & (day.truth.y_m >= n0) & (day.truth.y_m <= n1)
     )
