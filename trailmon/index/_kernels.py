@@ -94,11 +94,13 @@ def count_keys(t_s, f0, f1, x0, y0, x1, y1, cell_m, bucket_s):
 
 @kernel
 def fill_slots(t_s, f0, f1, x0, y0, x1, y1, cell_m, bucket_s, mask):
-    """Counting sort of chunk ids into hash slots; returns ``(slot_offsets, slot_chunks)``."""
+    """Counting sort of chunk ids into hash slots, each chunk once per slot; returns ``(slot_offsets, slot_chunks)``."""
     n = f0.shape[0]
     n_slot = mask + 1
     counts = np.zeros(n_slot + 1, np.int64)
+    last = np.empty(n_slot, np.int64)  # last chunk put in each slot: two keys of one chunk may share a slot
     for phase in range(2):
+        last[:] = -1
         if phase == 1:
             for h in range(n_slot):
                 counts[h + 1] += counts[h]
@@ -118,6 +120,9 @@ def fill_slots(t_s, f0, f1, x0, y0, x1, y1, cell_m, bucket_s, mask):
                 for cy in range(cy0, cy1 + 1):
                     for tb in range(tb0, tb1 + 1):
                         h = slot_of(cx, cy, tb, mask)
+                        if last[h] == c:
+                            continue
+                        last[h] = c
                         if phase == 0:
                             counts[h + 1] += 1
                         else:

@@ -115,7 +115,10 @@ def _within_given_closest(t0, x0, y0, t1, x1, y1, px, py, r, ta, tb, cd2, ct):
             h = np.sqrt((r2 - m2) / a2)
             flo = fs - h
             fhi = fs + h
-            have = True
+            if fhi >= 0.0 and flo <= 1.0:  # the chord meets the segment
+                have = True
+                flo = flo if flo > 0.0 else 0.0
+                fhi = fhi if fhi < 1.0 else 1.0
     # fixes decide for themselves: a fix within R makes its end of the segment within R
     if da <= r2:
         if not have or flo > 0.0:
