@@ -27,7 +27,9 @@ both, never neither. Rules apply in this order, the first broken one naming the 
 The CSV happy path is columnar end to end (``pyarrow.csv`` with typed float columns, Arrow's
 ISO 8601 cast, ``convertbng`` for OSTN15, numpy for the rules); a file with a ragged row,
 bytes that are not UTF-8 or a value that is not a number is read again on a tolerant path
-that gives the same result.
+that gives the same result. (The shared text reader :mod:`trailmon.io._csv` turns every cell
+into a Python string, about 0.6 M rows/s here; trails have to ingest at >= 1 M fixes/s,
+SPEC §6, so they keep Arrow columns until the accepted frame is built.)
 """
 
 from __future__ import annotations
