@@ -75,6 +75,63 @@ class RejectReason(str, Enum):
         return self.value
 
 
+REASON_TEXT: dict[RejectReason, tuple[str, str]] = {
+    RejectReason.MISSING_SUBJECT: ("trails", "no subject id"),
+    RejectReason.BAD_TIMESTAMP: ("all", "a time that is missing or not ISO 8601 (or not the layout's format)"),
+    RejectReason.NO_TIMEZONE: ("trails", "a zone-less time among times with an offset"),
+    RejectReason.BAD_COORDINATE: ("trails, crimes, geofences", "coordinates missing, unparseable, out of range or unpaired"),
+    RejectReason.OUTSIDE_GRID: ("trails", "outside OSTN15 coverage in a British National Grid store"),
+    RejectReason.BAD_ACCURACY: ("trails", "accuracy present but not a positive number of metres"),
+    RejectReason.BAD_FIX_TYPE: ("trails", "fix type not gps, lbs, wifi or rf (EM: position_lbs not 1, 4, 5, 6)"),
+    RejectReason.BAD_SPEED: ("trails", "speed present but not a number"),
+    RejectReason.BAD_HEADING: ("trails", "heading present but not a number"),
+    RejectReason.WRONG_COLUMN_COUNT: ("all CSV", "a row with more or fewer fields than the header"),
+    RejectReason.DUPLICATE: ("trails, crimes", "an identical copy of an earlier row of the same file"),
+    RejectReason.CONFLICTING_DUPLICATE: ("trails", "same subject and instant, another position: the less "
+                                                   "accurate one (or the one conflicting with the store)"),
+    RejectReason.BAD_COHORT: ("subjects", "cohort not fixed, flex or free"),
+    RejectReason.BAD_WINDOW: ("subjects, appointments, zones", "an end before the start"),
+    RejectReason.BAD_IDENTIFIER: ("subjects (flag)", "an invalid CRN, NOMIS or PNC: the field is blanked, "
+                                                      "the row kept"),
+    RejectReason.MISSING_CRIME_REF: ("crimes", "no crime reference"),
+    RejectReason.MISSING_OFFENCE: ("crimes", "no offence"),
+    RejectReason.BAD_RADIUS: ("crimes, geofences", "a radius present but not a positive number of metres"),
+    RejectReason.BAD_WINDOW_ORDER: ("crimes", "committed_to before committed_from"),
+    RejectReason.INVALID_COLUMN_COUNT: ("crime-mapping", "not exactly 13 columns"),
+    RejectReason.INVALID_POLICE_FORCE: ("crime-mapping", "not the name of one of the 19 pilot forces"),
+    RejectReason.INVALID_CRIME_TYPE: ("crime-mapping", "not RB, BIAD, AB, BOTD, TOMV, TFP or TFMV"),
+    RejectReason.MISSING_BATCH_ID: ("crime-mapping", "no batch id"),
+    RejectReason.INVALID_BATCH_ID_FORMAT: ("crime-mapping", "batch id not <force code>yyyyMMdd[-n][-R|-A]"),
+    RejectReason.INVALID_BATCH_ID_DATE: ("crime-mapping", "batch id date is not a real date"),
+    RejectReason.MISSING_CRIME_REFERENCE: ("crime-mapping", "no crime reference"),
+    RejectReason.INVALID_FROM_DATE_FORMAT: ("crime-mapping", "crimeDateTimeFrom not yyyyMMddHHmmss"),
+    RejectReason.INVALID_TO_DATE_FORMAT: ("crime-mapping", "crimeDateTimeTo not yyyyMMddHHmmss"),
+    RejectReason.CRIME_DATE_TIME_TO_AFTER_FROM: ("crime-mapping", "To before From"),
+    RejectReason.CRIME_DATE_TIME_EXCEEDS_WINDOW: ("crime-mapping", "To - From longer than 12 h"),
+    RejectReason.INVALID_LOCATION_DATA_RANGE: ("crime-mapping", "easting/northing or lat/lon out of range"),
+    RejectReason.MISSING_LOCATION_DATA: ("crime-mapping, police.uk", "no location (or the datum names no pair)"),
+    RejectReason.DEPENDENT_LOCATION_DATA: ("crime-mapping", "a coordinate without its partner"),
+    RejectReason.MULTIPLE_LOCATION_DATA_TYPES: ("crime-mapping", "both easting/northing and lat/lon"),
+    RejectReason.INVALID_NUMBER: ("crime-mapping", "a number that does not parse"),
+    RejectReason.INVALID_TEXT: ("crime-mapping", "text with control characters"),
+    RejectReason.MULTIPLE_POLICE_FORCES: ("crime-mapping (file)", "more than one force in a file: reported"),
+    RejectReason.MULTIPLE_BATCH_IDS: ("crime-mapping (file)", "more than one batch in a file: kept apart"),
+    RejectReason.ALL_RECORDS_FAILED: ("crime-mapping (file)", "every row of the file failed"),
+    RejectReason.MISSING_ID: ("appointments, zones", "no appointment / zone id or subject"),
+    RejectReason.BAD_GEOFENCE: ("appointments, zones", "no usable circle or WGS84 polygon (or both given)"),
+    RejectReason.BAD_ZONE_KIND: ("zones", "kind not exclusion or inclusion"),
+    RejectReason.BAD_DAILY_TIME: ("zones", "daily_start / daily_end not HH:MM, or only one of them"),
+}
+"""Where each code applies and what it means: the one table of reject reasons (README too)."""
+
+
+def reasons_markdown() -> str:
+    """The reject-code table as Markdown (the README's copy is checked against it)."""
+    lines = ["| code | input | meaning |", "|---|---|---|"]
+    lines += [f"| `{r.value}` | {where} | {text} |" for r, (where, text) in REASON_TEXT.items()]
+    return "\n".join(lines)
+
+
 REJECTED_COLUMNS = ["file", "row", "reason", "detail", "values"]
 
 
