@@ -86,6 +86,8 @@ _EM_FIX_CODES = {1: "gps", 4: "rf", 5: "lbs", 6: "wifi"}
 _PLT_COLUMNS = ["lat", "lon", "zero", "altitude_ft", "days", "date", "time"]
 _PLT_HEADER_LINES = 6
 
+_DECIMAL = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+"""A decimal number as Arrow casts it; other text in a number column is unparseable."""
 _FLOAT_COLUMNS = ("lat", "lon", "easting", "northing", "accuracy_m", "speed_mps", "heading_deg")
 _KMH_TO_MPS = 1.0 / 3.6
 _FIX_DEFAULT_ACC = np.array([DEFAULT_ACCURACY_M[f] for f in FIX_TYPES], dtype=np.float64)
@@ -598,11 +600,17 @@ def _numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     text = _as_text(col)
     present = _present(text)
     try:
-        x = _filled(pc.cast(text, pa.float64()), np.nan, np.float64)
+        return _filled(pc.cast(text, pa.float64()), np.nan, np.float64), present
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # some cells are not numbers: blank them out by pattern and cast the rest (still columnar)
+    decimal = pc.if_else(pc.match_substring_regex(text, _DECIMAL), text, pa.scalar(None, pa.string()))
+    try:
+        return _filled(pc.cast(decimal, pa.float64()), np.nan, np.float64), present
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # pragma: no cover - the pattern is stricter
         s = pd.Series(np.asarray(text.to_pylist(), dtype=object))
-        x = np.array(pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
-    return x, present
+        x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.array(x), present
 
 
 def _timestamps(col: pa.ChunkedArray, tz: str | None, what: str) -> tuple[np.ndarray, np.ndarray]:
