@@ -571,3 +571,26 @@ def test_fast_and_tolerant_paths_agree(tmp_path):
                                       other.rejected.drop(columns="file").iloc[:2])
     assert ragged.rejected["reason"].tolist() == [
         "CONFLICTING_DUPLICATE", "OUTSIDE_GRID", "WRONG_COLUMN_COUNT"]
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("5.", 5.0),        # trailing point
+    (".5", 0.5),        # leading point
+    ("+2", 2.0),        # explicit sign
+    ("1E1", 10.0),      # exponent
+    (" 7 ", 7.0),       # spaces around
+    ("1,5", None),      # decimal comma: not a number
+    ("0x10", None),     # hexadecimal: not a number
+    ("1.2.3", None),    # two points
+    ("1e999", None),    # overflows to infinity
+])
+def test_number_forms(tmp_path, text, value):
+    f = write(tmp_path, "t.csv", csv_of(f'S1,2026-07-14T10:00:00Z,53.8,-1.55,"{text}",gps,,',
+                                       "S1,2026-07-14T10:01:00Z,53.8,-1.55,x,gps,,"))   # x: the text path too
+    r = read(f)
+    if value is None:
+        assert r.rejected["reason"].tolist() == ["BAD_ACCURACY", "BAD_ACCURACY"]
+    else:
+        assert r.accepted["accuracy_m"].tolist() == [value]
+    g = write(tmp_path, "u.csv", csv_of(f'S1,2026-07-14T10:00:00Z,53.8,-1.55,"{text}",gps,,'))
+    assert read(g).accepted["accuracy_m"].tolist() == ([] if value is None else [value])
