@@ -38,7 +38,7 @@ def static_map_png(
     size_in: tuple[float, float] = (8.0, 7.0),
     dpi: int = 150,
 ) -> bytes:
-    """Render one crime's proximity map as a PNG.
+    r"""Render one crime's proximity map as a PNG.
 
     Parameters
     ----------

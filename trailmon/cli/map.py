@@ -1,0 +1,202 @@
+"""``trailmon map``: a subject's movements or one crime's proximity as offline HTML (audited)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trailmon.cli._common import add_identity, add_store, common, emit
+
+MAX_WINDOW_S = 48 * 3600.0
+"""A subject map wider than this needs ``--justify`` (SPEC §5), seconds."""
+
+
+def add_parser(sub) -> None:
+    """Register the sub-command."""
+    p = sub.add_parser("map", help="a subject or crime map as self-contained HTML (audited)",
+                       description="Either a subject over a period (--subject S --from T --to T, with the "
+                                   "--crimes, --appointments and --zones given) or one crime's proximity map "
+                                   "(--crime REF --crimes F). The HTML renders with no network. A subject map "
+                                   "wider than 48 h needs --justify (audited).")
+    add_store(p)
+    p.add_argument("--subject", metavar="S", help="the subject to map over --from/--to")
+    p.add_argument("--from", dest="t_from", metavar="T", help="ISO 8601 with an offset or Z")
+    p.add_argument("--to", dest="t_to", metavar="T", help="ISO 8601 with an offset or Z")
+    p.add_argument("--crime", metavar="REF", help="the crime to map (needs --crimes)")
+    p.add_argument("--crimes", type=Path, metavar="F", help="crimes file (any of the three layouts)")
+    p.add_argument("--appointments", type=Path, metavar="F", help="appointments CSV (subject map)")
+    p.add_argument("--zones", type=Path, metavar="F", help="zones CSV (subject map)")
+    p.add_argument("--radius", type=float, metavar="M", help="radius for crimes without one, metres (default 100)")
+    p.add_argument("--max-gap", type=float, default=600.0, metavar="S",
+                   help="longest gap still interpolated, seconds (default 600)")
+    p.add_argument("--justify", metavar="TEXT", help="why a subject map wider than 48 h is needed")
+    p.add_argument("--tz", metavar="ZONE", help="zone of times written without an offset")
+    p.add_argument("--tiles", metavar="NAME", help="base tiles (e.g. OpenStreetMap; needs network to show); none "
+                                                   "by default")
+    p.add_argument("--out", required=True, type=Path, metavar="F.html")
+    add_identity(p, required=True)
+    common(p)
+    p.set_defaults(run=run)
+
+
+def pick_crime(accepted, ref: str, path):
+    """The crime ``ref`` of an accepted crime frame (its latest version) as a one-row frame.
+
+    Raises :class:`InputError` naming some known references when ``ref`` is not there.
+    """
+    import pandas as pd
+
+    from trailmon.errors import InputError
+
+    rows = accepted[accepted["crime_ref"].astype(str).to_numpy() == str(ref)]
+    if not len(rows):
+        known = sorted(map(str, accepted["crime_ref"].unique()))
+        some = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        raise InputError(f"--crime {ref!r} is not in {str(path)!r}; its crimes are: {some or 'none'}")
+    version = pd.to_numeric(rows["crime_version"], errors="coerce").fillna(1)
+    return rows.loc[[version.idxmax()]].reset_index(drop=True)
+
+
+def _check_common(args):
+    from trailmon.errors import InputError
+
+    if args.out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--out must be an .html file, got {str(args.out)!r}")
+    if args.radius is not None and not args.radius > 0:
+        raise InputError(f"--radius must be > 0 metres, got {args.radius!r}")
+    if not args.max_gap > 0:
+        raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+
+
+def run(args) -> int:
+    """Run ``trailmon map``."""
+    from trailmon.errors import InputError
+    from trailmon.store.audit import require_identity
+
+    user, purpose = require_identity(args.user, args.purpose, action="map")
+    _check_common(args)
+    if args.crime and args.subject:
+        raise InputError("give either --subject S --from T --to T or --crime REF --crimes F, not both")
+    if args.crime:
+        if args.crimes is None:
+            raise InputError(f"--crime {args.crime!r} needs --crimes F, the file that holds it")
+        return _crime(args, user, purpose)
+    if args.subject:
+        if not (args.t_from and args.t_to):
+            raise InputError("--subject needs --from T and --to T (ISO 8601 with an offset or Z)")
+        return _subject(args, user, purpose)
+    raise InputError("say what to map: --subject S --from T --to T, or --crime REF --crimes F")
+
+
+def _subject(args, user: str, purpose: str) -> int:
+    from trailmon.cli._run import audit_run, quarantine_rejects, run_id
+    from trailmon.errors import AccessRefusedError, InputError
+    from trailmon.io._time import check_tz, parse_instant
+    from trailmon.map import _layers as L
+    from trailmon.map import save_map, subject_map
+    from trailmon.store.trails import TrailStore
+
+    tz = check_tz(args.tz)
+    t1 = parse_instant(args.t_from, tz, what="--from")
+    t2 = parse_instant(args.t_to, tz, what="--to")
+    if t2 < t1:
+        raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
+    span = (t2 - t1).total_seconds()
+    if span > MAX_WINDOW_S and not (args.justify and args.justify.strip()):
+        raise AccessRefusedError(f"a subject map over {span / 3600:.1f} h is wider than the 48 h cap; "
+                                 "give --justify TEXT (it is audited) or narrow --from/--to")
+    store = TrailStore(args.store)
+    rid = run_id("map")
+    trails = store.read(t1, t2, [args.subject], halo_s=max(args.max_gap, 900.0))
+    radius = args.radius if args.radius is not None else 100.0
+    crimes = hits = evidence = appts = att = zones = None
+    notes = {}
+    if args.crimes is not None:
+        from trailmon.io.crimes import distinct_crimes, read_crimes
+        from trailmon.match.proximity import proximity
+
+        read = read_crimes(args.crimes, crs=store.crs, tz=tz, radius_m=args.radius)
+        notes["crimes_quarantine"] = quarantine_rejects(store, read, rid)
+        crimes = distinct_crimes(read.accepted)
+        crimes = crimes[(crimes["committed_from"] <= t2) & (crimes["committed_to"] >= t1)].reset_index(drop=True)
+        clipped = crimes.assign(committed_from=crimes["committed_from"].clip(lower=t1),
+                                committed_to=crimes["committed_to"].clip(upper=t2))
+        res = proximity(trails, clipped, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs)
+        hits, evidence = res.hits, res.evidence
+    if args.appointments is not None:
+        from trailmon.io.appointments import read_appointments
+        from trailmon.match.attendance import attendance
+
+        read = read_appointments(args.appointments, crs=store.crs, tz=tz)
+        notes["appointments_quarantine"] = quarantine_rejects(store, read, rid)
+        appts = read.accepted[read.accepted["subject_id"].astype(str).to_numpy() == args.subject]
+        appts = appts[(appts["start"] <= t2) & (appts["end"] >= t1)].reset_index(drop=True)
+        att = attendance(trails, appts, max_gap_s=args.max_gap) if len(appts) else None
+    if args.zones is not None:
+        from trailmon.io.zones import read_zones
+
+        read = read_zones(args.zones, crs=store.crs, tz=tz)
+        notes["zones_quarantine"] = quarantine_rejects(store, read, rid)
+        zones = read.accepted
+    m = subject_map(trails, args.subject, t1, t2, crimes=crimes, hits=hits, evidence=evidence, appointments=appts,
+                    attendance=att, zones=zones, tiles=args.tiles, crs=store.crs, max_gap_s=args.max_gap,
+                    radius_m=radius)
+    save_map(m, args.out)
+    n_fixes = len(L.subject_fixes(trails, args.subject, t1.value / 1e9, t2.value / 1e9, store.crs).t_s)
+    n_hits = 0 if hits is None else int((hits["subject_id"].astype(str) == args.subject).sum())
+    params = {"form": "subject", "subject": args.subject, "from": t1.isoformat(), "to": t2.isoformat(),
+              "justify": args.justify, "crimes": _s(args.crimes), "appointments": _s(args.appointments),
+              "zones": _s(args.zones), "radius_m": radius, "max_gap_s": args.max_gap, "tiles": args.tiles,
+              "store": str(args.store), "out": str(args.out), "run_id": rid}
+    counts = {"fixes": n_fixes, "hits": n_hits, "appointments": 0 if appts is None else len(appts)}
+    audit_run(store, user=user, purpose=purpose, action="map", kind="consultation", parameters=params,
+              subjects=[args.subject] if (n_fixes or n_hits) else [], counts=counts)
+    summary = {**counts, "subjects": [args.subject] if (n_fixes or n_hits) else [], "outputs": [str(args.out)],
+               **{k: v for k, v in notes.items() if v}}
+    emit(args, summary, [f"{n_fixes} fixes, {n_hits} hits -> {args.out}"])
+    return 0
+
+
+def _crime(args, user: str, purpose: str) -> int:
+    from trailmon.cli._run import audit_run, quarantine_rejects, run_id
+    from trailmon.io._time import check_tz
+    from trailmon.io.crimes import distinct_crimes, read_crimes
+    from trailmon.map import crime_map, save_map
+    from trailmon.match.proximity import proximity
+    from trailmon.store.trails import TrailStore
+
+    tz = check_tz(args.tz)
+    store = TrailStore(args.store)
+    rid = run_id("map")
+    read = read_crimes(args.crimes, crs=store.crs, tz=tz, radius_m=args.radius)
+    qpath = quarantine_rejects(store, read, rid)
+    crime_df = pick_crime(distinct_crimes(read.accepted), args.crime, args.crimes)
+    crime = crime_df.iloc[0]
+    radius = args.radius if args.radius is not None else 100.0
+    trails = store.read(crime["committed_from"], crime["committed_to"], halo_s=max(args.max_gap, 60.0))
+    res = proximity(trails, crime_df, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs)
+    m = crime_map(trails, crime, res.hits, res.evidence, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs,
+                  tiles=args.tiles)
+    save_map(m, args.out)
+    subjects = sorted(set(res.hits["subject_id"].astype(str)))
+    params = {"form": "crime", "crime": args.crime, "crime_version": _plain(crime.get("crime_version")),
+              "crimes": str(args.crimes), "radius_m": radius, "max_gap_s": args.max_gap, "tiles": args.tiles,
+              "store": str(args.store), "out": str(args.out), "run_id": rid}
+    counts = {"hits": len(res.hits), "evidence_rows": len(res.evidence)}
+    audit_run(store, user=user, purpose=purpose, action="map", kind="consultation", parameters=params,
+              subjects=subjects, counts=counts)
+    summary = {**counts, "subjects": subjects, "outputs": [str(args.out)]}
+    if qpath:
+        summary["quarantine"] = qpath
+    emit(args, summary, [f"crime {args.crime}: {len(res.hits)} hits -> {args.out}"])
+    return 0
+
+
+def _s(v) -> str | None:
+    return None if v is None else str(v)
+
+
+def _plain(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return v

@@ -1,0 +1,113 @@
+"""``trailmon report``: printable reports (audited). The ``crime`` form writes the proximity report.
+
+The form is a sub-command of its own (``report --store DIR crime --crimes F --crime REF ...``), so
+that ``cohort`` and ``subject`` forms can be added beside it. The options shared by every form
+(``--store``, ``--from``, ``--to``, ``--user``, ``--purpose``, ``--json``, ``--debug``) are accepted
+before or after the form's name.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+FORMS = ("crime",)
+"""Report forms implemented so far (SPEC §5 also names ``cohort`` and ``subject``)."""
+
+
+def _shared(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    d = {"default": argparse.SUPPRESS} if suppress else {"default": None}
+    p.add_argument("--store", type=Path, metavar="DIR", help="trail store folder (required)", **d)
+    p.add_argument("--from", dest="t_from", metavar="T", help="ISO 8601 with an offset or Z", **d)
+    p.add_argument("--to", dest="t_to", metavar="T", help="ISO 8601 with an offset or Z", **d)
+    p.add_argument("--tz", metavar="ZONE", help="zone of times written without an offset", **d)
+    p.add_argument("--user", metavar="U", help="who consults the data (required)", **d)
+    p.add_argument("--purpose", metavar="TEXT", help="why (required)", **d)
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout", **d)
+    p.add_argument("--debug", action="store_true", help="show tracebacks on error", **d)
+
+
+def add_parser(sub) -> None:
+    """Register the sub-command and its forms."""
+    p = sub.add_parser("report", help="printable reports: crime (proximity report); audited",
+                       description="Printable HTML reports. `crime`: the proximity report of one crime (summary, "
+                                   "per subject the evidence and first/last points, the map, the disclaimer), "
+                                   "with its interactive map <stem>.map.html and static map <stem>.map.png "
+                                   "beside it.")
+    _shared(p, suppress=False)
+    forms = p.add_subparsers(dest="form", metavar="FORM", required=True)
+    c = forms.add_parser("crime", help="the proximity report of one crime",
+                         description="--from/--to set the period of track drawn on the map (default: the "
+                                     "crime window); matching always uses the crime window.")
+    c.add_argument("--crimes", required=True, type=Path, metavar="F", help="crimes file (any of the three layouts)")
+    c.add_argument("--crime", required=True, metavar="REF", help="the crime reference")
+    c.add_argument("--out", required=True, type=Path, metavar="F.html")
+    c.add_argument("--radius", type=float, metavar="M", help="radius for crimes without one, metres (default 100)")
+    c.add_argument("--max-gap", type=float, default=600.0, metavar="S",
+                   help="longest gap still interpolated, seconds (default 600)")
+    _shared(c, suppress=True)
+    c.set_defaults(run=run_crime, _parser=c)
+
+
+def run_crime(args) -> int:
+    """Run ``trailmon report crime``."""
+    from trailmon.cli._common import emit
+    from trailmon.cli._run import audit_run, quarantine_rejects, run_id
+    from trailmon.cli.map import pick_crime
+    from trailmon.errors import InputError
+    from trailmon.io._time import check_tz, parse_instant
+    from trailmon.io.crimes import distinct_crimes, read_crimes
+    from trailmon.match.proximity import proximity
+    from trailmon.report.crime_report import write_crime_report
+    from trailmon.report.writers import make_provenance
+    from trailmon.store.audit import require_identity
+    from trailmon.store.trails import TrailStore
+
+    if args.store is None:
+        args._parser.error("the following arguments are required: --store")
+    user, purpose = require_identity(args.user, args.purpose, action="report")
+    if args.out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--out must be an .html file, got {str(args.out)!r}")
+    if args.radius is not None and not args.radius > 0:
+        raise InputError(f"--radius must be > 0 metres, got {args.radius!r}")
+    if not args.max_gap > 0:
+        raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+    tz = check_tz(args.tz)
+    store = TrailStore(args.store)
+    rid = run_id("report")
+    read = read_crimes(args.crimes, crs=store.crs, tz=tz, radius_m=args.radius)
+    qpath = quarantine_rejects(store, read, rid)
+    crime_df = pick_crime(distinct_crimes(read.accepted), args.crime, args.crimes)
+    crime = crime_df.iloc[0]
+    t1 = parse_instant(args.t_from, tz, what="--from") if args.t_from else crime["committed_from"]
+    t2 = parse_instant(args.t_to, tz, what="--to") if args.t_to else crime["committed_to"]
+    if t2 < t1:
+        raise InputError(f"--to ({t2.isoformat()}) is before --from ({t1.isoformat()})")
+    radius = args.radius if args.radius is not None else 100.0
+    lo, hi = min(t1, crime["committed_from"]), max(t2, crime["committed_to"])
+    trails = store.read(lo, hi, halo_s=max(args.max_gap, 60.0))
+    res = proximity(trails, crime_df, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs)
+    params = {"form": "crime", "crime": args.crime, "crime_version": _plain(crime.get("crime_version")),
+              "crimes": str(args.crimes), "from": t1.isoformat(), "to": t2.isoformat(), "radius_m": radius,
+              "max_gap_s": args.max_gap, "tz": tz, "store": str(args.store), "out": str(args.out), "run_id": rid}
+    prov = make_provenance("report crime", params, transformation=store.crs.info.as_dict(), inputs=[args.crimes],
+                           user=user, purpose=purpose)
+    paths = write_crime_report(args.out, trails, crime, res.hits, res.evidence, res.gaps, radius_m=radius,
+                               max_gap_s=args.max_gap, t_from=t1, t_to=t2, crs=store.crs, provenance=prov)
+    counts = {"hits": len(res.hits), "evidence_rows": len(res.evidence), "gaps_near_scene": len(res.gaps)}
+    subjects = sorted(set(res.hits["subject_id"].astype(str)) | set(res.gaps["subject_id"].astype(str)))
+    audit_run(store, user=user, purpose=purpose, action="report", kind="consultation", parameters=params,
+              subjects=subjects, counts=counts)
+    summary = {**counts, "subjects": subjects, "outputs": [str(p) for p in paths.values()]}
+    if qpath:
+        summary["quarantine"] = qpath
+    emit(args, summary, [f"crime {args.crime}: {counts['hits']} hits, {counts['evidence_rows']} evidence rows",
+                         *[f"wrote {p}" for p in summary["outputs"]]])
+    return 0
+
+
+def _plain(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return v
