@@ -16,7 +16,7 @@ from trailmon import __version__
 
 __all__ = ["main"]
 
-COMMANDS = ["ingest", "proximity", "trail", "attendance", "zones", "audit", "purge", "demo"]
+COMMANDS = ["ingest", "proximity", "trail", "attendance", "zones", "audit", "purge", "demo", "map", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:
