@@ -337,3 +337,26 @@ def test_straight_trail_across_london_boroughs_agrees_with_shapely():
         assert got_m == pytest.approx(ref_m, abs=1e-5)
         crossed += ref_m > 0
     assert crossed >= 5
+
+
+@pytest.mark.kernels
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        # exclusion: the visits, and the gap as no data
+        (gk.KIND_EXCLUSION, [(gk.EVENT_VISIT, 58.0, 120.0), (gk.EVENT_NO_DATA, 120.0, 1000.0),
+                             (gk.EVENT_VISIT, 1000.0, 1000.0)]),
+        # inclusion (a curfew): known and outside, then the same gap; the isolated fix inside is no absence
+        (gk.KIND_INCLUSION, [(gk.EVENT_ABSENCE, 0.0, 58.0), (gk.EVENT_NO_DATA, 120.0, 1000.0)]),
+    ],
+)
+def test_zone_events_hand_cases(kind, expected):
+    # walk in from 1.2 km (in at 58 s), stay to 120 s, a gap, an isolated fix inside at 1000 s
+    t, x, y = arrays([(0, 1200, 0), (60, 0, 0), (120, 0, 0), (1000, 0, 0)])
+    ws, we = np.array([-np.inf]), np.array([np.inf])
+    one = np.zeros(1, dtype=np.int64)
+    p, c, s, e = gk.zone_events(t, x, y, one, one + 4, ws, we, one, one + 1, np.array([0.0]),
+                                np.array([1000.0]), np.array([kind], dtype=np.int64), CIRCLE, one, 600.0)
+    got = sorted(zip(c.tolist(), s.tolist(), e.tolist(), strict=True), key=lambda r: (r[1], r[2]))
+    assert got == pytest.approx(sorted(expected, key=lambda r: (r[1], r[2])), abs=1e-9)
+    assert set(p.tolist()) <= {0}
