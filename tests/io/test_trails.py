@@ -594,3 +594,11 @@ def test_number_forms(tmp_path, text, value):
         assert r.accepted["accuracy_m"].tolist() == [value]
     g = write(tmp_path, "u.csv", csv_of(f'S1,2026-07-14T10:00:00Z,53.8,-1.55,"{text}",gps,,'))
     assert read(g).accepted["accuracy_m"].tolist() == ([] if value is None else [value])
+
+
+def test_blank_lines_before_the_header_and_unnamed_columns(tmp_path):
+    text = "\n\n subject_id , timestamp,lat,lon,,\n" + "S1,2026-07-14T10:00:00Z,53.8,-1.55,,\n"
+    for name, body in (("a.csv", text), ("b.csv", text + "S1,ragged\n")):
+        r = read(write(tmp_path, name, body))
+        assert r.accepted["row"].tolist() == [1]
+        assert list(r.accepted.columns[len(TRAIL_INPUT) + 1:]) == ["column_5", "column_6"]

@@ -40,6 +40,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -162,6 +163,14 @@ class _Source:
     fix_codes: dict[int, str] | None = None   # numeric fix-type codes (EM export)
     pre_rejected: pd.DataFrame = field(default_factory=empty_rejected)   # rows rejected while reading
     as_text: Callable[[], pa.Table] | None = None   # the same rows as text, when ``table`` holds numbers
+
+
+class _Layout(NamedTuple):
+    """Where a delimited file's rows are: its column names and what precedes the first row."""
+
+    names: list[str]                 # column names used in the table (stripped)
+    written: list[str] | None        # the header as written, when the file has one
+    skip_rows: int = 0               # records before the data, when it has none (GeoLife)
 
 
 def read_trails(
@@ -315,7 +324,8 @@ def _text_stream(p: Path) -> io.TextIOBase:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
 
-def _header(p: Path) -> list[str]:
+def _header(p: Path) -> tuple[list[str], list[str]]:
+    """Column names of the first non-blank record, stripped, and as written (for pyarrow)."""
     with _text_stream(p) as fh:
         try:
             rec = next((r for r in csv.reader(fh, strict=False) if r), None)
@@ -328,26 +338,31 @@ def _header(p: Path) -> list[str]:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"{str(p)!r} names column(s) {dupes} more than once; give each column one name")
-    return names
+    return names, rec
 
 
-def _arrow_csv(p: Path, names: list[str], skip_rows: int, float_cols: set[str]) -> pa.Table:
+def _arrow_csv(p: Path, layout: _Layout, float_cols: set[str]) -> pa.Table:
     """Read with ``pyarrow.csv``: ``float_cols`` as float64, the rest as text, empty cells null.
 
     Raises ``pyarrow.ArrowInvalid`` for a ragged row, a value that is not a number or bytes
     that are not UTF-8. (No ``invalid_row_handler``: pyarrow decodes the row for it as UTF-8
     and fails inside the callback when the bytes are not.)
     """
-    types = {c: (pa.float64() if c in float_cols else pa.string()) for c in names}
-    return pacsv.read_csv(
+    file_names = layout.written or layout.names
+    types = {w: (pa.float64() if c in float_cols else pa.string()) for c, w in zip(layout.names, file_names,
+                                                                                   strict=True)}
+    opts = (pacsv.ReadOptions() if layout.written else   # pyarrow finds the header (after blank lines, a BOM)
+            pacsv.ReadOptions(column_names=layout.names, skip_rows=layout.skip_rows))
+    table = pacsv.read_csv(
         pa.input_stream(str(p), compression="gzip" if _is_gzip(p) else None),
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip_rows),
+        read_options=opts,
         convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
                                              quoted_strings_can_be_null=True),
     )
+    return table.rename_columns(layout.names)
 
 
-def _read_delimited(p: Path, names: list[str], skip_rows: int, float_cols: set[str]
+def _read_delimited(p: Path, layout: _Layout, float_cols: set[str]
                     ) -> tuple[pa.Table, np.ndarray, pd.DataFrame, Callable[[], pa.Table] | None]:
     """Rows of a delimited file as a table with ``names``; ragged rows set apart.
 
@@ -358,18 +373,18 @@ def _read_delimited(p: Path, names: list[str], skip_rows: int, float_cols: set[s
     """
     for floats in ((float_cols, set()) if float_cols else (set(),)):
         try:
-            table = _arrow_csv(p, names, skip_rows, floats)
+            table = _arrow_csv(p, layout, floats)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             continue  # not a number (then read as text), ragged or not UTF-8 (then the tolerant path)
         rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-        as_text = (lambda: _arrow_csv(p, names, skip_rows, set())) if floats else None
+        as_text = (lambda: _arrow_csv(p, layout, set())) if floats else None
         return table, rows, empty_rejected(), as_text
-    return (*_read_delimited_tolerant(p, names, skip_rows), None)
+    return (*_read_delimited_tolerant(p, layout), None)
 
 
-def _read_delimited_tolerant(p: Path, names: list[str], skip_rows: int
-                             ) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
+def _read_delimited_tolerant(p: Path, layout: _Layout) -> tuple[pa.Table, np.ndarray, pd.DataFrame]:
     """Read like the fast path, with Python's :mod:`csv`: any bytes, any row lengths."""
+    names = layout.names
     width = len(names)
     good: list[list[str]] = []
     good_rows: list[int] = []
@@ -380,8 +395,10 @@ def _read_delimited_tolerant(p: Path, names: list[str], skip_rows: int
         reader = csv.reader(fh, strict=False)
         k = 0
         try:
-            for _ in range(skip_rows):
+            for _ in range(layout.skip_rows):
                 next(reader, None)
+            if layout.written:  # the header: the first record that is not blank
+                next((r for r in reader if r), None)
             for rec in reader:
                 if not rec:
                     continue
@@ -453,7 +470,8 @@ def _coordinate_pair(canon: dict[str, str]) -> dict[str, str]:
 
 
 def _csv_source(p: Path, kind: str, tz: str | None, cmap: dict[str, str], subject: str | None) -> _Source:
-    names = _header(p)
+    names, written = _header(p)
+    layout = _Layout(names, written)
     lower = {n.lower(): n for n in names}
     if kind == "em" or _EM_REQUIRED <= set(lower):
         missing = sorted(_EM_REQUIRED - set(lower))
@@ -462,7 +480,7 @@ def _csv_source(p: Path, kind: str, tz: str | None, cmap: dict[str, str], subjec
         canon = {k: lower[v] for k, v in _EM_MAP.items() if v in lower}
         floats = {canon[k] for k in ("lat", "lon", "accuracy_m", "speed_mps", "heading_deg", "fix_type")
                   if k in canon}
-        table, rows, pre, as_text = _read_delimited(p, names, 1, floats)
+        table, rows, pre, as_text = _read_delimited(p, layout, floats)
         used = set(canon.values())
         return _Source(str(p), "em", table, canon, names, [n for n in names if n not in used], rows, "UTC",
                        speed_scale=_KMH_TO_MPS, heading_radians=True, fix_codes=_EM_FIX_CODES,
@@ -470,14 +488,15 @@ def _csv_source(p: Path, kind: str, tz: str | None, cmap: dict[str, str], subjec
     canon = _coordinate_pair(_resolve(names, cmap, p))
     _check_required(canon, names, p, subject)
     floats = {canon[k] for k in _FLOAT_COLUMNS if k in canon}
-    table, rows, pre, as_text = _read_delimited(p, names, 1, floats)
+    table, rows, pre, as_text = _read_delimited(p, layout, floats)
     used = set(canon.values())
     return _Source(str(p), "csv", table, canon, names, [n for n in names if n not in used], rows, tz,
                    subject=subject, pre_rejected=pre, as_text=as_text)
 
 
 def _plt_source(p: Path, subject: str | None) -> _Source:
-    table, rows, pre, as_text = _read_delimited(p, _PLT_COLUMNS, _PLT_HEADER_LINES, {"lat", "lon"})
+    layout = _Layout(_PLT_COLUMNS, None, _PLT_HEADER_LINES)
+    table, rows, pre, as_text = _read_delimited(p, layout, {"lat", "lon"})
     stamp = pc.binary_join_element_wise(pc.utf8_trim_whitespace(table["date"]),
                                         pc.utf8_trim_whitespace(table["time"]), "T")
     table = table.append_column("timestamp", stamp)
