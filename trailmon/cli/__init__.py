@@ -16,7 +16,8 @@ from trailmon import __version__
 
 __all__ = ["main"]
 
-COMMANDS = ["ingest", "proximity", "trail", "attendance", "zones", "audit", "purge", "demo", "map", "report"]
+COMMANDS = ["ingest", "proximity", "trail", "attendance", "zones", "audit", "purge", "demo", "nightly", "review",
+            "export", "map", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:
