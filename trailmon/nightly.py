@@ -1,0 +1,535 @@
+"""The unattended nightly job: inbox -> ingest -> match -> case records -> reports (SPEC §1, §5).
+
+Orchestration only; every step calls the readers, the trail store, the matchers and the
+case-record store. The steps, in order, each either done or redone by the next run:
+
+1. take ``STORE/.nightly.lock`` (a second run raises :class:`StoreLockedError`, exit 4) and
+   record the run (``running``) in the case store's run log;
+2. list ``INBOX/{subjects,trails,crimes,appointments,zones}/``; a file is new when its sha256
+   is not in the case store's inbox log (a file already logged but still in the inbox was
+   committed by a run killed before it moved it: it is moved now);
+3. read the new files (crime layouts sniffed); a reader raising a ``TrailmonError`` sends the
+   file to ``INBOX/quarantine/<kind>/`` with ``<name>.reason.txt``;
+4. ingest trails and subjects into the trail store (atomic and idempotent);
+5. one SQLite transaction: subjects, crime versions, appointments and zones upserted, the
+   time spans of the new trail data queued, the files logged;
+6. proximity for every crime version never matched or whose window overlaps queued trail
+   time; attendance for every appointment ended by ``as_of`` never judged or overlapping it;
+   zones for every zone period ended by ``as_of`` never judged or overlapping it: one
+   transaction per step, which also clears what it consumed;
+7. the day's reports ``OUT/<as-of day>/{hits,evidence,gaps,attendance,zones}.csv`` and
+   ``summary.json``, written from the case store (so a re-run writes the same);
+8. move the files to ``INBOX/processed/<kind>/`` and close the run (``done``).
+
+Because queued work lives in the case store, a run killed anywhere leaves nothing lost: the
+next run re-reads uncommitted files (their ingest adds nothing the second time), and redoes
+what was queued but not cleared. Re-matching everything that new trail data can touch makes
+nights processed one by one equal to one catch-up run with the same final ``as_of``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trailmon import __version__
+from trailmon.errors import AccessRefusedError, InputError, TrailmonError
+from trailmon.report._columns import ATTENDANCE, EVIDENCE, GAPS, HITS, ZONES
+from trailmon.store import audit
+from trailmon.store._files import make_private_dir, sha256_file, write_bytes_atomic, write_json_atomic
+from trailmon.store.cases import CaseStore, default_db_path, merge_spans, ns_to_times
+from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
+
+__all__ = ["INBOX_KINDS", "NIGHTLY_PURPOSE", "NIGHTLY_USER", "ZONE_TZ", "run_nightly"]
+
+NIGHTLY_USER = "trailmon-nightly"
+"""The service identity the job consults under (``--user`` overrides)."""
+
+NIGHTLY_PURPOSE = "nightly matching run"
+"""The fixed purpose recorded with every consultation of the job."""
+
+INBOX_KINDS = ("subjects", "trails", "crimes", "appointments", "zones")
+"""Inbox sub-folders, in the order they are read."""
+
+ZONE_TZ = "Europe/London"
+"""Zone of the zones' daily ``HH:MM`` schedules."""
+
+EARLY_S = 900.0
+"""Attendance looks at ``[start - 15 min, end]`` (SPEC §3)."""
+
+DAY_NS = 86_400 * 10**9
+_MIN_NS, _MAX_NS = -(2**62), 2**62
+_STEPS = ("read", "ingest", "records", "proximity", "attendance", "zones", "reports", "move")
+
+
+def run_nightly(
+    store: str | Path,
+    inbox: str | Path,
+    out: str | Path,
+    *,
+    as_of: pd.Timestamp | str | None = None,
+    user: str = NIGHTLY_USER,
+    db: str | Path | None = None,
+    radius_m: float = 100.0,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+    max_accuracy_m: float = 100.0,
+    trigger: str = "auto",
+    log: Callable[[str], None] | None = None,
+    _hook: Callable[[str], None] | None = None,
+) -> dict:
+    """Run the nightly job once.
+
+    Parameters
+    ----------
+    store : str or Path
+        The trail store folder (created when absent, EPSG:27700).
+    inbox : str or Path
+        The inbox folder with ``subjects/``, ``trails/``, ``crimes/``, ``appointments/``, ``zones/``.
+    out : str or Path
+        Reports go to ``OUT/<YYYY-MM-DD>/`` (the UTC day of ``as_of``).
+    as_of : pandas.Timestamp or str, optional
+        "Now" (UTC; a string needs an offset or ``Z``): appointments and zone periods that end
+        by then are judged. Default: the clock.
+    user : str, default "trailmon-nightly"
+        The service identity written to the audit log, with purpose :data:`NIGHTLY_PURPOSE`.
+    db : str or Path, optional
+        The case-record database (default ``STORE/cases.sqlite``).
+    radius_m : float, default 100.0
+        Radius for crimes that give none, metres.
+    max_gap_s : float, default 600.0
+        Longest gap still interpolated, seconds.
+    max_accuracy_m : float, default 100.0
+        Attendance and zones set fixes less accurate than this aside, metres.
+    trigger : {"auto", "manual"}, default "auto"
+        Recorded in the run log.
+    log : callable, optional
+        Called with one line of progress per step.
+
+    Returns
+    -------
+    dict
+        The run summary (also stored in the run log and ``OUT/<day>/summary.json``).
+
+    Raises
+    ------
+    StoreLockedError
+        When another nightly run holds the lock (exit 4).
+    AccessRefusedError
+        When ``user`` is empty (exit 3).
+    InputError
+        When the inbox folder does not exist or a parameter is out of range.
+    """
+    from trailmon.store.trails import StoreLock, TrailStore
+
+    if not (user and str(user).strip()):
+        raise AccessRefusedError("the nightly job consults location data: give a service identity with --user")
+    for name, v in (("radius_m", radius_m), ("max_gap_s", max_gap_s), ("max_accuracy_m", max_accuracy_m)):
+        if not (isinstance(v, int | float) and np.isfinite(v) and v > 0):
+            raise InputError(f"{name} must be a number > 0, got {v!r}")
+    inbox = Path(inbox)
+    if not inbox.is_dir():
+        raise InputError(f"inbox {str(inbox)!r} is not a folder; it should hold "
+                         + ", ".join(f"{k}/" for k in INBOX_KINDS))
+    now = _as_of(as_of)
+    say = log or (lambda line: None)
+    hook = _hook or (lambda step: None)
+    tstore = TrailStore(store, create=True)
+    rid = "nightly-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + __import__("secrets").token_hex(3)
+    params = {"as_of": _iso(now.value), "radius_m": radius_m, "max_gap_s": max_gap_s,
+              "max_accuracy_m": max_accuracy_m, "inbox": str(inbox), "out": str(out), "store": str(store),
+              "zone_tz": ZONE_TZ, "user": user}
+    with StoreLock(tstore.path / ".nightly.lock", "nightly"):
+        cases = CaseStore(db or default_db_path(tstore.path), create=True)
+        try:
+            cases.start_run(rid, command="nightly", parameters=params, trigger=trigger, as_of=_iso(now.value))
+            job = _Job(tstore, cases, inbox, Path(out), now, rid, str(user).strip(), params, say, hook)
+            try:
+                summary = job.run()
+            except Exception as exc:
+                cases.finish_run(rid, status="failed", error=f"{type(exc).__name__}: {exc}")
+                raise
+            cases.finish_run(rid, status="done", summary=summary)
+            return summary
+        finally:
+            cases.close()
+
+
+class _Job:
+    """One nightly run's state; each method is one step."""
+
+    def __init__(self, store, cases: CaseStore, inbox: Path, out: Path, now: pd.Timestamp, rid: str, user: str,
+                 params: dict, say, hook) -> None:
+        self.store, self.cases, self.inbox, self.out, self.now = store, cases, inbox, out, now
+        self.rid, self.user, self.params, self.say, self.hook = rid, user, params, say, hook
+        self.day = now.strftime("%Y-%m-%d")
+        self.pad_ns = int((params["max_gap_s"] + FIX_HALO_S) * 1e9)
+        self.summary: dict = {"run_id": rid, "as_of": params["as_of"], "day": self.day, "status": "done"}
+
+    def audit(self, action: str, kind: str, parameters: dict, subjects, counts: dict) -> None:
+        audit.append(self.store.audit_path, user=self.user, purpose=NIGHTLY_PURPOSE, action=action, kind=kind,
+                     parameters={"run_id": self.rid, **parameters}, subjects=[str(s) for s in subjects],
+                     counts=counts)
+
+    def run(self) -> dict:
+        files = self.scan()
+        self.read(files)
+        self.hook("read")
+        self.ingest()
+        self.hook("ingest")
+        self.records()
+        self.hook("records")
+        self.match_proximity()
+        self.hook("proximity")
+        self.match_attendance()
+        self.hook("attendance")
+        self.match_zones()
+        self.hook("zones")
+        self.reports()
+        self.hook("reports")
+        self.move()
+        self.hook("move")
+        s = self.summary
+        self.audit("nightly", "ingest", {"as_of": s["as_of"]}, [], {
+            "files_new": s["files"]["new"], "files_quarantined": len(s["files"]["quarantined"]),
+            "hits": s["proximity"]["hits"], "outcomes": s["attendance"]["outcomes"], "zone_events": s["zones"]["events"]})
+        return s
+
+    # -- 1. the inbox ------------------------------------------------------------------------------------
+    def scan(self) -> list[dict]:
+        """New files, in read order; files committed by an interrupted run are moved now."""
+        new, seen, leftover = [], set(), 0
+        for kind in INBOX_KINDS:
+            folder = self.inbox / kind
+            if not folder.is_dir():
+                continue
+            for p in sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")
+                            and not f.name.endswith(".reason.txt")):
+                sha = sha256_file(p)
+                status = self.cases.inbox_status(sha)
+                if status is not None:
+                    _move(p, self.inbox / status / kind)  # committed by an earlier run, not yet moved
+                    leftover += 1
+                elif sha in seen:
+                    new.append({"path": p, "kind": kind, "sha256": sha, "name": p.name, "duplicate": True})
+                else:
+                    seen.add(sha)
+                    new.append({"path": p, "kind": kind, "sha256": sha, "name": p.name, "duplicate": False})
+        self.summary["files"] = {"new": len(new), "moved_from_earlier_run": leftover, "processed": [],
+                                 "quarantined": []}
+        self.say(f"inbox: {len(new)} new file(s)")
+        return new
+
+    def read(self, files: list[dict]) -> None:
+        from trailmon.io.appointments import read_appointments
+        from trailmon.io.crimes import distinct_crimes, read_crimes
+        from trailmon.io.subjects import read_subjects
+        from trailmon.io.trails import read_trails
+        from trailmon.io.zones import read_zones
+
+        crs = self.store.crs
+        readers = {
+            "subjects": lambda p: read_subjects(p),
+            "trails": lambda p: read_trails(p, crs=crs),
+            "crimes": lambda p: read_crimes(p, crs=crs),
+            "appointments": lambda p: read_appointments(p, crs=crs),
+            "zones": lambda p: read_zones(p, crs=crs),
+        }
+        self.files = files
+        self.results: dict[str, list] = {k: [] for k in INBOX_KINDS}
+        for f in files:
+            if f["duplicate"]:
+                f["status"] = "processed"
+                continue
+            try:
+                res = readers[f["kind"]](f["path"])
+            except (TrailmonError, ValueError, UnicodeError) as exc:
+                f["status"], f["reason"] = "quarantined", f"{type(exc).__name__}: {exc}"
+                continue
+            f["status"] = "processed"
+            f["read"], f["accepted"], f["rejected"] = res.n_read, len(res.accepted), len(res.rejected)
+            if f["kind"] == "crimes":
+                res.accepted = distinct_crimes(res.accepted)
+            self.results[f["kind"]].append(res)
+            if f["kind"] in ("crimes", "appointments", "zones") and len(res.rejected):
+                qname = f"{self.rid}-{f['kind']}-{f['sha256'][:8]}.csv"
+                write_bytes_atomic(self.store.path / "quarantine" / qname, res.rejected.to_csv(index=False).encode())
+                f["quarantine"] = str(self.store.path / "quarantine" / qname)
+
+    # -- 2. ingest and records ----------------------------------------------------------------------------
+    def ingest(self) -> None:
+        trails, subjects = self.results["trails"], self.results["subjects"]
+        self.summary["ingest"] = None
+        if trails or subjects:
+            s = self.store.ingest(trails, subjects)
+            self.summary["ingest"] = {k: v for k, v in s.as_dict().items() if k != "files"}
+            self.say(f"ingest: read {s.read}, added {s.added}, already stored {s.already_stored}, "
+                     f"rejected {s.rejected}")
+
+    def records(self) -> None:
+        spans = []
+        for res in self.results["trails"]:
+            t = res.accepted["t_ns"].to_numpy(np.int64) if len(res.accepted) else np.zeros(0, np.int64)
+            if len(t):
+                day = t // DAY_NS
+                order = np.argsort(day, kind="stable")
+                d, t = day[order], t[order]
+                cut = np.flatnonzero(np.diff(d)) + 1
+                spans += [(int(part.min()), int(part.max())) for part in np.split(t, cut)]
+        if any(len(r.accepted) for r in self.results["subjects"]):
+            spans.append((_MIN_NS, _MAX_NS))  # monitoring windows may have changed: everything can change
+        subj = self.store.subjects()
+        with self.cases.transaction() as c:
+            n_subj = self.cases.upsert_subjects(c, subj)
+            versions = []
+            for res in self.results["crimes"]:
+                versions += self.cases.upsert_crimes(c, res.accepted, self.rid)
+            n_appt = sum(self.cases.upsert_appointments(c, r.accepted, self.rid) for r in self.results["appointments"])
+            n_zone = sum(self.cases.upsert_zones(c, r.accepted, self.rid) for r in self.results["zones"])
+            self.cases.add_pending_spans(c, merge_spans(spans), self.rid)
+            self.cases.record_files(c, [{k: f.get(k) for k in ("sha256", "kind", "name", "status", "reason")}
+                                        for f in self.files], self.rid, self.params["as_of"])
+        self.summary["records"] = {"subjects_changed": n_subj, "crime_versions_new": len(versions),
+                                   "appointments_changed": n_appt, "zones_changed": n_zone,
+                                   "trail_spans": len(merge_spans(spans))}
+
+    # -- 3. matching -------------------------------------------------------------------------------------
+    def match_proximity(self) -> None:
+        from trailmon.match.proximity import proximity
+
+        spans = self.cases.pending_spans()
+        crimes = self.cases.crimes_to_match(spans, self.pad_ns)
+        res = {"crimes": len(crimes), "hits": 0, "new": 0, "updated": 0, "unchanged": 0, "withdrawn": 0,
+               "evidence_rows": 0, "gaps": 0}
+        if len(crimes):
+            keys = crimes[["force", "crime_ref", "crime_version"]].reset_index(drop=True)
+            query = crimes.assign(crime_ref=[str(i) for i in range(len(crimes))])  # unique across forces
+            t1, t2 = query["committed_from"].min(), query["committed_to"].max()
+            halo = max(self.params["max_gap_s"], FIX_HALO_S)
+            trails = self.store.read_span(t1, t2, halo_s=halo)
+            out = proximity(trails, query, radius_m=self.params["radius_m"], max_gap_s=self.params["max_gap_s"],
+                            crs=self.store.crs)
+            hits, evidence, gaps = (_restore(df, keys) for df in out)
+            with self.cases.transaction() as c:
+                res = self.cases.apply_proximity(c, keys, hits, evidence, gaps, run_id=self.rid, report_day=self.day)
+            res["hits"] = len(hits)
+            self.audit("proximity", "consultation", {"radius_m": self.params["radius_m"],
+                                                     "max_gap_s": self.params["max_gap_s"], "crimes": len(crimes)},
+                       sorted(set(hits["subject_id"]) | set(gaps["subject_id"])),
+                       {"hits": len(hits), "evidence_rows": len(evidence), "gaps_near_scene": len(gaps)})
+        self.summary["proximity"] = res
+        self.say(f"proximity: {res['crimes']} crime version(s) matched, {res['hits']} hit(s) "
+                 f"({res['new']} new, {res['withdrawn']} withdrawn)")
+
+    def match_attendance(self) -> None:
+        spans = self.cases.pending_spans()
+        appts = self.cases.appointments_to_match(spans, self.pad_ns + int(EARLY_S * 1e9), self.pad_ns,
+                                                 int(self.now.value))
+        res = {"appointments": len(appts), "outcomes": 0, "changed": 0}
+        if len(appts):
+            from trailmon.match.attendance import attendance
+
+            t1 = appts["start"].min() - pd.Timedelta(seconds=EARLY_S)
+            trails = self.store.read_span(t1, appts["end"].max(), halo_s=max(self.params["max_gap_s"], FIX_HALO_S))
+            outcomes = attendance(trails, appts, max_gap_s=self.params["max_gap_s"],
+                                  max_accuracy_m=self.params["max_accuracy_m"])
+            with self.cases.transaction() as c:
+                res.update(self.cases.apply_attendance(c, outcomes, run_id=self.rid, report_day=self.day))
+            by_status = {str(k): int(v) for k, v in outcomes["status"].value_counts().sort_index().items()}
+            self.audit("attendance", "compliance", {"max_accuracy_m": self.params["max_accuracy_m"]},
+                       sorted(set(outcomes["subject_id"])), {"outcomes": len(outcomes), **by_status})
+        self.summary["attendance"] = res
+        self.say(f"attendance: {res['outcomes']} outcome(s)")
+
+    def match_zones(self) -> None:
+        spans = self.cases.pending_spans()
+        zones = self.cases.zones_frame()
+        limit = int(self.now.value)
+        todo: dict[tuple[int, int], list[int]] = {}
+        until: dict[int, int] = {}
+        for k, z in zones.iterrows():
+            ps, pe = zone_periods(z, limit, ZONE_TZ)
+            if not len(ps):
+                continue
+            done = z["evaluated_until_ns"]
+            new = np.ones(len(ps), bool) if done is None else ps >= int(done)
+            redo = ~new & _overlaps(ps, pe, spans, self.pad_ns)
+            for a, b in zip(ps[new | redo], pe[new | redo], strict=True):
+                todo.setdefault((int(a), int(b)), []).append(k)
+            if new.any():
+                until[k] = int(pe[new].max())
+        res = {"periods": sum(len(v) for v in todo.values()), "events": 0}
+        results = []
+        if todo:
+            from trailmon.match.zones import zones as zone_events
+
+            lo = min(a for a, _ in todo)
+            hi = max(b for _, b in todo)
+            trails = self.store.read_span(pd.Timestamp(lo, unit="ns", tz="UTC"), pd.Timestamp(hi, unit="ns", tz="UTC"),
+                                          halo_s=max(self.params["max_gap_s"], FIX_HALO_S))
+            for (a, b), rows in sorted(todo.items()):
+                zdf = zones.loc[rows].drop(columns=["evaluated_until_ns"]).reset_index(drop=True)
+                ev = zone_events(trails, zdf, pd.Timestamp(a, unit="ns", tz="UTC"), pd.Timestamp(b, unit="ns", tz="UTC"),
+                                 tz=ZONE_TZ, max_gap_s=self.params["max_gap_s"],
+                                 max_accuracy_m=self.params["max_accuracy_m"])
+                results.append((a, zdf, ev))
+        with self.cases.transaction() as c:
+            subjects = set()
+            for a, zdf, ev in results:
+                for z in zdf.itertuples(index=False):
+                    mine = ev[(ev["zone_id"].astype(str) == str(z.zone_id))
+                              & (ev["subject_id"].astype(str) == str(z.subject_id))]
+                    res["events"] += self.cases.apply_zone_period(c, str(z.zone_id), str(z.subject_id), str(z.kind), a,
+                                                                  mine, run_id=self.rid, report_day=self.day)
+                    subjects.add(str(z.subject_id))
+            for k, t in until.items():
+                self.cases.set_zone_evaluated(c, str(zones.at[k, "zone_id"]), str(zones.at[k, "subject_id"]), t)
+            self.cases.clear_pending_spans(c)  # the last matching step: the queued trail time is consumed
+        if results:
+            self.audit("zones", "compliance", {"tz": ZONE_TZ, "periods": res["periods"]}, sorted(subjects),
+                       {"events": res["events"]})
+        self.summary["zones"] = res
+        self.say(f"zones: {res['periods']} zone period(s) judged, {res['events']} event(s)")
+
+    # -- 4. reports and files ----------------------------------------------------------------------------
+    def reports(self) -> None:
+        from trailmon.report.writers import make_provenance, write_table
+
+        folder = make_private_dir(self.out / self.day)
+        tables = day_reports(self.cases, self.day)
+        prov = make_provenance("nightly", self.params, transformation=self.store.crs.info.as_dict(),
+                               inputs=[f["path"] for f in self.files], user=self.user, purpose=NIGHTLY_PURPOSE)
+        outputs = [str(write_table(df, folder / f"{name}.csv", prov)) for name, df in tables.items()]
+        runs = self.cases.runs()
+        day_runs = runs[runs["as_of"].astype(str).str.startswith(self.day)]["run_id"].tolist()
+        write_json_atomic(folder / "summary.json", {
+            "as_of": self.params["as_of"], "day": self.day, "engine": f"trailmon {__version__}",
+            "rows": {name: len(df) for name, df in tables.items()}, "runs": day_runs, "last_run": self.summary})
+        self.summary["outputs"] = [*outputs, str(folder / "summary.json")]
+
+    def move(self) -> None:
+        for f in self.files:
+            if f["status"] == "quarantined":
+                dest = _move(f["path"], self.inbox / "quarantine" / f["kind"])
+                write_bytes_atomic(dest.with_name(dest.name + ".reason.txt"), (f["reason"] + "\n").encode())
+                self.summary["files"]["quarantined"].append({"file": str(dest), "reason": f["reason"]})
+            else:
+                dest = _move(f["path"], self.inbox / "processed" / f["kind"])
+                entry = {"file": str(dest)}
+                entry.update({k: f[k] for k in ("read", "accepted", "rejected", "quarantine") if k in f})
+                self.summary["files"]["processed"].append(entry)
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+def _as_of(value) -> pd.Timestamp:
+    if value is None:
+        return pd.Timestamp(time.time_ns(), unit="ns", tz="UTC")
+    if isinstance(value, str):
+        from trailmon.io._time import parse_instant
+
+        return parse_instant(value, None, what="--as-of").tz_convert("UTC")
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise InputError(f"as_of must carry a time zone (an offset or Z), got {value!r}")
+    return ts.tz_convert("UTC")
+
+
+def _iso(ns: int) -> str:
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _move(path: Path, folder: Path) -> Path:
+    """Move ``path`` into ``folder`` (kept name; a different file of that name there gets a suffix)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / path.name
+    if dest.exists():
+        if sha256_file(dest) == sha256_file(path):
+            path.unlink()
+            return dest
+        dest = folder / f"{path.stem}.{sha256_file(path)[:8]}{path.suffix}"
+    shutil.move(str(path), str(dest))
+    return dest
+
+
+def _restore(df: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """Results keyed by the internal crime index back to ``force, crime_ref, crime_version``."""
+    df = df.copy()
+    if not len(df):
+        df["force"] = pd.Series(dtype=object)
+        return df
+    k = df["crime_ref"].astype(int).to_numpy()
+    df["force"] = keys["force"].to_numpy(dtype=object)[k]
+    df["crime_ref"] = keys["crime_ref"].to_numpy(dtype=object)[k]
+    df["crime_version"] = keys["crime_version"].to_numpy(dtype=np.int64)[k]
+    return df
+
+
+def _overlaps(ps: np.ndarray, pe: np.ndarray, spans: list[tuple[int, int]], pad_ns: int) -> np.ndarray:
+    out = np.zeros(len(ps), dtype=bool)
+    for lo, hi in spans:
+        out |= (ps - pad_ns <= hi) & (pe + pad_ns >= lo)
+    return out
+
+
+def zone_periods(zone: pd.Series, limit_ns: int, tz: str = ZONE_TZ) -> tuple[np.ndarray, np.ndarray]:
+    """The periods a zone is judged in that have ended by ``limit_ns``: int ns UTC starts and ends.
+
+    A zone with a daily schedule has one period per occurrence (a 19:00-07:00 curfew runs into
+    the next day; wall-clock times in ``tz``, right across clock changes); one without has one
+    period per UTC day. Periods are clipped to ``[active_from, active_to]``; a period that has
+    not ended by ``limit_ns`` is left for a later run.
+    """
+    from trailmon.io._time import localize_naive
+
+    a_from = int(pd.Timestamp(zone["active_from"]).value)
+    a_to = _MAX_NS if pd.isna(zone["active_to"]) else int(pd.Timestamp(zone["active_to"]).value)
+    upto = min(a_to, int(limit_ns))
+    if upto <= a_from:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    daily_start, daily_end = str(zone["daily_start"] or ""), str(zone["daily_end"] or "")
+    if daily_start and daily_end:
+        first = pd.Timestamp(a_from, unit="ns", tz="UTC").tz_convert(tz).normalize().tz_localize(None)
+        last = pd.Timestamp(upto, unit="ns", tz="UTC").tz_convert(tz).normalize().tz_localize(None)
+        dates = pd.date_range(first - pd.Timedelta(days=1), last, freq="D")
+        s_off, e_off = pd.Timedelta(daily_start + ":00"), pd.Timedelta(daily_end + ":00")
+        roll = pd.Timedelta(days=1) if e_off <= s_off else pd.Timedelta(0)
+        ps = np.asarray(localize_naive(dates + s_off, tz).as_unit("ns").asi8, dtype=np.int64)
+        pe = np.asarray(localize_naive(dates + roll + e_off, tz).as_unit("ns").asi8, dtype=np.int64)
+    else:
+        ps = np.arange(a_from // DAY_NS, -(-upto // DAY_NS), dtype=np.int64) * DAY_NS
+        pe = ps + DAY_NS
+    ps, pe = np.maximum(ps, a_from), np.minimum(pe, a_to)
+    keep = (pe > ps) & (pe <= limit_ns)
+    return ps[keep], pe[keep]
+
+
+def day_reports(cases: CaseStore, day: str) -> dict[str, pd.DataFrame]:
+    """The frames of ``OUT/<day>/``: what the runs of that as-of day matched, SPEC columns."""
+    h = cases.frame("SELECT * FROM hits WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id", [day])
+    hits = pd.DataFrame({
+        "crime_ref": h["crime_ref"], "crime_version": h["crime_version"], "subject_id": h["subject_id"],
+        "min_distance_m": h["min_distance_m"], "closest_time": ns_to_times(h["closest_time_ns"]),
+        "first_within": ns_to_times(h["first_within_ns"]), "last_within": ns_to_times(h["last_within_ns"]),
+        "dwell_s": h["dwell_s"], "passes": h["passes"], "n_fixes_within": h["n_fixes_within"],
+        "between_fixes": h["between_fixes"].astype(bool), "accuracy_m": h["accuracy_m"],
+        "confidence": h["confidence"], "coverage": h["coverage"], "flags": h["flags"],
+    }, columns=HITS)
+    e = cases.frame("SELECT h.crime_ref, h.crime_version, h.subject_id, e.* FROM evidence e JOIN hits h "
+                    "USING (hit_id) WHERE h.report_day = ? ORDER BY h.crime_ref, h.crime_version, h.subject_id, "
+                    "e.time_ns, e.seq", [day])
+    evidence = e.drop(columns=["hit_id", "time_ns"]).assign(time=ns_to_times(e["time_ns"]),
+                                                            within_r=e["within_r"].astype(bool))[EVIDENCE]
+    g = cases.frame("SELECT * FROM gaps WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id, "
+                    "gap_start_ns", [day])
+    gaps = g.assign(gap_start=ns_to_times(g["gap_start_ns"]), gap_end=ns_to_times(g["gap_end_ns"]))[GAPS]
+    a = cases.frame("SELECT * FROM attendance WHERE report_day = ? ORDER BY appointment_id", [day])
+    att = a.assign(start=ns_to_times(a["start_ns"]), end=ns_to_times(a["end_ns"]), arrival=ns_to_times(a["arrival_ns"]),
+                   departure=ns_to_times(a["departure_ns"]))[ATTENDANCE]
+    z = cases.frame("SELECT * FROM zone_events WHERE report_day = ? ORDER BY zone_id, subject_id, start_ns, event",
+                    [day])
+    zev = z.assign(start=ns_to_times(z["start_ns"]), end=ns_to_times(z["end_ns"]))[ZONES]
+    return {"hits": hits, "evidence": evidence, "gaps": gaps, "attendance": att, "zones": zev}
