@@ -186,11 +186,8 @@ def _require(frame: pd.DataFrame, what: str, needed: tuple[str, ...]) -> None:
 
 
 def _utc_s(values) -> np.ndarray:
-    s = pd.to_datetime(pd.Series(values), utc=True)
-    out = np.full(len(s), np.nan)
-    ok = s.notna().to_numpy()
-    out[ok] = s[ok].astype("int64").to_numpy() / 1e9 if ok.any() else out[ok]
-    return out
+    s = pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True)
+    return (s - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _crimes_in_period(crimes: pd.DataFrame | None, a_s: float, b_s: float) -> pd.DataFrame:
