@@ -1,0 +1,98 @@
+"""The printable proximity report of one crime (SPEC §4 "Proximity report")."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html import escape
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trailmon.errors import InputError
+from trailmon.match.proximity import proximity
+from trailmon.report.crime_report import DISCLAIMER, crime_report_html, write_crime_report
+from trailmon.report.writers import MARKING, make_provenance
+from trailmon.testing import make_trail
+
+E0, N0 = 530000.0, 180000.0
+T0 = 1_783_000_000.0
+
+
+@pytest.fixture(scope="module")
+def case():
+    # S1 passes 30 m north of the scene twice (out and back), S2 is far away with a gap near nothing
+    rows = [(T0 + 60 * k, E0 - 300 + 60 * k, N0 + 30) for k in range(11)]
+    rows += [(T0 + 900 + 60 * k, E0 + 300 - 60 * k, N0 + 30) for k in range(11)]
+    tr = make_trail(rows)
+    t = pd.to_datetime([T0, T0 + 1800], unit="s", utc=True)
+    crimes = pd.DataFrame({"crime_ref": ["K1"], "crime_version": [1], "offence": ["BIAD"],
+                           "offence_group": ["burglary"], "x_m": [E0], "y_m": [N0], "lat": [51.5], "lon": [-0.12],
+                           "committed_from": t[:1], "committed_to": t[1:], "radius_m": [100.0]})
+    res = proximity(tr, crimes)
+    return tr, crimes.iloc[0], res
+
+
+def test_report_sections(case):
+    _, crime, res = case
+    prov = make_provenance("report crime", {"crime": "K1"}, user="analyst1", purpose="IOM panel")
+    fake_png = b"\x89PNG fake"
+    html = crime_report_html(crime, res.hits, res.evidence, res.gaps, map_png=fake_png,
+                             map_href="k1.map.html", provenance=prov)
+    head = html.split("</head>")[0]
+    assert MARKING in head and f'content="{MARKING}"' in head  # the marking in the header
+    assert html.count(MARKING) >= 3  # banner, footer, provenance
+    assert html.count(escape(DISCLAIMER)) == 2  # after the summary and at the end
+    assert "does not show that the person committed or witnessed the crime" in DISCLAIMER
+    assert "only while their equipment could be monitored" in DISCLAIMER
+    assert "Proximity report: crime K1" in html and "burglary" in html
+    assert "analyst1: IOM panel" in html
+    assert f'src="data:image/png;base64,{base64.b64encode(fake_png).decode()}"' in html
+    assert 'href="k1.map.html"' in html
+    assert "@media print" in html and "break-before: page" in html
+
+
+def test_report_evidence_and_first_last_points(case):
+    _, crime, res = case
+    html = crime_report_html(crime, res.hits, res.evidence, res.gaps)
+    ev = res.evidence
+    assert set(ev["pass"]) == {"A", "B"}
+    for label in ev["label"]:
+        assert f"<td>{label}</td>" in html
+    assert "first in the vicinity" in html and "last in the vicinity" in html
+    first = ev[ev["kind"] == "first"].sort_values("time").iloc[0]
+    last = ev[ev["kind"] == "last"].sort_values("time").iloc[-1]
+    section = html.split("First and last points in the vicinity")[1].split("<h3>Evidence")[0]
+    assert section.index(f"<td>{first['label']}</td>") < section.index(f"<td>{last['label']}</td>")
+    assert "no static map was drawn" in html
+
+
+def test_report_without_hits(case):
+    _, crime, res = case
+    html = crime_report_html(crime, res.hits.iloc[:0], res.evidence.iloc[:0], res.gaps)
+    assert "No monitored subject was within the radius during the window." in html
+    assert 'class="subject"' not in html
+
+
+def test_report_errors(case):
+    _, crime, res = case
+    with pytest.raises(InputError, match=r"evidence lacks the columns \['label'\]"):
+        crime_report_html(crime, res.hits, res.evidence.drop(columns="label"), res.gaps)
+    with pytest.raises(InputError, match="crime_row must be a Series or dict with a crime_ref, got list"):
+        crime_report_html([], res.hits, res.evidence, res.gaps)
+
+
+def test_write_crime_report(case, tmp_path):
+    tr, crime, res = case
+    paths = write_crime_report(tmp_path / "out" / "k1.html", tr, crime, res.hits, res.evidence, res.gaps)
+    assert {k: p.name for k, p in paths.items()} == {"report": "k1.html", "map": "k1.map.html", "png": "k1.map.png"}
+    for p in paths.values():
+        assert p.stat().st_mode & 0o777 == 0o600
+    html = paths["report"].read_text()
+    png = paths["png"].read_bytes()
+    assert base64.b64encode(png).decode() in html
+    assert not re.search(r"<(script|link)[^>]*(src|href)\s*=\s*[\"'](https?:)?//", html + paths["map"].read_text())
+    with pytest.raises(InputError, match=r"path must end in \.html, got '.*k1\.pdf'"):
+        write_crime_report(tmp_path / "k1.pdf", tr, crime, res.hits, res.evidence, res.gaps)
+    assert np.isfinite(res.hits["min_distance_m"]).all()
