@@ -187,7 +187,7 @@ BAD_ROWS = [
     ("S1,2026-07-14T10:01:00Z,53.8,-1.55,inf,gps,,", "BAD_ACCURACY"),                # infinite
     ("S1,2026-07-14T10:01:00Z,53.8,-1.55,10,satellite,,", "BAD_FIX_TYPE"),           # unknown fix type
     ("S1,2026-07-14T10:01:00Z,53.8,-1.55,10,gps,fast,", "BAD_SPEED"),                # speed not a number
-    ("S1,2026-07-14T10:01:00Z,53.8,-1.55,10,gps,-1,", "BAD_SPEED"),                  # negative speed
+    ("S1,2026-07-14T10:01:00Z,53.8,-1.55,10,gps,inf,", "BAD_SPEED"),                 # infinite speed
     ("S1,2026-07-14T10:01:00Z,53.8,-1.55,10,gps,1,north", "BAD_HEADING"),            # heading not a number
     (GOOD, "DUPLICATE"),                                                             # identical copy of row 1
     ("S1,2026-07-14T10:00:00Z,53.8,-1.55,,,9,45", "DUPLICATE"),                      # same fix by defaults
