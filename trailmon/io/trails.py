@@ -740,7 +740,8 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     rej.reject(fix_present & (fix < 0), RejectReason.BAD_FIX_TYPE,
                f"{name['fix_type']} is not one of {allowed}")
     speed, speed_present = _optional(table, canon, "speed_mps", n)
-    rej.reject(speed_present & ~np.isfinite(speed), RejectReason.BAD_SPEED, f"{name['speed_mps']} is not a number")
+    rej.reject(speed_present & ~np.isfinite(speed), RejectReason.BAD_SPEED,
+               f"{name['speed_mps']} is not a number")
     heading, heading_present = _optional(table, canon, "heading_deg", n)
     rej.reject(heading_present & ~np.isfinite(heading), RejectReason.BAD_HEADING,
                f"{name['heading_deg']} is not a number")
