@@ -85,7 +85,7 @@ def static_map_png(
     ...                        "committed_from": t[:1], "committed_to": t[1:]})
     >>> res = proximity(tr, crimes)
     >>> static_map_png(tr, crimes.iloc[0], res.hits, res.evidence)[:4]
-    b'\\x89PNG'
+    b'\x89PNG'
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
