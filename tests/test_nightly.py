@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -50,11 +49,15 @@ def trail_csv(d: int) -> str:
     t = _day(d) + pd.Timedelta(hours=12) + pd.to_timedelta(np.arange(121) * 60, unit="s")
     rel = (t - (_day(d) + pd.Timedelta(hours=13))).total_seconds().to_numpy()
     rows = []
-    for sid, e, n in (("S1", E0 + 2.0 * rel, np.full(121, N0 + 30.0)),
-                      ("S2", np.full(121, VENUE[0]), np.full(121, VENUE[1])),
-                      ("S3", np.full(121, E0 - 3000.0), np.full(121, N0 - 3000.0))):
+    for sid, e, n in (
+        ("S1", E0 + 2.0 * rel, np.full(121, N0 + 30.0)),
+        ("S2", np.full(121, VENUE[0]), np.full(121, VENUE[1])),
+        ("S3", np.full(121, E0 - 3000.0), np.full(121, N0 - 3000.0)),
+    ):
         lat, lon = _ll(e, n)
-        rows += [f"{sid},{_iso(tk)},{la:.10f},{lo:.10f},10,gps" for tk, la, lo in zip(t, lat, lon, strict=True)]
+        rows += [
+            f"{sid},{_iso(tk)},{la:.10f},{lo:.10f},10,gps" for tk, la, lo in zip(t, lat, lon, strict=True)
+        ]
     return "subject_id,timestamp,lat,lon,accuracy_m,fix_type\n" + "\n".join(rows) + "\n"
 
 
@@ -67,13 +70,22 @@ def crimes_csv(rows: list[tuple]) -> str:
 
 def daily_crime(d: int, ref: str | None = None, de: float = 0.0) -> tuple:
     noon = _day(d) + pd.Timedelta(hours=13)
-    return (ref or f"K{d}", "TFP", E0 + de, N0, noon - pd.Timedelta(minutes=5), noon + pd.Timedelta(minutes=5))
+    return (
+        ref or f"K{d}",
+        "TFP",
+        E0 + de,
+        N0,
+        noon - pd.Timedelta(minutes=5),
+        noon + pd.Timedelta(minutes=5),
+    )
 
 
-SUBJECTS = ("subject_id,cohort,monitoring_start,monitoring_end,crn,pnc_id\n"
-            "S1,fixed,2026-07-01T00:00:00Z,2027-07-01T00:00:00Z,A123456,2012/0123456Y\n"
-            "S2,flex,2026-07-01T00:00:00Z,,,\n"
-            "S3,free,2026-07-01T00:00:00Z,,,\n")
+SUBJECTS = (
+    "subject_id,cohort,monitoring_start,monitoring_end,crn,pnc_id\n"
+    "S1,fixed,2026-07-01T00:00:00Z,2027-07-01T00:00:00Z,A123456,2012/0123456Y\n"
+    "S2,flex,2026-07-01T00:00:00Z,,,\n"
+    "S3,free,2026-07-01T00:00:00Z,,,\n"
+)
 
 
 def appointments_csv() -> str:
@@ -87,20 +99,27 @@ def appointments_csv() -> str:
 
 def zones_csv() -> str:
     lat, lon = _ll(E0, N0)
-    return ("zone_id,subject_id,kind,active_from,active_to,lat,lon,radius_m\n"
-            f"Z1,S1,exclusion,{_iso(_day(1))},{_iso(_day(8))},{lat[0]:.10f},{lon[0]:.10f},200\n")
+    return (
+        "zone_id,subject_id,kind,active_from,active_to,lat,lon,radius_m\n"
+        f"Z1,S1,exclusion,{_iso(_day(1))},{_iso(_day(8))},{lat[0]:.10f},{lon[0]:.10f},200\n"
+    )
 
 
-CRIME_MAPPING = ("Cheshire,TFP,Theft from the person,CHS20260714,0000001,20260714125500,20260714130500,"
-                 f"{E0:.0f},{N0:.0f},,,OSGB36,taken from a bag\n")
+CRIME_MAPPING = (
+    "Cheshire,TFP,Theft from the person,CHS20260714,0000001,20260714125500,20260714130500,"
+    f"{E0:.0f},{N0:.0f},,,OSGB36,taken from a bag\n"
+)
 
 
 def police_uk() -> str:
     lat, lon = _ll(*VENUE)
-    return ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
-            "Last outcome category,Context\n"
-            f"pu1,2026-07,West Yorkshire Police,West Yorkshire Police,{lon[0]:.6f},{lat[0]:.6f},On or near X,E01,L,"
-            "Robbery,Under investigation,\n")
+    return (
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
+        "Last outcome category,Context\n"
+        f"pu1,2026-07,West Yorkshire Police,West Yorkshire Police,{lon[0]:.6f},{lat[0]:.6f},"
+        "On or near X,E01,L,"
+        "Robbery,Under investigation,\n"
+    )
 
 
 def week() -> dict[int, list[tuple[str, str, str]]]:
@@ -111,7 +130,10 @@ def week() -> dict[int, list[tuple[str, str, str]]]:
     re-sent unchanged on night 6 (no new version); an unreadable trail file arrives on night 3.
     """
     nights: dict[int, list[tuple[str, str, str]]] = {n: [] for n in range(1, NIGHTS + 1)}
-    nights[1] += [("subjects", "subjects.csv", SUBJECTS), ("appointments", "appointments.csv", appointments_csv())]
+    nights[1] += [
+        ("subjects", "subjects.csv", SUBJECTS),
+        ("appointments", "appointments.csv", appointments_csv()),
+    ]
     if HAVE_ZONES:
         nights[1].append(("zones", "zones.csv", zones_csv()))
     for d in range(1, NIGHTS + 1):
@@ -178,13 +200,19 @@ def test_week_results(week_runs):
     root, summaries, _, catchup = week_runs
     with CaseStore(root / "store" / "cases.sqlite") as cases:
         hits = cases.hits()
-        crimes = cases.frame("SELECT force, crime_ref, crime_version, x_m FROM crimes ORDER BY crime_ref, crime_version")
+        crimes = cases.frame(
+            "SELECT force, crime_ref, crime_version, x_m FROM crimes ORDER BY crime_ref, crime_version"
+        )
         att = cases.frame("SELECT * FROM attendance ORDER BY appointment_id")
         runs = cases.runs()
     s1 = hits[hits.subject_id == "S1"]
     # every daily crime, the late-reported K1b, the crime-mapping crime and both versions of K2 are S1 hits
-    assert set(zip(s1.crime_ref, s1.crime_version)) >= {
-        *[(f"K{d}", 1) for d in range(1, NIGHTS + 1)], ("K1b", 1), ("K2", 2), ("CHS/0000001", 1)}
+    assert set(zip(s1.crime_ref, s1.crime_version, strict=True)) >= {
+        *[(f"K{d}", 1) for d in range(1, NIGHTS + 1)],
+        ("K1b", 1),
+        ("K2", 2),
+        ("CHS/0000001", 1),
+    }
     assert s1["min_distance_m"].astype(float).min() == pytest.approx(30.0, abs=1e-3)
     # K4 was matched on night 4 without trail data, and re-matched when day 4's trail arrived on night 6
     k4 = s1[s1.crime_ref == "K4"].iloc[0]
@@ -205,7 +233,9 @@ def test_week_results(week_runs):
 def test_files_moved_and_quarantined(week_runs):
     root, summaries, _, _ = week_runs
     inbox = root / "inbox"
-    left = [p for k in ("trails", "crimes", "subjects", "appointments", "zones") for p in (inbox / k).glob("*")]
+    left = [
+        p for k in ("trails", "crimes", "subjects", "appointments", "zones") for p in (inbox / k).glob("*")
+    ]
     assert left == []
     assert (inbox / "processed" / "trails" / "day1.csv").exists()
     assert (inbox / "processed" / "crimes" / "cm-day2.csv").exists()
@@ -217,12 +247,16 @@ def test_files_moved_and_quarantined(week_runs):
 
 def test_day_reports(week_runs):
     root, summaries, _, _ = week_runs
-    day = (root / "out" / "2026-07-14")
+    day = root / "out" / "2026-07-14"
     for name in ("hits", "evidence", "gaps", "attendance", "zones"):
         text = (day / f"{name}.csv").read_text()
         assert text.startswith("# marking: OFFICIAL-SENSITIVE")
     hits = pd.read_csv(day / "hits.csv", comment="#")
-    assert "K1" in set(hits["crime_ref"]) and list(hits.columns)[:3] == ["crime_ref", "crime_version", "subject_id"]
+    assert "K1" in set(hits["crime_ref"]) and list(hits.columns)[:3] == [
+        "crime_ref",
+        "crime_version",
+        "subject_id",
+    ]
     ev = pd.read_csv(day / "evidence.csv", comment="#")
     assert len(ev) and set(ev["crime_ref"]) <= set(hits["crime_ref"])
     summary = json.loads((day / "summary.json").read_text())
@@ -287,7 +321,8 @@ def test_killed_run_then_rerun_equals_uninterrupted(step, tmp_path):
     s = nightly(root, 2)
     assert snapshot(root) == snapshot(ref)
     assert sorted(p.name for p in (root / "inbox" / "processed" / "crimes").iterdir()) == sorted(
-        p.name for p in (ref / "inbox" / "processed" / "crimes").iterdir())
+        p.name for p in (ref / "inbox" / "processed" / "crimes").iterdir()
+    )
     with CaseStore(root / "store" / "cases.sqlite") as cases:
         runs = cases.runs()
     assert runs["status"].tolist() == ["failed", "done"]
@@ -309,7 +344,8 @@ def test_process_killed_by_exit_then_rerun(tmp_path):
         def hook(step):
             if step == "proximity":
                 os._exit(17)
-        run_nightly({str(root / 'store')!r}, {str(root / 'inbox')!r}, {str(root / 'out')!r}, as_of={as_of(2)!r},
+        run_nightly({str(root / "store")!r}, {str(root / "inbox")!r}, {str(root / "out")!r},
+                    as_of={as_of(2)!r},
                     _hook=hook)
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -320,12 +356,17 @@ def test_process_killed_by_exit_then_rerun(tmp_path):
 
 
 def test_resent_crime_new_version_is_matched(tmp_path):
-    drop(tmp_path / "inbox", [("trails", "d1.csv", trail_csv(1)), ("crimes", "c1.csv", crimes_csv([daily_crime(1)]))])
+    drop(
+        tmp_path / "inbox",
+        [("trails", "d1.csv", trail_csv(1)), ("crimes", "c1.csv", crimes_csv([daily_crime(1)]))],
+    )
     nightly(tmp_path, 1)
     drop(tmp_path / "inbox", [("crimes", "c2.csv", crimes_csv([daily_crime(1, de=10.0)]))])
     s = nightly(tmp_path, 2)
     assert s["records"]["crime_versions_new"] == 1 and s["proximity"]["crimes"] == 1
-    drop(tmp_path / "inbox", [("crimes", "c3.csv", crimes_csv([daily_crime(1, de=10.0)]))])  # identical re-send
+    drop(
+        tmp_path / "inbox", [("crimes", "c3.csv", crimes_csv([daily_crime(1, de=10.0)]))]
+    )  # identical re-send
     s = nightly(tmp_path, 3)
     assert s["records"]["crime_versions_new"] == 0 and s["proximity"]["crimes"] == 0
     with CaseStore(tmp_path / "store" / "cases.sqlite") as cases:
@@ -347,9 +388,11 @@ def test_withdrawn_hit_when_new_fixes_show_subject_was_elsewhere(tmp_path):
     """Sparse fixes interpolate past the scene; a late file fills the gap far away: the hit is withdrawn."""
     t0 = _day(1) + pd.Timedelta(hours=13)
     lat, lon = _ll([E0 - 250, E0 + 250], [N0, N0])
-    first = ("subject_id,timestamp,lat,lon\n"
-             f"S9,{_iso(t0 - pd.Timedelta(minutes=4))},{lat[0]:.10f},{lon[0]:.10f}\n"
-             f"S9,{_iso(t0 + pd.Timedelta(minutes=4))},{lat[1]:.10f},{lon[1]:.10f}\n")
+    first = (
+        "subject_id,timestamp,lat,lon\n"
+        f"S9,{_iso(t0 - pd.Timedelta(minutes=4))},{lat[0]:.10f},{lon[0]:.10f}\n"
+        f"S9,{_iso(t0 + pd.Timedelta(minutes=4))},{lat[1]:.10f},{lon[1]:.10f}\n"
+    )
     drop(tmp_path / "inbox", [("trails", "a.csv", first), ("crimes", "c.csv", crimes_csv([daily_crime(1)]))])
     s = nightly(tmp_path, 1)
     assert s["proximity"]["hits"] == 1
@@ -358,7 +401,9 @@ def test_withdrawn_hit_when_new_fixes_show_subject_was_elsewhere(tmp_path):
         cases.review(hid, "qualified", user="rev")
     la, lo = _ll([E0], [N0 + 3000])
     late = "subject_id,timestamp,lat,lon\n" + "".join(
-        f"S9,{_iso(t0 + pd.Timedelta(seconds=k))},{la[0]:.10f},{lo[0]:.10f}\n" for k in (-200, -100, 0, 100, 200))
+        f"S9,{_iso(t0 + pd.Timedelta(seconds=k))},{la[0]:.10f},{lo[0]:.10f}\n"
+        for k in (-200, -100, 0, 100, 200)
+    )
     drop(tmp_path / "inbox", [("trails", "b.csv", late)])
     s = nightly(tmp_path, 2)
     assert s["proximity"]["withdrawn"] == 1
@@ -374,30 +419,69 @@ def test_second_run_is_locked_out(tmp_path, capsys):
     with StoreLock(store.path / ".nightly.lock", "nightly"):
         with pytest.raises(StoreLockedError, match="locked by nightly"):
             nightly(tmp_path, 1)
-        code = main(["nightly", "--store", str(tmp_path / "store"), "--inbox", str(tmp_path / "inbox"),
-                     "--out", str(tmp_path / "out"), "--as-of", as_of(1)])
+        code = main(
+            [
+                "nightly",
+                "--store",
+                str(tmp_path / "store"),
+                "--inbox",
+                str(tmp_path / "inbox"),
+                "--out",
+                str(tmp_path / "out"),
+                "--as-of",
+                as_of(1),
+            ]
+        )
     assert code == 4
     assert "locked" in capsys.readouterr().err
 
 
 def test_cli_json_summary_and_errors(tmp_path, capsys):
-    drop(tmp_path / "inbox", [("trails", "d1.csv", trail_csv(1)), ("crimes", "c1.csv", crimes_csv([daily_crime(1)]))])
-    argv = ["nightly", "--store", str(tmp_path / "store"), "--inbox", str(tmp_path / "inbox"), "--out",
-            str(tmp_path / "out"), "--as-of", as_of(1), "--json"]
+    drop(
+        tmp_path / "inbox",
+        [("trails", "d1.csv", trail_csv(1)), ("crimes", "c1.csv", crimes_csv([daily_crime(1)]))],
+    )
+    argv = [
+        "nightly",
+        "--store",
+        str(tmp_path / "store"),
+        "--inbox",
+        str(tmp_path / "inbox"),
+        "--out",
+        str(tmp_path / "out"),
+        "--as-of",
+        as_of(1),
+        "--json",
+    ]
     assert main(argv) == 0
     js = json.loads(capsys.readouterr().out)
     assert js["files"]["new"] == 2 and js["proximity"]["hits"] == 1 and js["day"] == "2026-07-14"
     assert main(argv[:-3] + ["--as-of", "2026-07-14 02:00"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "--as-of" in err
-    assert main(["nightly", "--store", str(tmp_path / "s2"), "--inbox", str(tmp_path / "nope"), "--out",
-                 str(tmp_path / "out")]) == 1
+    assert (
+        main(
+            [
+                "nightly",
+                "--store",
+                str(tmp_path / "s2"),
+                "--inbox",
+                str(tmp_path / "nope"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 1
+    )
     assert "is not a folder" in capsys.readouterr().err
     assert main(argv[:-1] + ["--user", ""]) == 3
 
 
 def test_purge_keeps_case_records_and_a_rerun_changes_nothing(tmp_path, capsys):
-    drop(tmp_path / "inbox", [("trails", "d1.csv", trail_csv(1)), ("crimes", "c1.csv", crimes_csv([daily_crime(1)]))])
+    drop(
+        tmp_path / "inbox",
+        [("trails", "d1.csv", trail_csv(1)), ("crimes", "c1.csv", crimes_csv([daily_crime(1)]))],
+    )
     nightly(tmp_path, 1)
     before = snapshot(tmp_path)
     assert main(["purge", "--store", str(tmp_path / "store"), "--older-than", "1d", "--user", "dpo"]) == 0
@@ -415,13 +499,22 @@ def test_zone_events_stored(week_runs):
     assert "visit" in set(ev["event"])
 
 
-@pytest.mark.parametrize(("daily", "hours"), [
-    (("19:00", "07:00"), [12.0, 11.0, 12.0]),   # spring forward on 2026-03-29: that night is 11 h
-    (("", ""), [24.0, 24.0, 23.0]),             # UTC days, the last cut by active_to
-])
+@pytest.mark.parametrize(
+    ("daily", "hours"),
+    [
+        (("19:00", "07:00"), [12.0, 11.0, 12.0]),  # spring forward on 2026-03-29: that night is 11 h
+        (("", ""), [24.0, 24.0, 23.0]),  # UTC days, the last cut by active_to
+    ],
+)
 def test_zone_periods(daily, hours):
-    z = pd.Series({"active_from": pd.Timestamp("2026-03-27T12:00Z"), "active_to": pd.Timestamp("2026-03-30T23:00Z"),
-                   "daily_start": daily[0], "daily_end": daily[1]})
+    z = pd.Series(
+        {
+            "active_from": pd.Timestamp("2026-03-27T12:00Z"),
+            "active_to": pd.Timestamp("2026-03-30T23:00Z"),
+            "daily_start": daily[0],
+            "daily_end": daily[1],
+        }
+    )
     ps, pe = zone_periods(z, pd.Timestamp("2026-04-05T00:00Z").value)
     got = ((pe - ps) / 3.6e12).tolist()
     if daily[0]:
@@ -431,4 +524,3 @@ def test_zone_periods(daily, hours):
     # a period that has not ended by the limit waits for a later run
     ps2, pe2 = zone_periods(z, pd.Timestamp("2026-03-29T12:00Z").value)
     assert pe2.max() <= pd.Timestamp("2026-03-29T12:00Z").value
-

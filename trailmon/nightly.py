@@ -127,22 +127,35 @@ def run_nightly(
     from trailmon.store.trails import StoreLock, TrailStore
 
     if not (user and str(user).strip()):
-        raise AccessRefusedError("the nightly job consults location data: give a service identity with --user")
+        raise AccessRefusedError(
+            "the nightly job consults location data: give a service identity with --user"
+        )
     for name, v in (("radius_m", radius_m), ("max_gap_s", max_gap_s), ("max_accuracy_m", max_accuracy_m)):
         if not (isinstance(v, int | float) and np.isfinite(v) and v > 0):
             raise InputError(f"{name} must be a number > 0, got {v!r}")
     inbox = Path(inbox)
     if not inbox.is_dir():
-        raise InputError(f"inbox {str(inbox)!r} is not a folder; it should hold "
-                         + ", ".join(f"{k}/" for k in INBOX_KINDS))
+        raise InputError(
+            f"inbox {str(inbox)!r} is not a folder; it should hold " + ", ".join(f"{k}/" for k in INBOX_KINDS)
+        )
     now = _as_of(as_of)
     say = log or (lambda line: None)
     hook = _hook or (lambda step: None)
     tstore = TrailStore(store, create=True)
-    rid = "nightly-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + __import__("secrets").token_hex(3)
-    params = {"as_of": _iso(now.value), "radius_m": radius_m, "max_gap_s": max_gap_s,
-              "max_accuracy_m": max_accuracy_m, "inbox": str(inbox), "out": str(out), "store": str(store),
-              "zone_tz": ZONE_TZ, "user": user}
+    rid = (
+        "nightly-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + __import__("secrets").token_hex(3)
+    )
+    params = {
+        "as_of": _iso(now.value),
+        "radius_m": radius_m,
+        "max_gap_s": max_gap_s,
+        "max_accuracy_m": max_accuracy_m,
+        "inbox": str(inbox),
+        "out": str(out),
+        "store": str(store),
+        "zone_tz": ZONE_TZ,
+        "user": user,
+    }
     with StoreLock(tstore.path / ".nightly.lock", "nightly"):
         cases = CaseStore(db or default_db_path(tstore.path), create=True)
         try:
@@ -162,8 +175,19 @@ def run_nightly(
 class _Job:
     """One nightly run's state; each method is one step."""
 
-    def __init__(self, store, cases: CaseStore, inbox: Path, out: Path, now: pd.Timestamp, rid: str, user: str,
-                 params: dict, say, hook) -> None:
+    def __init__(
+        self,
+        store,
+        cases: CaseStore,
+        inbox: Path,
+        out: Path,
+        now: pd.Timestamp,
+        rid: str,
+        user: str,
+        params: dict,
+        say,
+        hook,
+    ) -> None:
         self.store, self.cases, self.inbox, self.out, self.now = store, cases, inbox, out, now
         self.rid, self.user, self.params, self.say, self.hook = rid, user, params, say, hook
         self.day = now.strftime("%Y-%m-%d")
@@ -171,9 +195,16 @@ class _Job:
         self.summary: dict = {"run_id": rid, "as_of": params["as_of"], "day": self.day, "status": "done"}
 
     def audit(self, action: str, kind: str, parameters: dict, subjects, counts: dict) -> None:
-        audit.append(self.store.audit_path, user=self.user, purpose=NIGHTLY_PURPOSE, action=action, kind=kind,
-                     parameters={"run_id": self.rid, **parameters}, subjects=[str(s) for s in subjects],
-                     counts=counts)
+        audit.append(
+            self.store.audit_path,
+            user=self.user,
+            purpose=NIGHTLY_PURPOSE,
+            action=action,
+            kind=kind,
+            parameters={"run_id": self.rid, **parameters},
+            subjects=[str(s) for s in subjects],
+            counts=counts,
+        )
 
     def run(self) -> dict:
         files = self.scan()
@@ -194,9 +225,19 @@ class _Job:
         self.move()
         self.hook("move")
         s = self.summary
-        self.audit("nightly", "ingest", {"as_of": s["as_of"]}, [], {
-            "files_new": s["files"]["new"], "files_quarantined": len(s["files"]["quarantined"]),
-            "hits": s["proximity"]["hits"], "outcomes": s["attendance"]["outcomes"], "zone_events": s["zones"]["events"]})
+        self.audit(
+            "nightly",
+            "ingest",
+            {"as_of": s["as_of"]},
+            [],
+            {
+                "files_new": s["files"]["new"],
+                "files_quarantined": len(s["files"]["quarantined"]),
+                "hits": s["proximity"]["hits"],
+                "outcomes": s["attendance"]["outcomes"],
+                "zone_events": s["zones"]["events"],
+            },
+        )
         return s
 
     # -- 1. the inbox ------------------------------------------------------------------------------------
@@ -207,8 +248,11 @@ class _Job:
             folder = self.inbox / kind
             if not folder.is_dir():
                 continue
-            for p in sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")
-                            and not f.name.endswith(".reason.txt")):
+            for p in sorted(
+                f
+                for f in folder.iterdir()
+                if f.is_file() and not f.name.startswith(".") and not f.name.endswith(".reason.txt")
+            ):
                 sha = sha256_file(p)
                 status = self.cases.inbox_status(sha)
                 if status is not None:
@@ -219,8 +263,12 @@ class _Job:
                 else:
                     seen.add(sha)
                     new.append({"path": p, "kind": kind, "sha256": sha, "name": p.name, "duplicate": False})
-        self.summary["files"] = {"new": len(new), "moved_from_earlier_run": leftover, "processed": [],
-                                 "quarantined": []}
+        self.summary["files"] = {
+            "new": len(new),
+            "moved_from_earlier_run": leftover,
+            "processed": [],
+            "quarantined": [],
+        }
         self.say(f"inbox: {len(new)} new file(s)")
         return new
 
@@ -257,7 +305,9 @@ class _Job:
             self.results[f["kind"]].append(res)
             if f["kind"] in ("crimes", "appointments", "zones") and len(res.rejected):
                 qname = f"{self.rid}-{f['kind']}-{f['sha256'][:8]}.csv"
-                write_bytes_atomic(self.store.path / "quarantine" / qname, res.rejected.to_csv(index=False).encode())
+                write_bytes_atomic(
+                    self.store.path / "quarantine" / qname, res.rejected.to_csv(index=False).encode()
+                )
                 f["quarantine"] = str(self.store.path / "quarantine" / qname)
 
     # -- 2. ingest and records ----------------------------------------------------------------------------
@@ -267,8 +317,10 @@ class _Job:
         if trails or subjects:
             s = self.store.ingest(trails, subjects)
             self.summary["ingest"] = {k: v for k, v in s.as_dict().items() if k != "files"}
-            self.say(f"ingest: read {s.read}, added {s.added}, already stored {s.already_stored}, "
-                     f"rejected {s.rejected}")
+            self.say(
+                f"ingest: read {s.read}, added {s.added}, already stored {s.already_stored}, "
+                f"rejected {s.rejected}"
+            )
 
     def records(self) -> None:
         spans = []
@@ -288,14 +340,24 @@ class _Job:
             versions = []
             for res in self.results["crimes"]:
                 versions += self.cases.upsert_crimes(c, res.accepted, self.rid)
-            n_appt = sum(self.cases.upsert_appointments(c, r.accepted, self.rid) for r in self.results["appointments"])
+            n_appt = sum(
+                self.cases.upsert_appointments(c, r.accepted, self.rid) for r in self.results["appointments"]
+            )
             n_zone = sum(self.cases.upsert_zones(c, r.accepted, self.rid) for r in self.results["zones"])
             self.cases.add_pending_spans(c, merge_spans(spans), self.rid)
-            self.cases.record_files(c, [{k: f.get(k) for k in ("sha256", "kind", "name", "status", "reason")}
-                                        for f in self.files], self.rid, self.params["as_of"])
-        self.summary["records"] = {"subjects_changed": n_subj, "crime_versions_new": len(versions),
-                                   "appointments_changed": n_appt, "zones_changed": n_zone,
-                                   "trail_spans": len(merge_spans(spans))}
+            self.cases.record_files(
+                c,
+                [{k: f.get(k) for k in ("sha256", "kind", "name", "status", "reason")} for f in self.files],
+                self.rid,
+                self.params["as_of"],
+            )
+        self.summary["records"] = {
+            "subjects_changed": n_subj,
+            "crime_versions_new": len(versions),
+            "appointments_changed": n_appt,
+            "zones_changed": n_zone,
+            "trail_spans": len(merge_spans(spans)),
+        }
 
     # -- 3. matching -------------------------------------------------------------------------------------
     def match_proximity(self) -> None:
@@ -303,45 +365,81 @@ class _Job:
 
         spans = self.cases.pending_spans()
         crimes = self.cases.crimes_to_match(spans, self.pad_ns)
-        res = {"crimes": len(crimes), "hits": 0, "new": 0, "updated": 0, "unchanged": 0, "withdrawn": 0,
-               "evidence_rows": 0, "gaps": 0}
+        res = {
+            "crimes": len(crimes),
+            "hits": 0,
+            "new": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "withdrawn": 0,
+            "evidence_rows": 0,
+            "gaps": 0,
+        }
         if len(crimes):
             keys = crimes[["force", "crime_ref", "crime_version"]].reset_index(drop=True)
             query = crimes.assign(crime_ref=[str(i) for i in range(len(crimes))])  # unique across forces
             t1, t2 = query["committed_from"].min(), query["committed_to"].max()
             halo = max(self.params["max_gap_s"], FIX_HALO_S)
             trails = self.store.read_span(t1, t2, halo_s=halo)
-            out = proximity(trails, query, radius_m=self.params["radius_m"], max_gap_s=self.params["max_gap_s"],
-                            crs=self.store.crs)
+            out = proximity(
+                trails,
+                query,
+                radius_m=self.params["radius_m"],
+                max_gap_s=self.params["max_gap_s"],
+                crs=self.store.crs,
+            )
             hits, evidence, gaps = (_restore(df, keys) for df in out)
             with self.cases.transaction() as c:
-                res = self.cases.apply_proximity(c, keys, hits, evidence, gaps, run_id=self.rid, report_day=self.day)
+                res = self.cases.apply_proximity(
+                    c, keys, hits, evidence, gaps, run_id=self.rid, report_day=self.day
+                )
             res["hits"] = len(hits)
-            self.audit("proximity", "consultation", {"radius_m": self.params["radius_m"],
-                                                     "max_gap_s": self.params["max_gap_s"], "crimes": len(crimes)},
-                       sorted(set(hits["subject_id"]) | set(gaps["subject_id"])),
-                       {"hits": len(hits), "evidence_rows": len(evidence), "gaps_near_scene": len(gaps)})
+            self.audit(
+                "proximity",
+                "consultation",
+                {
+                    "radius_m": self.params["radius_m"],
+                    "max_gap_s": self.params["max_gap_s"],
+                    "crimes": len(crimes),
+                },
+                sorted(set(hits["subject_id"]) | set(gaps["subject_id"])),
+                {"hits": len(hits), "evidence_rows": len(evidence), "gaps_near_scene": len(gaps)},
+            )
         self.summary["proximity"] = res
-        self.say(f"proximity: {res['crimes']} crime version(s) matched, {res['hits']} hit(s) "
-                 f"({res['new']} new, {res['withdrawn']} withdrawn)")
+        self.say(
+            f"proximity: {res['crimes']} crime version(s) matched, {res['hits']} hit(s) "
+            f"({res['new']} new, {res['withdrawn']} withdrawn)"
+        )
 
     def match_attendance(self) -> None:
         spans = self.cases.pending_spans()
-        appts = self.cases.appointments_to_match(spans, self.pad_ns + int(EARLY_S * 1e9), self.pad_ns,
-                                                 int(self.now.value))
+        appts = self.cases.appointments_to_match(
+            spans, self.pad_ns + int(EARLY_S * 1e9), self.pad_ns, int(self.now.value)
+        )
         res = {"appointments": len(appts), "outcomes": 0, "changed": 0}
         if len(appts):
             from trailmon.match.attendance import attendance
 
             t1 = appts["start"].min() - pd.Timedelta(seconds=EARLY_S)
-            trails = self.store.read_span(t1, appts["end"].max(), halo_s=max(self.params["max_gap_s"], FIX_HALO_S))
-            outcomes = attendance(trails, appts, max_gap_s=self.params["max_gap_s"],
-                                  max_accuracy_m=self.params["max_accuracy_m"])
+            trails = self.store.read_span(
+                t1, appts["end"].max(), halo_s=max(self.params["max_gap_s"], FIX_HALO_S)
+            )
+            outcomes = attendance(
+                trails,
+                appts,
+                max_gap_s=self.params["max_gap_s"],
+                max_accuracy_m=self.params["max_accuracy_m"],
+            )
             with self.cases.transaction() as c:
                 res.update(self.cases.apply_attendance(c, outcomes, run_id=self.rid, report_day=self.day))
             by_status = {str(k): int(v) for k, v in outcomes["status"].value_counts().sort_index().items()}
-            self.audit("attendance", "compliance", {"max_accuracy_m": self.params["max_accuracy_m"]},
-                       sorted(set(outcomes["subject_id"])), {"outcomes": len(outcomes), **by_status})
+            self.audit(
+                "attendance",
+                "compliance",
+                {"max_accuracy_m": self.params["max_accuracy_m"]},
+                sorted(set(outcomes["subject_id"])),
+                {"outcomes": len(outcomes), **by_status},
+            )
         self.summary["attendance"] = res
         self.say(f"attendance: {res['outcomes']} outcome(s)")
 
@@ -369,29 +467,55 @@ class _Job:
 
             lo = min(a for a, _ in todo)
             hi = max(b for _, b in todo)
-            trails = self.store.read_span(pd.Timestamp(lo, unit="ns", tz="UTC"), pd.Timestamp(hi, unit="ns", tz="UTC"),
-                                          halo_s=max(self.params["max_gap_s"], FIX_HALO_S))
+            trails = self.store.read_span(
+                pd.Timestamp(lo, unit="ns", tz="UTC"),
+                pd.Timestamp(hi, unit="ns", tz="UTC"),
+                halo_s=max(self.params["max_gap_s"], FIX_HALO_S),
+            )
             for (a, b), rows in sorted(todo.items()):
                 zdf = zones.loc[rows].drop(columns=["evaluated_until_ns"]).reset_index(drop=True)
-                ev = zone_events(trails, zdf, pd.Timestamp(a, unit="ns", tz="UTC"), pd.Timestamp(b, unit="ns", tz="UTC"),
-                                 tz=ZONE_TZ, max_gap_s=self.params["max_gap_s"],
-                                 max_accuracy_m=self.params["max_accuracy_m"])
+                ev = zone_events(
+                    trails,
+                    zdf,
+                    pd.Timestamp(a, unit="ns", tz="UTC"),
+                    pd.Timestamp(b, unit="ns", tz="UTC"),
+                    tz=ZONE_TZ,
+                    max_gap_s=self.params["max_gap_s"],
+                    max_accuracy_m=self.params["max_accuracy_m"],
+                )
                 results.append((a, zdf, ev))
         with self.cases.transaction() as c:
             subjects = set()
             for a, zdf, ev in results:
                 for z in zdf.itertuples(index=False):
-                    mine = ev[(ev["zone_id"].astype(str) == str(z.zone_id))
-                              & (ev["subject_id"].astype(str) == str(z.subject_id))]
-                    res["events"] += self.cases.apply_zone_period(c, str(z.zone_id), str(z.subject_id), str(z.kind), a,
-                                                                  mine, run_id=self.rid, report_day=self.day)
+                    mine = ev[
+                        (ev["zone_id"].astype(str) == str(z.zone_id))
+                        & (ev["subject_id"].astype(str) == str(z.subject_id))
+                    ]
+                    res["events"] += self.cases.apply_zone_period(
+                        c,
+                        str(z.zone_id),
+                        str(z.subject_id),
+                        str(z.kind),
+                        a,
+                        mine,
+                        run_id=self.rid,
+                        report_day=self.day,
+                    )
                     subjects.add(str(z.subject_id))
             for k, t in until.items():
-                self.cases.set_zone_evaluated(c, str(zones.at[k, "zone_id"]), str(zones.at[k, "subject_id"]), t)
+                self.cases.set_zone_evaluated(
+                    c, str(zones.at[k, "zone_id"]), str(zones.at[k, "subject_id"]), t
+                )
             self.cases.clear_pending_spans(c)  # the last matching step: the queued trail time is consumed
         if results:
-            self.audit("zones", "compliance", {"tz": ZONE_TZ, "periods": res["periods"]}, sorted(subjects),
-                       {"events": res["events"]})
+            self.audit(
+                "zones",
+                "compliance",
+                {"tz": ZONE_TZ, "periods": res["periods"]},
+                sorted(subjects),
+                {"events": res["events"]},
+            )
         self.summary["zones"] = res
         self.say(f"zones: {res['periods']} zone period(s) judged, {res['events']} event(s)")
 
@@ -401,14 +525,28 @@ class _Job:
 
         folder = make_private_dir(self.out / self.day)
         tables = day_reports(self.cases, self.day)
-        prov = make_provenance("nightly", self.params, transformation=self.store.crs.info.as_dict(),
-                               inputs=[f["path"] for f in self.files], user=self.user, purpose=NIGHTLY_PURPOSE)
+        prov = make_provenance(
+            "nightly",
+            self.params,
+            transformation=self.store.crs.info.as_dict(),
+            inputs=[f["path"] for f in self.files],
+            user=self.user,
+            purpose=NIGHTLY_PURPOSE,
+        )
         outputs = [str(write_table(df, folder / f"{name}.csv", prov)) for name, df in tables.items()]
         runs = self.cases.runs()
         day_runs = runs[runs["as_of"].astype(str).str.startswith(self.day)]["run_id"].tolist()
-        write_json_atomic(folder / "summary.json", {
-            "as_of": self.params["as_of"], "day": self.day, "engine": f"trailmon {__version__}",
-            "rows": {name: len(df) for name, df in tables.items()}, "runs": day_runs, "last_run": self.summary})
+        write_json_atomic(
+            folder / "summary.json",
+            {
+                "as_of": self.params["as_of"],
+                "day": self.day,
+                "engine": f"trailmon {__version__}",
+                "rows": {name: len(df) for name, df in tables.items()},
+                "runs": day_runs,
+                "last_run": self.summary,
+            },
+        )
         self.summary["outputs"] = [*outputs, str(folder / "summary.json")]
 
     def move(self) -> None:
@@ -509,27 +647,52 @@ def zone_periods(zone: pd.Series, limit_ns: int, tz: str = ZONE_TZ) -> tuple[np.
 
 def day_reports(cases: CaseStore, day: str) -> dict[str, pd.DataFrame]:
     """The frames of ``OUT/<day>/``: what the runs of that as-of day matched, SPEC columns."""
-    h = cases.frame("SELECT * FROM hits WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id", [day])
-    hits = pd.DataFrame({
-        "crime_ref": h["crime_ref"], "crime_version": h["crime_version"], "subject_id": h["subject_id"],
-        "min_distance_m": h["min_distance_m"], "closest_time": ns_to_times(h["closest_time_ns"]),
-        "first_within": ns_to_times(h["first_within_ns"]), "last_within": ns_to_times(h["last_within_ns"]),
-        "dwell_s": h["dwell_s"], "passes": h["passes"], "n_fixes_within": h["n_fixes_within"],
-        "between_fixes": h["between_fixes"].astype(bool), "accuracy_m": h["accuracy_m"],
-        "confidence": h["confidence"], "coverage": h["coverage"], "flags": h["flags"],
-    }, columns=HITS)
-    e = cases.frame("SELECT h.crime_ref, h.crime_version, h.subject_id, e.* FROM evidence e JOIN hits h "
-                    "USING (hit_id) WHERE h.report_day = ? ORDER BY h.crime_ref, h.crime_version, h.subject_id, "
-                    "e.time_ns, e.seq", [day])
-    evidence = e.drop(columns=["hit_id", "time_ns"]).assign(time=ns_to_times(e["time_ns"]),
-                                                            within_r=e["within_r"].astype(bool))[EVIDENCE]
-    g = cases.frame("SELECT * FROM gaps WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id, "
-                    "gap_start_ns", [day])
+    h = cases.frame(
+        "SELECT * FROM hits WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id", [day]
+    )
+    hits = pd.DataFrame(
+        {
+            "crime_ref": h["crime_ref"],
+            "crime_version": h["crime_version"],
+            "subject_id": h["subject_id"],
+            "min_distance_m": h["min_distance_m"],
+            "closest_time": ns_to_times(h["closest_time_ns"]),
+            "first_within": ns_to_times(h["first_within_ns"]),
+            "last_within": ns_to_times(h["last_within_ns"]),
+            "dwell_s": h["dwell_s"],
+            "passes": h["passes"],
+            "n_fixes_within": h["n_fixes_within"],
+            "between_fixes": h["between_fixes"].astype(bool),
+            "accuracy_m": h["accuracy_m"],
+            "confidence": h["confidence"],
+            "coverage": h["coverage"],
+            "flags": h["flags"],
+        },
+        columns=HITS,
+    )
+    e = cases.frame(
+        "SELECT h.crime_ref, h.crime_version, h.subject_id, e.* FROM evidence e JOIN hits h "
+        "USING (hit_id) WHERE h.report_day = ? ORDER BY h.crime_ref, h.crime_version, h.subject_id, "
+        "e.time_ns, e.seq",
+        [day],
+    )
+    evidence = e.drop(columns=["hit_id", "time_ns"]).assign(
+        time=ns_to_times(e["time_ns"]), within_r=e["within_r"].astype(bool)
+    )[EVIDENCE]
+    g = cases.frame(
+        "SELECT * FROM gaps WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id, gap_start_ns",
+        [day],
+    )
     gaps = g.assign(gap_start=ns_to_times(g["gap_start_ns"]), gap_end=ns_to_times(g["gap_end_ns"]))[GAPS]
     a = cases.frame("SELECT * FROM attendance WHERE report_day = ? ORDER BY appointment_id", [day])
-    att = a.assign(start=ns_to_times(a["start_ns"]), end=ns_to_times(a["end_ns"]), arrival=ns_to_times(a["arrival_ns"]),
-                   departure=ns_to_times(a["departure_ns"]))[ATTENDANCE]
-    z = cases.frame("SELECT * FROM zone_events WHERE report_day = ? ORDER BY zone_id, subject_id, start_ns, event",
-                    [day])
+    att = a.assign(
+        start=ns_to_times(a["start_ns"]),
+        end=ns_to_times(a["end_ns"]),
+        arrival=ns_to_times(a["arrival_ns"]),
+        departure=ns_to_times(a["departure_ns"]),
+    )[ATTENDANCE]
+    z = cases.frame(
+        "SELECT * FROM zone_events WHERE report_day = ? ORDER BY zone_id, subject_id, start_ns, event", [day]
+    )
     zev = z.assign(start=ns_to_times(z["start_ns"]), end=ns_to_times(z["end_ns"]))[ZONES]
     return {"hits": hits, "evidence": evidence, "gaps": gaps, "attendance": att, "zones": zev}

@@ -7,18 +7,25 @@ import json
 import pandas as pd
 import pytest
 
+from tests.test_nightly import SUBJECTS, appointments_csv, crimes_csv, daily_crime, drop, nightly, trail_csv
 from trailmon.cli import main
 from trailmon.store import audit
 from trailmon.store.cases import load_schema
-from tests.test_nightly import appointments_csv, crimes_csv, daily_crime, drop, nightly, trail_csv, SUBJECTS
 
 
 @pytest.fixture
 def root(tmp_path):
     """Two days matched by the nightly job: hits K1, K2 (S1), outcomes A1 (S2)."""
-    drop(tmp_path / "inbox", [("subjects", "s.csv", SUBJECTS), ("appointments", "a.csv", appointments_csv()),
-                              ("trails", "d1.csv", trail_csv(1)), ("trails", "d2.csv", trail_csv(2)),
-                              ("crimes", "c.csv", crimes_csv([daily_crime(1), daily_crime(2)]))])
+    drop(
+        tmp_path / "inbox",
+        [
+            ("subjects", "s.csv", SUBJECTS),
+            ("appointments", "a.csv", appointments_csv()),
+            ("trails", "d1.csv", trail_csv(1)),
+            ("trails", "d2.csv", trail_csv(2)),
+            ("crimes", "c.csv", crimes_csv([daily_crime(1), daily_crime(2)])),
+        ],
+    )
     nightly(tmp_path, 2)
     return tmp_path
 
@@ -35,22 +42,44 @@ def test_list_json_then_qualify_and_reject(root, capsys):
     assert code == 0
     hits = json.loads(out)["hits"]
     assert [(h["crime_ref"], h["subject_id"], h["review_state"]) for h in hits] == [
-        ("K1", "S1", "pending"), ("K2", "S1", "pending")]
+        ("K1", "S1", "pending"),
+        ("K2", "S1", "pending"),
+    ]
     ids = [h["hit_id"] for h in hits]
     assert cli(capsys, "review", "--store", store, "qualify", str(ids[0]), "--user", "rev1")[0] == 0
-    code, out, _ = cli(capsys, "review", "--store", store, "--user", "rev2", "--json", "reject", str(ids[1]),
-                       "--reason", "bus route, not on foot")
+    code, out, _ = cli(
+        capsys,
+        "review",
+        "--store",
+        store,
+        "--user",
+        "rev2",
+        "--json",
+        "reject",
+        str(ids[1]),
+        "--reason",
+        "bus route, not on foot",
+    )
     assert code == 0 and json.loads(out)["review_state"] == "rejected"
     code, out, _ = cli(capsys, "review", "--store", store, "list", "--json", "--user", "rev1")
-    got = {h["hit_id"]: (h["review_state"], h["reviewer"], h["review_reason"]) for h in json.loads(out)["hits"]}
-    assert got == {ids[0]: ("qualified", "rev1", None), ids[1]: ("rejected", "rev2", "bus route, not on foot")}
+    got = {
+        h["hit_id"]: (h["review_state"], h["reviewer"], h["review_reason"]) for h in json.loads(out)["hits"]
+    }
+    assert got == {
+        ids[0]: ("qualified", "rev1", None),
+        ids[1]: ("rejected", "rev2", "bus route, not on foot"),
+    }
     # ids are stable: a later run that re-matches the crimes keeps them and their review state
     drop(root / "inbox", [("trails", "d2-late.csv", trail_csv(2).replace("S3,", "S4,"))])
     nightly(root, 3)
     code, out, _ = cli(capsys, "review", "--store", store, "list", "--json", "--user", "rev1")
-    again = {h["hit_id"]: (h["review_state"], h["reviewer"], h["review_reason"]) for h in json.loads(out)["hits"]}
+    again = {
+        h["hit_id"]: (h["review_state"], h["reviewer"], h["review_reason"]) for h in json.loads(out)["hits"]
+    }
     assert again == got
-    actions = [e["action"] for e in audit.entries(root / "store" / "audit.jsonl") if e["user"] in ("rev1", "rev2")]
+    actions = [
+        e["action"] for e in audit.entries(root / "store" / "audit.jsonl") if e["user"] in ("rev1", "rev2")
+    ]
     assert actions.count("review qualify") == 1 and actions.count("review reject") == 1
 
 
@@ -78,8 +107,21 @@ def test_export_only_qualified_hits_schema_valid(root, capsys, suffix):
     store = str(root / "store")
     assert cli(capsys, "review", "--store", store, "qualify", "1", "--user", "rev")[0] == 0
     out = root / f"records{suffix}"
-    code, so, _ = cli(capsys, "export", "--store", store, "--out", str(out), "--recipient", "IOM panel",
-                      "--user", "om1", "--purpose", "IOM panel briefing", "--json")
+    code, so, _ = cli(
+        capsys,
+        "export",
+        "--store",
+        store,
+        "--out",
+        str(out),
+        "--recipient",
+        "IOM panel",
+        "--user",
+        "om1",
+        "--purpose",
+        "IOM panel briefing",
+        "--json",
+    )
     assert code == 0
     js = json.loads(so)
     assert js["by_event_type"] == {"appointment_outcome": 1, "proximity_hit": 1}
@@ -92,10 +134,19 @@ def test_export_only_qualified_hits_schema_valid(root, capsys, suffix):
         assert out.read_text().startswith("# marking: OFFICIAL-SENSITIVE")
         records = pd.read_csv(out, comment="#", dtype=str, keep_default_na=False).to_dict("records")
     hit = next(r for r in records if r["event_type"] == "proximity_hit")
-    assert (hit["crime_ref"], hit["subject_id"], hit["crn"], hit["pnc_id"]) == ("K1", "S1", "A123456", "2012/0123456Y")
+    assert (hit["crime_ref"], hit["subject_id"], hit["crn"], hit["pnc_id"]) == (
+        "K1",
+        "S1",
+        "A123456",
+        "2012/0123456Y",
+    )
     assert hit["review_state"] == "qualified" and hit["reviewer"] == "rev"
     appt = next(r for r in records if r["event_type"] == "appointment_outcome")
-    assert (appt["appointment_id"], appt["status"], appt["review_state"]) == ("A1", "attended", "not_required")
+    assert (appt["appointment_id"], appt["status"], appt["review_state"]) == (
+        "A1",
+        "attended",
+        "not_required",
+    )
     e = audit.entries(root / "store" / "audit.jsonl")[-1]
     assert (e["action"], e["kind"], e["recipient"], e["user"]) == ("export", "disclosure", "IOM panel", "om1")
     assert e["counts"]["records"] == 2
@@ -104,14 +155,32 @@ def test_export_only_qualified_hits_schema_valid(root, capsys, suffix):
 
 def test_export_subject_filter(root, capsys):
     out = root / "s2.jsonl"
-    assert cli(capsys, "export", "--store", str(root / "store"), "--out", str(out), "--subject", "S2",
-               "--recipient", "probation", "--user", "om1", "--purpose", "supervision")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "export",
+            "--store",
+            str(root / "store"),
+            "--out",
+            str(out),
+            "--subject",
+            "S2",
+            "--recipient",
+            "probation",
+            "--user",
+            "om1",
+            "--purpose",
+            "supervision",
+        )[0]
+        == 0
+    )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert {r["subject_id"] for r in records} == {"S2"} and len(records) == 1
 
 
-@pytest.mark.parametrize(("drop_arg", "needle"), [("--user", "--user"), ("--purpose", "--purpose"),
-                                                 ("--recipient", "--recipient")])
+@pytest.mark.parametrize(
+    ("drop_arg", "needle"), [("--user", "--user"), ("--purpose", "--purpose"), ("--recipient", "--recipient")]
+)
 def test_export_refused_without_identity(root, capsys, drop_arg, needle):
     args = {"--user": "om1", "--purpose": "briefing", "--recipient": "IOM"}
     del args[drop_arg]
@@ -124,6 +193,18 @@ def test_export_refused_without_identity(root, capsys, drop_arg, needle):
 
 
 def test_export_bad_extension(root, capsys):
-    code, _, err = cli(capsys, "export", "--store", str(root / "store"), "--out", str(root / "x.geojson"),
-                       "--recipient", "IOM", "--user", "u", "--purpose", "p")
+    code, _, err = cli(
+        capsys,
+        "export",
+        "--store",
+        str(root / "store"),
+        "--out",
+        str(root / "x.geojson"),
+        "--recipient",
+        "IOM",
+        "--user",
+        "u",
+        "--purpose",
+        "p",
+    )
     assert code == 1 and "use one of .csv, .jsonl" in err

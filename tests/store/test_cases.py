@@ -28,14 +28,24 @@ T0 = pd.Timestamp("2026-07-14T13:00:00Z")
 
 def crimes(rows):
     """Canonical crime rows ``(force, ref, file_version, x, y, minutes from, minutes to, radius)``."""
-    return pd.DataFrame({
-        "force": [r[0] for r in rows], "crime_ref": [r[1] for r in rows], "crime_version": [r[2] for r in rows],
-        "offence": "TFP", "offence_group": "theft_from_person", "x_m": [float(r[3]) for r in rows],
-        "y_m": [float(r[4]) for r in rows], "lat": np.nan, "lon": np.nan,
-        "committed_from": [T0 + pd.Timedelta(minutes=r[5]) for r in rows],
-        "committed_to": [T0 + pd.Timedelta(minutes=r[6]) for r in rows], "radius_m": [r[7] for r in rows],
-        "batch_id": "", "source_format": "generic",
-    })
+    return pd.DataFrame(
+        {
+            "force": [r[0] for r in rows],
+            "crime_ref": [r[1] for r in rows],
+            "crime_version": [r[2] for r in rows],
+            "offence": "TFP",
+            "offence_group": "theft_from_person",
+            "x_m": [float(r[3]) for r in rows],
+            "y_m": [float(r[4]) for r in rows],
+            "lat": np.nan,
+            "lon": np.nan,
+            "committed_from": [T0 + pd.Timedelta(minutes=r[5]) for r in rows],
+            "committed_to": [T0 + pd.Timedelta(minutes=r[6]) for r in rows],
+            "radius_m": [r[7] for r in rows],
+            "batch_id": "",
+            "source_format": "generic",
+        }
+    )
 
 
 @pytest.fixture
@@ -80,32 +90,54 @@ def test_refuses_newer_schema_and_other_files(tmp_path):
         CaseStore(tmp_path / "missing.sqlite")
 
 
-@pytest.mark.parametrize(("batches", "versions"), [
-    # one crime, sent once
-    ([[("F", "K1", 1, 0, 0, -5, 5, 100.0)]], [("F", "K1", 1)]),
-    # an identical re-send on a later night changes nothing
-    ([[("F", "K1", 1, 0, 0, -5, 5, 100.0)], [("F", "K1", 1, 0, 0, -5, 5, 100.0)]], [("F", "K1", 1)]),
-    # moved 1 m on a later night: version 2; moved back: version 3 (differs from the latest)
-    ([[("F", "K1", 1, 0, 0, -5, 5, 100.0)], [("F", "K1", 1, 1, 0, -5, 5, 100.0)], [("F", "K1", 1, 0, 0, -5, 5, 100.0)]],
-     [("F", "K1", 1), ("F", "K1", 2), ("F", "K1", 3)]),
-    # two versions in one file, rows out of order: the file's versions order them
-    ([[("F", "K1", 2, 0, 0, -5, 9, 100.0), ("F", "K1", 1, 0, 0, -5, 5, 100.0)]], [("F", "K1", 1), ("F", "K1", 2)]),
-    # the same reference from two forces: two crimes
-    ([[("F", "K1", 1, 0, 0, -5, 5, 100.0), ("G", "K1", 1, 0, 0, -5, 5, 100.0)]], [("F", "K1", 1), ("G", "K1", 1)]),
-    # a radius given later is a change of content; an absent radius is not a number
-    ([[("F", "K1", 1, 0, 0, -5, 5, np.nan)], [("F", "K1", 1, 0, 0, -5, 5, 150.0)]], [("F", "K1", 1), ("F", "K1", 2)]),
-])
+@pytest.mark.parametrize(
+    ("batches", "versions"),
+    [
+        # one crime, sent once
+        ([[("F", "K1", 1, 0, 0, -5, 5, 100.0)]], [("F", "K1", 1)]),
+        # an identical re-send on a later night changes nothing
+        ([[("F", "K1", 1, 0, 0, -5, 5, 100.0)], [("F", "K1", 1, 0, 0, -5, 5, 100.0)]], [("F", "K1", 1)]),
+        # moved 1 m on a later night: version 2; moved back: version 3 (differs from the latest)
+        (
+            [
+                [("F", "K1", 1, 0, 0, -5, 5, 100.0)],
+                [("F", "K1", 1, 1, 0, -5, 5, 100.0)],
+                [("F", "K1", 1, 0, 0, -5, 5, 100.0)],
+            ],
+            [("F", "K1", 1), ("F", "K1", 2), ("F", "K1", 3)],
+        ),
+        # two versions in one file, rows out of order: the file's versions order them
+        (
+            [[("F", "K1", 2, 0, 0, -5, 9, 100.0), ("F", "K1", 1, 0, 0, -5, 5, 100.0)]],
+            [("F", "K1", 1), ("F", "K1", 2)],
+        ),
+        # the same reference from two forces: two crimes
+        (
+            [[("F", "K1", 1, 0, 0, -5, 5, 100.0), ("G", "K1", 1, 0, 0, -5, 5, 100.0)]],
+            [("F", "K1", 1), ("G", "K1", 1)],
+        ),
+        # a radius given later is a change of content; an absent radius is not a number
+        (
+            [[("F", "K1", 1, 0, 0, -5, 5, np.nan)], [("F", "K1", 1, 0, 0, -5, 5, 150.0)]],
+            [("F", "K1", 1), ("F", "K1", 2)],
+        ),
+    ],
+)
 def test_crime_versions(cases, batches, versions):
     for k, rows in enumerate(batches):
         with cases.transaction() as c:
             cases.upsert_crimes(c, crimes(rows), f"run{k}")
-    got = cases.frame("SELECT force, crime_ref, crime_version FROM crimes ORDER BY force, crime_ref, crime_version")
+    got = cases.frame(
+        "SELECT force, crime_ref, crime_version FROM crimes ORDER BY force, crime_ref, crime_version"
+    )
     assert [tuple(r) for r in got.itertuples(index=False)] == versions
 
 
 def test_crimes_to_match_by_flag_and_overlap(cases):
     with cases.transaction() as c:
-        cases.upsert_crimes(c, crimes([("F", "A", 1, 0, 0, 0, 10, 100.0), ("F", "B", 1, 0, 0, 600, 610, 100.0)]), "r")
+        cases.upsert_crimes(
+            c, crimes([("F", "A", 1, 0, 0, 0, 10, 100.0), ("F", "B", 1, 0, 0, 600, 610, 100.0)]), "r"
+        )
     assert cases.crimes_to_match([], 0)["crime_ref"].tolist() == ["A", "B"]
     with cases.transaction() as c:
         c.execute("UPDATE crimes SET needs_match = 0")
@@ -114,12 +146,22 @@ def test_crimes_to_match_by_flag_and_overlap(cases):
     assert cases.crimes_to_match([(t, t)], 0)["crime_ref"].tolist() == []
     assert cases.crimes_to_match([(t, t)], int(121e9))["crime_ref"].tolist() == ["A"]  # padded by 2 min
     frame = cases.crimes_to_match([(t, t)], int(121e9))
-    assert frame["committed_from"].iloc[0] == T0 and str(frame["committed_from"].dtype) == "datetime64[ns, UTC]"
+    assert (
+        frame["committed_from"].iloc[0] == T0 and str(frame["committed_from"].dtype) == "datetime64[ns, UTC]"
+    )
 
 
 def test_subjects_upsert_counts_changes_only(cases):
-    subj = pd.DataFrame({"subject_id": ["S1", "S2"], "cohort": ["fixed", "free"], "crn": ["A123456", None],
-                         "pnc_id": [None, None], "nomis_id": [None, None], "offender_manager": [None, None]})
+    subj = pd.DataFrame(
+        {
+            "subject_id": ["S1", "S2"],
+            "cohort": ["fixed", "free"],
+            "crn": ["A123456", None],
+            "pnc_id": [None, None],
+            "nomis_id": [None, None],
+            "offender_manager": [None, None],
+        }
+    )
     with cases.transaction() as c:
         assert cases.upsert_subjects(c, subj) == 2
     with cases.transaction() as c:
@@ -164,16 +206,21 @@ def test_hits_upserted_keep_id_and_review_state(cases):
     assert len(cases.frame("SELECT * FROM evidence")) == 2  # replaced, not duplicated
     far = make_trail([(t - 60, -300.0, 3000.0), (t + 60, 300.0, 3000.0)])
     got = _match(cases, far, [("F", "K1", 1, 0, 0, -5, 5, 100.0)], "r4")
-    assert got["withdrawn"] == 1 and len(cases.hits()) == 0 and len(cases.frame("SELECT * FROM evidence")) == 0
+    assert (
+        got["withdrawn"] == 1 and len(cases.hits()) == 0 and len(cases.frame("SELECT * FROM evidence")) == 0
+    )
     w = cases.frame("SELECT * FROM withdrawn_hits")
     assert (int(w["hit_id"].iloc[0]), w["review_state"].iloc[0]) == (hid, "qualified")
 
 
-@pytest.mark.parametrize(("state", "reason", "message"), [
-    ("approved", None, "'qualified' or 'rejected', got 'approved'"),
-    ("rejected", None, "a rejection needs a reason"),
-    ("rejected", "  ", "a rejection needs a reason"),
-])
+@pytest.mark.parametrize(
+    ("state", "reason", "message"),
+    [
+        ("approved", None, "'qualified' or 'rejected', got 'approved'"),
+        ("rejected", None, "a rejection needs a reason"),
+        ("rejected", "  ", "a rejection needs a reason"),
+    ],
+)
 def test_review_argument_errors(cases, state, reason, message):
     with pytest.raises(InputError, match=message):
         cases.review(1, state, user="rev", reason=reason)
@@ -183,7 +230,12 @@ def test_review_unknown_and_twice(cases):
     with pytest.raises(InputError, match="no hit with id 7"):
         cases.review(7, "qualified", user="rev")
     t = T0.value / 1e9
-    _match(cases, make_trail([(t - 60, -300.0, 30.0), (t + 60, 300.0, 30.0)]), [("F", "K1", 1, 0, 0, -5, 5, 100.0)], "r")
+    _match(
+        cases,
+        make_trail([(t - 60, -300.0, 30.0), (t + 60, 300.0, 30.0)]),
+        [("F", "K1", 1, 0, 0, -5, 5, 100.0)],
+        "r",
+    )
     cases.review(1, "rejected", user="rev", reason="wrong person")
     with pytest.raises(InputError, match="already rejected by rev"):
         cases.review(1, "qualified", user="rev2")
@@ -191,8 +243,12 @@ def test_review_unknown_and_twice(cases):
 
 def test_case_records_follow_schema_and_only_qualified_export(cases):
     t = T0.value / 1e9
-    _match(cases, make_trail([(t - 60, -300.0, 30.0), (t + 60, 300.0, 30.0)]),
-           [("F", "K1", 1, 0, 0, -5, 5, 100.0), ("F", "K2", 1, 0, 0, -5, 5, 100.0)], "r")
+    _match(
+        cases,
+        make_trail([(t - 60, -300.0, 30.0), (t + 60, 300.0, 30.0)]),
+        [("F", "K1", 1, 0, 0, -5, 5, 100.0), ("F", "K2", 1, 0, 0, -5, 5, 100.0)],
+        "r",
+    )
     assert cases.case_records() == []
     cases.review(1, "qualified", user="rev")
     recs = cases.case_records()
@@ -204,8 +260,19 @@ def test_case_records_follow_schema_and_only_qualified_export(cases):
 
 def _record(**kw):
     rec = dict.fromkeys(load_schema()["required"])
-    rec.update(schema_version="1.0.0", record_id="hit:1", event_type="proximity_hit", subject_id="S1", status="hit",
-               flags="", crime_ref="K1", crime_version=1, distance_m=12.5, review_state="qualified", engine="trailmon")
+    rec.update(
+        schema_version="1.0.0",
+        record_id="hit:1",
+        event_type="proximity_hit",
+        subject_id="S1",
+        status="hit",
+        flags="",
+        crime_ref="K1",
+        crime_version=1,
+        distance_m=12.5,
+        review_state="qualified",
+        engine="trailmon",
+    )
     rec.update(kw)
     return rec
 
@@ -228,8 +295,10 @@ BAD_RECORDS = [
 @pytest.mark.parametrize(("changes", "field"), BAD_RECORDS)
 def test_validation_with_and_without_jsonschema(monkeypatch, changes, field):
     validate_records([_record()])
-    with pytest.raises(StoreError, match=f"case record 'hit:1' does not follow urn:trailmon:schema:case-record:1.0.0.*"
-                                         f"{field}"):
+    with pytest.raises(
+        StoreError,
+        match=f"case record 'hit:1' does not follow urn:trailmon:schema:case-record:1.0.0.*{field}",
+    ):
         validate_records([_record(**changes)])
     assert builtin_check(_record(), load_schema()) is None
     monkeypatch.setitem(sys.modules, "jsonschema", None)  # import fails: the built-in check runs
@@ -244,12 +313,15 @@ def test_missing_field_builtin():
     assert builtin_check(rec, load_schema()) == "(record): 'engine' is a required property"
 
 
-@pytest.mark.parametrize(("spans", "merged"), [
-    ([], []),
-    ([(5, 9), (1, 3)], [(1, 3), (5, 9)]),
-    ([(1, 5), (5, 9)], [(1, 9)]),             # touching spans merge
-    ([(1, 10), (2, 3), (4, 12)], [(1, 12)]),  # nested and overlapping
-])
+@pytest.mark.parametrize(
+    ("spans", "merged"),
+    [
+        ([], []),
+        ([(5, 9), (1, 3)], [(1, 3), (5, 9)]),
+        ([(1, 5), (5, 9)], [(1, 9)]),  # touching spans merge
+        ([(1, 10), (2, 3), (4, 12)], [(1, 12)]),  # nested and overlapping
+    ],
+)
 def test_merge_spans(spans, merged):
     assert merge_spans(spans) == merged
 

@@ -11,23 +11,38 @@ REVIEW_PURPOSE = "case review"
 
 
 def _shared(p: argparse.ArgumentParser, *, top: bool) -> None:
-    """Options accepted before and after the action (``review --user U list`` and ``review list --user U``)."""
+    """Options accepted before and after the action (``review --user U list``, ``review list --user U``)."""
     d = {} if top else {"default": argparse.SUPPRESS}
-    p.add_argument("--store", type=Path, metavar="DIR", help="trail store folder", **({"default": None} if top else d))
-    p.add_argument("--db", type=Path, metavar="F", help="case-record database (default STORE/cases.sqlite)",
-                   **({"default": None} if top else d))
+    p.add_argument(
+        "--store", type=Path, metavar="DIR", help="trail store folder", **({"default": None} if top else d)
+    )
+    p.add_argument(
+        "--db",
+        type=Path,
+        metavar="F",
+        help="case-record database (default STORE/cases.sqlite)",
+        **({"default": None} if top else d),
+    )
     p.add_argument("--user", metavar="U", help="the reviewer (required)", **({"default": None} if top else d))
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout",
-                   **({"default": False} if top else d))
-    p.add_argument("--debug", action="store_true", help="show tracebacks on error",
-                   **({"default": False} if top else d))
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print exactly one JSON object on stdout",
+        **({"default": False} if top else d),
+    )
+    p.add_argument(
+        "--debug", action="store_true", help="show tracebacks on error", **({"default": False} if top else d)
+    )
 
 
 def add_parser(sub) -> None:
     """Register the sub-command."""
-    p = sub.add_parser("review", help="list hits; qualify or reject one",
-                       description="Hits start pending; a reviewer qualifies or rejects each (stable integer ids). "
-                                   "Only qualified hits are exported.")
+    p = sub.add_parser(
+        "review",
+        help="list hits; qualify or reject one",
+        description="Hits start pending; a reviewer qualifies or rejects each (stable integer ids). "
+        "Only qualified hits are exported.",
+    )
     _shared(p, top=True)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     a = actions.add_parser("list", help="list hits with their review state")
@@ -61,30 +76,67 @@ def run(args) -> int:
         if args.action == "list":
             df = cases.hits(subject=args.subject, state=args.state)
             rows = [_hit_row(r) for r in df.to_dict("records")]
-            audit_run(store, user=user, purpose=REVIEW_PURPOSE, action="review list", kind="consultation",
-                      parameters={"state": args.state, "subject": args.subject}, subjects=sorted({r["subject_id"] for r in rows}),
-                      counts={"hits": len(rows)})
-            lines = [f"{'id':>5}  {'state':9}  {'crime':24} {'v':>2}  {'subject':12} {'min m':>9}  confidence"]
-            lines += [f"{r['hit_id']:>5}  {r['review_state']:9}  {r['crime_ref']:24} {r['crime_version']:>2}  "
-                      f"{r['subject_id']:12} {r['min_distance_m']:9.3f}  {r['confidence']}" for r in rows]
+            audit_run(
+                store,
+                user=user,
+                purpose=REVIEW_PURPOSE,
+                action="review list",
+                kind="consultation",
+                parameters={"state": args.state, "subject": args.subject},
+                subjects=sorted({r["subject_id"] for r in rows}),
+                counts={"hits": len(rows)},
+            )
+            lines = [
+                f"{'id':>5}  {'state':9}  {'crime':24} {'v':>2}  {'subject':12} {'min m':>9}  confidence"
+            ]
+            lines += [
+                f"{r['hit_id']:>5}  {r['review_state']:9}  {r['crime_ref']:24} {r['crime_version']:>2}  "
+                f"{r['subject_id']:12} {r['min_distance_m']:9.3f}  {r['confidence']}"
+                for r in rows
+            ]
             emit(args, {"hits": rows}, lines if rows else ["no hits"])
             return 0
         state = "qualified" if args.action == "qualify" else "rejected"
         hit = cases.review(args.id, state, user=user, reason=getattr(args, "reason", None))
-    audit_run(store, user=user, purpose=REVIEW_PURPOSE, action=f"review {args.action}", kind="consultation",
-              parameters={"hit_id": args.id, "reason": getattr(args, "reason", None)}, subjects=[hit["subject_id"]],
-              counts={"hits": 1})
+    audit_run(
+        store,
+        user=user,
+        purpose=REVIEW_PURPOSE,
+        action=f"review {args.action}",
+        kind="consultation",
+        parameters={"hit_id": args.id, "reason": getattr(args, "reason", None)},
+        subjects=[hit["subject_id"]],
+        counts={"hits": 1},
+    )
     row = _hit_row(hit)
-    emit(args, row, [f"hit {row['hit_id']} ({row['crime_ref']} v{row['crime_version']}, {row['subject_id']}) "
-                     f"{state} by {user}"])
+    emit(
+        args,
+        row,
+        [
+            f"hit {row['hit_id']} ({row['crime_ref']} v{row['crime_version']}, {row['subject_id']}) "
+            f"{state} by {user}"
+        ],
+    )
     return 0
 
 
 def _hit_row(r: dict) -> dict:
     from trailmon.store.cases import _iso
 
-    return {"hit_id": int(r["hit_id"]), "crime_ref": r["crime_ref"], "crime_version": int(r["crime_version"]),
-            "force": r["force"] or None, "subject_id": r["subject_id"], "min_distance_m": r["min_distance_m"],
-            "closest_time": _iso(r["closest_time_ns"]), "dwell_s": r["dwell_s"], "passes": r["passes"],
-            "confidence": r["confidence"], "coverage": r["coverage"], "review_state": r["review_state"],
-            "reviewer": r["reviewer"], "review_reason": r["review_reason"], "reviewed_at": r["reviewed_at"]}
+    return {
+        "hit_id": int(r["hit_id"]),
+        "crime_ref": r["crime_ref"],
+        "crime_version": int(r["crime_version"]),
+        "force": r["force"] or None,
+        "subject_id": r["subject_id"],
+        "min_distance_m": r["min_distance_m"],
+        "closest_time": _iso(r["closest_time_ns"]),
+        "dwell_s": r["dwell_s"],
+        "passes": r["passes"],
+        "confidence": r["confidence"],
+        "coverage": r["coverage"],
+        "review_state": r["review_state"],
+        "reviewer": r["reviewer"],
+        "review_reason": r["review_reason"],
+        "reviewed_at": r["reviewed_at"],
+    }

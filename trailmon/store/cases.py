@@ -96,11 +96,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE hits (
         hit_id INTEGER PRIMARY KEY AUTOINCREMENT,
-        force TEXT NOT NULL, crime_ref TEXT NOT NULL, crime_version INTEGER NOT NULL, subject_id TEXT NOT NULL,
+        force TEXT NOT NULL, crime_ref TEXT NOT NULL, crime_version INTEGER NOT NULL,
+        subject_id TEXT NOT NULL,
         min_distance_m REAL, closest_time_ns INTEGER, first_within_ns INTEGER, last_within_ns INTEGER,
         dwell_s REAL, passes INTEGER, n_fixes_within INTEGER, between_fixes INTEGER, accuracy_m REAL,
         confidence TEXT, coverage REAL, flags TEXT,
-        review_state TEXT NOT NULL DEFAULT 'pending' CHECK (review_state IN ('pending', 'qualified', 'rejected')),
+        review_state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (review_state IN ('pending', 'qualified', 'rejected')),
         reviewer TEXT, review_reason TEXT, reviewed_at TEXT,
         run_id TEXT, report_day TEXT,
         UNIQUE (force, crime_ref, crime_version, subject_id)
@@ -113,7 +115,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (hit_id, label, kind)
     );
     CREATE TABLE gaps (
-        force TEXT NOT NULL, crime_ref TEXT NOT NULL, crime_version INTEGER NOT NULL, subject_id TEXT NOT NULL,
+        force TEXT NOT NULL, crime_ref TEXT NOT NULL, crime_version INTEGER NOT NULL,
+        subject_id TEXT NOT NULL,
         gap_start_ns INTEGER NOT NULL, gap_end_ns INTEGER, gap_s REAL, before_distance_m REAL,
         after_distance_m REAL, coverage REAL, run_id TEXT, report_day TEXT,
         PRIMARY KEY (force, crime_ref, crime_version, subject_id, gap_start_ns)
@@ -159,12 +162,29 @@ MIGRATIONS: tuple[str, ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-CASE_TABLES = ("subjects", "crimes", "appointments", "zones", "hits", "evidence", "gaps", "attendance",
-               "zone_events")
+CASE_TABLES = (
+    "subjects",
+    "crimes",
+    "appointments",
+    "zones",
+    "hits",
+    "evidence",
+    "gaps",
+    "attendance",
+    "zone_events",
+)
 """The tables that hold case records (compared by :meth:`CaseStore.snapshot`)."""
 
-_VOLATILE = {"hit_id", "run_id", "report_day", "received_run", "matched_run", "needs_match", "reviewed_at",
-             "evaluated_until_ns"}
+_VOLATILE = {
+    "hit_id",
+    "run_id",
+    "report_day",
+    "received_run",
+    "matched_run",
+    "needs_match",
+    "reviewed_at",
+    "evaluated_until_ns",
+}
 _MIN_NS = -(2**63) + 1
 _MAX_NS = 2**63 - 1
 
@@ -243,13 +263,16 @@ def _wkb(geom) -> bytes | None:
 
 def ns_to_times(values) -> pd.Series:
     """Int ns (None for none) to ``datetime64[ns, UTC]``."""
-    arr = pd.array([None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in values],
-                   dtype="Int64")
+    arr = pd.array(
+        [None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in values],
+        dtype="Int64",
+    )
     return pd.Series(pd.to_datetime(arr, unit="ns", utc=True))
 
 
-def _overlap_sql(lo_col: str, hi_col: str, spans: list[tuple[int, int]], pad_lo_ns: int, pad_hi_ns: int
-                 ) -> tuple[str, list]:
+def _overlap_sql(
+    lo_col: str, hi_col: str, spans: list[tuple[int, int]], pad_lo_ns: int, pad_hi_ns: int
+) -> tuple[str, list]:
     """SQL ``(a OR b ...)`` true where ``[lo - pad_lo, hi + pad_hi]`` overlaps one of ``spans``."""
     if not spans:
         return "0", []
@@ -299,8 +322,10 @@ class CaseStore:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
-                raise StoreError(f"no case-record store at {str(self.path)!r}; the nightly job creates it "
-                                 "(`trailmon nightly --store DIR ...`), or name another with --db")
+                raise StoreError(
+                    f"no case-record store at {str(self.path)!r}; the nightly job creates it "
+                    "(`trailmon nightly --store DIR ...`), or name another with --db"
+                )
             self.path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         old = os.umask(0o077)
@@ -335,8 +360,10 @@ class CaseStore:
     def _migrate(self) -> None:
         have = self.schema_version
         if have > SCHEMA_VERSION:
-            raise StoreError(f"case store {str(self.path)!r} has schema version {have}, newer than this trailmon "
-                             f"({__version__}) knows ({SCHEMA_VERSION}); upgrade trailmon")
+            raise StoreError(
+                f"case store {str(self.path)!r} has schema version {have}, newer than this trailmon "
+                f"({__version__}) knows ({SCHEMA_VERSION}); upgrade trailmon"
+            )
         for version in range(have + 1, SCHEMA_VERSION + 1):
             with self.transaction() as c:
                 for stmt in MIGRATIONS[version - 1].split(";"):
@@ -362,27 +389,50 @@ class CaseStore:
         return pd.DataFrame([tuple(r) for r in cur.fetchall()], columns=cols, dtype=object)
 
     # -- runs and inbox ------------------------------------------------------------------------------
-    def start_run(self, run_id: str, *, command: str, parameters: dict, trigger: str = "auto",
-                  as_of: str | None = None) -> None:
+    def start_run(
+        self, run_id: str, *, command: str, parameters: dict, trigger: str = "auto", as_of: str | None = None
+    ) -> None:
         """Record a run as ``running`` (and mark runs left ``running`` by a killed process ``failed``)."""
         if trigger not in ("auto", "manual"):
             raise InputError(f"trigger must be 'auto' or 'manual', got {trigger!r}")
         with self.transaction() as c:
-            c.execute("UPDATE runs SET status = 'failed', error = 'interrupted (the process ended mid-run)', "
-                      "ended = COALESCE(ended, ?) WHERE status = 'running' AND command = ?", (utc_now(), command))
-            c.execute("INSERT INTO runs (run_id, command, engine_version, parameters, trigger, status, started, as_of)"
-                      " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-                      (run_id, command, f"trailmon {__version__}", json.dumps(parameters, sort_keys=True, default=str),
-                       trigger, utc_now(), as_of))
+            c.execute(
+                "UPDATE runs SET status = 'failed', error = 'interrupted (the process ended mid-run)', "
+                "ended = COALESCE(ended, ?) WHERE status = 'running' AND command = ?",
+                (utc_now(), command),
+            )
+            c.execute(
+                "INSERT INTO runs (run_id, command, engine_version, parameters, trigger, status, started,"
+                " as_of)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    run_id,
+                    command,
+                    f"trailmon {__version__}",
+                    json.dumps(parameters, sort_keys=True, default=str),
+                    trigger,
+                    utc_now(),
+                    as_of,
+                ),
+            )
 
-    def finish_run(self, run_id: str, *, status: str, summary: dict | None = None, error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: str, *, status: str, summary: dict | None = None, error: str | None = None
+    ) -> None:
         """Close a run: ``done`` or ``failed``, with its summary or error."""
         if status not in ("done", "failed"):
             raise InputError(f"status must be 'done' or 'failed', got {status!r}")
         with self.transaction() as c:
-            c.execute("UPDATE runs SET status = ?, ended = ?, summary = ?, error = ? WHERE run_id = ?",
-                      (status, utc_now(), json.dumps(summary, sort_keys=True, default=str) if summary else None,
-                       error, run_id))
+            c.execute(
+                "UPDATE runs SET status = ?, ended = ?, summary = ?, error = ? WHERE run_id = ?",
+                (
+                    status,
+                    utc_now(),
+                    json.dumps(summary, sort_keys=True, default=str) if summary else None,
+                    error,
+                    run_id,
+                ),
+            )
 
     def runs(self) -> pd.DataFrame:
         """The run log, oldest first."""
@@ -395,14 +445,18 @@ class CaseStore:
 
     def record_files(self, c: sqlite3.Connection, files: Iterable[dict], run_id: str, received: str) -> None:
         """Add consumed inbox files (``sha256, kind, name, status, reason``) inside transaction ``c``."""
-        c.executemany("INSERT OR IGNORE INTO inbox_files (sha256, kind, name, status, reason, run_id, received) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      [(f["sha256"], f["kind"], f["name"], f["status"], f.get("reason"), run_id, received)
-                       for f in files])
+        c.executemany(
+            "INSERT OR IGNORE INTO inbox_files (sha256, kind, name, status, reason, run_id, received) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (f["sha256"], f["kind"], f["name"], f["status"], f.get("reason"), run_id, received)
+                for f in files
+            ],
+        )
 
     # -- entities ----------------------------------------------------------------------------------
     def upsert_subjects(self, c: sqlite3.Connection, subjects: pd.DataFrame) -> int:
-        """Upsert subject attributes (one row per subject; the last row of a subject wins); returns rows changed."""
+        """Upsert subject attributes (the last row of a subject wins); returns the rows changed."""
         if not len(subjects):
             return 0
         cols = ["cohort", "crn", "pnc_id", "nomis_id", "offender_manager"]
@@ -410,15 +464,21 @@ class CaseStore:
         rows = [(str(r["subject_id"]), *[_s(r.get(k)) for k in cols]) for _, r in last.iterrows()]
         before = self.conn.total_changes
         c.executemany(
-            "INSERT INTO subjects (subject_id, cohort, crn, pnc_id, nomis_id, offender_manager) VALUES (?,?,?,?,?,?) "
+            "INSERT INTO subjects (subject_id, cohort, crn, pnc_id, nomis_id, offender_manager) "
+            "VALUES (?,?,?,?,?,?) "
             "ON CONFLICT (subject_id) DO UPDATE SET cohort = excluded.cohort, crn = excluded.crn, "
-            "pnc_id = excluded.pnc_id, nomis_id = excluded.nomis_id, offender_manager = excluded.offender_manager "
+            "pnc_id = excluded.pnc_id, nomis_id = excluded.nomis_id, "
+            "offender_manager = excluded.offender_manager "
             "WHERE subjects.cohort IS NOT excluded.cohort OR subjects.crn IS NOT excluded.crn "
             "OR subjects.pnc_id IS NOT excluded.pnc_id OR subjects.nomis_id IS NOT excluded.nomis_id "
-            "OR subjects.offender_manager IS NOT excluded.offender_manager", rows)
+            "OR subjects.offender_manager IS NOT excluded.offender_manager",
+            rows,
+        )
         return self.conn.total_changes - before
 
-    def upsert_crimes(self, c: sqlite3.Connection, crimes: pd.DataFrame, run_id: str) -> list[tuple[str, str, int]]:
+    def upsert_crimes(
+        self, c: sqlite3.Connection, crimes: pd.DataFrame, run_id: str
+    ) -> list[tuple[str, str, int]]:
         """Store crimes as versions; returns the keys ``(force, crime_ref, crime_version)`` of new versions.
 
         ``crimes`` is the canonical crime frame (``CRIME_INPUT``), rows in the order received.
@@ -430,45 +490,84 @@ class CaseStore:
         if not len(crimes):
             return new
         df = crimes.reset_index(drop=True)
-        order = np.lexsort((np.arange(len(df)), df["crime_version"].to_numpy(np.int64))) if "crime_version" in df \
+        order = (
+            np.lexsort((np.arange(len(df)), df["crime_version"].to_numpy(np.int64)))
+            if "crime_version" in df
             else np.arange(len(df))
+        )
         t1, t2 = _ns(df["committed_from"]), _ns(df["committed_to"])
         for i in order:
             r = df.iloc[int(i)]
             force, ref = _s(r.get("force")) or "", str(r["crime_ref"])
-            content = _content(str(r["offence"]), _f(r["x_m"]), _f(r["y_m"]), t1[i], t2[i], _f(r.get("radius_m")))
-            latest = c.execute("SELECT crime_version, content FROM crimes WHERE force = ? AND crime_ref = ? "
-                               "ORDER BY crime_version DESC LIMIT 1", (force, ref)).fetchone()
+            content = _content(
+                str(r["offence"]), _f(r["x_m"]), _f(r["y_m"]), t1[i], t2[i], _f(r.get("radius_m"))
+            )
+            latest = c.execute(
+                "SELECT crime_version, content FROM crimes WHERE force = ? AND crime_ref = ? "
+                "ORDER BY crime_version DESC LIMIT 1",
+                (force, ref),
+            ).fetchone()
             if latest is not None and latest["content"] == content:
                 continue
             version = 1 if latest is None else int(latest["crime_version"]) + 1
-            c.execute("INSERT INTO crimes (force, crime_ref, crime_version, offence, offence_group, x_m, y_m, lat, lon,"
-                      " committed_from_ns, committed_to_ns, radius_m, batch_id, source_format, content, received_run,"
-                      " needs_match) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
-                      (force, ref, version, str(r["offence"]), _s(r.get("offence_group")), _f(r["x_m"]), _f(r["y_m"]),
-                       _f(r.get("lat")), _f(r.get("lon")), t1[i], t2[i], _f(r.get("radius_m")), _s(r.get("batch_id")),
-                       _s(r.get("source_format")), content, run_id))
+            c.execute(
+                "INSERT INTO crimes (force, crime_ref, crime_version, offence, offence_group, x_m, y_m, lat,"
+                " lon,"
+                " committed_from_ns, committed_to_ns, radius_m, batch_id, source_format, content,"
+                " received_run,"
+                " needs_match) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+                (
+                    force,
+                    ref,
+                    version,
+                    str(r["offence"]),
+                    _s(r.get("offence_group")),
+                    _f(r["x_m"]),
+                    _f(r["y_m"]),
+                    _f(r.get("lat")),
+                    _f(r.get("lon")),
+                    t1[i],
+                    t2[i],
+                    _f(r.get("radius_m")),
+                    _s(r.get("batch_id")),
+                    _s(r.get("source_format")),
+                    content,
+                    run_id,
+                ),
+            )
             new.append((force, ref, version))
         return new
 
     def upsert_appointments(self, c: sqlite3.Connection, appointments: pd.DataFrame, run_id: str) -> int:
-        """Upsert appointments by ``appointment_id``; a changed one is re-judged. Returns the number changed."""
+        """Upsert appointments by ``appointment_id``; a changed one is re-judged."""
         changed = 0
         if not len(appointments):
             return changed
         start, end = _ns(appointments["start"]), _ns(appointments["end"])
         for k, (_, r) in enumerate(appointments.iterrows()):
             geom = _wkb(r.get("geometry"))
-            vals = (str(r["subject_id"]), start[k], end[k], _s(r.get("appointment_type")), _f(r.get("center_x_m")),
-                    _f(r.get("center_y_m")), _f(r.get("radius_m")), geom)
+            vals = (
+                str(r["subject_id"]),
+                start[k],
+                end[k],
+                _s(r.get("appointment_type")),
+                _f(r.get("center_x_m")),
+                _f(r.get("center_y_m")),
+                _f(r.get("radius_m")),
+                geom,
+            )
             content = _content(*vals)
-            old = c.execute("SELECT content FROM appointments WHERE appointment_id = ?",
-                            (str(r["appointment_id"]),)).fetchone()
+            old = c.execute(
+                "SELECT content FROM appointments WHERE appointment_id = ?", (str(r["appointment_id"]),)
+            ).fetchone()
             if old is not None and old["content"] == content:
                 continue
-            c.execute("INSERT OR REPLACE INTO appointments (appointment_id, subject_id, start_ns, end_ns, "
-                      "appointment_type, center_x_m, center_y_m, radius_m, geometry_wkb, content, received_run, "
-                      "needs_match) VALUES (?,?,?,?,?,?,?,?,?,?,?,1)", (str(r["appointment_id"]), *vals, content, run_id))
+            c.execute(
+                "INSERT OR REPLACE INTO appointments (appointment_id, subject_id, start_ns, end_ns, "
+                "appointment_type, center_x_m, center_y_m, radius_m, geometry_wkb, content, received_run, "
+                "needs_match) VALUES (?,?,?,?,?,?,?,?,?,?,?,1)",
+                (str(r["appointment_id"]), *vals, content, run_id),
+            )
             c.execute("DELETE FROM attendance WHERE appointment_id = ?", (str(r["appointment_id"]),))
             changed += 1
         return changed
@@ -481,24 +580,38 @@ class CaseStore:
         a_from, a_to = _ns(zones["active_from"]), _ns(zones["active_to"])
         for k, (_, r) in enumerate(zones.iterrows()):
             key = (str(r["zone_id"]), str(r["subject_id"]))
-            vals = (str(r["kind"]).lower(), a_from[k], a_to[k], _s(r.get("daily_start")) or "",
-                    _s(r.get("daily_end")) or "", _f(r.get("center_x_m")), _f(r.get("center_y_m")),
-                    _f(r.get("radius_m")), _wkb(r.get("geometry")))
+            vals = (
+                str(r["kind"]).lower(),
+                a_from[k],
+                a_to[k],
+                _s(r.get("daily_start")) or "",
+                _s(r.get("daily_end")) or "",
+                _f(r.get("center_x_m")),
+                _f(r.get("center_y_m")),
+                _f(r.get("radius_m")),
+                _wkb(r.get("geometry")),
+            )
             content = _content(*vals)
             old = c.execute("SELECT content FROM zones WHERE zone_id = ? AND subject_id = ?", key).fetchone()
             if old is not None and old["content"] == content:
                 continue
-            c.execute("INSERT OR REPLACE INTO zones (zone_id, subject_id, kind, active_from_ns, active_to_ns, "
-                      "daily_start, daily_end, center_x_m, center_y_m, radius_m, geometry_wkb, content, received_run, "
-                      "evaluated_until_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", (*key, *vals, content, run_id))
+            c.execute(
+                "INSERT OR REPLACE INTO zones (zone_id, subject_id, kind, active_from_ns, active_to_ns, "
+                "daily_start, daily_end, center_x_m, center_y_m, radius_m, geometry_wkb, content, "
+                "received_run, "
+                "evaluated_until_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                (*key, *vals, content, run_id),
+            )
             c.execute("DELETE FROM zone_events WHERE zone_id = ? AND subject_id = ?", key)
             changed += 1
         return changed
 
     def add_pending_spans(self, c: sqlite3.Connection, spans: Iterable[tuple[int, int]], run_id: str) -> None:
         """Queue newly ingested trail time ``[lo, hi]`` (int ns UTC) for re-matching."""
-        c.executemany("INSERT INTO pending_spans (lo_ns, hi_ns, run_id) VALUES (?, ?, ?)",
-                      [(int(max(lo, _MIN_NS)), int(min(hi, _MAX_NS)), run_id) for lo, hi in spans])
+        c.executemany(
+            "INSERT INTO pending_spans (lo_ns, hi_ns, run_id) VALUES (?, ?, ?)",
+            [(int(max(lo, _MIN_NS)), int(min(hi, _MAX_NS)), run_id) for lo, hi in spans],
+        )
 
     def pending_spans(self) -> list[tuple[int, int]]:
         """Queued trail time, merged."""
@@ -512,50 +625,76 @@ class CaseStore:
     def crimes_to_match(self, spans: list[tuple[int, int]], pad_ns: int) -> pd.DataFrame:
         """Crime versions never matched, or whose window (padded) overlaps ``spans``; canonical frame."""
         cond, params = _overlap_sql("committed_from_ns", "committed_to_ns", spans, pad_ns, pad_ns)
-        df = self.frame(f"SELECT * FROM crimes WHERE needs_match = 1 OR {cond} "
-                        "ORDER BY force, crime_ref, crime_version", params)
+        df = self.frame(
+            f"SELECT * FROM crimes WHERE needs_match = 1 OR {cond} ORDER BY force, crime_ref, crime_version",
+            params,
+        )
         return _crime_frame(df)
 
-    def appointments_to_match(self, spans: list[tuple[int, int]], pad_lo_ns: int, pad_hi_ns: int,
-                              due_ns: int) -> pd.DataFrame:
+    def appointments_to_match(
+        self, spans: list[tuple[int, int]], pad_lo_ns: int, pad_hi_ns: int, due_ns: int
+    ) -> pd.DataFrame:
         """Appointments ended by ``due_ns`` never judged, or overlapping ``spans``; canonical frame."""
         cond, params = _overlap_sql("start_ns", "end_ns", spans, pad_lo_ns, pad_hi_ns)
-        df = self.frame(f"SELECT * FROM appointments WHERE end_ns <= ? AND (needs_match = 1 OR {cond}) "
-                        "ORDER BY appointment_id", [due_ns, *params])
+        df = self.frame(
+            f"SELECT * FROM appointments WHERE end_ns <= ? AND (needs_match = 1 OR {cond}) "
+            "ORDER BY appointment_id",
+            [due_ns, *params],
+        )
         import shapely
 
-        return pd.DataFrame({
-            "appointment_id": df["appointment_id"].astype(object), "subject_id": df["subject_id"].astype(object),
-            "start": ns_to_times(df["start_ns"]), "end": ns_to_times(df["end_ns"]),
-            "appointment_type": df["appointment_type"].astype(object),
-            "center_x_m": pd.to_numeric(df["center_x_m"], errors="coerce").astype(float),
-            "center_y_m": pd.to_numeric(df["center_y_m"], errors="coerce").astype(float),
-            "radius_m": pd.to_numeric(df["radius_m"], errors="coerce").astype(float),
-            "geometry": pd.Series([None if g is None else shapely.from_wkb(g) for g in df["geometry_wkb"]],
-                                  dtype=object),
-        })
+        return pd.DataFrame(
+            {
+                "appointment_id": df["appointment_id"].astype(object),
+                "subject_id": df["subject_id"].astype(object),
+                "start": ns_to_times(df["start_ns"]),
+                "end": ns_to_times(df["end_ns"]),
+                "appointment_type": df["appointment_type"].astype(object),
+                "center_x_m": pd.to_numeric(df["center_x_m"], errors="coerce").astype(float),
+                "center_y_m": pd.to_numeric(df["center_y_m"], errors="coerce").astype(float),
+                "radius_m": pd.to_numeric(df["radius_m"], errors="coerce").astype(float),
+                "geometry": pd.Series(
+                    [None if g is None else shapely.from_wkb(g) for g in df["geometry_wkb"]], dtype=object
+                ),
+            }
+        )
 
     def zones_frame(self) -> pd.DataFrame:
         """Every stored zone: the canonical zone frame plus ``evaluated_until_ns`` (int ns or None)."""
         import shapely
 
         df = self.frame("SELECT * FROM zones ORDER BY zone_id, subject_id")
-        return pd.DataFrame({
-            "zone_id": df["zone_id"].astype(object), "subject_id": df["subject_id"].astype(object),
-            "kind": df["kind"].astype(object), "active_from": ns_to_times(df["active_from_ns"]),
-            "active_to": ns_to_times(df["active_to_ns"]), "daily_start": df["daily_start"].astype(object),
-            "daily_end": df["daily_end"].astype(object),
-            "center_x_m": pd.to_numeric(df["center_x_m"], errors="coerce").astype(float),
-            "center_y_m": pd.to_numeric(df["center_y_m"], errors="coerce").astype(float),
-            "radius_m": pd.to_numeric(df["radius_m"], errors="coerce").astype(float),
-            "geometry": pd.Series([None if g is None else shapely.from_wkb(g) for g in df["geometry_wkb"]],
-                                  dtype=object),
-            "evaluated_until_ns": df["evaluated_until_ns"].astype(object),
-        })
+        return pd.DataFrame(
+            {
+                "zone_id": df["zone_id"].astype(object),
+                "subject_id": df["subject_id"].astype(object),
+                "kind": df["kind"].astype(object),
+                "active_from": ns_to_times(df["active_from_ns"]),
+                "active_to": ns_to_times(df["active_to_ns"]),
+                "daily_start": df["daily_start"].astype(object),
+                "daily_end": df["daily_end"].astype(object),
+                "center_x_m": pd.to_numeric(df["center_x_m"], errors="coerce").astype(float),
+                "center_y_m": pd.to_numeric(df["center_y_m"], errors="coerce").astype(float),
+                "radius_m": pd.to_numeric(df["radius_m"], errors="coerce").astype(float),
+                "geometry": pd.Series(
+                    [None if g is None else shapely.from_wkb(g) for g in df["geometry_wkb"]], dtype=object
+                ),
+                "evaluated_until_ns": df["evaluated_until_ns"].astype(object),
+            }
+        )
 
     # -- results -----------------------------------------------------------------------------------
-    def apply_proximity(self, c: sqlite3.Connection, matched: pd.DataFrame, hits: pd.DataFrame,
-                        evidence: pd.DataFrame, gaps: pd.DataFrame, *, run_id: str, report_day: str) -> dict:
+    def apply_proximity(
+        self,
+        c: sqlite3.Connection,
+        matched: pd.DataFrame,
+        hits: pd.DataFrame,
+        evidence: pd.DataFrame,
+        gaps: pd.DataFrame,
+        *,
+        run_id: str,
+        report_day: str,
+    ) -> dict:
         """Replace the results of the crime versions in ``matched`` with a fresh proximity run.
 
         ``matched`` holds ``force, crime_ref, crime_version`` of every crime version matched; the
@@ -567,108 +706,257 @@ class CaseStore:
         dict
             ``{"crimes", "new", "updated", "unchanged", "withdrawn", "evidence_rows", "gaps"}``.
         """
-        out = {"crimes": len(matched), "new": 0, "updated": 0, "unchanged": 0, "withdrawn": 0,
-               "evidence_rows": len(evidence), "gaps": len(gaps)}
-        keys = [(str(f), str(r), int(v)) for f, r, v in
-                zip(matched["force"], matched["crime_ref"], matched["crime_version"], strict=True)]
-        found = {(str(f), str(r), int(v), str(s)) for f, r, v, s in
-                 zip(hits["force"], hits["crime_ref"], hits["crime_version"], hits["subject_id"], strict=True)}
+        out = {
+            "crimes": len(matched),
+            "new": 0,
+            "updated": 0,
+            "unchanged": 0,
+            "withdrawn": 0,
+            "evidence_rows": len(evidence),
+            "gaps": len(gaps),
+        }
+        keys = [
+            (str(f), str(r), int(v))
+            for f, r, v in zip(matched["force"], matched["crime_ref"], matched["crime_version"], strict=True)
+        ]
+        found = {
+            (str(f), str(r), int(v), str(s))
+            for f, r, v, s in zip(
+                hits["force"], hits["crime_ref"], hits["crime_version"], hits["subject_id"], strict=True
+            )
+        }
         now = utc_now()
         for key in keys:
-            for old in c.execute("SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ?",
-                                 key).fetchall():
+            for old in c.execute(
+                "SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ?", key
+            ).fetchall():
                 if (old["force"], old["crime_ref"], old["crime_version"], old["subject_id"]) in found:
                     continue
-                c.execute("INSERT INTO withdrawn_hits VALUES (?,?,?,?,?,?,?,?,?,?)",
-                          (old["hit_id"], old["force"], old["crime_ref"], old["crime_version"], old["subject_id"],
-                           old["review_state"], old["reviewer"], old["review_reason"], run_id, now))
+                c.execute(
+                    "INSERT INTO withdrawn_hits VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        old["hit_id"],
+                        old["force"],
+                        old["crime_ref"],
+                        old["crime_version"],
+                        old["subject_id"],
+                        old["review_state"],
+                        old["reviewer"],
+                        old["review_reason"],
+                        run_id,
+                        now,
+                    ),
+                )
                 c.execute("DELETE FROM hits WHERE hit_id = ?", (old["hit_id"],))
                 out["withdrawn"] += 1
             c.execute("DELETE FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ?", key)
-            c.execute("UPDATE crimes SET needs_match = 0, matched_run = ? WHERE force = ? AND crime_ref = ? "
-                      "AND crime_version = ?", (run_id, *key))
-        hit_cols = ["min_distance_m", "closest_time_ns", "first_within_ns", "last_within_ns", "dwell_s", "passes",
-                    "n_fixes_within", "between_fixes", "accuracy_m", "confidence", "coverage", "flags"]
+            c.execute(
+                "UPDATE crimes SET needs_match = 0, matched_run = ? WHERE force = ? AND crime_ref = ? "
+                "AND crime_version = ?",
+                (run_id, *key),
+            )
+        hit_cols = [
+            "min_distance_m",
+            "closest_time_ns",
+            "first_within_ns",
+            "last_within_ns",
+            "dwell_s",
+            "passes",
+            "n_fixes_within",
+            "between_fixes",
+            "accuracy_m",
+            "confidence",
+            "coverage",
+            "flags",
+        ]
         closest, first, last = _ns(hits["closest_time"]), _ns(hits["first_within"]), _ns(hits["last_within"])
         ids: dict[tuple, int] = {}
         for k, r in enumerate(hits.itertuples(index=False)):
             key = (str(r.force), str(r.crime_ref), int(r.crime_version), str(r.subject_id))
-            vals = (_f(r.min_distance_m), closest[k], first[k], last[k], _f(r.dwell_s), int(r.passes),
-                    int(r.n_fixes_within), int(bool(r.between_fixes)), _f(r.accuracy_m), _s(r.confidence),
-                    _f(r.coverage), _s(r.flags) or "")
-            old = c.execute("SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ? "
-                            "AND subject_id = ?", key).fetchone()
+            vals = (
+                _f(r.min_distance_m),
+                closest[k],
+                first[k],
+                last[k],
+                _f(r.dwell_s),
+                int(r.passes),
+                int(r.n_fixes_within),
+                int(bool(r.between_fixes)),
+                _f(r.accuracy_m),
+                _s(r.confidence),
+                _f(r.coverage),
+                _s(r.flags) or "",
+            )
+            old = c.execute(
+                "SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ? "
+                "AND subject_id = ?",
+                key,
+            ).fetchone()
             if old is None:
-                cur = c.execute(f"INSERT INTO hits (force, crime_ref, crime_version, subject_id, {', '.join(hit_cols)},"
-                                " run_id, report_day) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                (*key, *vals, run_id, report_day))
+                cur = c.execute(
+                    f"INSERT INTO hits (force, crime_ref, crime_version, subject_id, {', '.join(hit_cols)},"
+                    " run_id, report_day) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (*key, *vals, run_id, report_day),
+                )
                 ids[key] = int(cur.lastrowid)
                 out["new"] += 1
                 continue
             ids[key] = int(old["hit_id"])
             same = tuple(old[col] for col in hit_cols) == vals
             out["unchanged" if same else "updated"] += 1
-            c.execute(f"UPDATE hits SET {', '.join(f'{col} = ?' for col in hit_cols)}, run_id = ?, report_day = ? "
-                      "WHERE hit_id = ?", (*vals, run_id, report_day, old["hit_id"]))
+            c.execute(
+                f"UPDATE hits SET {', '.join(f'{col} = ?' for col in hit_cols)}, run_id = ?, report_day = ? "
+                "WHERE hit_id = ?",
+                (*vals, run_id, report_day, old["hit_id"]),
+            )
             c.execute("DELETE FROM evidence WHERE hit_id = ?", (old["hit_id"],))
         if len(evidence):
             times = _ns(evidence["time"])
             cols = {name: evidence[name].tolist() for name in evidence.columns}
             rows = []
             for k in range(len(evidence)):
-                hid = ids[(str(cols["force"][k]), str(cols["crime_ref"][k]), int(cols["crime_version"][k]),
-                           str(cols["subject_id"][k]))]
-                rows.append((hid, str(cols["label"][k]), str(cols["kind"][k]), _s(cols["pass"][k]), int(cols["seq"][k]),
-                             times[k], *[_f(cols[n][k]) for n in ("lat", "lon", "easting", "northing", "distance_m")],
-                             int(bool(cols["within_r"][k])),
-                             *[_f(cols[n][k]) for n in ("accuracy_m", "speed_kmh", "heading_deg")],
-                             _s(cols["fix_type"][k]), _s(cols["flags"][k]) or ""))
+                hid = ids[
+                    (
+                        str(cols["force"][k]),
+                        str(cols["crime_ref"][k]),
+                        int(cols["crime_version"][k]),
+                        str(cols["subject_id"][k]),
+                    )
+                ]
+                rows.append(
+                    (
+                        hid,
+                        str(cols["label"][k]),
+                        str(cols["kind"][k]),
+                        _s(cols["pass"][k]),
+                        int(cols["seq"][k]),
+                        times[k],
+                        *[_f(cols[n][k]) for n in ("lat", "lon", "easting", "northing", "distance_m")],
+                        int(bool(cols["within_r"][k])),
+                        *[_f(cols[n][k]) for n in ("accuracy_m", "speed_kmh", "heading_deg")],
+                        _s(cols["fix_type"][k]),
+                        _s(cols["flags"][k]) or "",
+                    )
+                )
             c.executemany("INSERT OR REPLACE INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         if len(gaps):
             g1, g2 = _ns(gaps["gap_start"]), _ns(gaps["gap_end"])
-            c.executemany("INSERT OR REPLACE INTO gaps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
-                (str(r.force), str(r.crime_ref), int(r.crime_version), str(r.subject_id), g1[k], g2[k], _f(r.gap_s),
-                 _f(r.before_distance_m), _f(r.after_distance_m), _f(r.coverage), run_id, report_day)
-                for k, r in enumerate(gaps.itertuples(index=False))])
+            c.executemany(
+                "INSERT OR REPLACE INTO gaps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        str(r.force),
+                        str(r.crime_ref),
+                        int(r.crime_version),
+                        str(r.subject_id),
+                        g1[k],
+                        g2[k],
+                        _f(r.gap_s),
+                        _f(r.before_distance_m),
+                        _f(r.after_distance_m),
+                        _f(r.coverage),
+                        run_id,
+                        report_day,
+                    )
+                    for k, r in enumerate(gaps.itertuples(index=False))
+                ],
+            )
         return out
 
-    def apply_attendance(self, c: sqlite3.Connection, outcomes: pd.DataFrame, *, run_id: str,
-                         report_day: str) -> dict:
+    def apply_attendance(
+        self, c: sqlite3.Connection, outcomes: pd.DataFrame, *, run_id: str, report_day: str
+    ) -> dict:
         """Upsert one outcome per appointment (the latest wins); returns ``{"outcomes", "changed"}``."""
         out = {"outcomes": len(outcomes), "changed": 0}
         start, end = _ns(outcomes["start"]), _ns(outcomes["end"])
         arrival, departure = _ns(outcomes["arrival"]), _ns(outcomes["departure"])
-        cols = ["subject_id", "start_ns", "end_ns", "inside_s", "arrival_ns", "departure_ns", "coverage", "status",
-                "flags", "outcome"]
+        cols = [
+            "subject_id",
+            "start_ns",
+            "end_ns",
+            "inside_s",
+            "arrival_ns",
+            "departure_ns",
+            "coverage",
+            "status",
+            "flags",
+            "outcome",
+        ]
         for k, r in enumerate(outcomes.itertuples(index=False)):
-            vals = (str(r.subject_id), start[k], end[k], _f(r.inside_s), arrival[k], departure[k], _f(r.coverage),
-                    str(r.status), _s(r.flags) or "", _s(r.outcome))
-            old = c.execute("SELECT * FROM attendance WHERE appointment_id = ?", (str(r.appointment_id),)).fetchone()
+            vals = (
+                str(r.subject_id),
+                start[k],
+                end[k],
+                _f(r.inside_s),
+                arrival[k],
+                departure[k],
+                _f(r.coverage),
+                str(r.status),
+                _s(r.flags) or "",
+                _s(r.outcome),
+            )
+            old = c.execute(
+                "SELECT * FROM attendance WHERE appointment_id = ?", (str(r.appointment_id),)
+            ).fetchone()
             if old is None or tuple(old[col] for col in cols) != vals:
                 out["changed"] += 1
-            c.execute("INSERT OR REPLACE INTO attendance VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                      (str(r.appointment_id), *vals, run_id, report_day))
-            c.execute("UPDATE appointments SET needs_match = 0, matched_run = ? WHERE appointment_id = ?",
-                      (run_id, str(r.appointment_id)))
+            c.execute(
+                "INSERT OR REPLACE INTO attendance VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (str(r.appointment_id), *vals, run_id, report_day),
+            )
+            c.execute(
+                "UPDATE appointments SET needs_match = 0, matched_run = ? WHERE appointment_id = ?",
+                (run_id, str(r.appointment_id)),
+            )
         return out
 
-    def apply_zone_period(self, c: sqlite3.Connection, zone_id: str, subject_id: str, kind: str,
-                          period_start_ns: int, events: pd.DataFrame, *, run_id: str, report_day: str) -> int:
+    def apply_zone_period(
+        self,
+        c: sqlite3.Connection,
+        zone_id: str,
+        subject_id: str,
+        kind: str,
+        period_start_ns: int,
+        events: pd.DataFrame,
+        *,
+        run_id: str,
+        report_day: str,
+    ) -> int:
         """Replace the events of one zone period; returns the number of events stored."""
-        c.execute("DELETE FROM zone_events WHERE zone_id = ? AND subject_id = ? AND period_start_ns = ?",
-                  (zone_id, subject_id, int(period_start_ns)))
+        c.execute(
+            "DELETE FROM zone_events WHERE zone_id = ? AND subject_id = ? AND period_start_ns = ?",
+            (zone_id, subject_id, int(period_start_ns)),
+        )
         if not len(events):
             return 0
         s, e = _ns(events["start"]), _ns(events["end"])
-        c.executemany("INSERT OR REPLACE INTO zone_events VALUES (?,?,?,?,?,?,?,?,?,?)", [
-            (zone_id, subject_id, kind, str(r.event), s[k], e[k], _f(r.duration_s), int(period_start_ns), run_id,
-             report_day) for k, r in enumerate(events.itertuples(index=False))])
+        c.executemany(
+            "INSERT OR REPLACE INTO zone_events VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    zone_id,
+                    subject_id,
+                    kind,
+                    str(r.event),
+                    s[k],
+                    e[k],
+                    _f(r.duration_s),
+                    int(period_start_ns),
+                    run_id,
+                    report_day,
+                )
+                for k, r in enumerate(events.itertuples(index=False))
+            ],
+        )
         return len(events)
 
     def set_zone_evaluated(self, c: sqlite3.Connection, zone_id: str, subject_id: str, until_ns: int) -> None:
         """Record that the zone's periods up to ``until_ns`` have been judged."""
-        c.execute("UPDATE zones SET evaluated_until_ns = MAX(COALESCE(evaluated_until_ns, ?), ?) "
-                  "WHERE zone_id = ? AND subject_id = ?", (int(until_ns), int(until_ns), zone_id, subject_id))
+        c.execute(
+            "UPDATE zones SET evaluated_until_ns = MAX(COALESCE(evaluated_until_ns, ?), ?) "
+            "WHERE zone_id = ? AND subject_id = ?",
+            (int(until_ns), int(until_ns), zone_id, subject_id),
+        )
 
     # -- review --------------------------------------------------------------------------------------
     def review(self, hit_id: int, state: str, *, user: str, reason: str | None = None) -> dict:
@@ -689,10 +977,15 @@ class CaseStore:
             if row is None:
                 raise InputError(f"no hit with id {hit_id!r}; `trailmon review list` shows the ids")
             if row["review_state"] != "pending":
-                raise InputError(f"hit {hit_id} was already {row['review_state']} by {row['reviewer']} at "
-                                 f"{row['reviewed_at']}; only pending hits can be reviewed")
-            c.execute("UPDATE hits SET review_state = ?, reviewer = ?, review_reason = ?, reviewed_at = ? "
-                      "WHERE hit_id = ?", (state, user, reason.strip() if reason else None, utc_now(), int(hit_id)))
+                raise InputError(
+                    f"hit {hit_id} was already {row['review_state']} by {row['reviewer']} at "
+                    f"{row['reviewed_at']}; only pending hits can be reviewed"
+                )
+            c.execute(
+                "UPDATE hits SET review_state = ?, reviewer = ?, review_reason = ?, reviewed_at = ? "
+                "WHERE hit_id = ?",
+                (state, user, reason.strip() if reason else None, utc_now(), int(hit_id)),
+            )
             return dict(c.execute("SELECT * FROM hits WHERE hit_id = ?", (int(hit_id),)).fetchone())
 
     def hits(self, *, subject: str | None = None, state: str | None = None) -> pd.DataFrame:
@@ -704,9 +997,12 @@ class CaseStore:
         if state is not None:
             where.append("h.review_state = ?")
             params.append(state)
-        sql = ("SELECT h.*, c.offence, c.offence_group, c.committed_from_ns, c.committed_to_ns, c.radius_m "
-               "FROM hits h LEFT JOIN crimes c USING (force, crime_ref, crime_version)"
-               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY h.hit_id")
+        sql = (
+            "SELECT h.*, c.offence, c.offence_group, c.committed_from_ns, c.committed_to_ns, c.radius_m "
+            "FROM hits h LEFT JOIN crimes c USING (force, crime_ref, crime_version)"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY h.hit_id"
+        )
         return self.frame(sql, params)
 
     # -- case records --------------------------------------------------------------------------------
@@ -733,8 +1029,17 @@ class CaseStore:
         def base(kind: str, rid: str, sid: str) -> dict:
             s = subj.get(sid, {})
             rec = dict.fromkeys(_RECORD_FIELDS)
-            rec.update(schema_version=SCHEMA_RECORD_VERSION, record_id=rid, event_type=kind, subject_id=sid,
-                       crn=s.get("crn"), pnc_id=s.get("pnc_id"), cohort=s.get("cohort"), flags="", engine=engine)
+            rec.update(
+                schema_version=SCHEMA_RECORD_VERSION,
+                record_id=rid,
+                event_type=kind,
+                subject_id=sid,
+                crn=s.get("crn"),
+                pnc_id=s.get("pnc_id"),
+                cohort=s.get("cohort"),
+                flags="",
+                engine=engine,
+            )
             return rec
 
         where, params = [], []
@@ -742,32 +1047,68 @@ class CaseStore:
             where.append("subject_id = ?")
             params.append(subject)
         hit_where = where + (["review_state = 'qualified'"] if exportable else [])
-        for h in self.conn.execute("SELECT h.*, c.offence FROM hits h LEFT JOIN crimes c USING (force, crime_ref, "
-                                   "crime_version)" + (" WHERE " + " AND ".join(f"h.{w}" for w in hit_where)
-                                                       if hit_where else "") + " ORDER BY h.hit_id", params):
+        for h in self.conn.execute(
+            "SELECT h.*, c.offence FROM hits h LEFT JOIN crimes c USING (force, crime_ref, "
+            "crime_version)"
+            + (" WHERE " + " AND ".join(f"h.{w}" for w in hit_where) if hit_where else "")
+            + " ORDER BY h.hit_id",
+            params,
+        ):
             rec = base("proximity_hit", f"hit:{h['hit_id']}", h["subject_id"])
-            rec.update(start=_iso(h["first_within_ns"]), end=_iso(h["last_within_ns"]), status="hit",
-                       confidence=h["confidence"], distance_m=h["min_distance_m"], duration_s=h["dwell_s"],
-                       coverage=h["coverage"], flags=h["flags"] or "", crime_ref=h["crime_ref"],
-                       crime_version=int(h["crime_version"]), force=h["force"] or None, offence=h["offence"],
-                       closest_time=_iso(h["closest_time_ns"]), passes=h["passes"],
-                       review_state=h["review_state"], reviewer=h["reviewer"], review_reason=h["review_reason"],
-                       reviewed_at=h["reviewed_at"])
+            rec.update(
+                start=_iso(h["first_within_ns"]),
+                end=_iso(h["last_within_ns"]),
+                status="hit",
+                confidence=h["confidence"],
+                distance_m=h["min_distance_m"],
+                duration_s=h["dwell_s"],
+                coverage=h["coverage"],
+                flags=h["flags"] or "",
+                crime_ref=h["crime_ref"],
+                crime_version=int(h["crime_version"]),
+                force=h["force"] or None,
+                offence=h["offence"],
+                closest_time=_iso(h["closest_time_ns"]),
+                passes=h["passes"],
+                review_state=h["review_state"],
+                reviewer=h["reviewer"],
+                review_reason=h["review_reason"],
+                reviewed_at=h["reviewed_at"],
+            )
             out.append(rec)
         sql_where = " WHERE " + " AND ".join(where) if where else ""
         for a in self.conn.execute(f"SELECT * FROM attendance{sql_where} ORDER BY appointment_id", params):
             rec = base("appointment_outcome", f"appointment:{a['appointment_id']}", a["subject_id"])
-            rec.update(start=_iso(a["start_ns"]), end=_iso(a["end_ns"]), status=a["status"], duration_s=a["inside_s"],
-                       coverage=a["coverage"], flags=a["flags"] or "", appointment_id=a["appointment_id"],
-                       outcome=a["outcome"], arrival=_iso(a["arrival_ns"]), departure=_iso(a["departure_ns"]),
-                       review_state="not_required")
+            rec.update(
+                start=_iso(a["start_ns"]),
+                end=_iso(a["end_ns"]),
+                status=a["status"],
+                duration_s=a["inside_s"],
+                coverage=a["coverage"],
+                flags=a["flags"] or "",
+                appointment_id=a["appointment_id"],
+                outcome=a["outcome"],
+                arrival=_iso(a["arrival_ns"]),
+                departure=_iso(a["departure_ns"]),
+                review_state="not_required",
+            )
             out.append(rec)
-        for z in self.conn.execute(f"SELECT * FROM zone_events{sql_where} ORDER BY zone_id, subject_id, start_ns, "
-                                   "event", params):
+        for z in self.conn.execute(
+            f"SELECT * FROM zone_events{sql_where} ORDER BY zone_id, subject_id, start_ns, event", params
+        ):
             start = _iso(z["start_ns"])
-            rec = base("zone_event", f"zone:{z['zone_id']}:{z['subject_id']}:{z['event']}:{start}", z["subject_id"])
-            rec.update(start=start, end=_iso(z["end_ns"]), status=z["event"], duration_s=z["duration_s"],
-                       zone_id=z["zone_id"], zone_kind=z["kind"], review_state="not_required")
+            rec = base(
+                "zone_event", f"zone:{z['zone_id']}:{z['subject_id']}:{z['event']}:{start}", z["subject_id"]
+            )
+            rec.update(
+                start=start,
+                end=_iso(z["end_ns"]),
+                status=z["event"],
+                duration_s=z["duration_s"],
+                zone_id=z["zone_id"],
+                zone_kind=z["kind"],
+                review_state="not_required",
+            )
             out.append(rec)
         return out
 
@@ -781,8 +1122,10 @@ class CaseStore:
         out: dict[str, list[tuple]] = {}
         for table in CASE_TABLES:
             if table == "evidence":
-                df = self.frame("SELECT h.force, h.crime_ref, h.crime_version, h.subject_id, e.* FROM evidence e "
-                                "JOIN hits h USING (hit_id)")
+                df = self.frame(
+                    "SELECT h.force, h.crime_ref, h.crime_version, h.subject_id, e.* FROM evidence e "
+                    "JOIN hits h USING (hit_id)"
+                )
             else:
                 df = self.frame(f"SELECT * FROM {table}")
             cols = [col for col in df.columns if col not in _VOLATILE]
@@ -801,17 +1144,24 @@ def _cmp(v):
 
 def _crime_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Stored crime rows to the canonical crime frame (plus ``force``)."""
-    return pd.DataFrame({
-        "crime_ref": df["crime_ref"].astype(object), "crime_version": df["crime_version"].astype(np.int64),
-        "offence": df["offence"].astype(object), "offence_group": df["offence_group"].astype(object),
-        "x_m": pd.to_numeric(df["x_m"]).astype(float), "y_m": pd.to_numeric(df["y_m"]).astype(float),
-        "lat": pd.to_numeric(df["lat"], errors="coerce").astype(float),
-        "lon": pd.to_numeric(df["lon"], errors="coerce").astype(float),
-        "committed_from": ns_to_times(df["committed_from_ns"]), "committed_to": ns_to_times(df["committed_to_ns"]),
-        "radius_m": pd.to_numeric(df["radius_m"], errors="coerce").astype(float),
-        "force": df["force"].astype(object), "batch_id": df["batch_id"].astype(object),
-        "source_format": df["source_format"].astype(object),
-    })
+    return pd.DataFrame(
+        {
+            "crime_ref": df["crime_ref"].astype(object),
+            "crime_version": df["crime_version"].astype(np.int64),
+            "offence": df["offence"].astype(object),
+            "offence_group": df["offence_group"].astype(object),
+            "x_m": pd.to_numeric(df["x_m"]).astype(float),
+            "y_m": pd.to_numeric(df["y_m"]).astype(float),
+            "lat": pd.to_numeric(df["lat"], errors="coerce").astype(float),
+            "lon": pd.to_numeric(df["lon"], errors="coerce").astype(float),
+            "committed_from": ns_to_times(df["committed_from_ns"]),
+            "committed_to": ns_to_times(df["committed_to_ns"]),
+            "radius_m": pd.to_numeric(df["radius_m"], errors="coerce").astype(float),
+            "force": df["force"].astype(object),
+            "batch_id": df["batch_id"].astype(object),
+            "source_format": df["source_format"].astype(object),
+        }
+    )
 
 
 SCHEMA_PATH = Path(__file__).with_name("schema") / "case_record.schema.json"
@@ -820,10 +1170,38 @@ SCHEMA_PATH = Path(__file__).with_name("schema") / "case_record.schema.json"
 SCHEMA_RECORD_VERSION = "1.0.0"
 
 _RECORD_FIELDS = (
-    "schema_version", "record_id", "event_type", "subject_id", "crn", "pnc_id", "cohort", "start", "end", "status",
-    "confidence", "distance_m", "duration_s", "coverage", "flags", "crime_ref", "crime_version", "force", "offence",
-    "closest_time", "passes", "appointment_id", "outcome", "arrival", "departure", "zone_id", "zone_kind",
-    "review_state", "reviewer", "review_reason", "reviewed_at", "engine",
+    "schema_version",
+    "record_id",
+    "event_type",
+    "subject_id",
+    "crn",
+    "pnc_id",
+    "cohort",
+    "start",
+    "end",
+    "status",
+    "confidence",
+    "distance_m",
+    "duration_s",
+    "coverage",
+    "flags",
+    "crime_ref",
+    "crime_version",
+    "force",
+    "offence",
+    "closest_time",
+    "passes",
+    "appointment_id",
+    "outcome",
+    "arrival",
+    "departure",
+    "zone_id",
+    "zone_kind",
+    "review_state",
+    "reviewer",
+    "review_reason",
+    "reviewed_at",
+    "engine",
 )
 
 
@@ -858,22 +1236,35 @@ def validate_records(records: Iterable[dict], schema: dict | None = None) -> int
     n = 0
     if jsonschema is not None:
         validator = jsonschema.Draft202012Validator(schema)
-        for n, rec in enumerate(records, start=1):
+        for rec in records:
+            n += 1
             err = jsonschema.exceptions.best_match(validator.iter_errors(rec))
             if err is not None:
                 where = "/".join(map(str, err.absolute_path)) or "(record)"
-                raise StoreError(f"case record {rec.get('record_id')!r} does not follow {schema.get('$id')}: "
-                                 f"{where}: {err.message}")
+                raise StoreError(
+                    f"case record {rec.get('record_id')!r} does not follow {schema.get('$id')}: "
+                    f"{where}: {err.message}"
+                )
         return n
-    for n, rec in enumerate(records, start=1):
+    for rec in records:
+        n += 1
         problem = builtin_check(rec, schema)
         if problem:
-            raise StoreError(f"case record {rec.get('record_id')!r} does not follow {schema.get('$id')}: {problem}")
+            raise StoreError(
+                f"case record {rec.get('record_id')!r} does not follow {schema.get('$id')}: {problem}"
+            )
     return n
 
 
-_JSON_TYPES = {"string": str, "integer": int, "number": (int, float), "object": dict, "array": list,
-               "boolean": bool, "null": type(None)}
+_JSON_TYPES = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "object": dict,
+    "array": list,
+    "boolean": bool,
+    "null": type(None),
+}
 
 
 def builtin_check(rec: dict, schema: dict) -> str | None:
@@ -900,8 +1291,10 @@ def builtin_check(rec: dict, schema: dict) -> str | None:
             return f"{name}: {v!r} is not one of {rule['enum']!r}"
         if "type" in rule:
             types = rule["type"] if isinstance(rule["type"], list) else [rule["type"]]
-            ok = any(isinstance(v, _JSON_TYPES[t]) and not (t in ("integer", "number") and isinstance(v, bool))
-                     for t in types)
+            ok = any(
+                isinstance(v, _JSON_TYPES[t]) and not (t in ("integer", "number") and isinstance(v, bool))
+                for t in types
+            )
             if not ok:
                 return f"{name}: {v!r} is not of type {' or '.join(types)}"
         if isinstance(v, str):
