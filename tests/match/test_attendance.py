@@ -89,9 +89,15 @@ STATUS_CASES = [
                  4203.0, -603.0, 3600.0, id="attended, the monitoring window unknown"),
     pytest.param(trail([]), "ever", {"subject": "NOBODY"}, "no_data", "monitoring_window_unknown", 0.0, None,
                  None, id="no_data: a subject without any fix"),
+    pytest.param(trail([(-600, 9000)], acc={t: 500.0 for t in range(-2040, 5041, 60)}), "ever", {}, "no_data",
+                 "", 0.0, None, None, id="no_data: every fix too coarse, the subject left without evidence"),
+    pytest.param(trail([], acc={t: 500.0 for t in range(-2040, 5041, 60)}), {"S1": [(T0 + 4000, T0 + 1e7)]},
+                 {}, "not_monitored", "", 0.0, None, None,
+                 id="not_monitored: no usable fix, and the window opens after E"),
 ]
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize(("rows", "windows", "ap", "status", "flags", "inside_s", "arrival", "departure"),
                          STATUS_CASES)
 def test_status_hand_cases(rows, windows, ap, status, flags, inside_s, arrival, departure):
@@ -135,6 +141,7 @@ def acceptance_office():
     return make_trail(rows, windows={"V1": [window], "V2": [window]}), appts
 
 
+@pytest.mark.kernels
 def test_acceptance_office_exact_crossings():
     tr, appts = acceptance_office()
     got = attendance(tr, appts)

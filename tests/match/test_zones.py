@@ -56,6 +56,7 @@ def test_curfew_kept_gives_no_rows():
     assert str(got.start.dtype) == "datetime64[ns, UTC]"
 
 
+@pytest.mark.kernels
 def test_curfew_absence_exact_to_the_crossing():
     # away from the 22:00 fix to the 23:00 fix: out 5 s after 21:59, back 5 s before 23:01
     tr = make_trail(presence("2026-01-12T12:00Z", "2026-01-13T12:00Z", away=[("2026-01-12T22:00Z",
@@ -85,6 +86,7 @@ def test_curfew_night_away_all_night_lasts_as_the_clock_says(night_of, night_s):
     assert got.end.iloc[0].tz_convert("Europe/London").strftime("%H:%M") == "07:00"
 
 
+@pytest.mark.kernels
 def test_exclusion_visits_and_no_data():
     # at "home" (= inside the exclusion zone) except 13:00-14:00 away; no fixes 15:00-15:30 (a gap)
     rows = presence("2026-07-14T12:00Z", "2026-07-14T17:00Z",
@@ -103,6 +105,7 @@ def test_exclusion_visits_and_no_data():
     assert [e[3] for e in events(short)] == [3545.0, 1800.0, 1800.0]
 
 
+@pytest.mark.kernels
 def test_isolated_fix_is_an_instant_and_the_rest_no_data():
     rows = [(ts("2026-07-14T13:00Z"), *AWAY)]  # one fix, away, alone
     got = zones(make_trail(rows), zone_frame(), "2026-07-14T12:00Z", "2026-07-14T14:00Z")

@@ -52,18 +52,17 @@ def inside_fraction_shapely(ax, ay, bx, by, geom):
 
 
 def trail_position(t, x, y, max_gap_s, at):
-    """Interpolated positions at instants ``at`` (NaN where unknown), by brute force per instant."""
-    px = np.full(len(at), np.nan)
-    py = np.full(len(at), np.nan)
-    for k, s in enumerate(at):
-        for i in range(len(t)):
-            if t[i] == s:
-                px[k], py[k] = x[i], y[i]
-                break
-            if i + 1 < len(t) and t[i] < s < t[i + 1] and t[i + 1] - t[i] <= max_gap_s:
-                f = (s - t[i]) / (t[i + 1] - t[i])
-                px[k], py[k] = x[i] + f * (x[i + 1] - x[i]), y[i] + f * (y[i + 1] - y[i])
-                break
+    """Interpolated positions at instants ``at`` (NaN where unknown): the fix at or before each
+    instant and the next one, joined when at most ``max_gap_s`` apart."""
+    t, x, y, at = (np.asarray(v, float) for v in (t, x, y, at))
+    j = np.clip(np.searchsorted(t, at, side="right") - 1, 0, len(t) - 1)
+    k = np.minimum(j + 1, len(t) - 1)
+    at_fix = t[j] == at
+    joined = (t[j] <= at) & (at <= t[k]) & (k > j) & (t[k] - t[j] <= max_gap_s)
+    f = np.where(joined & (t[k] > t[j]), (at - t[j]) / np.where(t[k] > t[j], t[k] - t[j], 1.0), 0.0)
+    ok = at_fix | joined
+    px = np.where(ok, x[j] + f * (x[k] - x[j]), np.nan)
+    py = np.where(ok, y[j] + f * (y[k] - y[j]), np.nan)
     return px, py
 
 

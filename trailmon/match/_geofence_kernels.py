@@ -365,7 +365,11 @@ def inside_intervals(t_s, x_m, y_m, lo, hi, a, b, max_gap_s, geo, g):
                     if e > b:
                         e = b
                     if e >= s:
-                        starts, ends, n = _append(starts, ends, n, s, e)
+                        if n > 0 and s <= ends[n - 1]:  # touching: merge in place (the common case)
+                            if e > ends[n - 1]:
+                                ends[n - 1] = e
+                        else:
+                            starts, ends, n = _append(starts, ends, n, s, e)
         elif not joined_prev and t0 >= a:
             if point_in_geofence(x_m[i], y_m[i], geo, g):
                 starts, ends, n = _append(starts, ends, n, t0, t0)
@@ -396,7 +400,11 @@ def known_intervals(t_s, lo, hi, a, b, max_gap_s):
         if e > b:
             e = b
         if e >= s:
-            starts, ends, n = _append(starts, ends, n, s, e)
+            if n > 0 and s <= ends[n - 1]:  # touching: merge in place (the common case)
+                if e > ends[n - 1]:
+                    ends[n - 1] = e
+            else:
+                starts, ends, n = _append(starts, ends, n, s, e)
         i += 1
     return starts[:n], ends[:n]
 

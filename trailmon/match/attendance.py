@@ -188,7 +188,7 @@ def attendance(
         )
     geo = geofence_arrays(appointments, ids, "appointment")
     subjects = appointments["subject_id"].astype(object).to_numpy()
-    kept = trails.select_fixes(trails.accuracy_m <= max_accuracy_m)
+    kept = accurate_fixes(trails, max_accuracy_m)
     lo, hi, wlo, whi, ws, we, unknown = subject_ranges(kept, subjects)
     start_s = start_ns / 1e9
     end_s = end_ns / 1e9
@@ -261,6 +261,12 @@ def _judge(ids, subjects, start_ns, end_ns, start_s, end_s, inside_s, arrival, d
 
 
 # ------------------------------------------------------------------------------------ shared helpers
+def accurate_fixes(trails: Trails, max_accuracy_m: float) -> Trails:
+    """Set aside fixes with ``accuracy_m > max_accuracy_m`` (metres) before segments are built."""
+    keep = np.asarray(trails.accuracy_m) <= max_accuracy_m
+    return trails if keep.all() else trails.select_fixes(keep)
+
+
 def join_flags(n: int, table: list[tuple[np.ndarray, Enum]]) -> np.ndarray:
     """Join flag names per row with ``;``, from ``(mask, flag)`` pairs in table order."""
     out = np.full(n, "", dtype=object)

@@ -19,6 +19,7 @@ from trailmon.match import _geofence_kernels as gk
 from trailmon.match.attendance import (
     _check_thresholds,
     _require_columns,
+    accurate_fixes,
     geofence_arrays,
     ns_to_utc,
     seconds_to_utc,
@@ -168,11 +169,9 @@ def zones(
     p_from: list[np.ndarray] = []
     p_to: list[np.ndarray] = []
     for i in range(len(ids)):
+        hi_i = max(int(a_to[i]), int(a_from[i]))  # empty when active only outside [t_from, t_to]
         try:
-            if a_to[i] < a_from[i]:  # the zone's active range lies outside [t_from, t_to]
-                s, e = periods_ns(0, 0, d_start[i], d_end[i], tz)[0][:0], np.zeros(0, dtype=np.int64)
-            else:
-                s, e = periods_ns(int(a_from[i]), int(a_to[i]), d_start[i], d_end[i], tz)
+            s, e = periods_ns(int(a_from[i]), hi_i, d_start[i], d_end[i], tz)
         except InputError as exc:
             raise InputError(f"zone {ids[i]!r}: {exc}") from exc
         per_zone.append(np.full(len(s), i, dtype=np.int64))
@@ -182,7 +181,7 @@ def zones(
     from_ns = np.concatenate(p_from) if p_from else np.zeros(0, dtype=np.int64)
     to_ns = np.concatenate(p_to) if p_to else np.zeros(0, dtype=np.int64)
 
-    kept = trails.select_fixes(trails.accuracy_m <= max_accuracy_m)
+    kept = accurate_fixes(trails, max_accuracy_m)
     lo, hi, wlo, whi, ws, we, _unknown = subject_ranges(kept, subjects)
     c = np.ascontiguousarray
     ev_p, ev_c, ev_s, ev_e = gk.zone_events(
