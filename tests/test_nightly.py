@@ -524,3 +524,100 @@ def test_zone_periods(daily, hours):
     # a period that has not ended by the limit waits for a later run
     ps2, pe2 = zone_periods(z, pd.Timestamp("2026-03-29T12:00Z").value)
     assert pe2.max() <= pd.Timestamp("2026-03-29T12:00Z").value
+
+
+# -- the shipped sample week, night by night (sample_traces/README.md) ---------------------------------------
+SAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "sample_traces"
+
+
+def sample_plan() -> dict[str, list[tuple[str, object]]]:
+    """Sample files by the night (as-of day) they arrive: day 15's trail comes late, after its crimes."""
+    t = SAMPLE / "trails"
+    return {
+        "2026-07-14": [
+            ("subjects", SAMPLE / "subjects.csv"),
+            ("subjects", SAMPLE / "em" / "activations.csv"),
+            ("subjects", SAMPLE / "em" / "caseload.csv"),
+            ("trails", t / "day-2026-07-13.csv"),
+            ("trails", t / "N12.gpx"),
+            ("zones", SAMPLE / "zones.csv"),
+            ("trails", t / "bad_rows.csv"),
+        ],
+        "2026-07-15": [
+            ("trails", t / "day-2026-07-14.csv"),
+            ("crimes", SAMPLE / "crimes" / "crimes.csv"),
+            ("trails", t / "N13.tcx.gz"),
+        ],
+        "2026-07-16": [("trails", SAMPLE / "em" / "positions.csv")],
+        "2026-07-17": [("trails", t / "day-2026-07-16.csv"), ("trails", t / "N14.geojson")],
+        "2026-07-18": [
+            ("trails", t / "day-2026-07-17.csv"),
+            ("trails", t / "day-2026-07-15.csv"),
+            ("appointments", SAMPLE / "appointments.csv"),
+        ],
+        "2026-07-19": [("trails", t / "day-2026-07-18.csv")],
+        "2026-07-20": [
+            ("trails", t / "day-2026-07-19.csv"),
+            ("crimes", SAMPLE / "crimes" / "crime_mapping_NOT20260720.csv"),
+            ("crimes", SAMPLE / "crimes" / "police_uk_street.csv"),
+        ],
+        "2026-10-27": [("trails", t / f"day-2026-10-{d}.csv") for d in (24, 25, 26)],
+    }
+
+
+def _copy_in(inbox, files) -> None:
+    for kind, path in files:
+        (inbox / kind).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, inbox / kind / path.name)
+
+
+@pytest.mark.slow
+def test_sample_week_night_by_night_equals_catch_up(tmp_path):
+    if not (SAMPLE / "expected.json").exists():
+        pytest.skip(f"{SAMPLE} holds no generated sample")
+    plan = sample_plan()
+    for day, files in plan.items():
+        _copy_in(tmp_path / "n" / "inbox", files)
+        s = run_nightly(
+            tmp_path / "n" / "store",
+            tmp_path / "n" / "inbox",
+            tmp_path / "n" / "out",
+            as_of=f"{day}T02:00:00Z",
+            tz="Europe/London",
+        )
+        assert s["files"]["quarantined"] == []
+    for files in plan.values():
+        _copy_in(tmp_path / "c" / "inbox", files)
+    run_nightly(
+        tmp_path / "c" / "store",
+        tmp_path / "c" / "inbox",
+        tmp_path / "c" / "out",
+        as_of=f"{list(plan)[-1]}T02:00:00Z",
+        tz="Europe/London",
+    )
+    a, b = snapshot(tmp_path / "n"), snapshot(tmp_path / "c")
+    for table in a:
+        assert a[table] == b[table], table
+
+    expected = json.loads((SAMPLE / "expected.json").read_text())
+    with CaseStore(tmp_path / "n" / "store" / "cases.sqlite") as cases:
+        hits = cases.hits()
+        att = cases.frame("SELECT appointment_id, status FROM attendance")
+        zev = cases.frame("SELECT zone_id, event, end_ns FROM zone_events")
+    got = set(zip(hits["crime_ref"], hits["crime_version"].astype(int), hits["subject_id"], strict=True))
+    for ref, case in expected["crimes"].items():
+        for subj in case["subjects"]:
+            assert ((ref, 1, subj["subject_id"]) in got) == subj["hit"], (ref, subj)
+    for ref, versions in expected["crime_mapping"].items():
+        for version, subjects in versions.items():
+            for subj in subjects:
+                assert ((ref, int(version), subj["subject_id"]) in got) == subj["hit"], (ref, version, subj)
+    for ref, subjects in expected["police_uk"].items():
+        for subj in subjects:
+            assert ((ref, 1, subj["subject_id"]) in got) == subj["hit"], (ref, subj)
+    assert dict(zip(att["appointment_id"], att["status"], strict=True)) == {
+        k: v["status"] for k, v in expected["appointments"].items()
+    }
+    assert (zev[zev.zone_id == "Z2"]["event"] == "absence").sum() == 1
+    z3 = zev[(zev.zone_id == "Z3") & (zev.event == "absence")]
+    assert pd.Timestamp("2026-10-25T07:00:00Z").value in set(z3["end_ns"].astype("int64"))

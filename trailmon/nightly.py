@@ -79,6 +79,7 @@ def run_nightly(
     max_gap_s: float = DEFAULT_MAX_GAP_S,
     max_accuracy_m: float = 100.0,
     trigger: str = "auto",
+    tz: str | None = None,
     log: Callable[[str], None] | None = None,
     _hook: Callable[[str], None] | None = None,
 ) -> dict:
@@ -107,6 +108,10 @@ def run_nightly(
         Attendance and zones set fixes less accurate than this aside, metres.
     trigger : {"auto", "manual"}, default "auto"
         Recorded in the run log.
+    tz : str, optional
+        IANA zone of input times written without an offset (files whose times carry none are
+        quarantined when this is None), and of the zones' daily schedules (default
+        :data:`ZONE_TZ`).
     log : callable, optional
         Called with one line of progress per step.
 
@@ -138,6 +143,9 @@ def run_nightly(
         raise InputError(
             f"inbox {str(inbox)!r} is not a folder; it should hold " + ", ".join(f"{k}/" for k in INBOX_KINDS)
         )
+    from trailmon.io._time import check_tz
+
+    tz = check_tz(tz)
     now = _as_of(as_of)
     say = log or (lambda line: None)
     hook = _hook or (lambda step: None)
@@ -153,7 +161,8 @@ def run_nightly(
         "inbox": str(inbox),
         "out": str(out),
         "store": str(store),
-        "zone_tz": ZONE_TZ,
+        "tz": tz,
+        "zone_tz": tz or ZONE_TZ,
         "user": user,
     }
     with StoreLock(tstore.path / ".nightly.lock", "nightly"):
@@ -279,13 +288,13 @@ class _Job:
         from trailmon.io.trails import read_trails
         from trailmon.io.zones import read_zones
 
-        crs = self.store.crs
+        crs, tz = self.store.crs, self.params["tz"]
         readers = {
-            "subjects": lambda p: read_subjects(p),
-            "trails": lambda p: read_trails(p, crs=crs),
-            "crimes": lambda p: read_crimes(p, crs=crs),
-            "appointments": lambda p: read_appointments(p, crs=crs),
-            "zones": lambda p: read_zones(p, crs=crs),
+            "subjects": lambda p: read_subjects(p, tz=tz),
+            "trails": lambda p: read_trails(p, crs=crs, tz=tz),
+            "crimes": lambda p: read_crimes(p, crs=crs, tz=tz),
+            "appointments": lambda p: read_appointments(p, crs=crs, tz=tz),
+            "zones": lambda p: read_zones(p, crs=crs, tz=tz),
         }
         self.files = files
         self.results: dict[str, list] = {k: [] for k in INBOX_KINDS}
@@ -450,7 +459,7 @@ class _Job:
         todo: dict[tuple[int, int], list[int]] = {}
         until: dict[int, int] = {}
         for k, z in zones.iterrows():
-            ps, pe = zone_periods(z, limit, ZONE_TZ)
+            ps, pe = zone_periods(z, limit, self.params["zone_tz"])
             if not len(ps):
                 continue
             done = z["evaluated_until_ns"]
@@ -479,7 +488,7 @@ class _Job:
                     zdf,
                     pd.Timestamp(a, unit="ns", tz="UTC"),
                     pd.Timestamp(b, unit="ns", tz="UTC"),
-                    tz=ZONE_TZ,
+                    tz=self.params["zone_tz"],
                     max_gap_s=self.params["max_gap_s"],
                     max_accuracy_m=self.params["max_accuracy_m"],
                 )
@@ -512,7 +521,7 @@ class _Job:
             self.audit(
                 "zones",
                 "compliance",
-                {"tz": ZONE_TZ, "periods": res["periods"]},
+                {"tz": self.params["zone_tz"], "periods": res["periods"]},
                 sorted(subjects),
                 {"events": res["events"]},
             )

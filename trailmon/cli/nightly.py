@@ -70,6 +70,7 @@ def run(args) -> int:
             radius_m=args.radius,
             max_gap_s=args.max_gap,
             trigger="manual" if args.manual else "auto",
+            tz=args.tz,
             log=log,
         )
     except TrailmonError:
