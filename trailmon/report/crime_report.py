@@ -4,7 +4,9 @@ One HTML page that prints cleanly (A4, the marking on every page, tables that do
 rows, one subject per page): the summary, the map (a PNG embedded as a data URI, with a link to
 the interactive map saved beside it), per subject the first and last points in the vicinity and
 the evidence table, the gaps near the scene, the disclaimer and the provenance. For a PDF,
-print it from a browser (headless Chromium: ``chromium --headless --print-to-pdf=F.pdf F.html``).
+print it from a browser (headless Chromium: ``chromium --headless --no-pdf-header-footer
+--print-to-pdf=F.pdf F.html``); the marking is a repeated table header and footer, so it is
+printed on every page without covering the text.
 """
 
 from __future__ import annotations
@@ -46,17 +48,21 @@ h3 { font-size: 10.5pt; margin: 10px 0 4px; }
 table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; font-size: 8.5pt; }
 th, td { border: 1px solid #999; padding: 2px 4px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #eee; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; overflow-wrap: normal; }
+table.wide { font-size: 7pt; }
 table.kv th { width: 30%; }
+figure { margin: 0; }
 img.map { width: 100%; max-width: 180mm; border: 1px solid #999; }
 .disclaimer { border: 2px solid #b00; padding: 6px 8px; background: #fff5f5; }
 .note { color: #444; font-size: 8.5pt; }
+table.page { table-layout: fixed; width: 100%; margin: 0; }
+table.page, table.page > * > tr > td { border: 0; padding: 0; font-size: inherit; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 @media print {
-  .marking.top { position: fixed; top: 0; left: 0; right: 0; }
-  .marking.bottom { position: fixed; bottom: 0; left: 0; right: 0; }
-  body { margin-top: 10mm; margin-bottom: 10mm; }
+  .marking.top { position: static; }
   .subject { break-before: page; }
-  tr, img, .disclaimer, table.kv { break-inside: avoid; }
+  tr, img, figure, .disclaimer, table.kv { break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
   thead { display: table-header-group; }
   .screen-only { display: none; }
   a { color: #000; text-decoration: none; }
@@ -111,7 +117,8 @@ def _table(df: pd.DataFrame, cols: list[str], empty: str) -> str:
             num = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
             cells.append(f'<td class="num">{_e(_fmt(c, v))}</td>' if num else f"<td>{_e(_fmt(c, v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    wide = ' class="wide"' if len(cols) > 10 else ""
+    return f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _kv(rows: list[tuple[str, str]]) -> str:
@@ -218,17 +225,20 @@ def crime_report_html(
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f'<meta name="protective-marking" content="{MARKING}">',
         f"<title>{MARKING} - proximity report {_e(ref)}</title>", f"<style>{_CSS}</style></head><body>",
-        f'<header class="marking top">{MARKING}</header>',
+        # the marking in a repeated table header and footer: on every printed page, never over the text
+        f'<table class="page"><thead><tr><td><header class="marking top">{MARKING}</header></td></tr></thead>',
+        f'<tfoot><tr><td><footer class="marking bottom">{MARKING}</footer></td></tr></tfoot><tbody><tr><td>',
         f"<h1>Proximity report: crime {_e(ref)}</h1>",
         "<h2>Summary</h2>", _kv(summary),
         f'<div class="disclaimer"><b>Read this first.</b> {_e(DISCLAIMER)}</div>',
-        "<h2>Map</h2>",
+        "<figure><h2>Map</h2>",
     ]
     if map_png:
         parts.append(f'<img class="map" alt="proximity map of crime {_e(ref)}" '
                      f'src="data:image/png;base64,{base64.b64encode(map_png).decode()}">')
     else:
         parts.append('<p class="note">no static map was drawn</p>')
+    parts.append("</figure>")
     if map_href:
         parts.append(f'<p class="screen-only"><a href="{_e(map_href)}">Open the interactive map</a> '
                      "(self-contained, works offline).</p>")
@@ -253,10 +263,10 @@ def crime_report_html(
                   "and sequence; rows of kind first/last are the interpolated first and last points of a pass.</p>",
                   _table(e_s, _EVIDENCE_SHOWN, "No evidence rows."), "</section>"]
     parts += ["<h2>Gaps near the scene</h2>", _table(gp, _GAP_SHOWN, "None."),
-              "<h2>Disclaimer</h2>", f'<div class="disclaimer">{_e(DISCLAIMER)}</div>',
+              f'<figure><h2>Disclaimer</h2><div class="disclaimer">{_e(DISCLAIMER)}</div></figure>',
               "<h2>Provenance</h2>",
               f'<pre class="note">{_e(json.dumps(prov, indent=1, default=str))}</pre>',
-              f'<footer class="marking bottom">{MARKING}</footer>', "</body></html>"]
+              "</td></tr></tbody></table></body></html>"]
     return "\n".join(parts)
 
 
