@@ -22,8 +22,10 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.skip("no chromium or chromium-browser on PATH (.ci/run installs Debian's chromium; "
-                "apt-get install -y chromium to run this test)")
+    pytest.skip(
+        "no chromium or chromium-browser on PATH (.ci/run installs Debian's chromium; "
+        "apt-get install -y chromium to run this test)"
+    )
 
 
 def test_map_renders_in_headless_chromium(tmp_path):
@@ -32,15 +34,29 @@ def test_map_renders_in_headless_chromium(tmp_path):
     browser = _chromium()
     tr = make_trail([(T0 + 60 * k, E0 - 300 + 50 * k, N0 + 30) for k in range(13)])
     t = pd.to_datetime([T0, T0 + 720], unit="s", utc=True)
-    crimes = pd.DataFrame({"crime_ref": ["K1"], "x_m": [E0], "y_m": [N0], "committed_from": t[:1],
-                           "committed_to": t[1:]})
+    crimes = pd.DataFrame(
+        {"crime_ref": ["K1"], "x_m": [E0], "y_m": [N0], "committed_from": t[:1], "committed_to": t[1:]}
+    )
     res = proximity(tr, crimes)
     page = save_map(crime_map(tr, crimes.iloc[0], res.hits, res.evidence), tmp_path / "k1.html")
     shot = tmp_path / "k1.png"
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-           f"--screenshot={shot}", "--window-size=1000,800", page.resolve().as_uri()]
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--screenshot={shot}",
+        "--window-size=1000,800",
+        page.resolve().as_uri(),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert shot.exists(), f"no screenshot; chromium said: {done.stderr[-2000:]}"
     errors = [ln for ln in done.stderr.splitlines() if "CONSOLE" in ln and "Uncaught" in ln]

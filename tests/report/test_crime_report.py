@@ -27,9 +27,21 @@ def case():
     rows += [(T0 + 900 + 60 * k, E0 + 300 - 60 * k, N0 + 30) for k in range(11)]
     tr = make_trail(rows)
     t = pd.to_datetime([T0, T0 + 1800], unit="s", utc=True)
-    crimes = pd.DataFrame({"crime_ref": ["K1"], "crime_version": [1], "offence": ["BIAD"],
-                           "offence_group": ["burglary"], "x_m": [E0], "y_m": [N0], "lat": [51.5], "lon": [-0.12],
-                           "committed_from": t[:1], "committed_to": t[1:], "radius_m": [100.0]})
+    crimes = pd.DataFrame(
+        {
+            "crime_ref": ["K1"],
+            "crime_version": [1],
+            "offence": ["BIAD"],
+            "offence_group": ["burglary"],
+            "x_m": [E0],
+            "y_m": [N0],
+            "lat": [51.5],
+            "lon": [-0.12],
+            "committed_from": t[:1],
+            "committed_to": t[1:],
+            "radius_m": [100.0],
+        }
+    )
     res = proximity(tr, crimes)
     return tr, crimes.iloc[0], res
 
@@ -38,8 +50,9 @@ def test_report_sections(case):
     _, crime, res = case
     prov = make_provenance("report crime", {"crime": "K1"}, user="analyst1", purpose="IOM panel")
     fake_png = b"\x89PNG fake"
-    html = crime_report_html(crime, res.hits, res.evidence, res.gaps, map_png=fake_png,
-                             map_href="k1.map.html", provenance=prov)
+    html = crime_report_html(
+        crime, res.hits, res.evidence, res.gaps, map_png=fake_png, map_href="k1.map.html", provenance=prov
+    )
     head = html.split("</head>")[0]
     assert MARKING in head and f'content="{MARKING}"' in head  # the marking in the header
     assert html.count(MARKING) >= 3  # banner, footer, provenance
@@ -86,13 +99,19 @@ def test_report_errors(case):
 def test_write_crime_report(case, tmp_path):
     tr, crime, res = case
     paths = write_crime_report(tmp_path / "out" / "k1.html", tr, crime, res.hits, res.evidence, res.gaps)
-    assert {k: p.name for k, p in paths.items()} == {"report": "k1.html", "map": "k1.map.html", "png": "k1.map.png"}
+    assert {k: p.name for k, p in paths.items()} == {
+        "report": "k1.html",
+        "map": "k1.map.html",
+        "png": "k1.map.png",
+    }
     for p in paths.values():
         assert p.stat().st_mode & 0o777 == 0o600
     html = paths["report"].read_text()
     png = paths["png"].read_bytes()
     assert base64.b64encode(png).decode() in html
-    assert not re.search(r"<(script|link)[^>]*(src|href)\s*=\s*[\"'](https?:)?//", html + paths["map"].read_text())
+    assert not re.search(
+        r"<(script|link)[^>]*(src|href)\s*=\s*[\"'](https?:)?//", html + paths["map"].read_text()
+    )
     with pytest.raises(InputError, match=r"path must end in \.html, got '.*k1\.pdf'"):
         write_crime_report(tmp_path / "k1.pdf", tr, crime, res.hits, res.evidence, res.gaps)
     assert np.isfinite(res.hits["min_distance_m"]).all()

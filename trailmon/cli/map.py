@@ -12,11 +12,14 @@ MAX_WINDOW_S = 48 * 3600.0
 
 def add_parser(sub) -> None:
     """Register the sub-command."""
-    p = sub.add_parser("map", help="a subject or crime map as self-contained HTML (audited)",
-                       description="Either a subject over a period (--subject S --from T --to T, with the "
-                                   "--crimes, --appointments and --zones given) or one crime's proximity map "
-                                   "(--crime REF --crimes F). The HTML renders with no network. A subject map "
-                                   "wider than 48 h needs --justify (audited).")
+    p = sub.add_parser(
+        "map",
+        help="a subject or crime map as self-contained HTML (audited)",
+        description="Either a subject over a period (--subject S --from T --to T, with the "
+        "--crimes, --appointments and --zones given) or one crime's proximity map "
+        "(--crime REF --crimes F). The HTML renders with no network. A subject map "
+        "wider than 48 h needs --justify (audited).",
+    )
     add_store(p)
     p.add_argument("--subject", metavar="S", help="the subject to map over --from/--to")
     p.add_argument("--from", dest="t_from", metavar="T", help="ISO 8601 with an offset or Z")
@@ -25,13 +28,23 @@ def add_parser(sub) -> None:
     p.add_argument("--crimes", type=Path, metavar="F", help="crimes file (any of the three layouts)")
     p.add_argument("--appointments", type=Path, metavar="F", help="appointments CSV (subject map)")
     p.add_argument("--zones", type=Path, metavar="F", help="zones CSV (subject map)")
-    p.add_argument("--radius", type=float, metavar="M", help="radius for crimes without one, metres (default 100)")
-    p.add_argument("--max-gap", type=float, default=600.0, metavar="S",
-                   help="longest gap still interpolated, seconds (default 600)")
+    p.add_argument(
+        "--radius", type=float, metavar="M", help="radius for crimes without one, metres (default 100)"
+    )
+    p.add_argument(
+        "--max-gap",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="longest gap still interpolated, seconds (default 600)",
+    )
     p.add_argument("--justify", metavar="TEXT", help="why a subject map wider than 48 h is needed")
     p.add_argument("--tz", metavar="ZONE", help="zone of times written without an offset")
-    p.add_argument("--tiles", metavar="NAME", help="base tiles (e.g. OpenStreetMap; needs network to show); none "
-                                                   "by default")
+    p.add_argument(
+        "--tiles",
+        metavar="NAME",
+        help="base tiles (e.g. OpenStreetMap; needs network to show); none by default",
+    )
     p.add_argument("--out", required=True, type=Path, metavar="F.html")
     add_identity(p, required=True)
     common(p)
@@ -102,8 +115,10 @@ def _subject(args, user: str, purpose: str) -> int:
         raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
     span = (t2 - t1).total_seconds()
     if span > MAX_WINDOW_S and not (args.justify and args.justify.strip()):
-        raise AccessRefusedError(f"a subject map over {span / 3600:.1f} h is wider than the 48 h cap; "
-                                 "give --justify TEXT (it is audited) or narrow --from/--to")
+        raise AccessRefusedError(
+            f"a subject map over {span / 3600:.1f} h is wider than the 48 h cap; "
+            "give --justify TEXT (it is audited) or narrow --from/--to"
+        )
     store = TrailStore(args.store)
     rid = run_id("map")
     trails = store.read(t1, t2, [args.subject], halo_s=max(args.max_gap, 900.0))
@@ -117,9 +132,13 @@ def _subject(args, user: str, purpose: str) -> int:
         read = read_crimes(args.crimes, crs=store.crs, tz=tz, radius_m=args.radius)
         notes["crimes_quarantine"] = quarantine_rejects(store, read, rid)
         crimes = distinct_crimes(read.accepted)
-        crimes = crimes[(crimes["committed_from"] <= t2) & (crimes["committed_to"] >= t1)].reset_index(drop=True)
-        clipped = crimes.assign(committed_from=crimes["committed_from"].clip(lower=t1),
-                                committed_to=crimes["committed_to"].clip(upper=t2))
+        crimes = crimes[(crimes["committed_from"] <= t2) & (crimes["committed_to"] >= t1)].reset_index(
+            drop=True
+        )
+        clipped = crimes.assign(
+            committed_from=crimes["committed_from"].clip(lower=t1),
+            committed_to=crimes["committed_to"].clip(upper=t2),
+        )
         res = proximity(trails, clipped, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs)
         hits, evidence = res.hits, res.evidence
     if args.appointments is not None:
@@ -137,21 +156,58 @@ def _subject(args, user: str, purpose: str) -> int:
         read = read_zones(args.zones, crs=store.crs, tz=tz)
         notes["zones_quarantine"] = quarantine_rejects(store, read, rid)
         zones = read.accepted
-    m = subject_map(trails, args.subject, t1, t2, crimes=crimes, hits=hits, evidence=evidence, appointments=appts,
-                    attendance=att, zones=zones, tiles=args.tiles, crs=store.crs, max_gap_s=args.max_gap,
-                    radius_m=radius)
+    m = subject_map(
+        trails,
+        args.subject,
+        t1,
+        t2,
+        crimes=crimes,
+        hits=hits,
+        evidence=evidence,
+        appointments=appts,
+        attendance=att,
+        zones=zones,
+        tiles=args.tiles,
+        crs=store.crs,
+        max_gap_s=args.max_gap,
+        radius_m=radius,
+    )
     save_map(m, args.out)
     n_fixes = len(L.subject_fixes(trails, args.subject, t1.value / 1e9, t2.value / 1e9, store.crs).t_s)
     n_hits = 0 if hits is None else int((hits["subject_id"].astype(str) == args.subject).sum())
-    params = {"form": "subject", "subject": args.subject, "from": t1.isoformat(), "to": t2.isoformat(),
-              "justify": args.justify, "crimes": _s(args.crimes), "appointments": _s(args.appointments),
-              "zones": _s(args.zones), "radius_m": radius, "max_gap_s": args.max_gap, "tiles": args.tiles,
-              "store": str(args.store), "out": str(args.out), "run_id": rid}
+    params = {
+        "form": "subject",
+        "subject": args.subject,
+        "from": t1.isoformat(),
+        "to": t2.isoformat(),
+        "justify": args.justify,
+        "crimes": _s(args.crimes),
+        "appointments": _s(args.appointments),
+        "zones": _s(args.zones),
+        "radius_m": radius,
+        "max_gap_s": args.max_gap,
+        "tiles": args.tiles,
+        "store": str(args.store),
+        "out": str(args.out),
+        "run_id": rid,
+    }
     counts = {"fixes": n_fixes, "hits": n_hits, "appointments": 0 if appts is None else len(appts)}
-    audit_run(store, user=user, purpose=purpose, action="map", kind="consultation", parameters=params,
-              subjects=[args.subject] if (n_fixes or n_hits) else [], counts=counts)
-    summary = {**counts, "subjects": [args.subject] if (n_fixes or n_hits) else [], "outputs": [str(args.out)],
-               **{k: v for k, v in notes.items() if v}}
+    audit_run(
+        store,
+        user=user,
+        purpose=purpose,
+        action="map",
+        kind="consultation",
+        parameters=params,
+        subjects=[args.subject] if (n_fixes or n_hits) else [],
+        counts=counts,
+    )
+    summary = {
+        **counts,
+        "subjects": [args.subject] if (n_fixes or n_hits) else [],
+        "outputs": [str(args.out)],
+        **{k: v for k, v in notes.items() if v},
+    }
     emit(args, summary, [f"{n_fixes} fixes, {n_hits} hits -> {args.out}"])
     return 0
 
@@ -174,16 +230,41 @@ def _crime(args, user: str, purpose: str) -> int:
     radius = args.radius if args.radius is not None else 100.0
     trails = store.read(crime["committed_from"], crime["committed_to"], halo_s=max(args.max_gap, 60.0))
     res = proximity(trails, crime_df, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs)
-    m = crime_map(trails, crime, res.hits, res.evidence, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs,
-                  tiles=args.tiles)
+    m = crime_map(
+        trails,
+        crime,
+        res.hits,
+        res.evidence,
+        radius_m=radius,
+        max_gap_s=args.max_gap,
+        crs=store.crs,
+        tiles=args.tiles,
+    )
     save_map(m, args.out)
     subjects = sorted(set(res.hits["subject_id"].astype(str)))
-    params = {"form": "crime", "crime": args.crime, "crime_version": _plain(crime.get("crime_version")),
-              "crimes": str(args.crimes), "radius_m": radius, "max_gap_s": args.max_gap, "tiles": args.tiles,
-              "store": str(args.store), "out": str(args.out), "run_id": rid}
+    params = {
+        "form": "crime",
+        "crime": args.crime,
+        "crime_version": _plain(crime.get("crime_version")),
+        "crimes": str(args.crimes),
+        "radius_m": radius,
+        "max_gap_s": args.max_gap,
+        "tiles": args.tiles,
+        "store": str(args.store),
+        "out": str(args.out),
+        "run_id": rid,
+    }
     counts = {"hits": len(res.hits), "evidence_rows": len(res.evidence)}
-    audit_run(store, user=user, purpose=purpose, action="map", kind="consultation", parameters=params,
-              subjects=subjects, counts=counts)
+    audit_run(
+        store,
+        user=user,
+        purpose=purpose,
+        action="map",
+        kind="consultation",
+        parameters=params,
+        subjects=subjects,
+        counts=counts,
+    )
     summary = {**counts, "subjects": subjects, "outputs": [str(args.out)]}
     if qpath:
         summary["quarantine"] = qpath

@@ -29,22 +29,37 @@ def _shared(p: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 def add_parser(sub) -> None:
     """Register the sub-command and its forms."""
-    p = sub.add_parser("report", help="printable reports: crime (proximity report); audited",
-                       description="Printable HTML reports. `crime`: the proximity report of one crime (summary, "
-                                   "per subject the evidence and first/last points, the map, the disclaimer), "
-                                   "with its interactive map <stem>.map.html and static map <stem>.map.png "
-                                   "beside it.")
+    p = sub.add_parser(
+        "report",
+        help="printable reports: crime (proximity report); audited",
+        description="Printable HTML reports. `crime`: the proximity report of one crime (summary, "
+        "per subject the evidence and first/last points, the map, the disclaimer), "
+        "with its interactive map <stem>.map.html and static map <stem>.map.png "
+        "beside it.",
+    )
     _shared(p, suppress=False)
     forms = p.add_subparsers(dest="form", metavar="FORM", required=True)
-    c = forms.add_parser("crime", help="the proximity report of one crime",
-                         description="--from/--to set the period of track drawn on the map (default: the "
-                                     "crime window); matching always uses the crime window.")
-    c.add_argument("--crimes", required=True, type=Path, metavar="F", help="crimes file (any of the three layouts)")
+    c = forms.add_parser(
+        "crime",
+        help="the proximity report of one crime",
+        description="--from/--to set the period of track drawn on the map (default: the "
+        "crime window); matching always uses the crime window.",
+    )
+    c.add_argument(
+        "--crimes", required=True, type=Path, metavar="F", help="crimes file (any of the three layouts)"
+    )
     c.add_argument("--crime", required=True, metavar="REF", help="the crime reference")
     c.add_argument("--out", required=True, type=Path, metavar="F.html")
-    c.add_argument("--radius", type=float, metavar="M", help="radius for crimes without one, metres (default 100)")
-    c.add_argument("--max-gap", type=float, default=600.0, metavar="S",
-                   help="longest gap still interpolated, seconds (default 600)")
+    c.add_argument(
+        "--radius", type=float, metavar="M", help="radius for crimes without one, metres (default 100)"
+    )
+    c.add_argument(
+        "--max-gap",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="longest gap still interpolated, seconds (default 600)",
+    )
     _shared(c, suppress=True)
     c.set_defaults(run=run_crime, _parser=c)
 
@@ -87,22 +102,65 @@ def run_crime(args) -> int:
     lo, hi = min(t1, crime["committed_from"]), max(t2, crime["committed_to"])
     trails = store.read(lo, hi, halo_s=max(args.max_gap, 60.0))
     res = proximity(trails, crime_df, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs)
-    params = {"form": "crime", "crime": args.crime, "crime_version": _plain(crime.get("crime_version")),
-              "crimes": str(args.crimes), "from": t1.isoformat(), "to": t2.isoformat(), "radius_m": radius,
-              "max_gap_s": args.max_gap, "tz": tz, "store": str(args.store), "out": str(args.out), "run_id": rid}
-    prov = make_provenance("report crime", params, transformation=store.crs.info.as_dict(), inputs=[args.crimes],
-                           user=user, purpose=purpose)
-    paths = write_crime_report(args.out, trails, crime, res.hits, res.evidence, res.gaps, radius_m=radius,
-                               max_gap_s=args.max_gap, t_from=t1, t_to=t2, crs=store.crs, provenance=prov)
+    params = {
+        "form": "crime",
+        "crime": args.crime,
+        "crime_version": _plain(crime.get("crime_version")),
+        "crimes": str(args.crimes),
+        "from": t1.isoformat(),
+        "to": t2.isoformat(),
+        "radius_m": radius,
+        "max_gap_s": args.max_gap,
+        "tz": tz,
+        "store": str(args.store),
+        "out": str(args.out),
+        "run_id": rid,
+    }
+    prov = make_provenance(
+        "report crime",
+        params,
+        transformation=store.crs.info.as_dict(),
+        inputs=[args.crimes],
+        user=user,
+        purpose=purpose,
+    )
+    paths = write_crime_report(
+        args.out,
+        trails,
+        crime,
+        res.hits,
+        res.evidence,
+        res.gaps,
+        radius_m=radius,
+        max_gap_s=args.max_gap,
+        t_from=t1,
+        t_to=t2,
+        crs=store.crs,
+        provenance=prov,
+    )
     counts = {"hits": len(res.hits), "evidence_rows": len(res.evidence), "gaps_near_scene": len(res.gaps)}
     subjects = sorted(set(res.hits["subject_id"].astype(str)) | set(res.gaps["subject_id"].astype(str)))
-    audit_run(store, user=user, purpose=purpose, action="report", kind="consultation", parameters=params,
-              subjects=subjects, counts=counts)
+    audit_run(
+        store,
+        user=user,
+        purpose=purpose,
+        action="report",
+        kind="consultation",
+        parameters=params,
+        subjects=subjects,
+        counts=counts,
+    )
     summary = {**counts, "subjects": subjects, "outputs": [str(p) for p in paths.values()]}
     if qpath:
         summary["quarantine"] = qpath
-    emit(args, summary, [f"crime {args.crime}: {counts['hits']} hits, {counts['evidence_rows']} evidence rows",
-                         *[f"wrote {p}" for p in summary["outputs"]]])
+    emit(
+        args,
+        summary,
+        [
+            f"crime {args.crime}: {counts['hits']} hits, {counts['evidence_rows']} evidence rows",
+            *[f"wrote {p}" for p in summary["outputs"]],
+        ],
+    )
     return 0
 
 

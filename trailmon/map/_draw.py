@@ -33,11 +33,17 @@ def new_map(title: str, tiles: str | None, points: list[tuple[np.ndarray, np.nda
     m = folium.Map(location=UK_CENTRE, zoom_start=6, tiles=tiles, control_scale=True, prefer_canvas=False)
     root = m.get_root()
     root.title = esc(f"{MARKING} - {title}")
-    root.header.add_child(Element(f'<meta name="protective-marking" content="{MARKING}">'), name="marking_meta")
-    root.html.add_child(Element(
-        '<div class="trailmon-marking" style="position:fixed;top:0;left:50%;transform:translateX(-50%);'
-        'z-index:1000;background:#fff;border:2px solid #000;padding:2px 10px;font:bold 14px sans-serif;">'
-        f'{MARKING} &middot; {esc(title)}</div>'), name="marking")
+    root.header.add_child(
+        Element(f'<meta name="protective-marking" content="{MARKING}">'), name="marking_meta"
+    )
+    root.html.add_child(
+        Element(
+            '<div class="trailmon-marking" style="position:fixed;top:0;left:50%;transform:translateX(-50%);'
+            'z-index:1000;background:#fff;border:2px solid #000;padding:2px 10px;font:bold 14px sans-serif;">'
+            f"{MARKING} &middot; {esc(title)}</div>"
+        ),
+        name="marking",
+    )
     lat = np.concatenate([np.asarray(a, dtype=float) for a, _ in points]) if points else np.zeros(0)
     lon = np.concatenate([np.asarray(b, dtype=float) for _, b in points]) if points else np.zeros(0)
     ok = np.isfinite(lat) & np.isfinite(lon)
@@ -62,12 +68,17 @@ def draw_track(layer, seg: L.Segments, colours: np.ndarray, what: str) -> int:
         lons = np.append(seg.lon0[a:b], seg.lon1[b - 1])
         if not (np.isfinite(lats).all() and np.isfinite(lons).all()):
             continue
-        tip = (f"{esc(what)}: {L.iso(seg.t0_s[a])} to {L.iso(seg.t1_s[b - 1])}<br>"
-               f"{esc(L.GAP_CLASS_NAMES[g])}")
+        tip = f"{esc(what)}: {L.iso(seg.t0_s[a])} to {L.iso(seg.t1_s[b - 1])}<br>{esc(L.GAP_CLASS_NAMES[g])}"
         if g == 2:
             tip += f"<br>longest gap {seg.gap_s[a:b].max() / 60:.1f} min: nothing known in between"
-        folium.PolyLine(np.column_stack([lats, lons]).tolist(), color=str(colours[a]), weight=L.GAP_WEIGHT[g],
-                        dash_array=L.GAP_DASH[g], opacity=0.9 if g < 2 else 0.6, tooltip=tip).add_to(layer)
+        folium.PolyLine(
+            np.column_stack([lats, lons]).tolist(),
+            color=str(colours[a]),
+            weight=L.GAP_WEIGHT[g],
+            dash_array=L.GAP_DASH[g],
+            opacity=0.9 if g < 2 else 0.6,
+            tooltip=tip,
+        ).add_to(layer)
         n += 1
     return n
 
@@ -78,31 +89,58 @@ def draw_fixes(dots, circles, fx: L.Fixes, colours: np.ndarray, what: str) -> No
         if not (np.isfinite(fx.lat[k]) and np.isfinite(fx.lon[k])):
             continue
         loc = [float(fx.lat[k]), float(fx.lon[k])]
-        tip = (f"{esc(what)} {L.iso(fx.t_s[k])}<br>{esc(fx.fix_type[k])}, accuracy {fx.accuracy_m[k]:g} m"
-               + ("<br>speed_jump" if fx.flags[k] & 1 else ""))
-        folium.Circle(loc, radius=float(fx.accuracy_m[k]), color=str(colours[k]), weight=1, opacity=0.5,
-                      fill=True, fill_opacity=0.08).add_to(circles)
-        folium.CircleMarker(loc, radius=3, color=str(colours[k]), weight=1, fill=True, fill_opacity=1.0,
-                            tooltip=tip).add_to(dots)
+        tip = f"{esc(what)} {L.iso(fx.t_s[k])}<br>{esc(fx.fix_type[k])}, accuracy {fx.accuracy_m[k]:g} m" + (
+            "<br>speed_jump" if fx.flags[k] & 1 else ""
+        )
+        folium.Circle(
+            loc,
+            radius=float(fx.accuracy_m[k]),
+            color=str(colours[k]),
+            weight=1,
+            opacity=0.5,
+            fill=True,
+            fill_opacity=0.08,
+        ).add_to(circles)
+        folium.CircleMarker(
+            loc, radius=3, color=str(colours[k]), weight=1, fill=True, fill_opacity=1.0, tooltip=tip
+        ).add_to(dots)
 
 
 def draw_crime(layer, cf: dict, r_m: float, extra: str = "") -> None:
     """The scene as a circle of radius ``r_m`` (metres) with its window, and a label."""
     loc = [cf["lat"], cf["lon"]]
-    text = (f"<b>crime {esc(cf['crime_ref'])}</b> {esc(cf['offence'])}<br>"
-            f"window {L.iso(cf['t1_s'])} to {L.iso(cf['t2_s'])}<br>radius {r_m:g} m{extra}")
-    folium.Circle(loc, radius=float(r_m), color=L.CRIME_COLOUR, weight=3, fill=True, fill_opacity=0.12,
-                  popup=folium.Popup(text, max_width=360), tooltip=f"crime {esc(cf['crime_ref'])}").add_to(layer)
+    text = (
+        f"<b>crime {esc(cf['crime_ref'])}</b> {esc(cf['offence'])}<br>"
+        f"window {L.iso(cf['t1_s'])} to {L.iso(cf['t2_s'])}<br>radius {r_m:g} m{extra}"
+    )
+    folium.Circle(
+        loc,
+        radius=float(r_m),
+        color=L.CRIME_COLOUR,
+        weight=3,
+        fill=True,
+        fill_opacity=0.12,
+        popup=folium.Popup(text, max_width=360),
+        tooltip=f"crime {esc(cf['crime_ref'])}",
+    ).add_to(layer)
     folium.CircleMarker(loc, radius=4, color=L.CRIME_COLOUR, fill=True, fill_opacity=1.0).add_to(layer)
     label(layer, loc, cf["crime_ref"], L.CRIME_COLOUR)
 
 
 def label(layer, loc: list[float], text: str, colour: str) -> None:
     """A text label at ``loc`` (lat, lon)."""
-    folium.Marker(loc, icon=folium.DivIcon(
-        html=(f'<div class="trailmon-label" style="font:bold 12px sans-serif;color:{colour};white-space:nowrap;'
-              f'text-shadow:0 0 3px #fff,0 0 3px #fff;">{esc(text)}</div>'),
-        icon_size=(60, 16), icon_anchor=(-6, 8))).add_to(layer)
+    folium.Marker(
+        loc,
+        icon=folium.DivIcon(
+            html=(
+                f'<div class="trailmon-label" style="font:bold 12px sans-serif;color:{colour};'
+                "white-space:nowrap;"
+                f'text-shadow:0 0 3px #fff,0 0 3px #fff;">{esc(text)}</div>'
+            ),
+            icon_size=(60, 16),
+            icon_anchor=(-6, 8),
+        ),
+    ).add_to(layer)
 
 
 def draw_evidence(layer, ev: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, colour: str) -> int:
@@ -113,11 +151,20 @@ def draw_evidence(layer, ev: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, col
             continue
         loc = [float(lat[k]), float(lon[k])]
         kind = str(row.kind)
-        tip = (f"<b>{esc(row.label)}</b> {esc(row.subject_id)} ({esc(kind)})<br>{esc(_iso_of(row.time))}<br>"
-               f"distance {float(row.distance_m):.1f} m, accuracy {float(row.accuracy_m):g} m")
-        folium.CircleMarker(loc, radius=6 if kind == "fix" else 7, color=colour, weight=2, fill=True,
-                            fill_color=colour if kind == "fix" else "#ffffff", fill_opacity=1.0,
-                            tooltip=tip).add_to(layer)
+        tip = (
+            f"<b>{esc(row.label)}</b> {esc(row.subject_id)} ({esc(kind)})<br>{esc(_iso_of(row.time))}<br>"
+            f"distance {float(row.distance_m):.1f} m, accuracy {float(row.accuracy_m):g} m"
+        )
+        folium.CircleMarker(
+            loc,
+            radius=6 if kind == "fix" else 7,
+            color=colour,
+            weight=2,
+            fill=True,
+            fill_color=colour if kind == "fix" else "#ffffff",
+            fill_opacity=1.0,
+            tooltip=tip,
+        ).add_to(layer)
         label(layer, loc, str(row.label), colour)
         n += 1
     return n
@@ -141,16 +188,25 @@ def draw_geofence(layer, row, crs: StoreCRS, colour: str, text: str, dash: str |
         lon, lat = L.to_wgs84(crs, np.array([cx]), np.array([cy]))
         if not (np.isfinite(lon[0]) and np.isfinite(lat[0])):
             return False
-        folium.Circle([float(lat[0]), float(lon[0])], radius=r, color=colour, weight=3, dash_array=dash, fill=True,
-                      fill_opacity=0.15, popup=popup).add_to(layer)
+        folium.Circle(
+            [float(lat[0]), float(lon[0])],
+            radius=r,
+            color=colour,
+            weight=3,
+            dash_array=dash,
+            fill=True,
+            fill_opacity=0.15,
+            popup=popup,
+        ).add_to(layer)
         return True
     geom = getattr(row, "geometry", None)
     if geom is None or not isinstance(geom, shapely.Geometry) or geom.is_empty:
         return False
     g84 = shapely.transform(geom, lambda xy: np.column_stack(L.to_wgs84(crs, xy[:, 0], xy[:, 1])))
     style = {"color": colour, "weight": 3, "fillOpacity": 0.15, "dashArray": dash}
-    folium.GeoJson(shapely.geometry.mapping(g84), style_function=lambda _f, s=style: s,
-                   popup=popup).add_to(layer)
+    folium.GeoJson(shapely.geometry.mapping(g84), style_function=lambda _f, s=style: s, popup=popup).add_to(
+        layer
+    )
     return True
 
 
@@ -179,31 +235,42 @@ def _num(v) -> float:
 def legend(m: folium.Map, title: str, rows: list[str]) -> None:
     """A fixed legend box (bottom left) from ready HTML rows."""
     body = "".join(f'<div style="margin:2px 0;">{r}</div>' for r in rows)
-    m.get_root().html.add_child(Element(
-        '<div class="trailmon-legend" style="position:fixed;bottom:60px;left:10px;z-index:1000;background:#fff;'
-        'border:1px solid #888;border-radius:4px;padding:6px 8px;font:12px sans-serif;max-width:320px;">'
-        f'<b>{esc(title)}</b>{body}</div>'), name="legend")
+    m.get_root().html.add_child(
+        Element(
+            '<div class="trailmon-legend" style="position:fixed;bottom:60px;left:10px;z-index:1000;'
+            "background:#fff;"
+            'border:1px solid #888;border-radius:4px;padding:6px 8px;font:12px sans-serif;max-width:320px;">'
+            f"<b>{esc(title)}</b>{body}</div>"
+        ),
+        name="legend",
+    )
 
 
 def swatch_line(colour: str, dash: str | None, weight: int, text: str) -> str:
     """A legend row with a line sample."""
     d = f' stroke-dasharray="{dash}"' if dash else ""
-    return (f'<svg width="36" height="10"><line x1="0" y1="5" x2="36" y2="5" stroke="{colour}" '
-            f'stroke-width="{weight}"{d}/></svg> {esc(text)}')
+    return (
+        f'<svg width="36" height="10"><line x1="0" y1="5" x2="36" y2="5" stroke="{colour}" '
+        f'stroke-width="{weight}"{d}/></svg> {esc(text)}'
+    )
 
 
 def swatch_fill(colour: str, text: str) -> str:
     """A legend row with a filled square."""
-    return (f'<span style="display:inline-block;width:12px;height:12px;background:{colour};opacity:0.7;'
-            f'border:1px solid {colour};"></span> {esc(text)}')
+    return (
+        f'<span style="display:inline-block;width:12px;height:12px;background:{colour};opacity:0.7;'
+        f'border:1px solid {colour};"></span> {esc(text)}'
+    )
 
 
 def time_bar(a_s: float, b_s: float) -> str:
     """A legend row: the track's time colour scale from ``a_s`` to ``b_s`` (seconds UTC)."""
     grad = ",".join(L.VIRIDIS_BINS)
-    return (f'track time<div style="height:10px;background:linear-gradient(to right,{grad});"></div>'
-            f'<div style="display:flex;justify-content:space-between;font-size:10px;">'
-            f'<span>{L.iso(a_s)}</span><span>{L.iso(b_s)}</span></div>')
+    return (
+        f'track time<div style="height:10px;background:linear-gradient(to right,{grad});"></div>'
+        f'<div style="display:flex;justify-content:space-between;font-size:10px;">'
+        f"<span>{L.iso(a_s)}</span><span>{L.iso(b_s)}</span></div>"
+    )
 
 
 def gap_rows(colour: str = "#555555") -> list[str]:

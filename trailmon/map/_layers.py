@@ -29,16 +29,32 @@ GAP_DASH = (None, "8 6", "2 8")
 GAP_WEIGHT = (4, 3, 2)
 """Line width of each gap class, pixels."""
 
-VIRIDIS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
-           "#b5de2b", "#fde725")
-"""Colour stops of the track's time scale (viridis: readable in grey print and by most colour-blind readers)."""
+VIRIDIS = (
+    "#440154",
+    "#482878",
+    "#3e4989",
+    "#31688e",
+    "#26828e",
+    "#1f9e89",
+    "#35b779",
+    "#6ece58",
+    "#b5de2b",
+    "#fde725",
+)
+"""Colour stops of the track's time scale (viridis: readable in grey and by most colour-blind readers)."""
 
 N_TIME_BINS = 16
 """Track colours are binned into this many steps, so that runs of segments share one polyline."""
 
 STATUS_COLOURS = {
-    "attended": "#1a9850", "late": "#f46d43", "left_early": "#fdae61", "partial": "#fee08b",
-    "not_attended": "#d73027", "no_data": "#969696", "not_monitored": "#d9d9d9", "": "#4575b4",
+    "attended": "#1a9850",
+    "late": "#f46d43",
+    "left_early": "#fdae61",
+    "partial": "#fee08b",
+    "not_attended": "#d73027",
+    "no_data": "#969696",
+    "not_monitored": "#d9d9d9",
+    "": "#4575b4",
 }
 """Appointment geofence colour by attendance status ("" when no status was computed)."""
 
@@ -122,8 +138,15 @@ def iso(t_s: float | np.ndarray) -> str | np.ndarray:
     """Seconds UTC to ISO 8601 with milliseconds and ``Z``."""
     scalar = np.ndim(t_s) == 0
     t = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
-    out = np.array([pd.Timestamp(round(v * 1e3), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-                    if np.isfinite(v) else "" for v in t], dtype=object)
+    out = np.array(
+        [
+            pd.Timestamp(round(v * 1e3), unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            if np.isfinite(v)
+            else ""
+            for v in t
+        ],
+        dtype=object,
+    )
     return out[0] if scalar else out
 
 
@@ -155,13 +178,21 @@ def subject_fixes(trails: Trails, subject_id: str, a_s: float, b_s: float, crs: 
     missing = ~(np.isfinite(lon) & np.isfinite(lat))
     if missing.any():
         lon[missing], lat[missing] = to_wgs84(crs, trails.x_m[sl][missing], trails.y_m[sl][missing])
-    return Fixes(trails.t_s[sl], trails.x_m[sl], trails.y_m[sl], lon, lat, trails.accuracy_m[sl],
-                 np.asarray(FIX_TYPES, dtype=object)[trails.fix_type[sl].astype(np.int64)], trails.flags[sl])
+    return Fixes(
+        trails.t_s[sl],
+        trails.x_m[sl],
+        trails.y_m[sl],
+        lon,
+        lat,
+        trails.accuracy_m[sl],
+        np.asarray(FIX_TYPES, dtype=object)[trails.fix_type[sl].astype(np.int64)],
+        trails.flags[sl],
+    )
 
 
 def _in_windows(trails: Trails, k: int, t: np.ndarray) -> np.ndarray:
-    ws = trails.win_start_s[trails.win_offsets[k]:trails.win_offsets[k + 1]]
-    we = trails.win_end_s[trails.win_offsets[k]:trails.win_offsets[k + 1]]
+    ws = trails.win_start_s[trails.win_offsets[k] : trails.win_offsets[k + 1]]
+    we = trails.win_end_s[trails.win_offsets[k] : trails.win_offsets[k + 1]]
     return window_of(t, ws, we) >= 0
 
 
@@ -172,8 +203,14 @@ def window_of(t: np.ndarray, ws: np.ndarray, we: np.ndarray) -> np.ndarray:
     return np.where(ok, j, -1)
 
 
-def subject_segments(trails: Trails, subject_id: str, a_s: float, b_s: float, crs: StoreCRS,
-                     max_gap_s: float = DEFAULT_MAX_GAP_S) -> Segments:
+def subject_segments(
+    trails: Trails,
+    subject_id: str,
+    a_s: float,
+    b_s: float,
+    crs: StoreCRS,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+) -> Segments:
     """Segments of ``subject_id``'s track over ``[a_s, b_s]`` (seconds UTC), by gap class.
 
     Consecutive fixes inside one monitoring window are joined. A segment at most ``max_gap_s``
@@ -185,8 +222,8 @@ def subject_segments(trails: Trails, subject_id: str, a_s: float, b_s: float, cr
         return _no_segments()
     lo, hi = int(trails.offsets[k]), int(trails.offsets[k + 1])
     t, x, y = trails.t_s[lo:hi], trails.x_m[lo:hi], trails.y_m[lo:hi]
-    ws = trails.win_start_s[trails.win_offsets[k]:trails.win_offsets[k + 1]]
-    we = trails.win_end_s[trails.win_offsets[k]:trails.win_offsets[k + 1]]
+    ws = trails.win_start_s[trails.win_offsets[k] : trails.win_offsets[k + 1]]
+    we = trails.win_end_s[trails.win_offsets[k] : trails.win_offsets[k + 1]]
     win = window_of(t, ws, we)
     if len(t) < 2:
         return _no_segments()
@@ -229,7 +266,7 @@ def time_bin(t_s: np.ndarray, a_s: float, b_s: float) -> np.ndarray:
 
 
 def _interp_hex(stops: tuple[str, ...], f: float) -> str:
-    rgb = np.array([[int(s[i:i + 2], 16) for i in (1, 3, 5)] for s in stops], dtype=float)
+    rgb = np.array([[int(s[i : i + 2], 16) for i in (1, 3, 5)] for s in stops], dtype=float)
     pos = f * (len(stops) - 1)
     i = min(int(pos), len(stops) - 2)
     c = rgb[i] + (pos - i) * (rgb[i + 1] - rgb[i])
@@ -269,10 +306,14 @@ def crime_fields(crime_row, crs: StoreCRS) -> dict:
     """``crime_ref, offence, x_m, y_m, lon, lat, t1_s, t2_s`` of one crime row (Series or dict)."""
     if not hasattr(crime_row, "get"):
         raise InputError(f"crime_row must be a pandas Series or a dict, got {type(crime_row).__name__}")
-    missing = [c for c in ("crime_ref", "x_m", "y_m", "committed_from", "committed_to") if crime_row.get(c) is None]
+    missing = [
+        c for c in ("crime_ref", "x_m", "y_m", "committed_from", "committed_to") if crime_row.get(c) is None
+    ]
     if missing:
-        raise InputError(f"crime_row lacks {missing}; it needs crime_ref, x_m, y_m (metres, store CRS), "
-                         "committed_from and committed_to (tz-aware)")
+        raise InputError(
+            f"crime_row lacks {missing}; it needs crime_ref, x_m, y_m (metres, store CRS), "
+            "committed_from and committed_to (tz-aware)"
+        )
     x, y = float(crime_row["x_m"]), float(crime_row["y_m"])
     lon, lat = crime_row.get("lon"), crime_row.get("lat")
     try:
@@ -284,9 +325,17 @@ def crime_fields(crime_row, crs: StoreCRS) -> dict:
         lon, lat = float(lo[0]), float(la[0])
     t1 = instant_s("committed_from", crime_row["committed_from"])
     t2 = instant_s("committed_to", crime_row["committed_to"])
-    return {"crime_ref": str(crime_row["crime_ref"]), "offence": str(crime_row.get("offence") or ""),
-            "crime_version": crime_row.get("crime_version", 1), "x_m": x, "y_m": y, "lon": lon, "lat": lat,
-            "t1_s": t1, "t2_s": t2}
+    return {
+        "crime_ref": str(crime_row["crime_ref"]),
+        "offence": str(crime_row.get("offence") or ""),
+        "crime_version": crime_row.get("crime_version", 1),
+        "x_m": x,
+        "y_m": y,
+        "lon": lon,
+        "lat": lat,
+        "t1_s": t1,
+        "t2_s": t2,
+    }
 
 
 def evidence_positions(evidence: pd.DataFrame, crs: StoreCRS) -> tuple[np.ndarray, np.ndarray]:
@@ -301,7 +350,9 @@ def evidence_positions(evidence: pd.DataFrame, crs: StoreCRS) -> tuple[np.ndarra
     return lon, lat
 
 
-def circle_ring(x_m: float, y_m: float, r_m: float, crs: StoreCRS, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def circle_ring(
+    x_m: float, y_m: float, r_m: float, crs: StoreCRS, n: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """A circle of radius ``r_m`` around a store point as a WGS84 ring ``(lon, lat)``."""
     a = np.linspace(0.0, 2 * np.pi, n + 1)
     return to_wgs84(crs, x_m + r_m * np.sin(a), y_m + r_m * np.cos(a))

@@ -9,7 +9,8 @@ each tag by the file's content; a tag whose URL has no local copy is an error, n
 network fetch.
 
 With ``lean=True`` (the default for trailmon's maps) the assets that trailmon's maps never use
-(Bootstrap, Font Awesome, Leaflet.awesome-markers: only folium's ``Icon`` markers need them) are dropped instead of inlined, which keeps a small map near 300 kB instead of 1.5 MB.
+(Bootstrap, Font Awesome, Leaflet.awesome-markers: only folium's ``Icon`` markers need them)
+are dropped instead of inlined, which keeps a small map near 300 kB instead of 1.5 MB.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def _assets() -> dict[str, str]:
     try:
         from offlinefolium.elements import _res  # the CDN files of folium 0.20, keyed by URL
     except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise InputError("maps need the folium-offline package for their local Leaflet copies; "
-                         "install it with `pip install folium-offline`") from exc
+        raise InputError(
+            "maps need the folium-offline package for their local Leaflet copies; "
+            "install it with `pip install folium-offline`"
+        ) from exc
     return _res
 
 
@@ -69,8 +72,10 @@ def offline_html(html: str, *, lean: bool = True) -> str:
         if lean and any(s in key.lower() for s in LEAN_DROPPED):
             return None
         if key not in assets:
-            raise InputError(f"no local copy of {url!r} to inline; a map must render offline, so use only "
-                             "folium elements whose assets folium-offline ships")
+            raise InputError(
+                f"no local copy of {url!r} to inline; a map must render offline, so use only "
+                "folium elements whose assets folium-offline ships"
+            )
         return assets[key]
 
     def script(m: re.Match) -> str:

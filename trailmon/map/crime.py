@@ -18,8 +18,10 @@ SCENE_LAYER = "Crime scene"
 
 def crime_hits(crime_row, hits: pd.DataFrame, evidence: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The hit and evidence rows of one crime (and version, when both carry ``crime_version``)."""
-    for name, frame, needed in (("hits", hits, ("crime_ref", "subject_id")),
-                                ("evidence", evidence, ("crime_ref", "subject_id", "label", "kind", "time"))):
+    for name, frame, needed in (
+        ("hits", hits, ("crime_ref", "subject_id")),
+        ("evidence", evidence, ("crime_ref", "subject_id", "label", "kind", "time")),
+    ):
         if not isinstance(frame, pd.DataFrame):
             raise InputError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
         missing = [c for c in needed if c not in frame.columns]
@@ -140,8 +142,14 @@ def crime_map(
         D.draw_evidence(pts, ev[mine].reset_index(drop=True), ev_lon[mine], ev_lat[mine], colour)
         hr = h[h["subject_id"].astype(str).to_numpy() == s].iloc[0]
         dist = float(hr["min_distance_m"]) if "min_distance_m" in h.columns else np.nan
-        rows.append(D.swatch_line(colour, None, 4, f"{s}: closest {dist:.1f} m, "
-                                                   f"{hr.get('passes', '')} pass(es), {hr.get('confidence', '')}"))
+        rows.append(
+            D.swatch_line(
+                colour,
+                None,
+                4,
+                f"{s}: closest {dist:.1f} m, {hr.get('passes', '')} pass(es), {hr.get('confidence', '')}",
+            )
+        )
     rows.append('<span style="font-weight:bold;">A1</span> evidence fix (hollow: first/last point of a pass)')
     if not subjects:
         rows.append("<i>no subject was within R during the window</i>")

@@ -113,11 +113,26 @@ def static_map_png(
     ax = fig.add_subplot(1, 1, 1)
     cx, cy = cf["x_m"], cf["y_m"]
     ax.add_patch(Circle((cx, cy), r_m, facecolor=L.CRIME_COLOUR, alpha=0.12, edgecolor="none"))
-    ax.add_patch(Circle((cx, cy), r_m, facecolor="none", edgecolor=L.CRIME_COLOUR, linewidth=2,
-                        label=f"crime scene, R = {r_m:g} m"))
+    ax.add_patch(
+        Circle(
+            (cx, cy),
+            r_m,
+            facecolor="none",
+            edgecolor=L.CRIME_COLOUR,
+            linewidth=2,
+            label=f"crime scene, R = {r_m:g} m",
+        )
+    )
     ax.plot([cx], [cy], marker="+", color=L.CRIME_COLOUR, markersize=12, markeredgewidth=2)
-    ax.annotate(cf["crime_ref"], (cx, cy), xytext=(6, -12), textcoords="offset points", color=L.CRIME_COLOUR,
-                fontsize=9, fontweight="bold")
+    ax.annotate(
+        cf["crime_ref"],
+        (cx, cy),
+        xytext=(6, -12),
+        textcoords="offset points",
+        color=L.CRIME_COLOUR,
+        fontsize=9,
+        fontweight="bold",
+    )
     xs, ys = [cx - r_m, cx + r_m], [cy - r_m, cy + r_m]
     ev_subject = ev["subject_id"].astype(str).to_numpy()
     for i, s in enumerate(subjects):
@@ -125,14 +140,28 @@ def static_map_png(
         seg = L.subject_segments(trails, s, a_s, b_s, crs, max_gap_s)
         for k in range(len(seg.t0_s)):
             g = int(seg.gap_class[k])
-            ax.plot([seg.x0_m[k], seg.x1_m[k]], [seg.y0_m[k], seg.y1_m[k]], color=colour,
-                    linestyle=_MPL_DASH[g], linewidth=(2.2, 1.6, 1.0)[g], alpha=0.9 if g < 2 else 0.6,
-                    label=s if k == 0 else None)
+            ax.plot(
+                [seg.x0_m[k], seg.x1_m[k]],
+                [seg.y0_m[k], seg.y1_m[k]],
+                color=colour,
+                linestyle=_MPL_DASH[g],
+                linewidth=(2.2, 1.6, 1.0)[g],
+                alpha=0.9 if g < 2 else 0.6,
+                label=s if k == 0 else None,
+            )
         fx = L.subject_fixes(trails, s, a_s, b_s, crs)
         ax.plot(fx.x_m, fx.y_m, linestyle="none", marker="o", markersize=2.5, color=colour)
         for k in range(len(fx.t_s)):
-            ax.add_patch(Circle((fx.x_m[k], fx.y_m[k]), fx.accuracy_m[k], facecolor="none", edgecolor=colour,
-                                linewidth=0.4, alpha=0.4))
+            ax.add_patch(
+                Circle(
+                    (fx.x_m[k], fx.y_m[k]),
+                    fx.accuracy_m[k],
+                    facecolor="none",
+                    edgecolor=colour,
+                    linewidth=0.4,
+                    alpha=0.4,
+                )
+            )
         mine = ev[ev_subject == s]
         e = pd.to_numeric(mine["easting"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         n = pd.to_numeric(mine["northing"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -140,10 +169,24 @@ def static_map_png(
         for k, lab in enumerate(mine["label"].astype(str)):
             if not (np.isfinite(e[k]) and np.isfinite(n[k])):
                 continue
-            ax.plot([e[k]], [n[k]], marker="o", markersize=6, color=colour,
-                    markerfacecolor=colour if kinds[k] == "fix" else "white", markeredgewidth=1.5)
-            ax.annotate(lab, (e[k], n[k]), xytext=(4, 4), textcoords="offset points", fontsize=7, color=colour,
-                        fontweight="bold")
+            ax.plot(
+                [e[k]],
+                [n[k]],
+                marker="o",
+                markersize=6,
+                color=colour,
+                markerfacecolor=colour if kinds[k] == "fix" else "white",
+                markeredgewidth=1.5,
+            )
+            ax.annotate(
+                lab,
+                (e[k], n[k]),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=7,
+                color=colour,
+                fontweight="bold",
+            )
         xs += [*seg.x0_m, *seg.x1_m, *e[np.isfinite(e)]]
         ys += [*seg.y0_m, *seg.y1_m, *n[np.isfinite(n)]]
     x_lo, x_hi, y_lo, y_hi = _extent(np.asarray(xs, float), np.asarray(ys, float), cx, cy, r_m)
@@ -156,13 +199,22 @@ def static_map_png(
     ax.set_ylabel(f"northing, m ({crs.crs})", fontsize=8)
     _scale_bar(ax, x_lo, x_hi, y_lo, y_hi)
     ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
-    ax.set_title(f"crime {cf['crime_ref']} {cf['offence']}: {L.iso(cf['t1_s'])} to {L.iso(cf['t2_s'])}\n"
-                 f"{len(subjects)} subject(s) within {r_m:g} m; dashed: gap 2-10 min, dotted: > 10 min",
-                 fontsize=9)
+    ax.set_title(
+        f"crime {cf['crime_ref']} {cf['offence']}: {L.iso(cf['t1_s'])} to {L.iso(cf['t2_s'])}\n"
+        f"{len(subjects)} subject(s) within {r_m:g} m; dashed: gap 2-10 min, dotted: > 10 min",
+        fontsize=9,
+    )
     fig.suptitle(MARKING, fontsize=11, fontweight="bold")
     if not subjects:
-        ax.text(0.5, 0.05, "no subject was within R during the window", transform=ax.transAxes,
-                ha="center", fontsize=9, style="italic")
+        ax.text(
+            0.5,
+            0.05,
+            "no subject was within R during the window",
+            transform=ax.transAxes,
+            ha="center",
+            fontsize=9,
+            style="italic",
+        )
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     data = buf.getvalue()
@@ -175,7 +227,9 @@ def static_map_png(
     return data
 
 
-def _extent(xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, r_m: float) -> tuple[float, float, float, float]:
+def _extent(
+    xs: np.ndarray, ys: np.ndarray, cx: float, cy: float, r_m: float
+) -> tuple[float, float, float, float]:
     ok = np.isfinite(xs) & np.isfinite(ys)
     xs, ys = xs[ok], ys[ok]
     pad = max(0.1 * max(xs.max() - xs.min(), ys.max() - ys.min()), 0.3 * r_m)
@@ -193,5 +247,11 @@ def _scale_bar(ax, x_lo: float, x_hi: float, y_lo: float, y_hi: float) -> None:
     x0 = x_lo + 0.05 * span
     y0 = y_lo + 0.05 * (y_hi - y_lo)
     ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=3, solid_capstyle="butt")
-    ax.annotate(f"{length:g} m", (x0 + length / 2, y0), xytext=(0, 4), textcoords="offset points",
-                ha="center", fontsize=8)
+    ax.annotate(
+        f"{length:g} m",
+        (x0 + length / 2, y0),
+        xytext=(0, 4),
+        textcoords="offset points",
+        ha="center",
+        fontsize=8,
+    )

@@ -123,7 +123,9 @@ def subject_map(
     fx = L.subject_fixes(trails, sid, a_s, b_s, crs)
     seg = L.subject_segments(trails, sid, a_s, b_s, crs, max_gap_s)
     crimes_in = _crimes_in_period(crimes, a_s, b_s)
-    ev = _rows_of(evidence, "evidence", sid, ("subject_id", "label", "kind", "time", "distance_m", "accuracy_m"))
+    ev = _rows_of(
+        evidence, "evidence", sid, ("subject_id", "label", "kind", "time", "distance_m", "accuracy_m")
+    )
     appts = _appointments_in_period(appointments, sid, a_s, b_s)
     zn = _zones_in_period(zones, sid, a_s, b_s)
 
@@ -134,35 +136,54 @@ def subject_map(
     points += [D.geofence_latlon(r, crs) for r in appts.itertuples(index=False)]
     title = f"subject {sid}, {L.iso(a_s)} to {L.iso(b_s)}"
     m = D.new_map(title, tiles, points)
-    groups = {k: folium.FeatureGroup(name=v, show=k != "accuracy" or len(fx.t_s) <= 2000).add_to(m)
-              for k, v in LAYERS.items()}
+    groups = {
+        k: folium.FeatureGroup(name=v, show=k != "accuracy" or len(fx.t_s) <= 2000).add_to(m)
+        for k, v in LAYERS.items()
+    }
 
     D.draw_track(groups["track"], seg, L.time_colour((seg.t0_s + seg.t1_s) / 2, a_s, b_s), sid)
     D.draw_fixes(groups["fixes"], groups["accuracy"], fx, L.time_colour(fx.t_s, a_s, b_s), sid)
     hit_rows = _rows_of(hits, "hits", sid, ("crime_ref",))
     for cf, (_, row) in zip(cfs, crimes_in.iterrows(), strict=True):
-        D.draw_crime(groups["crimes"], cf, L.crime_radius_m(row, radius_m), _hit_text(hit_rows, cf["crime_ref"]))
+        D.draw_crime(
+            groups["crimes"], cf, L.crime_radius_m(row, radius_m), _hit_text(hit_rows, cf["crime_ref"])
+        )
     D.draw_evidence(groups["hits"], ev, ev_lon, ev_lat, "#000000")
     statuses = _statuses(attendance)
     seen_status = set()
     for r in appts.itertuples(index=False):
         st = statuses.get(str(r.appointment_id), "")
         seen_status.add(st)
-        text = (f"<b>appointment {D.esc(r.appointment_id)}</b> {D.esc(getattr(r, 'appointment_type', '') or '')}"
-                f"<br>{D.esc(D._iso_of(r.start))} to {D.esc(D._iso_of(r.end))}<br>status: {D.esc(st or 'not judged')}")
+        text = (
+            f"<b>appointment {D.esc(r.appointment_id)}</b> {D.esc(getattr(r, 'appointment_type', '') or '')}"
+            f"<br>{D.esc(D._iso_of(r.start))} to {D.esc(D._iso_of(r.end))}"
+            f"<br>status: {D.esc(st or 'not judged')}"
+        )
         D.draw_geofence(groups["appointments"], r, crs, L.STATUS_COLOURS.get(st, L.STATUS_COLOURS[""]), text)
     for r in zn.itertuples(index=False):
         kind = str(r.kind)
-        daily = f"<br>daily {D.esc(r.daily_start)}-{D.esc(r.daily_end)}" if getattr(r, "daily_start", "") else ""
-        text = (f"<b>zone {D.esc(r.zone_id)}</b> ({D.esc(kind)})<br>active {D.esc(D._iso_of(r.active_from))} to "
-                f"{D.esc(D._iso_of(r.active_to) or 'open')}{daily}")
+        daily = (
+            f"<br>daily {D.esc(r.daily_start)}-{D.esc(r.daily_end)}" if getattr(r, "daily_start", "") else ""
+        )
+        text = (
+            f"<b>zone {D.esc(r.zone_id)}</b> ({D.esc(kind)})<br>active {D.esc(D._iso_of(r.active_from))} to "
+            f"{D.esc(D._iso_of(r.active_to) or 'open')}{daily}"
+        )
         D.draw_geofence(groups["zones"], r, crs, L.ZONE_COLOURS.get(kind, "#000000"), text, dash="6 4")
 
-    rows = [D.time_bar(a_s, b_s), *D.gap_rows(), D.swatch_line(L.CRIME_COLOUR, None, 3, "crime scene (radius R)"),
-            '<span style="font-weight:bold;">A1</span> evidence fix of pass A (hollow: first/last point)']
-    rows += [D.swatch_fill(L.STATUS_COLOURS.get(s, L.STATUS_COLOURS[""]), f"appointment: {s or 'not judged'}")
-             for s in sorted(seen_status)]
-    rows += [D.swatch_line(L.ZONE_COLOURS.get(k, "#000"), "6 4", 3, f"{k} zone") for k in sorted(set(zn["kind"]))]
+    rows = [
+        D.time_bar(a_s, b_s),
+        *D.gap_rows(),
+        D.swatch_line(L.CRIME_COLOUR, None, 3, "crime scene (radius R)"),
+        '<span style="font-weight:bold;">A1</span> evidence fix of pass A (hollow: first/last point)',
+    ]
+    rows += [
+        D.swatch_fill(L.STATUS_COLOURS.get(s, L.STATUS_COLOURS[""]), f"appointment: {s or 'not judged'}")
+        for s in sorted(seen_status)
+    ]
+    rows += [
+        D.swatch_line(L.ZONE_COLOURS.get(k, "#000"), "6 4", 3, f"{k} zone") for k in sorted(set(zn["kind"]))
+    ]
     if len(fx.t_s) == 0:
         rows.append("<i>no fixes inside the monitoring windows in this period</i>")
     D.legend(m, f"{sid}: {len(fx.t_s)} fixes", rows)
@@ -226,6 +247,8 @@ def _hit_text(hit_rows: pd.DataFrame, ref: str) -> str:
     rows = hit_rows[hit_rows["crime_ref"].astype(str).to_numpy() == ref]
     out = ""
     for r in rows.itertuples(index=False):
-        out += (f"<br><b>hit</b>: closest {float(getattr(r, 'min_distance_m', np.nan)):.1f} m, "
-                f"{getattr(r, 'passes', '')} pass(es), confidence {getattr(r, 'confidence', '')}")
+        out += (
+            f"<br><b>hit</b>: closest {float(getattr(r, 'min_distance_m', np.nan)):.1f} m, "
+            f"{getattr(r, 'passes', '')} pass(es), confidence {getattr(r, 'confidence', '')}"
+        )
     return out

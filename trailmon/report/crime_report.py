@@ -46,7 +46,8 @@ h1 { font-size: 15pt; margin: 8px 0 4px; }
 h2 { font-size: 12pt; margin: 14px 0 4px; border-bottom: 1px solid #444; }
 h3 { font-size: 10.5pt; margin: 10px 0 4px; }
 table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; font-size: 8.5pt; }
-th, td { border: 1px solid #999; padding: 2px 4px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #999; padding: 2px 4px; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #eee; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; overflow-wrap: normal; }
 table.wide { font-size: 7pt; }
@@ -69,14 +70,62 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 }
 """
 
-_EVIDENCE_SHOWN = ["label", "kind", "time", "distance_m", "within_r", "accuracy_m", "fix_type", "speed_kmh",
-                   "heading_deg", "lat", "lon", "easting", "northing", "flags"]
-_HIT_SHOWN = ["subject_id", "min_distance_m", "closest_time", "first_within", "last_within", "dwell_s", "passes",
-              "n_fixes_within", "between_fixes", "accuracy_m", "confidence", "coverage", "flags"]
-_GAP_SHOWN = ["subject_id", "gap_start", "gap_end", "gap_s", "before_distance_m", "after_distance_m", "coverage"]
-_DECIMALS = {"min_distance_m": 1, "distance_m": 1, "accuracy_m": 1, "dwell_s": 1, "speed_kmh": 1, "heading_deg": 0,
-             "lat": 6, "lon": 6, "easting": 1, "northing": 1, "gap_s": 0, "before_distance_m": 1,
-             "after_distance_m": 1, "coverage": 3}
+_EVIDENCE_SHOWN = [
+    "label",
+    "kind",
+    "time",
+    "distance_m",
+    "within_r",
+    "accuracy_m",
+    "fix_type",
+    "speed_kmh",
+    "heading_deg",
+    "lat",
+    "lon",
+    "easting",
+    "northing",
+    "flags",
+]
+_HIT_SHOWN = [
+    "subject_id",
+    "min_distance_m",
+    "closest_time",
+    "first_within",
+    "last_within",
+    "dwell_s",
+    "passes",
+    "n_fixes_within",
+    "between_fixes",
+    "accuracy_m",
+    "confidence",
+    "coverage",
+    "flags",
+]
+_GAP_SHOWN = [
+    "subject_id",
+    "gap_start",
+    "gap_end",
+    "gap_s",
+    "before_distance_m",
+    "after_distance_m",
+    "coverage",
+]
+_DECIMALS = {
+    "min_distance_m": 1,
+    "distance_m": 1,
+    "accuracy_m": 1,
+    "dwell_s": 1,
+    "speed_kmh": 1,
+    "heading_deg": 0,
+    "lat": 6,
+    "lon": 6,
+    "easting": 1,
+    "northing": 1,
+    "gap_s": 0,
+    "before_distance_m": 1,
+    "after_distance_m": 1,
+    "coverage": 3,
+}
 
 
 def _e(v) -> str:
@@ -122,7 +171,11 @@ def _table(df: pd.DataFrame, cols: list[str], empty: str) -> str:
 
 
 def _kv(rows: list[tuple[str, str]]) -> str:
-    return '<table class="kv">' + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"
+    return (
+        '<table class="kv">'
+        + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
 
 
 def _check(frame, name: str, needed: tuple[str, ...]) -> None:
@@ -186,7 +239,9 @@ def crime_report_html(
         When a frame lacks the columns it needs or the crime row has no ``crime_ref``.
     """
     if not hasattr(crime_row, "get") or crime_row.get("crime_ref") is None:
-        raise InputError(f"crime_row must be a Series or dict with a crime_ref, got {type(crime_row).__name__}")
+        raise InputError(
+            f"crime_row must be a Series or dict with a crime_ref, got {type(crime_row).__name__}"
+        )
     _check(hits, "hits", ("crime_ref", "subject_id"))
     _check(evidence, "evidence", ("crime_ref", "subject_id", "label", "kind", "time"))
     _check(gaps, "gaps", ("crime_ref", "subject_id"))
@@ -202,71 +257,118 @@ def crime_report_html(
     h, ev, gp = mine(hits), mine(evidence), mine(gaps)
     r = crime_row.get("radius_m")
     r = float(r) if r is not None and not pd.isna(r) else float(radius_m)
-    when = f"{_fmt('', pd.Timestamp(crime_row['committed_from']))} to {_fmt('', pd.Timestamp(crime_row['committed_to']))}"
+    t_from, t_to = pd.Timestamp(crime_row["committed_from"]), pd.Timestamp(crime_row["committed_to"])
+    when = f"{_fmt('', t_from)} to {_fmt('', t_to)}"
     conf = h["confidence"].astype(str).value_counts().to_dict() if "confidence" in h.columns else {}
     n_within = int((h["confidence"].astype(str) != "low").sum()) if "confidence" in h.columns else len(h)
     prov = provenance or {}
     summary = [
-        ("crime reference", ref + (f" (version {version})" if version is not None and not pd.isna(version) else "")),
-        ("offence", f"{crime_row.get('offence', '') or ''}"
-                    + (f" ({crime_row.get('offence_group')})" if crime_row.get("offence_group") else "")),
+        (
+            "crime reference",
+            ref + (f" (version {version})" if version is not None and not pd.isna(version) else ""),
+        ),
+        (
+            "offence",
+            f"{crime_row.get('offence', '') or ''}"
+            + (f" ({crime_row.get('offence_group')})" if crime_row.get("offence_group") else ""),
+        ),
         ("window (UTC)", when),
-        ("location", f"lat {_fmt('lat', crime_row.get('lat'))}, lon {_fmt('lon', crime_row.get('lon'))}; "
-                     f"easting {_fmt('easting', crime_row.get('x_m'))}, northing {_fmt('northing', crime_row.get('y_m'))}"),
+        (
+            "location",
+            f"lat {_fmt('lat', crime_row.get('lat'))}, lon {_fmt('lon', crime_row.get('lon'))}; "
+            f"easting {_fmt('easting', crime_row.get('x_m'))}, "
+            f"northing {_fmt('northing', crime_row.get('y_m'))}",
+        ),
         ("radius", f"{r:g} m"),
-        ("subjects within the radius", f"{n_within} (confidence: {', '.join(f'{k} {v}' for k, v in sorted(conf.items())) or 'none'})"),
-        ("gaps near the scene", f"{len(gp)} (subjects not hit, with a data gap near the scene and coverage < 50 %)"),
+        (
+            "subjects within the radius",
+            f"{n_within} (confidence: {', '.join(f'{k} {v}' for k, v in sorted(conf.items())) or 'none'})",
+        ),
+        (
+            "gaps near the scene",
+            f"{len(gp)} (subjects not hit, with a data gap near the scene and coverage < 50 %)",
+        ),
         ("generated", str(prov.get("generated", ""))),
         ("requested by", f"{prov.get('user', '')}: {prov.get('purpose', '')}"),
-        ("engine / transformation", f"{prov.get('engine', '')}; "
-                                    f"{(prov.get('transformation') or {}).get('method', '')}"),
+        (
+            "engine / transformation",
+            f"{prov.get('engine', '')}; {(prov.get('transformation') or {}).get('method', '')}",
+        ),
     ]
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f'<meta name="protective-marking" content="{MARKING}">',
-        f"<title>{MARKING} - proximity report {_e(ref)}</title>", f"<style>{_CSS}</style></head><body>",
+        f"<title>{MARKING} - proximity report {_e(ref)}</title>",
+        f"<style>{_CSS}</style></head><body>",
         # the marking in a repeated table header and footer: on every printed page, never over the text
-        f'<table class="page"><thead><tr><td><header class="marking top">{MARKING}</header></td></tr></thead>',
+        '<table class="page"><thead><tr><td>',
+        f'<header class="marking top">{MARKING}</header></td></tr></thead>',
         f'<tfoot><tr><td><footer class="marking bottom">{MARKING}</footer></td></tr></tfoot><tbody><tr><td>',
         f"<h1>Proximity report: crime {_e(ref)}</h1>",
-        "<h2>Summary</h2>", _kv(summary),
+        "<h2>Summary</h2>",
+        _kv(summary),
         f'<div class="disclaimer"><b>Read this first.</b> {_e(DISCLAIMER)}</div>',
         "<figure><h2>Map</h2>",
     ]
     if map_png:
-        parts.append(f'<img class="map" alt="proximity map of crime {_e(ref)}" '
-                     f'src="data:image/png;base64,{base64.b64encode(map_png).decode()}">')
+        parts.append(
+            f'<img class="map" alt="proximity map of crime {_e(ref)}" '
+            f'src="data:image/png;base64,{base64.b64encode(map_png).decode()}">'
+        )
     else:
         parts.append('<p class="note">no static map was drawn</p>')
     parts.append("</figure>")
     if map_href:
-        parts.append(f'<p class="screen-only"><a href="{_e(map_href)}">Open the interactive map</a> '
-                     "(self-contained, works offline).</p>")
-    parts += ["<h2>Subjects within the radius</h2>",
-              _table(h, _HIT_SHOWN, "No monitored subject was within the radius during the window.")]
+        parts.append(
+            f'<p class="screen-only"><a href="{_e(map_href)}">Open the interactive map</a> '
+            "(self-contained, works offline).</p>"
+        )
+    parts += [
+        "<h2>Subjects within the radius</h2>",
+        _table(h, _HIT_SHOWN, "No monitored subject was within the radius during the window."),
+    ]
     for sid in dict.fromkeys(h["subject_id"].astype(str)):
         e_s = ev[ev["subject_id"].astype(str).to_numpy() == sid].reset_index(drop=True)
         row = h[h["subject_id"].astype(str).to_numpy() == sid].iloc[0]
-        parts += [f'<section class="subject"><h2>Subject {_e(sid)}</h2>',
-                  _kv([("closest approach", f"{_fmt('min_distance_m', row.get('min_distance_m'))} m at "
-                                            f"{_fmt('', row.get('closest_time'))}"),
-                       ("passes / time within", f"{_fmt('', row.get('passes'))} / "
-                                                f"{_fmt('dwell_s', row.get('dwell_s'))} s"),
-                       ("confidence", f"{_fmt('', row.get('confidence'))} (accuracy "
-                                      f"{_fmt('accuracy_m', row.get('accuracy_m'))} m)"),
-                       ("coverage of the window", _fmt("coverage", row.get("coverage"))),
-                       ("flags", _fmt("", row.get("flags")))]),
-                  "<h3>First and last points in the vicinity</h3>",
-                  _table(_vicinity(e_s), ["point", *_EVIDENCE_SHOWN], "No time within the radius (low candidate)."),
-                  "<h3>Evidence</h3>",
-                  '<p class="note">Fixes within the radius + 50 m during the window, labelled by pass (A, B, ...) '
-                  "and sequence; rows of kind first/last are the interpolated first and last points of a pass.</p>",
-                  _table(e_s, _EVIDENCE_SHOWN, "No evidence rows."), "</section>"]
-    parts += ["<h2>Gaps near the scene</h2>", _table(gp, _GAP_SHOWN, "None."),
-              f'<figure><h2>Disclaimer</h2><div class="disclaimer">{_e(DISCLAIMER)}</div></figure>',
-              "<h2>Provenance</h2>",
-              f'<pre class="note">{_e(json.dumps(prov, indent=1, default=str))}</pre>',
-              "</td></tr></tbody></table></body></html>"]
+        parts += [
+            f'<section class="subject"><h2>Subject {_e(sid)}</h2>',
+            _kv(
+                [
+                    (
+                        "closest approach",
+                        f"{_fmt('min_distance_m', row.get('min_distance_m'))} m at "
+                        f"{_fmt('', row.get('closest_time'))}",
+                    ),
+                    (
+                        "passes / time within",
+                        f"{_fmt('', row.get('passes'))} / {_fmt('dwell_s', row.get('dwell_s'))} s",
+                    ),
+                    (
+                        "confidence",
+                        f"{_fmt('', row.get('confidence'))} (accuracy "
+                        f"{_fmt('accuracy_m', row.get('accuracy_m'))} m)",
+                    ),
+                    ("coverage of the window", _fmt("coverage", row.get("coverage"))),
+                    ("flags", _fmt("", row.get("flags"))),
+                ]
+            ),
+            "<h3>First and last points in the vicinity</h3>",
+            _table(_vicinity(e_s), ["point", *_EVIDENCE_SHOWN], "No time within the radius (low candidate)."),
+            "<h3>Evidence</h3>",
+            '<p class="note">Fixes within the radius + 50 m during the window, labelled by pass (A, B, ...) '
+            "and sequence; rows of kind first/last are the interpolated first and last points of a pass.</p>",
+            _table(e_s, _EVIDENCE_SHOWN, "No evidence rows."),
+            "</section>",
+        ]
+    parts += [
+        "<h2>Gaps near the scene</h2>",
+        _table(gp, _GAP_SHOWN, "None."),
+        f'<figure><h2>Disclaimer</h2><div class="disclaimer">{_e(DISCLAIMER)}</div></figure>',
+        "<h2>Provenance</h2>",
+        f'<pre class="note">{_e(json.dumps(prov, indent=1, default=str))}</pre>',
+        "</td></tr></tbody></table></body></html>",
+    ]
     return "\n".join(parts)
 
 
@@ -330,7 +432,15 @@ def write_crime_report(
     kw = {"radius_m": radius_m, "max_gap_s": max_gap_s, "t_from": t_from, "t_to": t_to, "crs": crs}
     save_map(crime_map(trails, crime_row, hits, evidence, **kw), map_path)
     png = static_map_png(trails, crime_row, hits, evidence, path=png_path, **kw)
-    doc = crime_report_html(crime_row, hits, evidence, gaps, radius_m=radius_m, map_png=png,
-                            map_href=map_path.name, provenance=provenance)
+    doc = crime_report_html(
+        crime_row,
+        hits,
+        evidence,
+        gaps,
+        radius_m=radius_m,
+        map_png=png,
+        map_href=map_path.name,
+        provenance=provenance,
+    )
     write_private(path, doc.encode("utf-8"))
     return {"report": path, "map": map_path, "png": png_path}
