@@ -46,7 +46,7 @@ def check_trails(trails: Trails) -> None:
         bad = ~np.isfinite(arr)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise InputError(f"trails.{name} must be finite, got {arr[k]!r} at fix {k}")
+            raise InputError(f"trails.{name} must be finite, got {float(arr[k])!r} at fix {k}")
     if trails.n_fixes > 1:
         step = np.diff(trails.t_s)
         starts = trails.offsets[1:-1]
@@ -69,11 +69,11 @@ def check_query(x_m, y_m, t1_s, t2_s, radius_m) -> tuple[np.ndarray, ...]:
     for name, arr in (("x_m", x), ("y_m", y), ("t1_s", t1), ("t2_s", t2)):
         if not np.isfinite(arr).all():
             k = int(np.flatnonzero(~np.isfinite(arr))[0])
-            raise InputError(f"{name} must be finite, got {arr[k]!r} at position {k}")
+            raise InputError(f"{name} must be finite, got {float(arr[k])!r} at position {k}")
     if not (np.isfinite(r) & (r > 0)).all():
         k = int(np.flatnonzero(~(np.isfinite(r) & (r > 0)))[0])
-        raise InputError(f"radius_m must be > 0, got {r[k]!r} at position {k}")
+        raise InputError(f"radius_m must be > 0, got {float(r[k])!r} at position {k}")
     if (t2 < t1).any():
         k = int(np.flatnonzero(t2 < t1)[0])
-        raise InputError(f"t2_s must be >= t1_s, got t1_s={t1[k]!r}, t2_s={t2[k]!r} at position {k}")
+        raise InputError(f"t2_s must be >= t1_s, got t1_s={float(t1[k])!r}, t2_s={float(t2[k])!r} at position {k}")
     return x, y, t1, t2, r

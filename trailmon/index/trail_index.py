@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trailmon.errors import InputError
 from trailmon.index import _kernels as K
 from trailmon.index._cast import check_positive, check_query, check_trails
 from trailmon.index._layout import (
@@ -101,7 +102,7 @@ class TrailIndex:
         cell_m = check_positive("cell_m", cell_m)
         bucket_s = check_positive("bucket_s", bucket_s)
         if int(chunk_max_fixes) < 2:
-            raise ValueError(f"chunk_max_fixes must be >= 2, got {chunk_max_fixes!r}")
+            raise InputError(f"chunk_max_fixes must be >= 2, got {chunk_max_fixes!r}")
         t, x, y = trails.t_s, trails.x_m, trails.y_m
         offsets = np.ascontiguousarray(trails.offsets, dtype=np.int64)
         f0, f1, sub, x0, y0, x1, y1 = K.build_chunks(

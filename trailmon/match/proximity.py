@@ -289,7 +289,7 @@ def _crime_arrays(crimes: pd.DataFrame, radius_m: float) -> _Crimes:
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise InputError(f"crimes x_m/y_m must be finite metres, got ({x[k]!r}, {y[k]!r}) at row {k}")
+        raise InputError(f"crimes x_m/y_m must be finite metres, got ({float(x[k])!r}, {float(y[k])!r}) at row {k}")
     if "radius_m" in crimes.columns:
         r = pd.to_numeric(crimes["radius_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
         r = np.where(np.isnan(r), radius_m, r)
@@ -297,7 +297,7 @@ def _crime_arrays(crimes: pd.DataFrame, radius_m: float) -> _Crimes:
         r = np.full(n, radius_m)
     if not (np.isfinite(r) & (r > 0)).all():
         k = int(np.flatnonzero(~(np.isfinite(r) & (r > 0)))[0])
-        raise InputError(f"crimes radius_m must be > 0, got {r[k]!r} at row {k}")
+        raise InputError(f"crimes radius_m must be > 0, got {float(r[k])!r} at row {k}")
     t1 = _seconds("committed_from", crimes["committed_from"])
     t2 = _seconds("committed_to", crimes["committed_to"])
     if (t2 < t1).any():

@@ -1,0 +1,72 @@
+"""TrailIndex: chunk invariants, candidate superset against brute force, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from tests import strategies as S
+from tests.naive import index as naive_index
+from trailmon.errors import InputError
+from trailmon.index import TrailIndex
+from trailmon.testing import make_trail
+
+
+@pytest.mark.kernels
+@given(S.trails(max_subjects=3, max_fixes=40))
+def test_chunks_cover_every_segment_and_fix_once(trails):
+    s = TrailIndex.build(trails).state
+    t = trails.t_s
+    segs, fixes = [], []
+    for c in range(len(s.chunk_f0)):
+        a, b = s.chunk_f0[c], s.chunk_f1[c]
+        segs += list(range(a, b))
+        fixes += list(range(a, b + 1))
+        assert (np.diff(t[a:b + 1]) <= 600.0).all()
+        assert s.chunk_x0[c] <= trails.x_m[a:b + 1].min() and trails.x_m[a:b + 1].max() <= s.chunk_x1[c]
+        assert s.chunk_y0[c] <= trails.y_m[a:b + 1].min() and trails.y_m[a:b + 1].max() <= s.chunk_y1[c]
+    subj = trails.subject_of_fix()
+    linked = [i for i in range(trails.n_fixes - 1) if subj[i] == subj[i + 1] and t[i + 1] - t[i] <= 600.0]
+    assert sorted(segs) == linked
+    assert set(fixes) == set(range(trails.n_fixes))
+
+
+@pytest.mark.kernels
+@given(S.trails(max_subjects=4, max_fixes=12, with_windows=False), S.crimes())
+def test_query_is_a_superset_of_true_hits(trails, crime):
+    px, py, r, t1, t2 = crime
+    got = TrailIndex.build(trails, cell_m=100.0, bucket_s=300.0).query(px, py, t1, t2, r)
+    assert naive_index.hit_set_all_segments(trails, px, py, r, t1, t2) <= set(got.tolist())
+
+
+def test_bytes_per_fix_on_a_dwelling_trail():
+    tr = make_trail([(60.0 * k, 10.0 * np.sin(k), 10.0 * np.cos(k)) for k in range(1440)])
+    idx = TrailIndex.build(tr)
+    assert idx.state.nbytes / tr.n_fixes <= 40
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(max_gap_s=-5), r"max_gap_s must be a finite number >= 0, got -5"),
+    (dict(cell_m=0), r"cell_m must be a finite number > 0, got 0"),
+    (dict(chunk_max_fixes=1), r"chunk_max_fixes must be >= 2, got 1"),
+])
+def test_build_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrailIndex.build(make_trail([(0, 0.0, 0.0)]), **kwargs)
+
+
+def test_unsorted_or_nan_fixes_are_refused():
+    tr = make_trail([(0, 0.0, 0.0), (60, 1.0, 0.0)])
+    with pytest.raises(InputError, match=r"trails.x_m must be finite, got nan at fix 1"):
+        TrailIndex.build(tr._replace(x_m=np.array([0.0, np.nan])))
+    with pytest.raises(InputError, match=r"trails.t_s must increase within each subject"):
+        TrailIndex.build(tr._replace(t_s=np.array([60.0, 0.0])))
+
+
+def test_query_errors():
+    idx = TrailIndex.build(make_trail([(0, 0.0, 0.0)]))
+    with pytest.raises(InputError, match=r"radius_m must be > 0, got -1.0 at position 0"):
+        idx.query(0.0, 0.0, 0.0, 1.0, -1.0)
+    with pytest.raises(InputError, match=r"t2_s must be >= t1_s"):
+        idx.query(0.0, 0.0, 1.0, 0.0, 10.0)
