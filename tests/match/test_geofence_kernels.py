@@ -360,3 +360,24 @@ def test_zone_events_hand_cases(kind, expected):
     got = sorted(zip(c.tolist(), s.tolist(), e.tolist(), strict=True), key=lambda r: (r[1], r[2]))
     assert got == pytest.approx(sorted(expected, key=lambda r: (r[1], r[2])), abs=1e-9)
     assert set(p.tolist()) <= {0}
+
+
+@pytest.mark.kernels
+@pytest.mark.oracle
+def test_segments_through_vertices_agree_with_shapely():
+    """Crossings exactly at a vertex, where rounding may put both edges' parameters just outside [0, 1]."""
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n = int(rng.integers(6, 12))
+        ang = 2 * np.pi * (np.arange(n) + rng.uniform(-0.4, 0.4, n)) / n
+        rad = rng.uniform(40, 100, n)
+        ring = np.c_[X0 + rad * np.cos(ang), Y0 + rad * np.sin(ang)]
+        geom = Polygon(ring)
+        geo = geo_of(geom)
+        for v in ring:
+            d = rng.normal(size=2)
+            d *= 70.0 / np.hypot(*d)
+            a, b = v - rng.uniform(0.2, 1.5) * d, v + rng.uniform(0.2, 1.5) * d
+            frac = sum(u1 - u0 for u0, u1 in pieces(a[0], a[1], b[0], b[1], geo))
+            ref = naive.inside_fraction_shapely(a[0], a[1], b[0], b[1], geom)
+            assert frac == pytest.approx(ref, abs=1e-7)

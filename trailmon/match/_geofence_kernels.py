@@ -34,6 +34,10 @@ Far below the millimetre resolution of any input, yet above the rounding of coor
 order 1e6 m (about 1e-10 m), so that a trail running exactly along an edge stays inside.
 """
 
+PARAM_EPS = 1e-12
+"""Slack on segment and edge parameters (dimensionless) so that a crossing exactly at a vertex or
+at a fix is never lost to rounding; a spurious breakpoint only splits a piece, never misjudges it."""
+
 EVENT_VISIT = 0
 EVENT_ABSENCE = 1
 EVENT_NO_DATA = 2
@@ -218,8 +222,9 @@ def polygon_inside_segment(ax, ay, bx, by, ex0, ey0, ex1, ey1, elo, ehi, ubuf, o
         if den != 0.0:
             u = (wx * vy - wy * vx) / den
             v = (wx * dy - wy * dx) / den
-            if 0.0 <= u <= 1.0 and 0.0 <= v <= 1.0:
-                ubuf[m] = u
+            # a crossing at a vertex must not slip between its two edges by rounding
+            if -PARAM_EPS <= u <= 1.0 + PARAM_EPS and -PARAM_EPS <= v <= 1.0 + PARAM_EPS:
+                ubuf[m] = min(max(u, 0.0), 1.0)
                 m += 1
         elif wx * dy - wy * dx == 0.0:  # collinear: the overlap's ends are breakpoints
             ua = (wx * dx + wy * dy) / dd
