@@ -238,8 +238,11 @@ def test_crime_map_scene_tracks_and_labels(world):
     groups = _groups(m)
     assert list(groups) == [SCENE_LAYER, "Track S1", "Evidence S1", "Track S2", "Evidence S2"]
     assert [c.options["radius"] for c in _of(groups[SCENE_LAYER], folium.Circle)] == [100.0]
-    markers = _of(groups["Evidence S2"], folium.Marker)
-    assert len(markers) == (res.evidence["subject_id"] == "S2").sum()
+    ev2 = res.evidence[res.evidence["subject_id"] == "S2"]
+    assert len(_of(groups["Evidence S2"], folium.Marker)) == len(ev2)  # one label per evidence row
+    radii = [c.options["radius"] for c in _of(groups["Evidence S2"], folium.Circle)]
+    assert radii == ev2.loc[ev2["kind"] == "fix", "accuracy_m"].tolist() and set(radii) == {50.0}
+    assert not _of(groups["Track S2"], folium.Circle)  # track fixes are dots only
     assert "OFFICIAL-SENSITIVE" in offline_html(m.get_root().render())
 
 

@@ -84,7 +84,7 @@ def draw_track(layer, seg: L.Segments, colours: np.ndarray, what: str) -> int:
 
 
 def draw_fixes(dots, circles, fx: L.Fixes, colours: np.ndarray, what: str) -> None:
-    """Each fix as a dot (tooltip: time, type, accuracy) and, on ``circles``, its confidence circle."""
+    """Each fix as a dot (tooltip: time, type, accuracy) and, on ``circles`` unless None, its accuracy circle."""
     for k in range(len(fx.t_s)):
         if not (np.isfinite(fx.lat[k]) and np.isfinite(fx.lon[k])):
             continue
@@ -92,15 +92,16 @@ def draw_fixes(dots, circles, fx: L.Fixes, colours: np.ndarray, what: str) -> No
         tip = f"{esc(what)} {L.iso(fx.t_s[k])}<br>{esc(fx.fix_type[k])}, accuracy {fx.accuracy_m[k]:g} m" + (
             "<br>speed_jump" if fx.flags[k] & 1 else ""
         )
-        folium.Circle(
-            loc,
-            radius=float(fx.accuracy_m[k]),
-            color=str(colours[k]),
-            weight=1,
-            opacity=0.5,
-            fill=True,
-            fill_opacity=0.08,
-        ).add_to(circles)
+        if circles is not None:
+            folium.Circle(
+                loc,
+                radius=float(fx.accuracy_m[k]),
+                color=str(colours[k]),
+                weight=1,
+                opacity=0.5,
+                fill=True,
+                fill_opacity=0.08,
+            ).add_to(circles)
         folium.CircleMarker(
             loc, radius=3, color=str(colours[k]), weight=1, fill=True, fill_opacity=1.0, tooltip=tip
         ).add_to(dots)
@@ -144,7 +145,11 @@ def label(layer, loc: list[float], text: str, colour: str) -> None:
 
 
 def draw_evidence(layer, ev: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, colour: str) -> int:
-    """Evidence points labelled ``A1``, ``A2``, … (first/last points of a pass hollow); returns the count."""
+    """Evidence points labelled ``A1``, ``A2``, …; returns the count.
+
+    Fixes are filled and carry their confidence circle (``accuracy_m``, metres); the interpolated
+    first/last points of a pass are hollow.
+    """
     n = 0
     for k, row in enumerate(ev.itertuples(index=False)):
         if not (np.isfinite(lat[k]) and np.isfinite(lon[k])):
@@ -155,6 +160,11 @@ def draw_evidence(layer, ev: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, col
             f"<b>{esc(row.label)}</b> {esc(row.subject_id)} ({esc(kind)})<br>{esc(_iso_of(row.time))}<br>"
             f"distance {float(row.distance_m):.1f} m, accuracy {float(row.accuracy_m):g} m"
         )
+        acc = float(row.accuracy_m)
+        if kind == "fix" and np.isfinite(acc) and acc > 0:
+            folium.Circle(
+                loc, radius=acc, color=colour, weight=1, opacity=0.6, fill=True, fill_opacity=0.1
+            ).add_to(layer)
         folium.CircleMarker(
             loc,
             radius=6 if kind == "fix" else 7,

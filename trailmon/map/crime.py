@@ -136,7 +136,8 @@ def crime_map(
         track = folium.FeatureGroup(name=f"Track {s}").add_to(m)
         D.draw_track(track, segs[s], np.full(len(segs[s].t0_s), colour, dtype=object), s)
         fx = fixes[s]
-        D.draw_fixes(track, track, fx, np.full(len(fx.t_s), colour, dtype=object), s)
+        # dots only: confidence circles go with the evidence fixes, where they matter
+        D.draw_fixes(track, None, fx, np.full(len(fx.t_s), colour, dtype=object), s)
         pts = folium.FeatureGroup(name=f"Evidence {s}").add_to(m)
         mine = ev_subject == s
         D.draw_evidence(pts, ev[mine].reset_index(drop=True), ev_lon[mine], ev_lat[mine], colour)

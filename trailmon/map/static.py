@@ -88,6 +88,7 @@ def static_map_png(
     b'\x89PNG'
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection, PatchCollection
     from matplotlib.figure import Figure
     from matplotlib.patches import Circle
 
@@ -138,30 +139,37 @@ def static_map_png(
     for i, s in enumerate(subjects):
         colour = L.SUBJECT_COLOURS[i % len(L.SUBJECT_COLOURS)]
         seg = L.subject_segments(trails, s, a_s, b_s, crs, max_gap_s)
-        for k in range(len(seg.t0_s)):
-            g = int(seg.gap_class[k])
-            ax.plot(
-                [seg.x0_m[k], seg.x1_m[k]],
-                [seg.y0_m[k], seg.y1_m[k]],
-                color=colour,
-                linestyle=_MPL_DASH[g],
-                linewidth=(2.2, 1.6, 1.0)[g],
-                alpha=0.9 if g < 2 else 0.6,
-                label=s if k == 0 else None,
-            )
+        for g in range(3):
+            on = seg.gap_class == g
+            if on.any():
+                lines = np.stack(
+                    [
+                        np.column_stack([seg.x0_m[on], seg.y0_m[on]]),
+                        np.column_stack([seg.x1_m[on], seg.y1_m[on]]),
+                    ],
+                    axis=1,
+                )
+                ax.add_collection(
+                    LineCollection(
+                        lines,
+                        colors=colour,
+                        linestyles=_MPL_DASH[g],
+                        linewidths=(2.2, 1.6, 1.0)[g],
+                        alpha=0.9 if g < 2 else 0.6,
+                    )
+                )
+        ax.plot([], [], color=colour, linewidth=2.2, label=s)
         fx = L.subject_fixes(trails, s, a_s, b_s, crs)
         ax.plot(fx.x_m, fx.y_m, linestyle="none", marker="o", markersize=2.5, color=colour)
-        for k in range(len(fx.t_s)):
-            ax.add_patch(
-                Circle(
-                    (fx.x_m[k], fx.y_m[k]),
-                    fx.accuracy_m[k],
-                    facecolor="none",
-                    edgecolor=colour,
-                    linewidth=0.4,
-                    alpha=0.4,
-                )
+        ax.add_collection(
+            PatchCollection(
+                [Circle((x, y), r) for x, y, r in zip(fx.x_m, fx.y_m, fx.accuracy_m, strict=True)],
+                facecolor="none",
+                edgecolor=colour,
+                linewidth=0.4,
+                alpha=0.4,
             )
+        )
         mine = ev[ev_subject == s]
         e = pd.to_numeric(mine["easting"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         n = pd.to_numeric(mine["northing"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
