@@ -299,16 +299,23 @@ def test_tampered_audit_line_detected(week_runs, tmp_path, capsys):
     assert "line 2" in capsys.readouterr().err
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """Nights 1 and 2's files processed by one uninterrupted run."""
+    ref = tmp_path_factory.mktemp("uninterrupted")
+    drop(ref / "inbox", week()[1] + week()[2])
+    nightly(ref, 2)
+    return ref
+
+
 class _Killed(BaseException):
     """Stands in for the process dying at a step (no except clause of the job catches it)."""
 
 
 @pytest.mark.parametrize("step", ["read", "ingest", "records", "proximity", "attendance", "zones", "reports"])
-def test_killed_run_then_rerun_equals_uninterrupted(step, tmp_path):
+def test_killed_run_then_rerun_equals_uninterrupted(step, tmp_path, uninterrupted):
     files = week()[1] + week()[2]
-    ref = tmp_path / "ref"
-    drop(ref / "inbox", files)
-    nightly(ref, 2)
+    ref = uninterrupted
     root = tmp_path / "killed"
     drop(root / "inbox", files)
 
@@ -330,12 +337,10 @@ def test_killed_run_then_rerun_equals_uninterrupted(step, tmp_path):
     assert s["status"] == "done"
 
 
-def test_process_killed_by_exit_then_rerun(tmp_path):
+def test_process_killed_by_exit_then_rerun(tmp_path, uninterrupted):
     """A real process death (os._exit) after the proximity commit, before reports and moves."""
     files = week()[1] + week()[2]
-    ref = tmp_path / "ref"
-    drop(ref / "inbox", files)
-    nightly(ref, 2)
+    ref = uninterrupted
     root = tmp_path / "killed"
     drop(root / "inbox", files)
     code = textwrap.dedent(f"""
@@ -621,3 +626,23 @@ def test_sample_week_night_by_night_equals_catch_up(tmp_path):
     assert (zev[zev.zone_id == "Z2"]["event"] == "absence").sum() == 1
     z3 = zev[(zev.zone_id == "Z3") & (zev.event == "absence")]
     assert pd.Timestamp("2026-10-25T07:00:00Z").value in set(z3["end_ns"].astype("int64"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"radius_m": 0.0}, "InputError", r"radius_m must be a number > 0, got 0.0"),
+        ({"max_gap_s": float("nan")}, "InputError", r"max_gap_s must be a number > 0, got nan"),
+        ({"as_of": pd.Timestamp("2026-07-14T02:00")}, "InputError", r"as_of must carry a time zone"),
+        ({"as_of": "2026-07-14T02:00"}, "TimezoneError", r"--as-of"),
+        ({"tz": "Mars/Olympus"}, "InputError", r"unknown time zone 'Mars/Olympus'"),
+        ({"user": " "}, "AccessRefusedError", r"service identity with --user"),
+    ],
+)
+def test_run_nightly_argument_errors(tmp_path, kwargs, error, message):
+    import trailmon.errors as errors
+
+    (tmp_path / "inbox").mkdir()
+    kw = {"as_of": as_of(1), **kwargs}
+    with pytest.raises(getattr(errors, error), match=message):
+        run_nightly(tmp_path / "store", tmp_path / "inbox", tmp_path / "out", **kw)

@@ -41,6 +41,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--max-gap", type=float, default=600.0, metavar="S", help="seconds (default 600)")
     p.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="zone of input times written without an offset, and of zones' daily schedules "
+        "(default Europe/London for schedules)",
+    )
+    p.add_argument(
         "--manual", action="store_true", help="record the run as triggered by hand (default: auto)"
     )
     common(p)
