@@ -295,3 +295,31 @@ def test_report_refusals(files, tmp_path, capsys):
         capsys, [*base, *ID, "--from", "2026-07-14T13:00:00Z", "--to", "2026-07-14T12:00:00Z"]
     )
     assert code == 1 and "is before --from" in err
+
+
+def test_report_crime_pdf(files, tmp_path, capsys):
+    import shutil
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no chromium or chromium-browser on PATH (.ci/run installs Debian's chromium)")
+    out = tmp_path / "k1.html"
+    code, js, _ = _run(
+        capsys,
+        [
+            "report",
+            "--store",
+            str(files / "store"),
+            "crime",
+            "--crimes",
+            str(files / "crimes.csv"),
+            "--crime",
+            "K1",
+            "--out",
+            str(out),
+            "--pdf",
+            "--json",
+            *ID,
+        ],
+    )
+    assert code == 0 and js["outputs"][-1] == str(tmp_path / "k1.pdf")
+    assert (tmp_path / "k1.pdf").read_bytes()[:5] == b"%PDF-"

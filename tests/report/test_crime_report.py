@@ -115,3 +115,30 @@ def test_write_crime_report(case, tmp_path):
     with pytest.raises(InputError, match=r"path must end in \.html, got '.*k1\.pdf'"):
         write_crime_report(tmp_path / "k1.pdf", tr, crime, res.hits, res.evidence, res.gaps)
     assert np.isfinite(res.hits["min_distance_m"]).all()
+
+
+def test_print_pdf(case, tmp_path):
+    import shutil
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no chromium or chromium-browser on PATH (.ci/run installs Debian's chromium)")
+    from trailmon.report.crime_report import print_pdf
+
+    tr, crime, res = case
+    paths = write_crime_report(tmp_path / "k1.html", tr, crime, res.hits, res.evidence, res.gaps)
+    pdf = print_pdf(paths["report"])
+    assert pdf == tmp_path / "k1.pdf"
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-" and len(data) > 20_000  # text, tables and the embedded map
+    assert pdf.stat().st_mode & 0o777 == 0o600
+
+
+def test_print_pdf_without_browser(tmp_path, monkeypatch):
+    import shutil
+
+    from trailmon.report.crime_report import print_pdf
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    (tmp_path / "r.html").write_text("<html></html>")
+    with pytest.raises(InputError, match="printing to PDF needs headless Chromium, and neither chromium nor"):
+        print_pdf(tmp_path / "r.html")

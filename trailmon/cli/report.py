@@ -54,6 +54,11 @@ def add_parser(sub) -> None:
         "--radius", type=float, metavar="M", help="radius for crimes without one, metres (default 100)"
     )
     c.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print the report to <stem>.pdf with headless Chromium (offline)",
+    )
+    c.add_argument(
         "--max-gap",
         type=float,
         default=600.0,
@@ -138,6 +143,10 @@ def run_crime(args) -> int:
         crs=store.crs,
         provenance=prov,
     )
+    if args.pdf:
+        from trailmon.report.crime_report import print_pdf
+
+        paths["pdf"] = print_pdf(paths["report"])
     counts = {"hits": len(res.hits), "evidence_rows": len(res.evidence), "gaps_near_scene": len(res.gaps)}
     subjects = sorted(set(res.hits["subject_id"].astype(str)) | set(res.gaps["subject_id"].astype(str)))
     audit_run(

@@ -84,7 +84,7 @@ def draw_track(layer, seg: L.Segments, colours: np.ndarray, what: str) -> int:
 
 
 def draw_fixes(dots, circles, fx: L.Fixes, colours: np.ndarray, what: str) -> None:
-    """Each fix as a dot (tooltip: time, type, accuracy) and, on ``circles`` unless None, its accuracy circle."""
+    """Each fix as a dot with a tooltip and, on ``circles`` unless None, its accuracy circle."""
     for k in range(len(fx.t_s)):
         if not (np.isfinite(fx.lat[k]) and np.isfinite(fx.lon[k])):
             continue

@@ -3,10 +3,10 @@
 One HTML page that prints cleanly (A4, the marking on every page, tables that do not split
 rows, one subject per page): the summary, the map (a PNG embedded as a data URI, with a link to
 the interactive map saved beside it), per subject the first and last points in the vicinity and
-the evidence table, the gaps near the scene, the disclaimer and the provenance. For a PDF,
-print it from a browser (headless Chromium: ``chromium --headless --no-pdf-header-footer
---print-to-pdf=F.pdf F.html``); the marking is a repeated table header and footer, so it is
-printed on every page without covering the text.
+the evidence table, the gaps near the scene, the disclaimer and the provenance. The marking is a
+repeated table header and footer, so it is printed on every page without covering the text.
+:func:`print_pdf` prints it to PDF with headless Chromium (Debian's ``chromium``), offline, the
+browser the map test already uses (WeasyPrint would add Pango and another dependency).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 from trailmon.errors import InputError
 from trailmon.report.writers import MARKING
 
-__all__ = ["DISCLAIMER", "crime_report_html", "write_crime_report"]
+__all__ = ["DISCLAIMER", "crime_report_html", "print_pdf", "write_crime_report"]
 
 DISCLAIMER = (
     "A proximity hit shows only that the tagged person's recorded or interpolated position was within "
@@ -444,3 +444,75 @@ def write_crime_report(
     )
     write_private(path, doc.encode("utf-8"))
     return {"report": path, "map": map_path, "png": png_path}
+
+
+BROWSERS = ("chromium", "chromium-browser")
+"""Headless browsers tried, in order, by :func:`print_pdf` (Debian's ``chromium``)."""
+
+
+def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, timeout_s: float = 120.0) -> Path:
+    """Print an HTML report to PDF with headless Chromium, offline.
+
+    Parameters
+    ----------
+    html_path : str or Path
+        The report, e.g. from :func:`write_crime_report`.
+    pdf_path : str or Path, optional
+        The PDF to write; ``html_path`` with the suffix ``.pdf`` when omitted.
+    timeout_s : float, default 120.0
+        Longest time the browser may take, seconds.
+
+    Returns
+    -------
+    Path
+        The PDF (owner-only).
+
+    Raises
+    ------
+    InputError
+        When no ``chromium`` or ``chromium-browser`` is on PATH, or the browser writes no PDF.
+
+    Notes
+    -----
+    The browser runs with networking features off and a throw-away profile; the report holds
+    no external reference, so nothing is fetched.
+    """
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    html_path = Path(html_path).resolve()
+    pdf_path = Path(pdf_path) if pdf_path is not None else html_path.with_suffix(".pdf")
+    browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
+    if browser is None:
+        raise InputError(
+            "printing to PDF needs headless Chromium, and neither chromium nor chromium-browser is "
+            "on PATH; install Debian's chromium (apt-get install chromium) or print the HTML "
+            "report from a browser"
+        )
+    pdf_path.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf_path.resolve()}",
+            html_path.as_uri(),
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if not pdf_path.exists():
+        raise InputError(
+            f"{browser} wrote no PDF for {str(html_path)!r} (exit {done.returncode}): "
+            f"{done.stderr.strip()[-300:]}"
+        )
+    os.chmod(pdf_path, 0o600)
+    return pdf_path
