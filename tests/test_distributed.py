@@ -26,12 +26,20 @@ P = (390_000.0, 397_000.0)  # the hand-made subjects' scene, BNG metres
 
 def _trail_result(subject, t_s, x, y, acc, code, file="f.csv") -> ReadResult:
     lon, lat = lonlat(np.asarray(x, float), np.asarray(y, float))
-    df = pd.DataFrame({
-        "subject_id": np.asarray(subject, dtype=object), "t_ns": (np.asarray(t_s) * 1e9).astype(np.int64),
-        "x_m": x, "y_m": y, "lat": lat, "lon": lon, "accuracy_m": acc,
-        "fix_type": np.asarray(FIX_TYPES, dtype=object)[np.asarray(code, dtype=np.int64)],
-        "speed_mps": np.nan, "heading_deg": np.nan,
-    })[TRAIL_INPUT]
+    df = pd.DataFrame(
+        {
+            "subject_id": np.asarray(subject, dtype=object),
+            "t_ns": (np.asarray(t_s) * 1e9).astype(np.int64),
+            "x_m": x,
+            "y_m": y,
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": acc,
+            "fix_type": np.asarray(FIX_TYPES, dtype=object)[np.asarray(code, dtype=np.int64)],
+            "speed_mps": np.nan,
+            "heading_deg": np.nan,
+        }
+    )[TRAIL_INPUT]
     df["row"] = np.arange(1, len(df) + 1)
     return ReadResult(df, empty_rejected(), len(df), files=[file])
 
@@ -60,13 +68,22 @@ def _hand_made() -> ReadResult:
 
 def _subjects() -> ReadResult:
     """Monitoring windows: Z2 and two generated subjects start mid-partition; S00003 has none."""
-    rows = [("Z2", DAY0 + 86_400 + 50_000.5, None), ("S00001", DAY0 + 86_400 + 30_000, None),
-            ("S00002", DAY0, DAY0 + 86_400 + 20_000), ("S00002", DAY0 + 86_400 + 40_000, None)]
-    df = pd.DataFrame({
-        "subject_id": [r[0] for r in rows], "cohort": "free",
-        "monitoring_start": pd.to_datetime([r[1] for r in rows], unit="s", utc=True),
-        "monitoring_end": pd.to_datetime([np.nan if r[2] is None else r[2] for r in rows], unit="s", utc=True),
-    })
+    rows = [
+        ("Z2", DAY0 + 86_400 + 50_000.5, None),
+        ("S00001", DAY0 + 86_400 + 30_000, None),
+        ("S00002", DAY0, DAY0 + 86_400 + 20_000),
+        ("S00002", DAY0 + 86_400 + 40_000, None),
+    ]
+    df = pd.DataFrame(
+        {
+            "subject_id": [r[0] for r in rows],
+            "cohort": "free",
+            "monitoring_start": pd.to_datetime([r[1] for r in rows], unit="s", utc=True),
+            "monitoring_end": pd.to_datetime(
+                [np.nan if r[2] is None else r[2] for r in rows], unit="s", utc=True
+            ),
+        }
+    )
     return ReadResult(df, empty_rejected(), len(df), files=["subjects.csv"])
 
 
@@ -78,8 +95,17 @@ def built(tmp_path_factory):
     day_fixes = []
     for chunk in iter_chunks(N_SUBJECTS, days=DAYS, chunk_subjects=10):
         f = chunk.fixes
-        parts.append(_trail_result(f.subject_id, f.t_s, f.x_m, f.y_m, f.accuracy_m, f.fix_code,
-                                   file=f"d{chunk.day}-{chunk.first_subject}.csv"))
+        parts.append(
+            _trail_result(
+                f.subject_id,
+                f.t_s,
+                f.x_m,
+                f.y_m,
+                f.accuracy_m,
+                f.fix_code,
+                file=f"d{chunk.day}-{chunk.first_subject}.csv",
+            )
+        )
         day_fixes.append(chunk)
     store.ingest(parts + [_hand_made()], [_subjects()])
     # crimes: planted near the generated trails on every day, windows up to 12 h (some across midnight)
@@ -94,16 +120,21 @@ def built(tmp_path_factory):
         frames.append(plant_crimes(fixes, 40, rng, span, AREA, hot_x, hot_y, prefix=f"D{d}-"))
     crimes = pd.concat(frames, ignore_index=True)
     m1 = DAY0 + 86_400
-    special = pd.DataFrame({  # at P: a pass across midnight, a day-long window, a window inside Z1's gap
-        "crime_ref": ["MID", "MID", "LONG", "GAP", "EDGE"],
-        "crime_version": [1, 2, 1, 1, 1],
-        "x_m": [P[0], P[0] + 10, P[0], P[0] + 1000, P[0]], "y_m": [P[1], P[1], P[1], P[1], P[1]],
-        "committed_from": pd.to_datetime([m1 - 6 * 3600, m1 - 600, m1 - 30_000, m1 + 36_000, m1 + 49_000], unit="s",
-                                         utc=True),
-        "committed_to": pd.to_datetime([m1 + 6 * 3600, m1 + 5, m1 + 86_400 + 30_000, m1 + 39_600, m1 + 52_000],
-                                       unit="s", utc=True),
-        "radius_m": [100.0, 50.0, 100.0, 100.0, 100.0],
-    })
+    special = pd.DataFrame(
+        {  # at P: a pass across midnight, a day-long window, a window inside Z1's gap
+            "crime_ref": ["MID", "MID", "LONG", "GAP", "EDGE"],
+            "crime_version": [1, 2, 1, 1, 1],
+            "x_m": [P[0], P[0] + 10, P[0], P[0] + 1000, P[0]],
+            "y_m": [P[1], P[1], P[1], P[1], P[1]],
+            "committed_from": pd.to_datetime(
+                [m1 - 6 * 3600, m1 - 600, m1 - 30_000, m1 + 36_000, m1 + 49_000], unit="s", utc=True
+            ),
+            "committed_to": pd.to_datetime(
+                [m1 + 6 * 3600, m1 + 5, m1 + 86_400 + 30_000, m1 + 39_600, m1 + 52_000], unit="s", utc=True
+            ),
+            "radius_m": [100.0, 50.0, 100.0, 100.0, 100.0],
+        }
+    )
     crimes = pd.concat([special, crimes[special.columns.drop("crime_version")]], ignore_index=True)
     crimes["crime_version"] = crimes["crime_version"].fillna(1).astype(np.int64)
     return store, crimes
@@ -121,7 +152,9 @@ def _assert_same(got: pd.DataFrame, ref: pd.DataFrame, *, tol: dict[str, float])
     for col in ref.columns:
         a, b = got[col].reset_index(drop=True), ref[col].reset_index(drop=True)
         if col in tol:
-            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=0, atol=tol[col], err_msg=col)
+            np.testing.assert_allclose(
+                a.to_numpy(float), b.to_numpy(float), rtol=0, atol=tol[col], err_msg=col
+            )
         elif pd.api.types.is_float_dtype(b.dtype):
             np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=0, atol=1e-9, err_msg=col)
         else:
@@ -131,14 +164,19 @@ def _assert_same(got: pd.DataFrame, ref: pd.DataFrame, *, tol: dict[str, float])
 HIT_TOL = {"min_distance_m": 1e-9, "dwell_s": 1e-6, "coverage": 1e-9}
 
 
-@pytest.mark.parametrize("max_per_task", [
-    3,       # many small tiles per day
-    10_000,  # one task per day
-])
+@pytest.mark.parametrize(
+    "max_per_task",
+    [
+        3,  # many small tiles per day
+        10_000,  # one task per day
+    ],
+)
 def test_proximity_equals_whole_store(built, client, max_per_task):
     store, crimes = built
     ref = proximity_local(store.read(), crimes, crs=store.crs)
-    got = distributed.proximity(store, crimes, client=client, max_crimes_per_task=max_per_task, progress=False)
+    got = distributed.proximity(
+        store, crimes, client=client, max_crimes_per_task=max_per_task, progress=False
+    )
     assert len(ref.hits) > 20 and len(ref.evidence) > 100
     _assert_same(got.hits, ref.hits, tol=HIT_TOL)
     _assert_same(got.evidence, ref.evidence, tol={"distance_m": 1e-9})
@@ -172,7 +210,9 @@ def test_routing_sends_each_crime_to_one_task_reading_the_days_it_overlaps(built
     days = {d: pd.Timestamp(d, tz="UTC").value / 1e9 for d in store.days()}
     for t in tasks:
         assert np.all(np.diff(t.positions) > 0)
-        assert t.t_lo_s == pytest.approx(t1[t.positions].min() - 600) and t.t_hi_s == t2[t.positions].max() + 600
+        assert (
+            t.t_lo_s == pytest.approx(t1[t.positions].min() - 600) and t.t_hi_s == t2[t.positions].max() + 600
+        )
         want = tuple(d for d, s in days.items() if s <= t.t_hi_s and s + 86_400 > t.t_lo_s)
         assert t.days == want
     mid = next(t for t in tasks if 0 in t.positions)  # 18:00 - 06:00 across midnight: two days
@@ -183,14 +223,17 @@ def test_attendance_equals_whole_store(built, client):
     store, _ = built
     m1 = DAY0 + 86_400
     starts = np.array([m1 - 1800, m1 + 43_000, m1 + 50_000, m1 + 60_000, DAY0 + 3600, m1 + 86_000])
-    appts = pd.DataFrame({
-        "appointment_id": [f"A{k}" for k in range(len(starts))],
-        "subject_id": ["Z1", "Z2", "Z2", "S00001", "S00002", "Z2"],
-        "start": pd.to_datetime(starts, unit="s", utc=True),
-        "end": pd.to_datetime(starts + 3600, unit="s", utc=True),
-        "center_x_m": [P[0], P[0], P[0], P[0], P[0], P[0]], "center_y_m": [P[1]] * 6,
-        "radius_m": [60.0, 100.0, 100.0, 100.0, 100.0, 100.0],
-    })
+    appts = pd.DataFrame(
+        {
+            "appointment_id": [f"A{k}" for k in range(len(starts))],
+            "subject_id": ["Z1", "Z2", "Z2", "S00001", "S00002", "Z2"],
+            "start": pd.to_datetime(starts, unit="s", utc=True),
+            "end": pd.to_datetime(starts + 3600, unit="s", utc=True),
+            "center_x_m": [P[0], P[0], P[0], P[0], P[0], P[0]],
+            "center_y_m": [P[1]] * 6,
+            "radius_m": [60.0, 100.0, 100.0, 100.0, 100.0, 100.0],
+        }
+    )
     ref = attendance_local(store.read(), appts)
     got = distributed.attendance(store, appts, client=client, max_per_task=1, progress=False)
     _assert_same(got, ref, tol={"inside_s": 1e-6, "coverage": 1e-9})
@@ -199,14 +242,20 @@ def test_attendance_equals_whole_store(built, client):
 def test_zones_equal_whole_store(built, client):
     zones_mod = pytest.importorskip("trailmon.match.zones")
     store, _ = built
-    rows = pd.DataFrame({
-        "zone_id": ["X1", "C1", "X2"], "subject_id": ["Z1", "Z2", "S00004"],
-        "kind": ["exclusion", "inclusion", "exclusion"],
-        "active_from": pd.to_datetime([DAY0, DAY0, DAY0], unit="s", utc=True),
-        "active_to": pd.to_datetime([DAY0 + 3 * 86_400] * 3, unit="s", utc=True),
-        "daily_start": [None, "19:00", None], "daily_end": [None, "07:00", None],
-        "center_x_m": [P[0], P[0], P[0]], "center_y_m": [P[1], P[1], P[1]], "radius_m": [100.0, 200.0, 3000.0],
-    })
+    rows = pd.DataFrame(
+        {
+            "zone_id": ["X1", "C1", "X2"],
+            "subject_id": ["Z1", "Z2", "S00004"],
+            "kind": ["exclusion", "inclusion", "exclusion"],
+            "active_from": pd.to_datetime([DAY0, DAY0, DAY0], unit="s", utc=True),
+            "active_to": pd.to_datetime([DAY0 + 3 * 86_400] * 3, unit="s", utc=True),
+            "daily_start": [None, "19:00", None],
+            "daily_end": [None, "07:00", None],
+            "center_x_m": [P[0], P[0], P[0]],
+            "center_y_m": [P[1], P[1], P[1]],
+            "radius_m": [100.0, 200.0, 3000.0],
+        }
+    )
     t_from = pd.Timestamp(DAY0, unit="s", tz="UTC")
     t_to = pd.Timestamp(DAY0 + 3 * 86_400, unit="s", tz="UTC")
     ref = zones_mod.zones(store.read(), rows, t_from, t_to)
@@ -219,8 +268,9 @@ def test_lost_worker_gives_identical_results(built, client, tmp_path):
     store, crimes = built
     ref = proximity_local(store.read(), crimes, crs=store.crs)
     flag = tmp_path / "died-once"
-    got = distributed.proximity(store, crimes, client=client, max_crimes_per_task=20, progress=False,
-                                _fail_once=str(flag))
+    got = distributed.proximity(
+        store, crimes, client=client, max_crimes_per_task=20, progress=False, _fail_once=str(flag)
+    )
     assert flag.exists()  # a worker process really died mid-run
     _assert_same(got.hits, ref.hits, tol=HIT_TOL)
     _assert_same(got.evidence, ref.evidence, tol={"distance_m": 1e-9})
@@ -236,3 +286,81 @@ def test_bad_arguments_name_the_argument(built):
             pass
     with pytest.raises(InputError, match="crimes lacks column"):
         distributed.proximity(store, crimes.drop(columns="x_m"), progress=False)
+
+
+def test_cli_engine_dask_writes_what_the_local_engine_writes(built, tmp_path, capsys):
+    from trailmon.cli import main
+
+    store, crimes = built
+    sub = crimes.iloc[:12]
+    csv = tmp_path / "crimes.csv"
+    pd.DataFrame(
+        {
+            "crime_ref": sub.crime_ref,
+            "offence": "RB",
+            "easting": sub.x_m,
+            "northing": sub.y_m,
+            "committed_from": sub.committed_from.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "committed_to": sub.committed_to.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "radius_m": sub.radius_m,
+        }
+    ).to_csv(csv, index=False)
+    outs = {}
+    for engine in ("local", "dask"):
+        out = tmp_path / f"hits-{engine}.csv"
+        extra = ["--engine", "dask", "--workers", "1"] if engine == "dask" else []
+        code = main(
+            [
+                "proximity",
+                "--store",
+                str(store.path),
+                "--crimes",
+                str(csv),
+                "--out",
+                str(out),
+                "--user",
+                "analyst",
+                "--purpose",
+                "test",
+                *extra,
+            ]
+        )
+        assert code == 0
+        outs[engine] = [
+            pd.read_csv(out, comment="#"),
+            pd.read_csv(tmp_path / f"hits-{engine}.evidence.csv", comment="#"),
+        ]
+    assert len(outs["local"][0]) > 0
+    _assert_same(outs["dask"][0], outs["local"][0], tol=HIT_TOL)
+    _assert_same(outs["dask"][1], outs["local"][1], tol={"distance_m": 1e-9})
+    assert "proximity on dask" in capsys.readouterr().err  # progress on stderr
+
+
+def test_cli_workers_without_engine_dask_is_an_error(built, tmp_path, capsys):
+    from trailmon.cli import main
+
+    store, _ = built
+    csv = tmp_path / "crimes.csv"
+    csv.write_text(
+        "crime_ref,offence,easting,northing,committed_from,committed_to\n"
+        "K1,RB,390000,397000,2026-07-15T00:00:00Z,2026-07-15T01:00:00Z\n"
+    )
+    code = main(
+        [
+            "proximity",
+            "--store",
+            str(store.path),
+            "--crimes",
+            str(csv),
+            "--out",
+            str(tmp_path / "h.csv"),
+            "--user",
+            "analyst",
+            "--purpose",
+            "test",
+            "--workers",
+            "2",
+        ]
+    )
+    assert code == 1
+    assert "--scheduler and --workers need --engine dask" in capsys.readouterr().err

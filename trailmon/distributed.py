@@ -127,7 +127,7 @@ class Task(NamedTuple):
 
 @contextlib.contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None, *, client: Any = None) -> Iterator[Any]:
-    """A Dask client: the given one, one joined to ``scheduler``, or a new local cluster.
+    """Yield a Dask client: the given one, one joined to ``scheduler``, or a new local cluster.
 
     Parameters
     ----------
@@ -151,32 +151,62 @@ def connect(scheduler: str | None = None, workers: int | None = None, *, client:
     if client is not None:
         yield client
         return
-    if workers is not None and (not isinstance(workers, int | np.integer) or isinstance(workers, bool)
-                                or workers < 1):
+    if workers is not None and (
+        not isinstance(workers, int | np.integer) or isinstance(workers, bool) or workers < 1
+    ):
         raise InputError(f"workers must be an integer >= 1, got {workers!r}")
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - the extra is in the test requirements
-        raise InputError("engine 'dask' needs dask.distributed; install it with `pip install trailmon[dask]`") from None
+        raise InputError(
+            "engine 'dask' needs dask.distributed; install it with `pip install trailmon[dask]`"
+        ) from None
     if scheduler:
         with Client(scheduler) as c:
             yield c
         return
-    with (LocalCluster(n_workers=int(workers or 2), threads_per_worker=1, processes=True, dashboard_address=None,
-                       memory_limit=0) as cluster,
-          Client(cluster) as c):
+    with (
+        LocalCluster(
+            n_workers=int(workers or 2),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            memory_limit=0,
+        ) as cluster,
+        Client(cluster) as c,
+    ):
         yield c
 
 
-def _run(client, fn: Callable, tasks: Sequence[Task], shared: tuple, per_task: Sequence[tuple], *, label: str,
-         progress: bool, retries: int, extra: dict) -> list:
+def _run(
+    client,
+    fn: Callable,
+    tasks: Sequence[Task],
+    shared: tuple,
+    per_task: Sequence[tuple],
+    *,
+    label: str,
+    progress: bool,
+    retries: int,
+    extra: dict,
+) -> list:
     """Submit one call per task, wait with a progress bar on stderr, return results in task order."""
     from dask.distributed import as_completed
 
     run = uuid.uuid4().hex[:8]
-    futures = [client.submit(fn, *shared, t.positions, *args, pure=False, retries=retries,
-                             key=f"{label}-{t.key}-{run}", **extra)
-               for t, args in zip(tasks, per_task, strict=True)]
+    futures = [
+        client.submit(
+            fn,
+            *shared,
+            t.positions,
+            *args,
+            pure=False,
+            retries=retries,
+            key=f"{label}-{t.key}-{run}",
+            **extra,
+        )
+        for t, args in zip(tasks, per_task, strict=True)
+    ]
     index = {f.key: k for k, f in enumerate(futures)}
     results: list = [None] * len(futures)
     bar = _progress_bar(label, len(futures)) if progress else contextlib.nullcontext(None)
@@ -198,8 +228,14 @@ def _progress_bar(label: str, total: int):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn(f"{label} on dask"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=False) as prog:
+    with Progress(
+        TextColumn(f"{label} on dask"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as prog:
         task = prog.add_task(label, total=total)
         yield lambda: prog.advance(task)
 
@@ -248,8 +284,13 @@ def _days_overlapping(days: list[str], lo_s: float, hi_s: float) -> tuple[str, .
     return tuple(d for d in days if d_lo <= np.datetime64(d, "D").astype(np.int64) <= d_hi)
 
 
-def plan_proximity(store, crimes: pd.DataFrame, *, max_gap_s: float = DEFAULT_MAX_GAP_S,
-                   max_crimes_per_task: int = MAX_CRIMES_PER_TASK) -> list[Task]:
+def plan_proximity(
+    store,
+    crimes: pd.DataFrame,
+    *,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+    max_crimes_per_task: int = MAX_CRIMES_PER_TASK,
+) -> list[Task]:
     """Route crimes to tasks by the UTC days their windows overlap; tiles for oversized days.
 
     Parameters
@@ -296,8 +337,14 @@ def plan_proximity(store, crimes: pd.DataFrame, *, max_gap_s: float = DEFAULT_MA
     return tasks
 
 
-def plan_attendance(store, appointments: pd.DataFrame, *, max_gap_s: float = DEFAULT_MAX_GAP_S,
-                    early_s: float = 900.0, max_per_task: int = MAX_APPOINTMENTS_PER_TASK) -> list[Task]:
+def plan_attendance(
+    store,
+    appointments: pd.DataFrame,
+    *,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+    early_s: float = 900.0,
+    max_per_task: int = MAX_APPOINTMENTS_PER_TASK,
+) -> list[Task]:
     """Route appointments to tasks by the UTC day of ``start - early_s``.
 
     Parameters
@@ -340,8 +387,15 @@ def plan_attendance(store, appointments: pd.DataFrame, *, max_gap_s: float = DEF
     return tasks
 
 
-def plan_zones(store, zone_rows: pd.DataFrame, t_from, t_to, *, max_gap_s: float = DEFAULT_MAX_GAP_S,
-               max_subjects_per_task: int = MAX_SUBJECTS_PER_TASK) -> list[Task]:
+def plan_zones(
+    store,
+    zone_rows: pd.DataFrame,
+    t_from,
+    t_to,
+    *,
+    max_gap_s: float = DEFAULT_MAX_GAP_S,
+    max_subjects_per_task: int = MAX_SUBJECTS_PER_TASK,
+) -> list[Task]:
     """Route zones to tasks by subject; each task reads ``[t_from, t_to]`` with the halo.
 
     Parameters
@@ -371,9 +425,11 @@ def plan_zones(store, zone_rows: pd.DataFrame, t_from, t_to, *, max_gap_s: float
     names = np.unique(subj) if len(subj) else np.zeros(0, dtype=object)
     tasks: list[Task] = []
     for k in range(0, len(names), max_subjects_per_task):
-        group = names[k:k + max_subjects_per_task]
+        group = names[k : k + max_subjects_per_task]
         pos = np.flatnonzero(np.isin(subj, group)).astype(np.int64)
-        tasks.append(Task(f"subjects/{k // max_subjects_per_task}", pos, _days_overlapping(days, lo, hi), lo, hi))
+        tasks.append(
+            Task(f"subjects/{k // max_subjects_per_task}", pos, _days_overlapping(days, lo, hi), lo, hi)
+        )
     return tasks
 
 
@@ -413,8 +469,9 @@ def _latest_per_subject(table: pa.Table, *, last: bool) -> pa.Table:
     return table.take(pa.array(pick))
 
 
-def _halo_rows(client, store, tasks: list[Task], files: dict[str, str], progress: bool, retries: int
-               ) -> list[tuple[pa.Table, pa.Table]]:
+def _halo_rows(
+    client, store, tasks: list[Task], files: dict[str, str], progress: bool, retries: int
+) -> list[tuple[pa.Table, pa.Table]]:
     """Per task: each subject's last fix before its first day and first fix after its last day."""
     from trailmon.store.trails import _SCHEMA
 
@@ -424,8 +481,17 @@ def _halo_rows(client, store, tasks: list[Task], files: dict[str, str], progress
     root = Path(store.path)
     paths = [str(root / files[d]) for d in days]
     edge_tasks = [Task(d, np.zeros(0, np.int64), (d,), 0.0, 0.0) for d in days]
-    edges = _run(client, _edges_task, edge_tasks, (), [(p,) for p in paths], label="halo", progress=progress,
-                 retries=retries, extra={})
+    edges = _run(
+        client,
+        _edges_task,
+        edge_tasks,
+        (),
+        [(p,) for p in paths],
+        label="halo",
+        progress=progress,
+        retries=retries,
+        extra={},
+    )
     where = {d: k for k, d in enumerate(days)}
     firsts = {where[t.days[0]] for t in tasks if t.days}
     lasts = {where[t.days[-1]] for t in tasks if t.days}
@@ -481,7 +547,9 @@ def _subjects_near(table: pa.Table, x0: float, y0: float, x1: float, y1: float, 
     """Only the subjects whose fix bounding box comes within ``margin_m`` of the box."""
     if table.num_rows == 0:
         return table
-    box = table.group_by("subject_id").aggregate([("x_m", "min"), ("x_m", "max"), ("y_m", "min"), ("y_m", "max")])
+    box = table.group_by("subject_id").aggregate(
+        [("x_m", "min"), ("x_m", "max"), ("y_m", "min"), ("y_m", "max")]
+    )
     sx0 = box.column("x_m_min").to_numpy()
     sx1 = box.column("x_m_max").to_numpy()
     sy0 = box.column("y_m_min").to_numpy()
@@ -495,9 +563,21 @@ def _subjects_near(table: pa.Table, x0: float, y0: float, x1: float, y1: float, 
     return table.filter(pc.is_in(table.column("subject_id"), value_set=keep))
 
 
-def _proximity_task(crimes: pd.DataFrame, windows: dict, positions: np.ndarray, paths: list[str],
-                    before: pa.Table, after: pa.Table, *, radius_m: float, max_gap_s: float, include_uncertain: bool,
-                    with_evidence: bool, crs: str, fail_once: str | None = None):
+def _proximity_task(
+    crimes: pd.DataFrame,
+    windows: dict,
+    positions: np.ndarray,
+    paths: list[str],
+    before: pa.Table,
+    after: pa.Table,
+    *,
+    radius_m: float,
+    max_gap_s: float,
+    include_uncertain: bool,
+    with_evidence: bool,
+    crs: str,
+    fail_once: str | None = None,
+):
     """Run :func:`trailmon.match.proximity.proximity` for some crimes on the days they need."""
     from trailmon.crs import StoreCRS
     from trailmon.match.proximity import GAP_NEAR_M, proximity
@@ -505,8 +585,9 @@ def _proximity_task(crimes: pd.DataFrame, windows: dict, positions: np.ndarray, 
 
     _maybe_die(fail_once)
     sub = _with_position_ids(crimes, "crime_ref", positions)
-    table = pa.concat_tables([before.cast(_SCHEMA), *(pq.read_table(p, schema=_SCHEMA) for p in paths),
-                              after.cast(_SCHEMA)])
+    table = pa.concat_tables(
+        [before.cast(_SCHEMA), *(pq.read_table(p, schema=_SCHEMA) for p in paths), after.cast(_SCHEMA)]
+    )
     x = pd.to_numeric(sub["x_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
     y = pd.to_numeric(sub["y_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
     if "radius_m" in sub.columns:
@@ -519,8 +600,15 @@ def _proximity_task(crimes: pd.DataFrame, windows: dict, positions: np.ndarray, 
         margin = max(float(r.max()) + float(acc or 0.0), GAP_NEAR_M) + 1.0
         table = _subjects_near(table, x.min(), y.min(), x.max(), y.max(), margin)
     trails = table_to_trails(table, windows)
-    return proximity(trails, sub, radius_m=radius_m, max_gap_s=max_gap_s, include_uncertain=include_uncertain,
-                     with_evidence=with_evidence, crs=StoreCRS(crs))
+    return proximity(
+        trails,
+        sub,
+        radius_m=radius_m,
+        max_gap_s=max_gap_s,
+        include_uncertain=include_uncertain,
+        with_evidence=with_evidence,
+        crs=StoreCRS(crs),
+    )
 
 
 def _read_span(store_path: str, lo_s: float, hi_s: float, subjects, windows: dict):
@@ -531,8 +619,17 @@ def _read_span(store_path: str, lo_s: float, hi_s: float, subjects, windows: dic
     return table_to_trails(table, windows)
 
 
-def _attendance_task(appointments: pd.DataFrame, windows: dict, positions: np.ndarray, store_path: str,
-                     lo_s: float, hi_s: float, *, kwargs: dict, fail_once: str | None = None):
+def _attendance_task(
+    appointments: pd.DataFrame,
+    windows: dict,
+    positions: np.ndarray,
+    store_path: str,
+    lo_s: float,
+    hi_s: float,
+    *,
+    kwargs: dict,
+    fail_once: str | None = None,
+):
     from trailmon.match.attendance import attendance
 
     _maybe_die(fail_once)
@@ -541,8 +638,19 @@ def _attendance_task(appointments: pd.DataFrame, windows: dict, positions: np.nd
     return attendance(trails, sub, **kwargs)
 
 
-def _zones_task(zone_rows: pd.DataFrame, windows: dict, positions: np.ndarray, store_path: str, lo_s: float,
-                hi_s: float, t_from, t_to, *, kwargs: dict, fail_once: str | None = None):
+def _zones_task(
+    zone_rows: pd.DataFrame,
+    windows: dict,
+    positions: np.ndarray,
+    store_path: str,
+    lo_s: float,
+    hi_s: float,
+    t_from,
+    t_to,
+    *,
+    kwargs: dict,
+    fail_once: str | None = None,
+):
     from trailmon.match.zones import zones
 
     _maybe_die(fail_once)
@@ -649,21 +757,42 @@ def proximity(
     cr = _crime_arrays(crimes, radius_m)  # validates as the single-machine path does
     tasks = plan_proximity(store, crimes, max_gap_s=max_gap_s, max_crimes_per_task=max_crimes_per_task)
     if not tasks:
-        return proximity_local(table_to_trails(_SCHEMA.empty_table(), {}), crimes, radius_m=radius_m,
-                               max_gap_s=max_gap_s, include_uncertain=include_uncertain, with_evidence=with_evidence,
-                               crs=store.crs)
+        return proximity_local(
+            table_to_trails(_SCHEMA.empty_table(), {}),
+            crimes,
+            radius_m=radius_m,
+            max_gap_s=max_gap_s,
+            include_uncertain=include_uncertain,
+            with_evidence=with_evidence,
+            crs=store.crs,
+        )
     _, files = _store_days(store)
     root = Path(store.path)
     frame = crimes.reset_index(drop=True)
     with connect(scheduler, workers, client=client) as c:
         halos = _halo_rows(c, store, tasks, files, progress, retries)
         shared = _scatter(c, frame, store.windows())
-        per_task = [([str(root / files[d]) for d in t.days], b, a) for t, (b, a) in zip(tasks, halos, strict=True)]
-        results = _run(c, _proximity_task, tasks, shared, per_task, label="proximity", progress=progress,
-                       retries=retries, extra={"radius_m": radius_m, "max_gap_s": max_gap_s,
-                                               "include_uncertain": bool(include_uncertain),
-                                               "with_evidence": bool(with_evidence), "crs": store.crs.crs,
-                                               "fail_once": _fail_once})
+        per_task = [
+            ([str(root / files[d]) for d in t.days], b, a) for t, (b, a) in zip(tasks, halos, strict=True)
+        ]
+        results = _run(
+            c,
+            _proximity_task,
+            tasks,
+            shared,
+            per_task,
+            label="proximity",
+            progress=progress,
+            retries=retries,
+            extra={
+                "radius_m": radius_m,
+                "max_gap_s": max_gap_s,
+                "include_uncertain": bool(include_uncertain),
+                "with_evidence": bool(with_evidence),
+                "crs": store.crs.crs,
+                "fail_once": _fail_once,
+            },
+        )
     ids = cr.ref
     return ProximityResult(*(_restore([r[k] for r in results], "crime_ref", ids) for k in range(3)))
 
@@ -722,15 +851,28 @@ def attendance(
     if not len(appointments):
         return attendance_local(table_to_trails(_SCHEMA.empty_table(), {}), appointments, **kwargs)
     if "appointment_id" not in appointments.columns or "start" not in appointments.columns:
-        return attendance_local(table_to_trails(_SCHEMA.empty_table(), {}), appointments, **kwargs)  # its error
-    tasks = plan_attendance(store, appointments, max_gap_s=max_gap_s, early_s=early_s, max_per_task=max_per_task)
+        return attendance_local(
+            table_to_trails(_SCHEMA.empty_table(), {}), appointments, **kwargs
+        )  # its error
+    tasks = plan_attendance(
+        store, appointments, max_gap_s=max_gap_s, early_s=early_s, max_per_task=max_per_task
+    )
     frame = appointments.reset_index(drop=True)
     ids = frame["appointment_id"].to_numpy(dtype=object)
     with connect(scheduler, workers, client=client) as c:
         shared = _scatter(c, frame, store.windows())
         per_task = [(str(store.path), t.t_lo_s, t.t_hi_s) for t in tasks]
-        results = _run(c, _attendance_task, tasks, shared, per_task, label="attendance", progress=progress,
-                       retries=retries, extra={"kwargs": kwargs, "fail_once": _fail_once})
+        results = _run(
+            c,
+            _attendance_task,
+            tasks,
+            shared,
+            per_task,
+            label="attendance",
+            progress=progress,
+            retries=retries,
+            extra={"kwargs": kwargs, "fail_once": _fail_once},
+        )
     return _restore(results, "appointment_id", ids)
 
 
@@ -791,15 +933,27 @@ def zones(
     empty = table_to_trails(_SCHEMA.empty_table(), {})
     if not len(zone_rows) or "zone_id" not in zone_rows.columns or "subject_id" not in zone_rows.columns:
         return zones_local(empty, zone_rows, t_from, t_to, **kwargs)
-    zones_local(empty, zone_rows.iloc[:0], t_from, t_to, **kwargs)  # argument errors raised here, as on one machine
+    zones_local(
+        empty, zone_rows.iloc[:0], t_from, t_to, **kwargs
+    )  # argument errors raised here, as on one machine
     t_from, t_to = pd.Timestamp(t_from), pd.Timestamp(t_to)
-    tasks = plan_zones(store, zone_rows, t_from, t_to, max_gap_s=max_gap_s,
-                       max_subjects_per_task=max_subjects_per_task)
+    tasks = plan_zones(
+        store, zone_rows, t_from, t_to, max_gap_s=max_gap_s, max_subjects_per_task=max_subjects_per_task
+    )
     frame = zone_rows.reset_index(drop=True)
     ids = frame["zone_id"].to_numpy(dtype=object)
     with connect(scheduler, workers, client=client) as c:
         shared = _scatter(c, frame, store.windows())
         per_task = [(str(store.path), t.t_lo_s, t.t_hi_s, t_from, t_to) for t in tasks]
-        results = _run(c, _zones_task, tasks, shared, per_task, label="zones", progress=progress, retries=retries,
-                       extra={"kwargs": kwargs, "fail_once": _fail_once})
+        results = _run(
+            c,
+            _zones_task,
+            tasks,
+            shared,
+            per_task,
+            label="zones",
+            progress=progress,
+            retries=retries,
+            extra={"kwargs": kwargs, "fail_once": _fail_once},
+        )
     return _restore(results, "zone_id", ids)

@@ -19,6 +19,11 @@ def add_parser(sub) -> None:
     p.add_argument("--max-gap", type=float, default=600.0, metavar="S", help="seconds (default 600)")
     p.add_argument("--max-accuracy", type=float, default=100.0, metavar="M",
                    help="fixes less accurate than this are set aside, metres (default 100)")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="run here (local, default) or on Dask over the store's day partitions")
+    p.add_argument("--scheduler", metavar="ADDR", help="with --engine dask: join this Dask scheduler")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --engine dask: local worker processes (default 2)")
     p.add_argument("--out", required=True, type=Path, metavar="F")
     add_identity(p, required=False)
     common(p)
@@ -36,7 +41,8 @@ def run(args) -> int:
     user, purpose = compliance_identity(args)
     check_suffix(args.out)
     summary = run_attendance(TrailStore(args.store), args.appointments, args.out, user=user, purpose=purpose,
-                             tz=check_tz(args.tz), max_gap_s=args.max_gap, max_accuracy_m=args.max_accuracy)
+                             tz=check_tz(args.tz), max_gap_s=args.max_gap, max_accuracy_m=args.max_accuracy,
+                             engine=args.engine, scheduler=args.scheduler, workers=args.workers)
     by_status = summary["by_status"]
     emit(args, summary, [f"{summary['outcomes']} appointments: " + ", ".join(f"{k} {v}" for k, v in by_status.items()),
                          f"wrote {args.out}"])

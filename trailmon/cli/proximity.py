@@ -22,6 +22,11 @@ def add_parser(sub) -> None:
     p.add_argument("--include-uncertain", action="store_true",
                    help="also list 'low' candidates within R only by the fix accuracy")
     p.add_argument("--tz", metavar="ZONE", help="zone of crime times written without an offset")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="run here (local, default) or on Dask over the store's day partitions")
+    p.add_argument("--scheduler", metavar="ADDR", help="with --engine dask: join this Dask scheduler")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --engine dask: local worker processes (default 2)")
     p.add_argument("--out", required=True, type=Path, metavar="F", help="hits file (.csv/.jsonl/.geojson/.parquet)")
     add_identity(p, required=True)
     common(p)
@@ -46,7 +51,7 @@ def run(args) -> int:
     tz = check_tz(args.tz)
     summary = run_proximity(TrailStore(args.store), args.crimes, args.out, user=user, purpose=purpose,
                             radius_m=args.radius, max_gap_s=args.max_gap, include_uncertain=args.include_uncertain,
-                            tz=tz)
+                            tz=tz, engine=args.engine, scheduler=args.scheduler, workers=args.workers)
     c = summary["crimes"]
     emit(args, summary, [
         f"crimes: read {c['read']}, accepted {c['accepted']}, rejected {c['rejected']}",

@@ -21,6 +21,11 @@ def add_parser(sub) -> None:
     p.add_argument("--max-gap", type=float, default=600.0, metavar="S")
     p.add_argument("--max-accuracy", type=float, default=100.0, metavar="M")
     p.add_argument("--min-event", type=float, default=0.0, metavar="S", help="drop shorter events, seconds")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="run here (local, default) or on Dask over the store's day partitions")
+    p.add_argument("--scheduler", metavar="ADDR", help="with --engine dask: join this Dask scheduler")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --engine dask: local worker processes (default 2)")
     p.add_argument("--out", required=True, type=Path, metavar="F")
     add_identity(p, required=False)
     common(p)
@@ -44,7 +49,8 @@ def run(args) -> int:
     if t2 < t1:
         raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
     summary = run_zones(TrailStore(args.store), args.zones, args.out, t1, t2, user=user, purpose=purpose, tz=tz,
-                        max_gap_s=args.max_gap, max_accuracy_m=args.max_accuracy, min_event_s=args.min_event)
+                        max_gap_s=args.max_gap, max_accuracy_m=args.max_accuracy, min_event_s=args.min_event,
+                        engine=args.engine, scheduler=args.scheduler, workers=args.workers)
     by_event = summary["by_event"]
     emit(args, summary, [f"{summary['events']} zone events: " + ", ".join(f"{k} {v}" for k, v in by_event.items()),
                          f"wrote {args.out}"])

@@ -58,12 +58,31 @@ def audit_run(store, *, user: str, purpose: str, action: str, kind: str, paramet
                         recipient=recipient)
 
 
+def _engine(engine: str, scheduler: str | None, workers: int | None) -> str:
+    """Check ``engine`` (``local`` or ``dask``); ``scheduler`` and ``workers`` need ``dask``."""
+    from trailmon.errors import InputError
+
+    if engine not in ("local", "dask"):
+        raise InputError(f"engine must be 'local' or 'dask', got {engine!r}")
+    if engine == "local" and (scheduler is not None or workers is not None):
+        raise InputError(f"--scheduler and --workers need --engine dask, got scheduler={scheduler!r}, "
+                         f"workers={workers!r} with engine 'local'")
+    return engine
+
+
+def _engine_params(engine: str, scheduler: str | None, workers: int | None) -> dict:
+    """Engine parameters for the provenance; none for the default local engine."""
+    return {} if engine == "local" else {"engine": engine, "scheduler": scheduler, "workers": workers}
+
+
 def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str, purpose: str,
                   radius_m: float | None = None, max_gap_s: float = 600.0, include_uncertain: bool = False,
-                  tz: str | None = None) -> dict:
+                  tz: str | None = None, engine: str = "local", scheduler: str | None = None,
+                  workers: int | None = None) -> dict:
     """Match a crimes file against the store; hits to ``out``, evidence and gaps beside it.
 
-    Returns the SPEC §5 ``--json`` summary of ``proximity``.
+    ``engine="dask"`` runs the matching on Dask (:mod:`trailmon.distributed`; ``scheduler`` joins
+    a cluster, else ``workers`` local processes). Returns the SPEC §5 ``--json`` summary of ``proximity``.
     """
     from trailmon.io.crimes import distinct_crimes, read_crimes
     from trailmon.match.proximity import proximity
@@ -72,14 +91,21 @@ def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str,
     rid = run_id("proximity")
     qpath = quarantine_rejects(store, crimes, rid)
     accepted = distinct_crimes(crimes.accepted)
-    t1, t2 = time_span(accepted["committed_from"], accepted["committed_to"])
-    trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
     radius = radius_m if radius_m is not None else 100.0
-    result = proximity(trails, accepted, radius_m=radius, max_gap_s=max_gap_s, include_uncertain=include_uncertain,
-                       crs=store.crs)
+    if _engine(engine, scheduler, workers) == "dask":
+        from trailmon import distributed
+
+        result = distributed.proximity(store, accepted, radius_m=radius, max_gap_s=max_gap_s,
+                                       include_uncertain=include_uncertain, scheduler=scheduler,
+                                       workers=workers)
+    else:
+        t1, t2 = time_span(accepted["committed_from"], accepted["committed_to"])
+        trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
+        result = proximity(trails, accepted, radius_m=radius, max_gap_s=max_gap_s,
+                           include_uncertain=include_uncertain, crs=store.crs)
     params = {"radius_m": radius, "max_gap_s": max_gap_s, "include_uncertain": include_uncertain,
               "crimes": str(crimes_path), "crime_layout": crimes.info.get("layout"), "tz": tz,
-              "store": str(store.path), "run_id": rid}
+              "store": str(store.path), "run_id": rid, **_engine_params(engine, scheduler, workers)}
     prov = make_provenance("proximity", params, transformation=store.crs.info.as_dict(), inputs=[crimes_path],
                            user=user, purpose=purpose)
     outputs = [write_table(result.hits, out, prov), write_table(result.evidence, sibling(out, "evidence"), prov),
@@ -95,8 +121,12 @@ def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str,
 
 
 def run_attendance(store, appointments_path: str | Path, out: str | Path, *, user: str, purpose: str,
-                   tz: str | None = None, max_gap_s: float = 600.0, max_accuracy_m: float = 100.0) -> dict:
-    """Attendance for an appointments file; one outcome per appointment to ``out``."""
+                   tz: str | None = None, max_gap_s: float = 600.0, max_accuracy_m: float = 100.0,
+                   engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> dict:
+    """Attendance for an appointments file; one outcome per appointment to ``out``.
+
+    ``engine``, ``scheduler`` and ``workers`` as for :func:`run_proximity`.
+    """
     from trailmon.io.appointments import read_appointments
     from trailmon.match.attendance import attendance
 
@@ -104,11 +134,18 @@ def run_attendance(store, appointments_path: str | Path, out: str | Path, *, use
     rid = run_id("attendance")
     qpath = quarantine_rejects(store, appts, rid)
     acc = appts.accepted
-    t1, t2 = time_span(acc["start"] - pd.Timedelta(seconds=EARLY_S), acc["end"])
-    trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
-    table = attendance(trails, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m)
+    if _engine(engine, scheduler, workers) == "dask":
+        from trailmon import distributed
+
+        table = distributed.attendance(store, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m,
+                                       early_s=EARLY_S, scheduler=scheduler, workers=workers)
+    else:
+        t1, t2 = time_span(acc["start"] - pd.Timedelta(seconds=EARLY_S), acc["end"])
+        trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
+        table = attendance(trails, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m)
     params = {"appointments": str(appointments_path), "tz": tz, "max_gap_s": max_gap_s,
-              "max_accuracy_m": max_accuracy_m, "store": str(store.path), "run_id": rid}
+              "max_accuracy_m": max_accuracy_m, "store": str(store.path), "run_id": rid,
+              **_engine_params(engine, scheduler, workers)}
     prov = make_provenance("attendance", params, transformation=store.crs.info.as_dict(),
                            inputs=[appointments_path], user=user, purpose=purpose)
     write_table(table, out, prov)
@@ -123,21 +160,32 @@ def run_attendance(store, appointments_path: str | Path, out: str | Path, *, use
 
 def run_zones(store, zones_path: str | Path, out: str | Path, t_from: pd.Timestamp, t_to: pd.Timestamp, *,
               user: str, purpose: str, tz: str | None = None, max_gap_s: float = 600.0,
-              max_accuracy_m: float = 100.0, min_event_s: float = 0.0) -> dict:
-    """Zone visits, absences and no-data periods over ``[t_from, t_to]`` to ``out``."""
+              max_accuracy_m: float = 100.0, min_event_s: float = 0.0, engine: str = "local",
+              scheduler: str | None = None, workers: int | None = None) -> dict:
+    """Zone visits, absences and no-data periods over ``[t_from, t_to]`` to ``out``.
+
+    ``engine``, ``scheduler`` and ``workers`` as for :func:`run_proximity`.
+    """
     from trailmon.io.zones import read_zones
     from trailmon.match.zones import zones
 
     zres = read_zones(zones_path, crs=store.crs, tz=tz)
     rid = run_id("zones")
     qpath = quarantine_rejects(store, zres, rid)
-    trails = store.read(t_from, t_to, halo_s=max(max_gap_s, 60.0))
     schedule_tz = tz or "Europe/London"
-    table = zones(trails, zres.accepted, t_from, t_to, tz=schedule_tz, max_gap_s=max_gap_s,
-                  max_accuracy_m=max_accuracy_m, min_event_s=min_event_s)
+    if _engine(engine, scheduler, workers) == "dask":
+        from trailmon import distributed
+
+        table = distributed.zones(store, zres.accepted, t_from, t_to, tz=schedule_tz, max_gap_s=max_gap_s,
+                                  max_accuracy_m=max_accuracy_m, min_event_s=min_event_s, scheduler=scheduler,
+                                  workers=workers)
+    else:
+        trails = store.read(t_from, t_to, halo_s=max(max_gap_s, 60.0))
+        table = zones(trails, zres.accepted, t_from, t_to, tz=schedule_tz, max_gap_s=max_gap_s,
+                      max_accuracy_m=max_accuracy_m, min_event_s=min_event_s)
     params = {"zones": str(zones_path), "from": t_from.isoformat(), "to": t_to.isoformat(), "tz": schedule_tz,
               "max_gap_s": max_gap_s, "max_accuracy_m": max_accuracy_m, "min_event_s": min_event_s,
-              "store": str(store.path), "run_id": rid}
+              "store": str(store.path), "run_id": rid, **_engine_params(engine, scheduler, workers)}
     prov = make_provenance("zones", params, transformation=store.crs.info.as_dict(), inputs=[zones_path],
                            user=user, purpose=purpose)
     write_table(table, out, prov)
