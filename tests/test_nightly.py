@@ -646,3 +646,19 @@ def test_run_nightly_argument_errors(tmp_path, kwargs, error, message):
     kw = {"as_of": as_of(1), **kwargs}
     with pytest.raises(getattr(errors, error), match=message):
         run_nightly(tmp_path / "store", tmp_path / "inbox", tmp_path / "out", **kw)
+
+
+def test_killed_before_moving_quarantined_file(tmp_path):
+    drop(tmp_path / "inbox", [("trails", "broken.csv", "foo,bar\n1,2\n")])
+
+    def die(at):
+        if at == "reports":
+            raise _Killed(at)
+
+    with pytest.raises(_Killed):
+        nightly(tmp_path, 1, _hook=die)
+    assert (tmp_path / "inbox" / "trails" / "broken.csv").exists()
+    s = nightly(tmp_path, 1)
+    assert s["files"] == {"new": 0, "moved_from_earlier_run": 1, "processed": [], "quarantined": []}
+    reason = tmp_path / "inbox" / "quarantine" / "trails" / "broken.csv.reason.txt"
+    assert "lacks trail column" in reason.read_text()

@@ -265,7 +265,13 @@ class _Job:
                 sha = sha256_file(p)
                 status = self.cases.inbox_status(sha)
                 if status is not None:
-                    _move(p, self.inbox / status / kind)  # committed by an earlier run, not yet moved
+                    folder = "quarantine" if status == "quarantined" else "processed"
+                    dest = _move(p, self.inbox / folder / kind)  # committed by an earlier run, not yet moved
+                    if status == "quarantined":
+                        reason = self.cases.conn.execute(
+                            "SELECT reason FROM inbox_files WHERE sha256 = ?", (sha,)
+                        ).fetchone()[0]
+                        write_bytes_atomic(dest.with_name(dest.name + ".reason.txt"), f"{reason}\n".encode())
                     leftover += 1
                 elif sha in seen:
                     new.append({"path": p, "kind": kind, "sha256": sha, "name": p.name, "duplicate": True})
