@@ -243,3 +243,23 @@ def test_exclusion_zones_on_london_boroughs_agree_with_shapely():
     # visits follow each other along the line: no two overlap in time
     s = got.sort_values("start")
     assert np.all(s.start.to_numpy()[1:] >= s.end.to_numpy()[:-1])
+
+
+def test_threaded_chunks_give_the_sequential_answer(monkeypatch):
+    import trailmon.match.zones as zmod
+
+    rows = presence("2026-07-14T00:00Z", "2026-07-16T00:00Z",
+                    away=[("2026-07-14T21:00Z", "2026-07-15T01:00Z"),
+                          ("2026-07-15T22:30Z", "2026-07-15T23:00Z")],
+                    skip=[("2026-07-15T03:00Z", "2026-07-15T04:00Z")])
+    tr = make_trail(rows)
+    frame = pd.concat([zone_frame(kind=k, zid=f"{k}{i}", start=f"{18 + i % 5}:00", end="07:00")
+                       for i in range(40) for k in ("inclusion", "exclusion")], ignore_index=True)
+    args = (tr, frame, "2026-07-14T00:00Z", "2026-07-16T00:00Z")
+    monkeypatch.setattr(zmod, "_MIN_PERIODS_PER_THREAD", 10**9)
+    sequential = zones(*args)
+    monkeypatch.setattr(zmod, "_MIN_PERIODS_PER_THREAD", 1)
+    monkeypatch.setattr(zmod.numba, "get_num_threads", lambda: 3)
+    threaded = zones(*args)
+    pd.testing.assert_frame_equal(threaded, sequential)
+    assert len(sequential) > 100 and set(sequential.event) == {"visit", "absence", "no_data"}

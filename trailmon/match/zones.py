@@ -8,8 +8,10 @@ and interval arithmetic as :func:`trailmon.match.attendance.attendance`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -184,10 +186,10 @@ def zones(
     kept = accurate_fixes(trails, max_accuracy_m)
     lo, hi, wlo, whi, ws, we, _unknown = subject_ranges(kept, subjects)
     c = np.ascontiguousarray
-    ev_p, ev_c, ev_s, ev_e = gk.zone_events(
+    ev_p, ev_c, ev_s, ev_e = _zone_events_threaded(
         c(kept.t_s, dtype=np.float64), c(kept.x_m, dtype=np.float64), c(kept.y_m, dtype=np.float64),
         c(lo[zone_of]), c(hi[zone_of]), ws, we, c(wlo[zone_of]), c(whi[zone_of]),
-        from_ns / 1e9, to_ns / 1e9, c(kind_code[zone_of]), geo, c(zone_of), float(max_gap_s),
+        c(from_ns / 1e9), c(to_ns / 1e9), c(kind_code[zone_of]), geo, c(zone_of), float(max_gap_s),
     )
     duration = ev_e - ev_s
     keep = duration >= float(min_event_s)
@@ -210,6 +212,35 @@ def zones(
         frame["start"] = ns_to_utc(np.zeros(0, dtype=np.int64))
         frame["end"] = ns_to_utc(np.zeros(0, dtype=np.int64))
     return frame[ZONES]
+
+
+_MIN_PERIODS_PER_THREAD = 256
+
+
+def _zone_events_threaded(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, from_s, to_s, kind, geo, geo_idx,
+                          max_gap_s):
+    """Run :func:`gk.zone_events` over chunks of periods on threads (the kernel releases the GIL).
+
+    The kernel appends a variable number of events per period, so it runs sequentially; chunks of
+    periods on ``numba.get_num_threads()`` threads give the parallelism, and their results are
+    concatenated in period order, with period indices made global again.
+    """
+    n = len(from_s)
+    n_threads = min(numba.get_num_threads(), max(1, n // _MIN_PERIODS_PER_THREAD))
+    if n_threads <= 1:
+        return gk.zone_events(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, from_s, to_s, kind, geo, geo_idx,
+                              max_gap_s)
+    bounds = np.linspace(0, n, 4 * n_threads + 1).astype(np.int64)
+
+    def run(k: int):
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        p, c, s, e = gk.zone_events(t_s, x_m, y_m, lo[a:b], hi[a:b], ws, we, wlo[a:b], whi[a:b], from_s[a:b],
+                                    to_s[a:b], kind[a:b], geo, geo_idx[a:b], max_gap_s)
+        return p + a, c, s, e
+
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        parts = list(pool.map(run, range(len(bounds) - 1)))
+    return tuple(np.concatenate([part[j] for part in parts]) for j in range(4))
 
 
 def _bound(value, what: str) -> int:
