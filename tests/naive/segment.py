@@ -43,8 +43,10 @@ def closest_approach_segment(t0, x0, y0, t1, x1, y1, px, py, ta, tb):
         da = math.hypot(x0 - px, y0 - py)
         db = math.hypot(x1 - px, y1 - py)
         return (da, t0) if da <= db else (db, t0)
-    t, d = _argmin(lambda s: dist(t0, x0, y0, t1, x1, y1, px, py, s), ta, tb)
-    return d, t
+    dt = t1 - t0
+    g = lambda f: math.hypot(x0 + f * (x1 - x0) - px, y0 + f * (y1 - y0) - py)  # noqa: E731
+    f, d = _argmin(g, (ta - t0) / dt, (tb - t0) / dt)  # search the fraction: seconds since 1970 lose digits
+    return d, min(max(t0 + f * dt, ta), tb)
 
 
 def time_within_segment(t0, x0, y0, t1, x1, y1, px, py, r, ta, tb):

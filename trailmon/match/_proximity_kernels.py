@@ -63,6 +63,11 @@ def _closest2(t0, x0, y0, t1, x1, y1, px, py, ta, tb):
             tc = ta
         elif tc >= tb:
             tc = tb
+        elif tc != t0 and tc != t1:
+            # the distance from the exact fraction: seconds since 1970 are only good to ~0.2 us
+            cx = ax + f * vx
+            cy = ay + f * vy
+            return cx * cx + cy * cy, tc
     if tc == t0:
         return ax * ax + ay * ay, tc
     if tc == t1:

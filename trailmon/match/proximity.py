@@ -133,7 +133,7 @@ def proximity(
     >>> crimes = pd.DataFrame({"crime_ref": ["K1"], "x_m": [0.0], "y_m": [0.0],
     ...                        "committed_from": t[:1], "committed_to": t[1:]})
     >>> hit = proximity(tr, crimes).hits.iloc[0]
-    >>> hit.subject_id, round(hit.min_distance_m, 3), bool(hit.between_fixes)
+    >>> hit.subject_id, round(float(hit.min_distance_m), 3), bool(hit.between_fixes)
     ('S1', 30.0, True)
     """
     radius_m = check_positive("radius_m", radius_m)
