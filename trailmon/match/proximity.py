@@ -431,7 +431,7 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
     new[1:] = (h[1:] != h[:-1]) | (pas[1:] != pas[:-1])
     starts = np.flatnonzero(new)
     seq = np.arange(len(h)) - np.repeat(starts, np.diff(np.append(starts, len(h)))) + 1
-    letters = _pass_letters(pas)
+    letters = _pass_letters(np.arange(pas.max() + 1))[pas]  # one string per pass number, not per row
     at_fix = fa == fb
     lat = tr.lat[fa].copy()
     lon = tr.lon[fa].copy()
