@@ -43,7 +43,7 @@ from trailmon.report._columns import ATTENDANCE, EVIDENCE, GAPS, HITS, ZONES
 from trailmon.store import audit
 from trailmon.store._files import make_private_dir, sha256_file, write_bytes_atomic, write_json_atomic
 from trailmon.store.cases import CaseStore, default_db_path, merge_spans, ns_to_times
-from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
+from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, SPEED_JUMP_MPS
 
 __all__ = ["INBOX_KINDS", "NIGHTLY_PURPOSE", "NIGHTLY_USER", "ZONE_TZ", "run_nightly"]
 
@@ -61,6 +61,11 @@ ZONE_TZ = "Europe/London"
 
 EARLY_S = 900.0
 """Attendance looks at ``[start - 15 min, end]`` (SPEC §3)."""
+
+FLAG_REACH_S = 1_400_000.0 / SPEED_JUMP_MPS
+"""How long after a new fix a stored fix's ``speed_jump`` flag can change, seconds: the next fix
+of the subject is flagged only when it lies over 70 m/s away, and no two points of the British
+National Grid (1,400 km across) are further apart than 70 m/s for this long (5.6 h)."""
 
 DAY_NS = 86_400 * 10**9
 _MIN_NS, _MAX_NS = -(2**62), 2**62
@@ -346,7 +351,10 @@ class _Job:
                 order = np.argsort(day, kind="stable")
                 d, t = day[order], t[order]
                 cut = np.flatnonzero(np.diff(d)) + 1
-                spans += [(int(part.min()), int(part.max())) for part in np.split(t, cut)]
+                reach = int(
+                    FLAG_REACH_S * 1e9
+                )  # the flags of later stored fixes may change (evidence shows them)
+                spans += [(int(part.min()), int(part.max()) + reach) for part in np.split(t, cut)]
         if any(len(r.accepted) for r in self.results["subjects"]):
             spans.append((_MIN_NS, _MAX_NS))  # monitoring windows may have changed: everything can change
         subj = self.store.subjects()
