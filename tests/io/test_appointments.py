@@ -101,7 +101,7 @@ def test_no_geofence_columns(tmp_path):
     ("2026-01-05 10:00", "2026-01-05T10:00:00Z"),    # GMT: local = UTC
     ("2026-07-06 10:00", "2026-07-06T09:00:00Z"),    # BST: UTC+1
     ("2026-03-29 00:30", "2026-03-29T00:30:00Z"),    # just before the spring change
-    ("2026-03-29 01:30", "2026-03-29T01:00:00Z"),    # does not exist: moves forward by the gap (02:00 BST)
+    ("2026-03-29 01:30", "2026-03-29T01:30:00Z"),    # does not exist: moves forward by the gap (02:30 BST)
     ("2026-03-29 02:30", "2026-03-29T01:30:00Z"),    # after the change
     ("2026-10-25 01:30", "2026-10-25T00:30:00Z"),    # occurs twice: the first (BST)
     ("2026-10-25 02:30", "2026-10-25T02:30:00Z"),    # after the autumn change (GMT)

@@ -57,10 +57,10 @@ def test_no_schedule_is_the_whole_active_range():
 @pytest.mark.parametrize(
     ("start", "end", "expected"),
     [
-        # 01:30 does not exist on 29 March: it moves forward past the gap, to 02:00 BST = 01:00 UTC
-        ("01:30", "03:00", ("2026-03-29T01:00Z", "2026-03-29T02:00Z")),
-        # 01:15-01:45 lies wholly in the gap: both ends move to 02:00 BST, nothing is left
-        ("01:15", "01:45", None),
+        # 01:30 does not exist on 29 March: it moves forward by the gap (1 h), to 02:30 BST = 01:30 UTC
+        ("01:30", "03:00", ("2026-03-29T01:30Z", "2026-03-29T02:00Z")),
+        # 01:15-01:45 lies wholly in the gap: both ends move forward by 1 h, to 02:15-02:45 BST
+        ("01:15", "01:45", ("2026-03-29T01:15Z", "2026-03-29T01:45Z")),
     ],
 )
 def test_nonexistent_local_times_move_forward(start, end, expected):

@@ -36,11 +36,26 @@ def check_tz(tz: str | None) -> str | None:
 
 
 def localize_naive(naive: pd.Series | pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
-    """Wall-clock times in ``tz`` to UTC: gaps move forward, repeated times take the first."""
+    """Wall-clock times in ``tz`` to UTC (SPEC §2).
+
+    A time that does not exist (01:30 on the spring-forward Sunday) moves forward by the length
+    of the gap (to 02:30 BST); a time that occurs twice takes the first occurrence (BST).
+    """
     idx = pd.DatetimeIndex(naive)
     if tz.upper() == "UTC":
         return idx.tz_localize("UTC")
-    loc = idx.tz_localize(tz, nonexistent="shift_forward", ambiguous=np.ones(len(idx), dtype=bool))
+    first = np.ones(len(idx), dtype=bool)
+    loc = idx.tz_localize(tz, nonexistent="NaT", ambiguous=first)
+    missing = np.asarray(loc.isna()) & np.asarray(idx.notna())
+    if missing.any():
+        wall = idx[missing]
+        after = wall.tz_localize(tz, nonexistent="shift_forward", ambiguous=first[missing])
+        one = pd.Timedelta(1, "ns")
+        gap = after.tz_localize(None) - ((after - one).tz_convert(tz).tz_localize(None) + one)
+        moved = (wall + gap).tz_localize(tz, nonexistent="shift_forward", ambiguous=first[missing])
+        out = pd.Series(loc.tz_convert("UTC"))
+        out[missing] = moved.tz_convert("UTC")
+        loc = pd.DatetimeIndex(out)
     return loc.tz_convert("UTC")
 
 
