@@ -36,3 +36,32 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"{SHARED_DATA} is absent (../shared/data is not part of this checkout)")
     return SHARED_DATA
+
+
+def _hold_lock(path: str, what: str, ready, release) -> None:
+    from trailmon.store.trails import StoreLock
+
+    with StoreLock(Path(path) / ".lock", what):
+        ready.set()
+        release.wait(60)
+
+
+class held_lock:  # noqa: N801 - used like a function in ``with``
+    """Hold a store's lock from another process (the lock is re-entrant within one process)."""
+
+    def __init__(self, store_path, what: str = "nightly") -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        self._ready, self._release = ctx.Event(), ctx.Event()
+        self._proc = ctx.Process(target=_hold_lock, args=(str(store_path), what, self._ready, self._release))
+
+    def __enter__(self):
+        self._proc.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the lock-holding process did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._release.set()
+        self._proc.join(30)

@@ -15,11 +15,12 @@ import pytest
 from convertbng.cutil import convert_lonlat
 
 from trailmon.cli import main
+from tests.conftest import held_lock
 from trailmon.errors import StoreLockedError
 from trailmon.nightly import run_nightly, zone_periods
 from trailmon.store import audit
 from trailmon.store.cases import CaseStore
-from trailmon.store.trails import StoreLock, TrailStore
+from trailmon.store.trails import TrailStore
 
 HAVE_ZONES = importlib.util.find_spec("trailmon.match.zones") is not None
 needs_zones = pytest.mark.skipif(not HAVE_ZONES, reason="trailmon.match.zones is not in this checkout yet")
@@ -421,7 +422,7 @@ def test_withdrawn_hit_when_new_fixes_show_subject_was_elsewhere(tmp_path):
 def test_second_run_is_locked_out(tmp_path, capsys):
     (tmp_path / "inbox").mkdir()
     store = TrailStore(tmp_path / "store", create=True)
-    with StoreLock(store.path / ".nightly.lock", "nightly"):
+    with held_lock(store.path, "nightly"):
         with pytest.raises(StoreLockedError, match="locked by nightly"):
             nightly(tmp_path, 1)
         code = main(

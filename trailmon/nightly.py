@@ -3,7 +3,7 @@
 Orchestration only; every step calls the readers, the trail store, the matchers and the
 case-record store. The steps, in order, each either done or redone by the next run:
 
-1. take ``STORE/.nightly.lock`` (a second run raises :class:`StoreLockedError`, exit 4) and
+1. take the store's lock ``STORE/.lock`` (a second run raises :class:`StoreLockedError`, exit 4) and
    record the run (``running``) in the case store's run log;
 2. list ``INBOX/{subjects,trails,crimes,appointments,zones}/``; a file is new when its sha256
    is not in the case store's inbox log (a file already logged but still in the inbox was
@@ -134,7 +134,7 @@ def run_nightly(
     InputError
         When the inbox folder does not exist or a parameter is out of range.
     """
-    from trailmon.store.trails import StoreLock, TrailStore
+    from trailmon.store.trails import TrailStore
 
     if not (user and str(user).strip()):
         raise AccessRefusedError(
@@ -170,7 +170,7 @@ def run_nightly(
         "zone_tz": tz or ZONE_TZ,
         "user": user,
     }
-    with StoreLock(tstore.path / ".nightly.lock", "nightly"):
+    with tstore.lock(what="nightly"):
         cases = CaseStore(db or default_db_path(tstore.path), create=True)
         try:
             cases.start_run(rid, command="nightly", parameters=params, trigger=trigger, as_of=_iso(now.value))

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from convertbng.cutil import convert_lonlat
 
+from tests.conftest import held_lock
 from trailmon.cli import main
 from trailmon.store.trails import TrailStore
 
@@ -156,7 +157,7 @@ def test_naive_cli_time_names_tz(store, tmp_path, capsys):
 
 
 def test_locked_store_exits_four(store, trail_csv, capsys):
-    with TrailStore(store).lock(what="nightly"):
+    with held_lock(store, "nightly"):
         assert main(["ingest", "--store", str(store), str(trail_csv)]) == 4
     assert "locked" in capsys.readouterr().err
 

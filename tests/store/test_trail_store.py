@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import held_lock
 from trailmon.errors import StoreError, StoreLockedError
 from trailmon.io.quarantine import ReadResult, RejectReason, empty_rejected
 from trailmon.report._columns import TRAIL_INPUT
@@ -94,10 +95,18 @@ def test_speed_jump_flagged_on_later_fix_across_days(tmp_path):
     assert list((tr.flags & FLAG_SPEED_JUMP) != 0) == [False, False, True]
 
 
-def test_lock_is_exclusive(tmp_path):
+def test_lock_is_exclusive_across_processes(tmp_path):
     store = TrailStore(tmp_path / "s", create=True)
-    with store.lock(what="nightly"), pytest.raises(StoreLockedError, match="locked by nightly"):
+    with held_lock(store.path, "nightly"), pytest.raises(StoreLockedError, match="locked by nightly"):
         store.ingest([fixes(WALK)])
+
+
+def test_lock_is_reentrant_within_a_process(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    with store.lock(what="nightly"):
+        assert store.ingest([fixes(WALK)]).added == 20
+    with held_lock(store.path, "ingest"):  # released on exit: another process can take it
+        pass
 
 
 def test_missing_store_is_a_clear_error(tmp_path):

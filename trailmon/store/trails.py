@@ -367,14 +367,24 @@ class TrailStore:
 
 
 class StoreLock:
-    """An exclusive, non-blocking ``flock`` on ``STORE/.lock`` (released on exit or death)."""
+    """An exclusive, non-blocking ``flock`` on ``STORE/.lock`` (released on exit or death).
+
+    Re-entrant within one process: a nightly run holds the lock and its own ingest takes it
+    again; another process (a second nightly, an ingest by hand) is refused.
+    """
+
+    _held: dict[str, list] = {}  # resolved path -> [fd, depth], this process only
 
     def __init__(self, path: Path, what: str) -> None:
         self.path = path
         self.what = what
-        self._fd: int | None = None
+        self._key = str(Path(path).resolve())
 
     def __enter__(self) -> StoreLock:
+        held = StoreLock._held.get(self._key)
+        if held is not None:
+            held[1] += 1
+            return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -385,15 +395,20 @@ class StoreLock:
                                    "wait for that run to finish, then try again") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{self.what} (pid {os.getpid()})".encode())
-        self._fd = fd
+        StoreLock._held[self._key] = [fd, 1]
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        held = StoreLock._held.get(self._key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            fd = held[0]
+            del StoreLock._held[self._key]
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 # -- helpers ------------------------------------------------------------------------------------
