@@ -51,24 +51,6 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def pick_crime(accepted, ref: str, path):
-    """The crime ``ref`` of an accepted crime frame (its latest version) as a one-row frame.
-
-    Raises :class:`InputError` naming some known references when ``ref`` is not there.
-    """
-    import pandas as pd
-
-    from trailmon.errors import InputError
-
-    rows = accepted[accepted["crime_ref"].astype(str).to_numpy() == str(ref)]
-    if not len(rows):
-        known = sorted(map(str, accepted["crime_ref"].unique()))
-        some = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
-        raise InputError(f"--crime {ref!r} is not in {str(path)!r}; its crimes are: {some or 'none'}")
-    version = pd.to_numeric(rows["crime_version"], errors="coerce").fillna(1)
-    return rows.loc[[version.idxmax()]].reset_index(drop=True)
-
-
 def _check_common(args):
     from trailmon.errors import InputError
 
@@ -217,6 +199,7 @@ def _crime(args, user: str, purpose: str) -> int:
     from trailmon.io._time import check_tz
     from trailmon.io.crimes import distinct_crimes, read_crimes
     from trailmon.map import crime_map, save_map
+    from trailmon.report.runs import _plain, pick_crime
     from trailmon.match.proximity import proximity
     from trailmon.store.trails import TrailStore
 
@@ -274,10 +257,3 @@ def _crime(args, user: str, purpose: str) -> int:
 
 def _s(v) -> str | None:
     return None if v is None else str(v)
-
-
-def _plain(v):
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return v

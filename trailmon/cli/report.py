@@ -72,14 +72,9 @@ def add_parser(sub) -> None:
 def run_crime(args) -> int:
     """Run ``trailmon report crime``."""
     from trailmon.cli._common import emit
-    from trailmon.cli._run import audit_run, quarantine_rejects, run_id
-    from trailmon.cli.map import pick_crime
     from trailmon.errors import InputError
     from trailmon.io._time import check_tz, parse_instant
-    from trailmon.io.crimes import distinct_crimes, read_crimes
-    from trailmon.match.proximity import proximity
-    from trailmon.report.crime_report import write_crime_report
-    from trailmon.report.writers import make_provenance
+    from trailmon.report.runs import run_crime_report
     from trailmon.store.audit import require_identity
     from trailmon.store.trails import TrailStore
 
@@ -93,88 +88,17 @@ def run_crime(args) -> int:
     if not args.max_gap > 0:
         raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
     tz = check_tz(args.tz)
-    store = TrailStore(args.store)
-    rid = run_id("report")
-    read = read_crimes(args.crimes, crs=store.crs, tz=tz, radius_m=args.radius)
-    qpath = quarantine_rejects(store, read, rid)
-    crime_df = pick_crime(distinct_crimes(read.accepted), args.crime, args.crimes)
-    crime = crime_df.iloc[0]
-    t1 = parse_instant(args.t_from, tz, what="--from") if args.t_from else crime["committed_from"]
-    t2 = parse_instant(args.t_to, tz, what="--to") if args.t_to else crime["committed_to"]
-    if t2 < t1:
-        raise InputError(f"--to ({t2.isoformat()}) is before --from ({t1.isoformat()})")
-    radius = args.radius if args.radius is not None else 100.0
-    lo, hi = min(t1, crime["committed_from"]), max(t2, crime["committed_to"])
-    trails = store.read(lo, hi, halo_s=max(args.max_gap, 60.0))
-    res = proximity(trails, crime_df, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs)
-    params = {
-        "form": "crime",
-        "crime": args.crime,
-        "crime_version": _plain(crime.get("crime_version")),
-        "crimes": str(args.crimes),
-        "from": t1.isoformat(),
-        "to": t2.isoformat(),
-        "radius_m": radius,
-        "max_gap_s": args.max_gap,
-        "tz": tz,
-        "store": str(args.store),
-        "out": str(args.out),
-        "run_id": rid,
-    }
-    prov = make_provenance(
-        "report crime",
-        params,
-        transformation=store.crs.info.as_dict(),
-        inputs=[args.crimes],
-        user=user,
-        purpose=purpose,
-    )
-    paths = write_crime_report(
-        args.out,
-        trails,
-        crime,
-        res.hits,
-        res.evidence,
-        res.gaps,
-        radius_m=radius,
-        max_gap_s=args.max_gap,
-        t_from=t1,
-        t_to=t2,
-        crs=store.crs,
-        provenance=prov,
-    )
-    if args.pdf:
-        from trailmon.report.crime_report import print_pdf
-
-        paths["pdf"] = print_pdf(paths["report"])
-    counts = {"hits": len(res.hits), "evidence_rows": len(res.evidence), "gaps_near_scene": len(res.gaps)}
-    subjects = sorted(set(res.hits["subject_id"].astype(str)) | set(res.gaps["subject_id"].astype(str)))
-    audit_run(
-        store,
-        user=user,
-        purpose=purpose,
-        action="report",
-        kind="consultation",
-        parameters=params,
-        subjects=subjects,
-        counts=counts,
-    )
-    summary = {**counts, "subjects": subjects, "outputs": [str(p) for p in paths.values()]}
-    if qpath:
-        summary["quarantine"] = qpath
+    t1 = parse_instant(args.t_from, tz, what="--from") if args.t_from else None
+    t2 = parse_instant(args.t_to, tz, what="--to") if args.t_to else None
+    summary = run_crime_report(TrailStore(args.store), args.crimes, args.crime, args.out, user=user,
+                               purpose=purpose, t_from=t1, t_to=t2, radius_m=args.radius, max_gap_s=args.max_gap,
+                               tz=tz, pdf=args.pdf)
     emit(
         args,
         summary,
         [
-            f"crime {args.crime}: {counts['hits']} hits, {counts['evidence_rows']} evidence rows",
+            f"crime {args.crime}: {summary['hits']} hits, {summary['evidence_rows']} evidence rows",
             *[f"wrote {p}" for p in summary["outputs"]],
         ],
     )
     return 0
-
-
-def _plain(v):
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return v

@@ -196,3 +196,73 @@ def run_zones(store, zones_path: str | Path, out: str | Path, t_from: pd.Timesta
     audit_run(store, user=user, purpose=purpose, action="zones", kind="compliance", parameters=params,
               subjects=sorted(set(table["subject_id"])), counts={"events": len(table), **by_event})
     return summary
+
+
+def _plain(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return v
+
+
+def pick_crime(accepted: pd.DataFrame, ref: str, path) -> pd.DataFrame:
+    """The crime ``ref`` of an accepted crime frame (its latest version) as a one-row frame.
+
+    Raises :class:`InputError` naming some known references when ``ref`` is not there.
+    """
+    from trailmon.errors import InputError
+
+    rows = accepted[accepted["crime_ref"].astype(str).to_numpy() == str(ref)]
+    if not len(rows):
+        known = sorted(map(str, accepted["crime_ref"].unique()))
+        some = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "")
+        raise InputError(f"--crime {ref!r} is not in {str(path)!r}; its crimes are: {some or 'none'}")
+    version = pd.to_numeric(rows["crime_version"], errors="coerce").fillna(1)
+    return rows.loc[[version.idxmax()]].reset_index(drop=True)
+
+
+def run_crime_report(store, crimes_path: str | Path, crime_ref: str, out: str | Path, *, user: str, purpose: str,
+                     t_from: pd.Timestamp | None = None, t_to: pd.Timestamp | None = None,
+                     radius_m: float | None = None, max_gap_s: float = 600.0, tz: str | None = None,
+                     pdf: bool = False) -> dict:
+    """The printable proximity report of one crime (HTML, its map and PNG; PDF on request), audited."""
+    from trailmon.errors import InputError
+    from trailmon.io.crimes import distinct_crimes, read_crimes
+    from trailmon.match.proximity import proximity
+    from trailmon.report.crime_report import write_crime_report
+
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--out must be an .html file, got {str(out)!r}")
+    rid = run_id("report")
+    read = read_crimes(crimes_path, crs=store.crs, tz=tz, radius_m=radius_m)
+    qpath = quarantine_rejects(store, read, rid)
+    crime_df = pick_crime(distinct_crimes(read.accepted), crime_ref, crimes_path)
+    crime = crime_df.iloc[0]
+    t1 = crime["committed_from"] if t_from is None else t_from
+    t2 = crime["committed_to"] if t_to is None else t_to
+    if t2 < t1:
+        raise InputError(f"--to ({t2.isoformat()}) is before --from ({t1.isoformat()})")
+    radius = radius_m if radius_m is not None else 100.0
+    lo, hi = min(t1, crime["committed_from"]), max(t2, crime["committed_to"])
+    trails = store.read(lo, hi, halo_s=max(max_gap_s, 60.0))
+    res = proximity(trails, crime_df, radius_m=radius, max_gap_s=max_gap_s, crs=store.crs)
+    params = {"form": "crime", "crime": crime_ref, "crime_version": _plain(crime.get("crime_version")),
+              "crimes": str(crimes_path), "from": t1.isoformat(), "to": t2.isoformat(), "radius_m": radius,
+              "max_gap_s": max_gap_s, "tz": tz, "store": str(store.path), "out": str(out), "run_id": rid}
+    prov = make_provenance("report crime", params, transformation=store.crs.info.as_dict(), inputs=[crimes_path],
+                           user=user, purpose=purpose)
+    paths = write_crime_report(out, trails, crime, res.hits, res.evidence, res.gaps, radius_m=radius,
+                               max_gap_s=max_gap_s, t_from=t1, t_to=t2, crs=store.crs, provenance=prov)
+    if pdf:
+        from trailmon.report.crime_report import print_pdf
+
+        paths["pdf"] = print_pdf(paths["report"])
+    counts_ = {"hits": len(res.hits), "evidence_rows": len(res.evidence), "gaps_near_scene": len(res.gaps)}
+    subjects = sorted(set(res.hits["subject_id"].astype(str)) | set(res.gaps["subject_id"].astype(str)))
+    audit_run(store, user=user, purpose=purpose, action="report", kind="consultation", parameters=params,
+              subjects=subjects, counts=counts_)
+    summary = {**counts_, "subjects": subjects, "outputs": [str(p) for p in paths.values()]}
+    if qpath:
+        summary["quarantine"] = qpath
+    return summary
