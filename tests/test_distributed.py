@@ -57,6 +57,10 @@ def _hand_made() -> ReadResult:
     x.append(P[0] + 300.0)
     y.append(P[1])
     s.append("Z1")
+    t.append(DAY0 + 5 * 86_400 + 3_600.0)  # and again three days later, over days absent from the store
+    x.append(P[0] + 600.0)
+    y.append(P[1])
+    s.append("Z1")
     for k in range(0, 2 * 86_400 - 43_200, 60):  # Z2 at P from 12:00 on day 1 to the end
         t.append(m1 + 43_200 + k)
         x.append(P[0] - 30.0 + (k % 7))
@@ -121,18 +125,29 @@ def built(tmp_path_factory):
     crimes = pd.concat(frames, ignore_index=True)
     m1 = DAY0 + 86_400
     special = pd.DataFrame(
-        {  # at P: a pass across midnight, a day-long window, a window inside Z1's gap
-            "crime_ref": ["MID", "MID", "LONG", "GAP", "EDGE"],
-            "crime_version": [1, 2, 1, 1, 1],
-            "x_m": [P[0], P[0] + 10, P[0], P[0] + 1000, P[0]],
-            "y_m": [P[1], P[1], P[1], P[1], P[1]],
+        {  # at P: a pass across midnight, a day-long window, windows inside Z1's gaps (VOID: no stored day)
+            "crime_ref": ["MID", "MID", "LONG", "GAP", "EDGE", "VOID"],
+            "crime_version": [1, 2, 1, 1, 1, 1],
+            "x_m": [P[0], P[0] + 10, P[0], P[0] + 1000, P[0], P[0] + 1000],
+            "y_m": [P[1], P[1], P[1], P[1], P[1], P[1]],
             "committed_from": pd.to_datetime(
-                [m1 - 6 * 3600, m1 - 600, m1 - 30_000, m1 + 36_000, m1 + 49_000], unit="s", utc=True
+                [m1 - 6 * 3600, m1 - 600, m1 - 30_000, m1 + 36_000, m1 + 49_000, m1 + 3 * 86_400],
+                unit="s",
+                utc=True,
             ),
             "committed_to": pd.to_datetime(
-                [m1 + 6 * 3600, m1 + 5, m1 + 86_400 + 30_000, m1 + 39_600, m1 + 52_000], unit="s", utc=True
+                [
+                    m1 + 6 * 3600,
+                    m1 + 5,
+                    m1 + 86_400 + 30_000,
+                    m1 + 39_600,
+                    m1 + 52_000,
+                    m1 + 3 * 86_400 + 3600,
+                ],
+                unit="s",
+                utc=True,
             ),
-            "radius_m": [100.0, 50.0, 100.0, 100.0, 100.0],
+            "radius_m": [100.0, 50.0, 100.0, 100.0, 100.0, 100.0],
         }
     )
     crimes = pd.concat([special, crimes[special.columns.drop("crime_version")]], ignore_index=True)
@@ -195,6 +210,10 @@ def test_special_cases_are_what_one_machine_says(built, client):
     gaps = got.gaps[got.gaps.crime_ref == "GAP"]
     assert list(gaps.subject_id) == ["Z1"]
     assert gaps.gap_s.iloc[0] > 86_400
+    void = got.gaps[
+        got.gaps.crime_ref == "VOID"
+    ]  # a day the store does not hold: both halo fixes from elsewhere
+    assert list(void.subject_id) == ["Z1"] and void.gap_s.iloc[0] == 3 * 86_400
     # Z2's monitoring window starts inside EDGE's window (mid-partition): clipped there
     z2 = hits.loc[("EDGE", 1, "Z2")]
     assert z2.first_within == pd.Timestamp(DAY0 + 86_400 + 50_000.5, unit="s", tz="UTC")

@@ -492,30 +492,26 @@ def _halo_rows(
         retries=retries,
         extra={},
     )
-    where = {d: k for k, d in enumerate(days)}
-    firsts = {where[t.days[0]] for t in tasks if t.days}
-    lasts = {where[t.days[-1]] for t in tasks if t.days}
+    day_num = np.array([np.datetime64(d, "D").astype(np.int64) for d in days])
+    # task t reads days[k0:k1]; its halo is the last fix in days[:k0] and the first in days[k1:]
+    k0 = [int(np.searchsorted(day_num, math.floor(t.t_lo_s / DAY_S), side="left")) for t in tasks]
+    k1 = [int(np.searchsorted(day_num, math.floor(t.t_hi_s / DAY_S), side="right")) for t in tasks]
+    need_b, need_a = set(k0), set(k1)
     before: dict[int, pa.Table] = {}
     running = _SCHEMA.empty_table()
-    for k in range(len(days)):  # running[k] = each subject's last fix in days before day k
-        if k in firsts:
+    for k in range(len(days) + 1):  # running = each subject's last fix in days[:k]
+        if k in need_b:
             before[k] = running
-        running = _latest_per_subject(pa.concat_tables([running, edges[k][1]]), last=True)
+        if k < len(days):
+            running = _latest_per_subject(pa.concat_tables([running, edges[k][1]]), last=True)
     after: dict[int, pa.Table] = {}
     running = _SCHEMA.empty_table()
-    for k in range(len(days) - 1, -1, -1):
-        if k in lasts:
+    for k in range(len(days), -1, -1):  # running = each subject's first fix in days[k:]
+        if k in need_a:
             after[k] = running
-        running = _latest_per_subject(pa.concat_tables([edges[k][0], running]), last=False)
-    out = []
-    for t in tasks:
-        if not t.days:
-            out.append((_SCHEMA.empty_table(), _SCHEMA.empty_table()))
-            continue
-        b = before[where[t.days[0]]]
-        a = after[where[t.days[-1]]]
-        out.append((b, a))
-    return out
+        if k > 0:
+            running = _latest_per_subject(pa.concat_tables([edges[k - 1][0], running]), last=False)
+    return [(before[a], after[b]) for a, b in zip(k0, k1, strict=True)]
 
 
 def _edges_task(positions, path):
