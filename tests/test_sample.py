@@ -21,32 +21,45 @@ def table(path: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
+    out = tmp_path_factory.mktemp("demo") / "out"
     summary = run_demo(out, sample=SAMPLE, quiet=True)
-    return out / "reports", summary, json.loads((SAMPLE / "expected.json").read_text())
+    (day,) = sorted((out / "reports").iterdir())
+    return day, summary, json.loads((SAMPLE / "expected.json").read_text())
 
 
-def test_ingest_counts_add_up_and_bad_rows_coded(demo, tmp_path):
+def test_demo_writes_reports_maps_and_an_index(demo):
+    day, summary, _ = demo
+    out = day.parent.parent
+    assert summary["crime_reports"] and summary["subject_maps"]
+    page = (out / "index.html").read_text()
+    assert "OFFICIAL-SENSITIVE" in page
+    for p in summary["crime_reports"] + summary["subject_maps"]:
+        assert Path(p).exists() and Path(p).relative_to(out).as_posix() in page
+    from trailmon.store.audit import entries, verify
+
+    assert verify(summary["audit_log"]) == len(entries(summary["audit_log"])) > 0
+    assert {e["user"] for e in entries(summary["audit_log"])} == {"trailmon-demo"}
+
+
+def test_bad_rows_quarantined_with_their_codes(demo):
     _, summary, _ = demo
-    ing = summary["ingest"]
-    assert ing["read"] == ing["accepted"] + ing["rejected"]
-    assert ing["accepted"] == ing["added"] + ing["already_stored"]
-    bad = json.loads((SAMPLE / "trails" / "bad_rows.expected.json").read_text())
-    q = pd.read_csv(ing["quarantine"])
+    quarantine = Path(summary["store"]) / "quarantine"
+    q = pd.concat([pd.read_csv(p) for p in quarantine.glob("*.csv")], ignore_index=True)
     q = q[q["file"].str.endswith("bad_rows.csv")]
+    bad = json.loads((SAMPLE / "trails" / "bad_rows.expected.json").read_text())
     want = {r["row"]: r["code"] for r in bad["rows"] if r["code"]}
     assert dict(zip(q["row"], q["reason"], strict=True)) == want
 
 
-def _hits(reports, name):
-    h = table(reports / f"proximity-{name}.csv")
+def _hits(day, name=None):
+    h = table(day / "hits.csv")
     return {(r.crime_ref, str(r.crime_version), r.subject_id) for r in h.itertuples()}
 
 
 def test_planted_crimes(demo):
     reports, _, exp = demo
     hits = {(c, s) for c, _, s in _hits(reports, "crimes")}
-    gaps = table(reports / "proximity-crimes.gaps.csv")
+    gaps = table(reports / "gaps.csv")
     for ref, case in exp["crimes"].items():
         for s in case["subjects"]:
             assert ((ref, s["subject_id"]) in hits) == s["hit"], (ref, s)

@@ -1,12 +1,16 @@
-"""The demo: the whole job on the shipped synthetic sample (orchestration only).
+"""The demo: the whole nightly job on the shipped synthetic sample (orchestration only).
 
-Builds a store under ``OUT/store`` from every file of ``sample_traces/``, matches its crimes
-(all three layouts), appointments and zones, and writes the reports under ``OUT/reports``,
-consulting under the service identity ``trailmon-demo``.
+``run_demo(OUT)`` lays the sample out as an inbox (``OUT/inbox``), runs the nightly job into
+``OUT/store`` (trail store, case records, audit log) and ``OUT/reports/<day>/``, then writes the
+printable proximity reports of the crimes with hits (``OUT/crimes/``), subject maps
+(``OUT/maps/``), and ``OUT/index.html`` linking everything. It consults under the service
+identity ``trailmon-demo``.
 """
 
 from __future__ import annotations
 
+import html
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +22,16 @@ __all__ = ["DEMO_PURPOSE", "DEMO_USER", "run_demo", "sample_dir"]
 DEMO_USER = "trailmon-demo"
 DEMO_PURPOSE = "demonstration on synthetic sample data"
 SAMPLE_TZ = "Europe/London"
+AS_OF = "2026-10-27T06:00:00Z"  # after the sample's last day: every appointment and zone period is judged
+MAX_CRIME_REPORTS = 12
+MAX_WINDOW_H = 12.0  # reports for crimes with a committed window up to 12 h (police.uk months are skipped)
+
+_INBOX = {  # sample file (glob) -> inbox sub-folder
+    "subjects.csv": "subjects", "em/activations.csv": "subjects", "em/caseload.csv": "subjects",
+    "trails/*.csv": "trails", "trails/*.gpx": "trails", "trails/*.tcx.gz": "trails", "trails/*.geojson": "trails",
+    "em/positions.csv": "trails", "crimes/*.csv": "crimes", "appointments.csv": "appointments",
+    "zones.csv": "zones",
+}
 
 
 def sample_dir() -> Path:
@@ -29,42 +43,110 @@ def sample_dir() -> Path:
     raise InputError("the sample traces are not installed; pass --sample DIR (a folder like sample_traces/)")
 
 
+def make_inbox(src: Path, inbox: Path) -> int:
+    """Copy the sample into ``inbox/{subjects,trails,crimes,appointments,zones}/``; returns the file count."""
+    n = 0
+    for pattern, kind in _INBOX.items():
+        for f in sorted(src.glob(pattern)):
+            dest = inbox / kind
+            dest.mkdir(parents=True, exist_ok=True)
+            name = f.name if f.parent == src / kind or kind != "trails" or f.parent.name != "em" else f"em-{f.name}"
+            shutil.copyfile(f, dest / name)
+            n += 1
+    return n
+
+
 def run_demo(out: str | Path, *, sample: str | Path | None = None, quiet: bool = False) -> dict:
     """Run the demo into ``out``; returns a summary with the paths to look at."""
-    from trailmon.io.subjects import read_subjects
-    from trailmon.io.trails import read_trails
-    from trailmon.report.runs import run_attendance, run_proximity, run_zones
+    from trailmon.nightly import run_nightly
+    from trailmon.store.cases import CaseStore, default_db_path
     from trailmon.store.trails import TrailStore
 
     src = Path(sample) if sample else sample_dir()
     out = Path(out)
-    reports = out / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    store = TrailStore(out / "store", create=True)
-    subject_files = [src / "subjects.csv", src / "em" / "activations.csv", src / "em" / "caseload.csv"]
-    trail_files = sorted((src / "trails").glob("*.csv")) + sorted((src / "trails").glob("*.gpx")) + sorted(
-        (src / "trails").glob("*.tcx.gz")) + sorted((src / "trails").glob("*.geojson")) + [src / "em" / "positions.csv"]
-    subjects = [read_subjects(f) for f in subject_files if f.exists()]
-    trails = [read_trails(f, crs=store.crs) for f in trail_files if f.exists()]
-    ingest = store.ingest(trails, subjects).as_dict()
-
-    summary: dict = {"store": str(store.path), "ingest": {k: ingest[k] for k in (
-        "read", "accepted", "added", "already_stored", "rejected", "flagged", "rejected_by_reason", "quarantine")},
-        "reports": {}}
-    who = {"user": DEMO_USER, "purpose": DEMO_PURPOSE}
-    for crimes in sorted((src / "crimes").glob("*.csv")):
-        name = crimes.stem
-        res = run_proximity(store, crimes, reports / f"proximity-{name}.csv", tz=SAMPLE_TZ, **who)
-        summary["reports"][f"proximity {name}"] = (f"{res['hits']} hits, {res['evidence_rows']} evidence rows, "
-                                                   f"{res['gaps_near_scene']} gaps near scene")
-    if (src / "appointments.csv").exists():
-        res = run_attendance(store, src / "appointments.csv", reports / "attendance.csv", tz=SAMPLE_TZ, **who)
-        summary["reports"]["attendance"] = ", ".join(f"{k} {v}" for k, v in res["by_status"].items())
-    if (src / "zones.csv").exists():
-        days = store.days()
-        t1 = pd.Timestamp(days[0], tz="UTC")
-        t2 = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1)
-        res = run_zones(store, src / "zones.csv", reports / "zones.csv", t1, t2, tz=SAMPLE_TZ, **who)
-        summary["reports"]["zones"] = ", ".join(f"{k} {v}" for k, v in res["by_event"].items())
-    summary["look_at"] = str(reports)
+    if (out / "store").exists() or (out / "inbox").exists():
+        raise InputError(f"{str(out)!r} already holds a demo; give a new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    n_files = make_inbox(src, out / "inbox")
+    nightly = run_nightly(out / "store", out / "inbox", out / "reports", as_of=AS_OF, user=DEMO_USER, tz=SAMPLE_TZ)
+    store = TrailStore(out / "store")
+    with CaseStore(default_db_path(store.path)) as cases:
+        hits = cases.hits()
+    crime_reports = _crime_reports(store, out, hits)
+    maps = _subject_maps(store, out, hits)
+    summary = {
+        "inbox_files": n_files, "nightly": nightly, "store": str(store.path),
+        "case_records": str(default_db_path(store.path)), "audit_log": str(store.audit_path),
+        "crime_reports": crime_reports, "subject_maps": maps,
+    }
+    summary["look_at"] = str(_index_page(out, summary))
     return summary
+
+
+def _crime_reports(store, out: Path, hits: pd.DataFrame) -> list[str]:
+    """Printable reports of the generic-file crimes with hits (short windows first)."""
+    from trailmon.report.runs import run_crime_report
+
+    crimes_file = out / "inbox" / "processed" / "crimes" / "crimes.csv"
+    if not crimes_file.exists() or not len(hits):
+        return []
+    from trailmon.io.crimes import distinct_crimes, read_crimes
+
+    crimes = distinct_crimes(read_crimes(crimes_file, crs=store.crs, tz=SAMPLE_TZ).accepted)
+    span_h = (crimes["committed_to"] - crimes["committed_from"]).dt.total_seconds() / 3600
+    hit_refs = set(hits["crime_ref"].astype(str))
+    chosen = crimes[(span_h <= MAX_WINDOW_H) & crimes["crime_ref"].astype(str).isin(hit_refs)]
+    written = []
+    for ref in chosen["crime_ref"].astype(str).head(MAX_CRIME_REPORTS):
+        res = run_crime_report(store, crimes_file, ref, out / "crimes" / f"crime-{ref}.html", user=DEMO_USER,
+                               purpose=DEMO_PURPOSE, tz=SAMPLE_TZ)
+        written.append(res["outputs"][0])
+    return written
+
+
+def _subject_maps(store, out: Path, hits: pd.DataFrame, n: int = 3) -> list[str]:
+    """48 h maps of the first subjects with hits, centred on their first hit."""
+    from trailmon.map import save_map, subject_map
+    from trailmon.report.runs import audit_run
+
+    written = []
+    if not len(hits):
+        return written
+    first = hits.sort_values("closest_time_ns").drop_duplicates("subject_id").head(n)
+    for row in first.itertuples():
+        t = pd.Timestamp(int(row.closest_time_ns), unit="ns", tz="UTC")
+        t1, t2 = t - pd.Timedelta(hours=24), t + pd.Timedelta(hours=24)
+        trails = store.read(t1, t2, [str(row.subject_id)], halo_s=900.0)
+        m = subject_map(trails, str(row.subject_id), t1, t2, crs=store.crs)
+        path = out / "maps" / f"subject-{row.subject_id}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_map(m, path)
+        audit_run(store, user=DEMO_USER, purpose=DEMO_PURPOSE, action="map", kind="consultation",
+                  parameters={"form": "subject", "subject": str(row.subject_id), "from": t1.isoformat(),
+                              "to": t2.isoformat(), "out": str(path)},
+                  subjects=[str(row.subject_id)], counts={"fixes": int(trails.n_fixes)})
+        written.append(str(path))
+    return written
+
+
+def _index_page(out: Path, summary: dict) -> Path:
+    """``OUT/index.html``: one page linking every report, map and table of the demo."""
+    from trailmon.report.writers import MARKING
+
+    def links(paths):
+        return "".join(f'<li><a href="{html.escape(str(Path(p).relative_to(out)))}">'
+                       f"{html.escape(Path(p).name)}</a></li>" for p in paths)
+
+    tables = sorted(p for p in (out / "reports").rglob("*.csv"))
+    body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>trailmon demo</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}.marking{{font-weight:bold;color:#a00}}</style>
+</head><body><p class="marking">{MARKING}</p><h1>trailmon demo (synthetic sample data)</h1>
+<h2>Proximity reports</h2><ul>{links(summary["crime_reports"])}</ul>
+<h2>Subject maps (48 h)</h2><ul>{links(summary["subject_maps"])}</ul>
+<h2>Nightly reports (CSV)</h2><ul>{links(tables)}</ul>
+<p>Case records: <code>{html.escape(summary["case_records"])}</code>;
+audit log: <code>{html.escape(summary["audit_log"])}</code> (check it with <code>trailmon audit --verify</code>).</p>
+</body></html>"""
+    path = out / "index.html"
+    path.write_text(body, encoding="utf-8")
+    return path

@@ -268,12 +268,13 @@ def test_dst_with_tz(tmp_path, local, utc):
     assert r.info["tz"] == "Europe/London"
 
 
-def test_tz_applies_to_naive_only(tmp_path):
+def test_stray_naive_row_rejected_even_with_tz(tmp_path):
+    # --tz names the zone of zone-less files; a zone-less row among zoned ones stays a stray row
     f = write(tmp_path, "t.csv", csv_of("S1,2026-07-15T12:00:00Z,53.8,-1.55,,,,",
                                        "S2,2026-07-15T12:00:00,53.8,-1.55,,,,"))
     r = read(f, tz="Europe/London")
-    assert r.accepted["t_ns"].tolist() == [pd.Timestamp("2026-07-15T12:00Z").value,
-                                           pd.Timestamp("2026-07-15T11:00Z").value]
+    assert r.accepted["t_ns"].tolist() == [pd.Timestamp("2026-07-15T12:00Z").value]
+    assert r.rejected["reason"].tolist() == ["NO_TIMEZONE"]
 
 
 def test_fractional_seconds_and_offsets(tmp_path):

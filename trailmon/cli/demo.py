@@ -23,12 +23,12 @@ def run(args) -> int:
     from trailmon.demo import run_demo
 
     summary = run_demo(args.out, sample=args.sample, quiet=args.json)
-    lines = [f"demo written to {args.out}"]
-    ing = summary["ingest"]
-    lines.append(f"  ingest: read {ing['read']}, accepted {ing['accepted']}, rejected {ing['rejected']} "
-                 f"(quarantine: {ing['quarantine']})")
-    for name, info in summary.get("reports", {}).items():
-        lines.append(f"  {name}: {info}")
-    lines.append(f"look at: {summary['look_at']}")
+    night = summary["nightly"]
+    lines = [f"demo written to {args.out}",
+             f"  nightly run: {night.get('status', 'done')}; case records in {summary['case_records']}",
+             f"  {len(summary['crime_reports'])} proximity reports in {args.out}/crimes, "
+             f"{len(summary['subject_maps'])} subject maps in {args.out}/maps",
+             f"  audit log: {summary['audit_log']}",
+             f"open in a browser: {summary['look_at']}"]
     emit(args, summary, lines)
     return 0

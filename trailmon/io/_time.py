@@ -73,7 +73,8 @@ def parse_times(
     values : pandas.Series of str
         Raw values; empty cells count as missing.
     tz : str or None
-        Zone for values without an offset (``--tz``); None means such values are errors.
+        Zone for values without an offset (``--tz``); None means such values are errors. Where
+        some values carry an offset, the zone-less ones are stray rows (``NO_TIMEZONE``) anyway.
     what : str
         Column name for messages.
     fmt : str
@@ -105,7 +106,9 @@ def parse_times(
     if zoned.any():
         got = pd.to_datetime(s[zoned], format=fmt, utc=True, errors="coerce")
         ns[zoned] = _to_ns(got)
-    if naive.any() and tz is None:
+    if naive.any() and (tz is None or zoned.any()):
+        # a zone-less value in a file whose other values carry offsets is a stray row, even with --tz:
+        # the zone named for zone-less files is not evidence of what this one row meant
         parsed = pd.to_datetime(s[naive], format=fmt, errors="coerce").notna().to_numpy()
         if parsed.any() and not zoned.any():
             sample = s[naive][parsed].iloc[0]
