@@ -17,7 +17,7 @@ from trailmon import __version__
 __all__ = ["main"]
 
 COMMANDS = ["ingest", "proximity", "trail", "attendance", "zones", "audit", "purge", "demo", "nightly", "review",
-            "export", "map", "report"]
+            "export", "map", "report", "serve", "users"]
 
 
 def build_parser() -> argparse.ArgumentParser:
