@@ -104,3 +104,14 @@ def test_planted_zone_events(demo):
             assert len(m) == 1, (zid, ev, got.to_dict("records"))
         if zid != "Z1":
             assert len(got) == len(case["events"]), (zid, got.to_dict("records"))
+
+
+def test_demo_reruns_into_its_own_folder_only(tmp_path):
+    from trailmon.errors import InputError
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty and holds no earlier demo"):
+        run_demo(other, sample=SAMPLE)
+    assert (other / "keep.txt").read_text() == "mine"

@@ -64,9 +64,15 @@ def run_demo(out: str | Path, *, sample: str | Path | None = None, quiet: bool =
 
     src = Path(sample) if sample else sample_dir()
     out = Path(out)
-    if (out / "store").exists() or (out / "inbox").exists():
-        raise InputError(f"{str(out)!r} already holds a demo; give a new --out folder")
+    marker = out / ".trailmon-demo"
+    if out.exists() and any(out.iterdir()):
+        if not marker.exists():
+            raise InputError(f"{str(out)!r} is not empty and holds no earlier demo; give a new or empty --out folder")
+        for name in ("inbox", "store", "reports", "crimes", "maps", "index.html"):  # the demo's own output
+            p = out / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("written by trailmon demo; the next demo into this folder replaces its output\n")
     n_files = make_inbox(src, out / "inbox")
     nightly = run_nightly(out / "store", out / "inbox", out / "reports", as_of=AS_OF, user=DEMO_USER, tz=SAMPLE_TZ)
     store = TrailStore(out / "store")
