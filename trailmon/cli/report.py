@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-FORMS = ("crime",)
-"""Report forms implemented so far (SPEC §5 also names ``cohort`` and ``subject``)."""
+FORMS = ("crime", "cohort", "subject")
+"""Report forms (SPEC §5)."""
 
 
 def _shared(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
     """Register the sub-command and its forms."""
     p = sub.add_parser(
         "report",
-        help="printable reports: crime (proximity report); audited",
+        help="printable reports: crime, cohort, subject; audited",
         description="Printable HTML reports. `crime`: the proximity report of one crime (summary, "
         "per subject the evidence and first/last points, the map, the disclaimer), "
         "with its interactive map <stem>.map.html and static map <stem>.map.png "
@@ -67,6 +67,19 @@ def add_parser(sub) -> None:
     )
     _shared(c, suppress=True)
     c.set_defaults(run=run_crime, _parser=c)
+    for name, helptext in (
+        ("cohort", "IOM cohort report: per cohort and offender manager, per ISO week and month"),
+        ("subject", "an offender manager's supervision pack for one subject (HTML)"),
+    ):
+        f = forms.add_parser(name, help=helptext, description=helptext + "; periods in Europe/London.")
+        if name == "subject":
+            f.add_argument("--subject", required=True, metavar="S", help="the subject id")
+            f.add_argument("--justify", metavar="TEXT", help="why the track map may cover more than 48 h")
+        f.add_argument("--out", required=True, type=Path, metavar="DIR" if name == "cohort" else "F.html")
+        f.add_argument("--db", type=Path, metavar="F", help="case store (default STORE/cases.sqlite)")
+        f.add_argument("--max-gap", type=float, default=600.0, metavar="S", help="longest gap interpolated, s")
+        _shared(f, suppress=True)
+        f.set_defaults(run=run_cohort_or_subject, _parser=f)
 
 
 def run_crime(args) -> int:
@@ -101,4 +114,42 @@ def run_crime(args) -> int:
             *[f"wrote {p}" for p in summary["outputs"]],
         ],
     )
+    return 0
+
+
+def run_cohort_or_subject(args) -> int:
+    """Run ``trailmon report cohort`` or ``trailmon report subject``."""
+    from trailmon.cli._common import emit
+    from trailmon.errors import InputError
+    from trailmon.io._time import check_tz, parse_instant
+    from trailmon.store.audit import require_identity
+    from trailmon.store.cases import CaseStore, default_db_path
+    from trailmon.store.trails import TrailStore
+
+    if args.store is None:
+        args._parser.error("the following arguments are required: --store")
+    user, purpose = require_identity(args.user, args.purpose, action=f"report {args.form}")
+    if not (args.t_from and args.t_to):
+        args._parser.error("the following arguments are required: --from, --to")
+    if not args.max_gap > 0:
+        raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+    tz = check_tz(args.tz)
+    t1, t2 = parse_instant(args.t_from, tz, what="--from"), parse_instant(args.t_to, tz, what="--to")
+    store = TrailStore(args.store)
+    with CaseStore(args.db or default_db_path(store.path)) as cases:
+        if args.form == "cohort":
+            from trailmon.report.cohort import write_cohort_report
+
+            res = write_cohort_report(args.out, store, cases, t1, t2, user=user, purpose=purpose,
+                                      max_gap_s=args.max_gap)
+            outputs = list(res["outputs"].values())
+        else:
+            from trailmon.report.subject_pack import write_subject_pack
+
+            res = write_subject_pack(
+                args.out, store, cases, args.subject, t1, t2, user=user, purpose=purpose,
+                justify=args.justify, max_gap_s=args.max_gap,
+            )
+            outputs = res["outputs"]
+    emit(args, {**res, "outputs": outputs}, [f"wrote {p}" for p in outputs])
     return 0
