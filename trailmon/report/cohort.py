@@ -106,7 +106,7 @@ def report_periods(t_from, t_to, kind: str, tz: str = REPORT_TZ) -> pd.DataFrame
     --------
     >>> p = report_periods(pd.Timestamp("2026-10-24T12:00Z"), pd.Timestamp("2026-10-27T00:00Z"), "day")
     >>> list(p["label"]), float(p["end_s"][1] - p["start_s"][1]) / 3600
-    (['2026-10-24', '2026-10-25', '2026-10-26', '2026-10-27'], 25.0)
+    (['2026-10-24', '2026-10-25', '2026-10-26'], 25.0)
     """
     t0, t1 = _check_period(t_from, t_to)
     if kind not in ("day", "week", "month", "report"):
