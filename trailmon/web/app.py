@@ -93,6 +93,10 @@ MAP_CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
     "font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'self'"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EXPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
 _STATUS = {AccessRefusedError: 403, InputError: 400, StoreError: 503}
@@ -253,7 +257,6 @@ def create_app(
     Examples
     --------
     >>> import tempfile
-import time
     >>> from trailmon.store.trails import TrailStore
     >>> folder = tempfile.mkdtemp()
     >>> _ = TrailStore(folder, create=True)
@@ -715,7 +718,7 @@ import time
                                   "j": justify, "p": purpose})
         return render_template(
             "trail.html", sid=sid, t1=_iso_ns(t1.value), t2=_iso_ns(t2.value), justify=justify,
-            trail_purpose=purpose, n=len(df), table=_table(TRAIL, _records(df)),
+            trail_purpose=purpose, n=len(df), trail_table=_table(TRAIL, _records(df)),
             map_url=url_for("trail_map", t=token),
         )
 
@@ -754,9 +757,29 @@ import time
     def cohort():
         import importlib.util
 
-        if importlib.util.find_spec("trailmon.report.cohort") is None:
-            return render_template("cohort.html", available=False)
-        return render_template("cohort.html", available=False, pending=True)
+        available = importlib.util.find_spec("trailmon.report.cohort") is not None
+        q = {"from": _field(request.args, "from") or "", "to": _field(request.args, "to") or ""}
+        report_url = None
+        if available and q["from"] and q["to"]:
+            _cohort_period(q)  # checked here, so a bad period is refused on this page
+            report_url = url_for("cohort_report", **q)
+        return render_template("cohort.html", available=available, q=q, report_url=report_url, tz=DEFAULT_TZ)
+
+    @app.get("/cohort/report")
+    @page("cohort")
+    def cohort_report():
+        from trailmon.report.cohort import write_cohort_report
+
+        q = {"from": _field(request.args, "from", required=True), "to": _field(request.args, "to", required=True)}
+        t1, t2 = _cohort_period(q)
+        with open_cases() as cases, tempfile.TemporaryDirectory(prefix="trailmon-cohort-") as tmp:
+            res = write_cohort_report(tmp, trail_store(), cases, t1, t2, user=g.user.name,
+                                      purpose=session["purpose"], parameters={"interface": "web"})
+            html = Path(res["outputs"]["html"]).read_text(encoding="utf-8")
+        resp = Response(html, mimetype="text/html")
+        resp.headers["Content-Security-Policy"] = REPORT_CSP
+        resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+        return resp
 
     @app.route("/export", methods=["GET", "POST"])
     @page("export")
@@ -835,6 +858,19 @@ def _run_parameters(cases: CaseStore, run_id: str | None) -> tuple[float, float]
             radius = float(p.get("radius_m") or radius)
             max_gap = float(p.get("max_gap_s") or max_gap)
     return radius, max_gap
+
+
+def _cohort_period(q: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The cohort report's ``[from, to)``: days or times, local to :data:`DEFAULT_TZ` unless they carry an offset."""
+    from trailmon.io._time import parse_instant
+
+    t1 = parse_instant(q["from"], DEFAULT_TZ, what="from")
+    t2 = parse_instant(q["to"], DEFAULT_TZ, what="to")
+    if t2 <= t1:
+        raise InputError(f"'to' ({q['to']}) must be after 'from' ({q['from']})")
+    if (t2 - t1).days > 400:
+        raise InputError(f"a cohort report covers at most 400 days, got {(t2 - t1).days} days")
+    return t1, t2
 
 
 def _check_export_name(name: str, fmt: str) -> None:
