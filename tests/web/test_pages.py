@@ -321,14 +321,30 @@ def test_trail_map_link_is_bound_to_its_user(client, app, store):
 
 
 # -- cohort, export, audit ---------------------------------------------------------------------------------
-def test_cohort_page(client):
+def test_cohort_page(client, store):
     import importlib.util
 
-    sign_in(client, "ana")
+    sign_in(client, "om", purpose="IOM panel July")
     r = client.get("/cohort")
     assert r.status_code == 200
     if importlib.util.find_spec("trailmon.report.cohort") is None:
         assert 'id="not-available"' in T(r)
+        return
+    assert 'id="cohort-form"' in T(r) and 'id="cohort-report"' not in T(r)
+    r = client.get("/cohort?from=2026-07-13&to=2026-07-16")
+    assert r.status_code == 200
+    url = re.search(r'id="cohort-report" class="report" sandbox="" src="([^"]+)"', r.text).group(1)
+    r = client.get(url.replace("&amp;", "&"))
+    assert r.status_code == 200 and "OFFICIAL-SENSITIVE" in T(r) and "<img" in r.text
+    assert "script-src" not in r.headers["Content-Security-Policy"]
+    e = audit_entries(store)[-1]
+    assert (e["action"], e["user"], e["purpose"], e["parameters"]["form"], e["parameters"]["interface"]) == (
+        "report", "om", "IOM panel July", "cohort", "web")
+    assert e["parameters"]["from"] == "2026-07-12T23:00:00+00:00"  # local midnight, BST
+    r = client.get("/cohort?from=2026-07-16&to=2026-07-13")
+    assert r.status_code == 400 and "'to' (2026-07-13) must be after 'from' (2026-07-16)" in T(r)
+    r = client.get("/cohort/report?from=2020-01-01&to=2026-01-01")
+    assert r.status_code == 400 and "at most 400 days" in T(r)
 
 
 def _qualify_some(client, store) -> list[int]:
