@@ -31,9 +31,10 @@ def test_demo_writes_reports_maps_and_an_index(demo):
     day, summary, _ = demo
     out = day.parent.parent
     assert summary["crime_reports"] and summary["subject_maps"]
+    assert summary["cohort_report"] and summary["subject_packs"]
     page = (out / "index.html").read_text()
     assert "OFFICIAL-SENSITIVE" in page
-    for p in summary["crime_reports"] + summary["subject_maps"]:
+    for p in summary["crime_reports"] + summary["subject_maps"] + summary["cohort_report"] + summary["subject_packs"]:
         assert Path(p).exists() and Path(p).relative_to(out).as_posix() in page
     from trailmon.store.audit import entries, verify
 

@@ -24,6 +24,8 @@ DEMO_PURPOSE = "demonstration on synthetic sample data"
 SAMPLE_TZ = "Europe/London"
 AS_OF = "2026-10-27T06:00:00Z"  # after the sample's last day: every appointment and zone period is judged
 MAX_CRIME_REPORTS = 12
+WEEK = ("2026-07-13T00:00:00+01:00", "2026-07-20T00:00:00+01:00")  # the sample week, Monday to Monday (BST)
+PACK_SUBJECT = "N09"  # curfew absence, a burglary hit, appointments
 MAX_WINDOW_H = 12.0  # reports for crimes with a committed window up to 12 h (police.uk months are skipped)
 
 _INBOX = {  # sample file (glob) -> inbox sub-folder
@@ -68,7 +70,7 @@ def run_demo(out: str | Path, *, sample: str | Path | None = None, quiet: bool =
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
             raise InputError(f"{str(out)!r} is not empty and holds no earlier demo; give a new or empty --out folder")
-        for name in ("inbox", "store", "reports", "crimes", "maps", "index.html"):  # the demo's own output
+        for name in ("inbox", "store", "reports", "crimes", "maps", "cohort", "subjects", "index.html"):
             p = out / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,15 +80,30 @@ def run_demo(out: str | Path, *, sample: str | Path | None = None, quiet: bool =
     store = TrailStore(out / "store")
     with CaseStore(default_db_path(store.path)) as cases:
         hits = cases.hits()
+        panel = _panel_reports(store, cases, out)
     crime_reports = _crime_reports(store, out, hits)
     maps = _subject_maps(store, out, hits)
     summary = {
         "inbox_files": n_files, "nightly": nightly, "store": str(store.path),
         "case_records": str(default_db_path(store.path)), "audit_log": str(store.audit_path),
-        "crime_reports": crime_reports, "subject_maps": maps,
+        "crime_reports": crime_reports, "subject_maps": maps, **panel,
     }
     summary["look_at"] = str(_index_page(out, summary))
     return summary
+
+
+def _panel_reports(store, cases, out: Path) -> dict:
+    """The cohort report of the sample week and the supervision pack of one subject."""
+    from trailmon.report.cohort import write_cohort_report
+    from trailmon.report.subject_pack import write_subject_pack
+
+    t1, t2 = pd.Timestamp(WEEK[0]), pd.Timestamp(WEEK[1])
+    who = {"user": DEMO_USER, "purpose": DEMO_PURPOSE}
+    cohort = write_cohort_report(out / "cohort", store, cases, t1, t2, tz=SAMPLE_TZ, **who)
+    pack = write_subject_pack(out / "subjects" / f"pack-{PACK_SUBJECT}.html", store, cases, PACK_SUBJECT, t1, t2,
+                              justify="demonstration: a whole week on synthetic data", tz=SAMPLE_TZ, **who)
+    return {"cohort_report": [str(p) for p in cohort["outputs"].values() if str(p).endswith(".html")],
+            "subject_packs": [str(p) for p in pack["outputs"]]}
 
 
 def _crime_reports(store, out: Path, hits: pd.DataFrame) -> list[str]:
@@ -149,6 +166,8 @@ def _index_page(out: Path, summary: dict) -> Path:
 </head><body><p class="marking">{MARKING}</p><h1>trailmon demo (synthetic sample data)</h1>
 <h2>Proximity reports</h2><ul>{links(summary["crime_reports"])}</ul>
 <h2>Subject maps (48 h)</h2><ul>{links(summary["subject_maps"])}</ul>
+<h2>Cohort report (the sample week)</h2><ul>{links(summary["cohort_report"])}</ul>
+<h2>Supervision pack</h2><ul>{links(summary["subject_packs"])}</ul>
 <h2>Nightly reports (CSV)</h2><ul>{links(tables)}</ul>
 <p>Case records: <code>{html.escape(summary["case_records"])}</code>;
 audit log: <code>{html.escape(summary["audit_log"])}</code> (check it with <code>trailmon audit --verify</code>).</p>
