@@ -31,6 +31,7 @@ def main() -> None:
         ["bench_ingest.py", "--subjects", "70" if args.quick else "700", subjects],
         ["bench_proximity.py", "--subjects", subjects, "--crimes", crimes],
         ["bench_query.py", "--subjects", subjects, "--queries", "200" if args.quick else "2000"],
+        ["bench_attendance.py", "--subjects", subjects],
     ]
     for cmd in scripts:
         print(f"\n$ python benchmarks/{' '.join(cmd)}", flush=True)
