@@ -1,4 +1,4 @@
-"""A case-record store filled by the nightly job from ``sample_traces/`` (13-15 July), users, a signed-in client."""
+"""A case-record store filled by the nightly job from ``sample_traces/`` (13-15 July), users, sign-in."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def filled_store(tmp_path_factory) -> Path:
     for kind, path in INBOX:
         (root / "inbox" / kind).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, root / "inbox" / kind / path.name)
-    run_nightly(root / "store", root / "inbox", root / "out", as_of="2026-07-16T02:00:00Z", tz="Europe/London")
+    run_nightly(
+        root / "store", root / "inbox", root / "out", as_of="2026-07-16T02:00:00Z", tz="Europe/London"
+    )
     users = UsersFile(root / "store" / "users.json")
     for name, role in USERS.items():
         users.add(name, role, PASSWORD)

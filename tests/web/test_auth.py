@@ -102,10 +102,28 @@ def test_permission_table():
         assert roles and roles <= set(ROLES), what
     # the policy, written out: who may open what
     assert {w for w in PERMISSIONS if allowed("reviewer", w)} == {
-        "crimes", "crime", "review", "subjects", "subject", "export"}
+        "crimes",
+        "crime",
+        "review",
+        "subjects",
+        "subject",
+        "export",
+    }
     assert {w for w in PERMISSIONS if allowed("analyst", w)} == {
-        "crimes", "crime", "subjects", "subject", "trail", "cohort", "export"}
-    assert {w for w in PERMISSIONS if allowed("offender_manager", w)} == {"subjects", "subject", "trail", "cohort"}
+        "crimes",
+        "crime",
+        "subjects",
+        "subject",
+        "trail",
+        "cohort",
+        "export",
+    }
+    assert {w for w in PERMISSIONS if allowed("offender_manager", w)} == {
+        "subjects",
+        "subject",
+        "trail",
+        "cohort",
+    }
     assert {w for w in PERMISSIONS if allowed("auditor", w)} == {"audit"}
     assert not allowed(None, "crime")
     with pytest.raises(KeyError):
@@ -125,17 +143,40 @@ def test_users_cli(tmp_path, capsys, monkeypatch):
     store = tmp_path / "store"
     TrailStore(store, create=True)
     s = str(store)
-    code, out, _ = _cli(capsys, monkeypatch, "users", "--store", s, "add", "ana", "--role", "analyst",
-                        "--password-stdin", stdin=PASSWORD + "\n")
+    code, out, _ = _cli(
+        capsys,
+        monkeypatch,
+        "users",
+        "--store",
+        s,
+        "add",
+        "ana",
+        "--role",
+        "analyst",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     assert code == 0 and "user ana (analyst) saved" in out
     code, out, _ = _cli(capsys, monkeypatch, "users", "--store", s, "--json", "list")
     assert code == 0 and [(u["name"], u["role"]) for u in json.loads(out)["users"]] == [("ana", "analyst")]
     assert UsersFile(store / "users.json").authenticate("ana", PASSWORD) == User("ana", "analyst")
-    code, _, err = _cli(capsys, monkeypatch, "users", "--store", s, "add", "bob", "--role", "reviewer",
-                        "--password-stdin", stdin="short\n")
+    code, _, err = _cli(
+        capsys,
+        monkeypatch,
+        "users",
+        "--store",
+        s,
+        "add",
+        "bob",
+        "--role",
+        "reviewer",
+        "--password-stdin",
+        stdin="short\n",
+    )
     assert code == 1 and "a password must have 12 to 1024 characters" in err
-    code, _, err = _cli(capsys, monkeypatch, "users", "--store", s, "add", "bob", "--role", "reviewer",
-                        stdin="")
+    code, _, err = _cli(
+        capsys, monkeypatch, "users", "--store", s, "add", "bob", "--role", "reviewer", stdin=""
+    )
     assert code == 1 and "pipe it in with --password-stdin" in err
     code, out, _ = _cli(capsys, monkeypatch, "users", "--store", s, "remove", "ana")
     assert code == 0 and "removed" in out
@@ -165,8 +206,17 @@ def test_users_cli_needs_a_store(tmp_path, capsys):
 # -- trailmon serve -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True), ("localhost", True),
-     ("0.0.0.0", False), ("10.1.2.3", False), ("::", False), ("example.org", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("::", False),
+        ("example.org", False),
+    ],
 )
 def test_is_loopback(host, loopback):
     from trailmon.cli.serve import is_loopback
@@ -182,7 +232,7 @@ def test_serve_binds_loopback_by_default(tmp_path, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append((app, kw)))
     assert main(["serve", "--store", str(store)]) == 0
-    (app, kw), = calls
+    ((app, kw),) = calls
     assert kw["host"] == "127.0.0.1" and kw["port"] == 8765
     assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["SESSION_COOKIE_SAMESITE"] == "Strict"
     assert not app.config["SESSION_COOKIE_SECURE"]
@@ -214,7 +264,10 @@ def test_serve_refuses_remote_without_allow_remote(tmp_path, capsys, monkeypatch
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--port", "0"], r"--port must be 1-65535, got 0"), (["--threads", "0"], r"--threads must be 1-64, got 0")],
+    [
+        (["--port", "0"], r"--port must be 1-65535, got 0"),
+        (["--threads", "0"], r"--threads must be 1-64, got 0"),
+    ],
 )
 def test_serve_argument_errors(tmp_path, capsys, argv, message):
     store = tmp_path / "store"

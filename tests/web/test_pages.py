@@ -1,4 +1,4 @@
-"""Every page for every role through Flask's test client, the answers the CLI gives, and their audit entries."""
+"""Every page for every role through Flask's test client, the CLI's answers, and the audit entries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from tests.web.conftest import T, USERS, audit_entries, hit_ids, post, sign_in
+from tests.web.conftest import USERS, T, audit_entries, csrf_of, hit_ids, post, sign_in
 from trailmon.cli import main
 from trailmon.report._columns import ATTENDANCE, EVIDENCE, GAPS, HITS, TRAIL, ZONES
 from trailmon.store import audit
@@ -62,7 +62,10 @@ def test_sign_in_and_out_are_audited(client, store):
     assert r.status_code == 302 and r.headers["Location"].startswith("/sign-in")
     assert client.get("/crimes").status_code == 302
     got = [(e["user"], e["action"], e["kind"], e["purpose"]) for e in audit_entries(store)[-2:]]
-    assert got == [("rev", "sign-in", "session", "overnight hits"), ("rev", "sign-out", "session", "overnight hits")]
+    assert got == [
+        ("rev", "sign-in", "session", "overnight hits"),
+        ("rev", "sign-out", "session", "overnight hits"),
+    ]
 
 
 def test_sign_in_failures(client):
@@ -80,8 +83,16 @@ def test_next_after_sign_in_and_purpose_change(client, store):
     assert r.status_code == 302 and r.headers["Location"] == "/sign-in?next=/crime?ref%3DC02"
     page = client.get(r.headers["Location"])
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = client.post("/sign-in", data={"csrf_token": token, "username": "rev", "password": "a long test passphrase",
-                                      "purpose": "p1", "next": "/crime?ref=C02"})
+    r = client.post(
+        "/sign-in",
+        data={
+            "csrf_token": token,
+            "username": "rev",
+            "password": "a long test passphrase",
+            "purpose": "p1",
+            "next": "/crime?ref=C02",
+        },
+    )
     assert r.headers["Location"] == "/crime?ref=C02"
     assert client.get("/purpose").status_code == 200
     r = post(client, "/purpose", {"purpose": "p2", "next": "/crimes"})
@@ -125,19 +136,24 @@ def test_crime_page_shows_the_stored_answers(client, store):
     with CaseStore(store / "cases.sqlite") as cases:
         hits = cases.hits()
         hits = hits[hits["crime_ref"] == "C03"]
-        n_ev = cases.frame("SELECT COUNT(*) FROM evidence JOIN hits USING (hit_id) WHERE crime_ref = 'C03'").iat[0, 0]
+        n_ev = cases.frame(
+            "SELECT COUNT(*) FROM evidence JOIN hits USING (hit_id) WHERE crime_ref = 'C03'"
+        ).iat[0, 0]
     assert set(hits["subject_id"]) == {"N03", "N04"}
     for _, h in hits.iterrows():
         assert f"{h['min_distance_m']:.3f}" in html  # to the millimetre
         assert f'id="evidence-{h["hit_id"]}"' in html
-    body = html.split('<tbody>')
+    body = html.split("<tbody>")
     assert sum(html.count("<tr><td>") for _ in [0]) >= n_ev
     assert 'sandbox="allow-scripts" src="/crime/map?' in html
     assert "Qualify" not in html  # an analyst reads, a reviewer decides
     e = audit_entries(store)[-1]
     assert (e["user"], e["action"], e["purpose"]) == ("ana", "crime", "C03 enquiry")
     assert e["subjects"] == ["N03", "N04"] and e["counts"] == {
-        "hits": 2, "evidence_rows": int(n_ev), "gaps_near_scene": 0}
+        "hits": 2,
+        "evidence_rows": int(n_ev),
+        "gaps_near_scene": 0,
+    }
     assert len(body) > 3
 
 
@@ -188,9 +204,15 @@ def test_review_writes_what_the_cli_writes(client, store, capsys):
     assert main(["review", "--store", str(store), "list", "--json", "--user", "rev"]) == 0
     web = {h["hit_id"]: h for h in json.loads(capsys.readouterr().out)["hits"]}
     assert (web[ids[0]]["review_state"], web[ids[0]]["reviewer"], web[ids[0]]["review_reason"]) == (
-        "qualified", "rev", None)
+        "qualified",
+        "rev",
+        None,
+    )
     assert (web[ids[1]]["review_state"], web[ids[1]]["reviewer"], web[ids[1]]["review_reason"]) == (
-        "rejected", "rev", "on the bus, not on foot")
+        "rejected",
+        "rev",
+        "on the bus, not on foot",
+    )
     other = hit_ids(store, "C07")[0]
     assert main(["review", "--store", str(store), "qualify", str(other), "--user", "rev"]) == 0
     with CaseStore(store / "cases.sqlite") as cases:
@@ -201,13 +223,35 @@ def test_review_writes_what_the_cli_writes(client, store, capsys):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", by_id[ids[0]].reviewed_at)
     entries = [e for e in audit_entries(store) if e["action"].startswith("review ")]
     web_entries = [e for e in entries if e["parameters"].get("interface") == "web"]
-    assert [(e["action"], e["user"], e["purpose"], e["subjects"], e["counts"], e["parameters"]["hit_id"])
-            for e in web_entries] == [
+    assert [
+        (e["action"], e["user"], e["purpose"], e["subjects"], e["counts"], e["parameters"]["hit_id"])
+        for e in web_entries
+    ] == [
         ("review qualify", "rev", "daily review", ["N03"], {"hits": 1}, ids[0]),
         ("review reject", "rev", "daily review", ["N04"], {"hits": 1}, ids[1]),
     ]
     assert web_entries[1]["parameters"]["reason"] == "on the bus, not on foot"
     assert audit.verify(store / "audit.jsonl") == len(audit_entries(store))
+
+
+def test_every_form_carries_the_session_token(client, store):
+    sign_in(client, "rev")
+    token = csrf_of(client)
+    for url in ["/crime?ref=C03", "/export", "/purpose", "/crimes"]:
+        html = client.get(url).text
+        forms = re.findall(r'<form method="post".*?</form>', html, flags=re.S)
+        assert forms, url
+        for form in forms:
+            assert f'name="csrf_token" value="{token}"' in form, (url, form)
+    # a hit's qualify form, posted exactly as the page gives it, works
+    hid = hit_ids(store, "C03")[0]
+    form = re.search(
+        rf'<form method="post" action="/review/{hid}".*?</form>',
+        client.get("/crime?ref=C03").text,
+        flags=re.S,
+    ).group(0)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', form))
+    assert client.post(f"/review/{hid}", data=fields).status_code == 302
 
 
 def test_review_refusals(client, store):
@@ -255,7 +299,11 @@ def test_subject_page(client, store):
     assert 'id="trail-link"' in html
     e = audit_entries(store)[-1]
     assert (e["action"], e["user"], e["subjects"], e["counts"]) == (
-        "subject", "om", ["N02"], {"appointments": 0, "zone_events": 0, "qualified_hits": 1})
+        "subject",
+        "om",
+        ["N02"],
+        {"appointments": 0, "zone_events": 0, "qualified_hits": 1},
+    )
     r = client.get("/subject?subject=N10")
     assert "<td>no_data</td>" in T(r).split('id="zone-events"')[1]
     r = client.get("/subject?subject=N07")
@@ -267,24 +315,55 @@ def test_subject_page(client, store):
 def test_trail_view_equals_the_cli(client, store, tmp_path):
     sign_in(client, "om", purpose="session purpose")
     assert 'name="justify"' in client.get("/trail?subject=N02").text
-    r = post(client, "/trail?subject=N02", {"from": "2026-07-14T09:00:00Z", "to": "2026-07-14T12:00:00Z",
-                                            "purpose": "check N02 near C02"})
+    r = post(
+        client,
+        "/trail?subject=N02",
+        {"from": "2026-07-14T09:00:00Z", "to": "2026-07-14T12:00:00Z", "purpose": "check N02 near C02"},
+    )
     assert r.status_code == 200
     html = r.text
     for col in TRAIL:
         assert f"<th>{col}</th>" in html
     out = tmp_path / "t.csv"
-    assert main(["trail", "--store", str(store), "--subject", "N02", "--from", "2026-07-14T09:00:00Z",
-                 "--to", "2026-07-14T12:00:00Z", "--out", str(out), "--user", "om", "--purpose", "x"]) == 0
+    assert (
+        main(
+            [
+                "trail",
+                "--store",
+                str(store),
+                "--subject",
+                "N02",
+                "--from",
+                "2026-07-14T09:00:00Z",
+                "--to",
+                "2026-07-14T12:00:00Z",
+                "--out",
+                str(out),
+                "--user",
+                "om",
+                "--purpose",
+                "x",
+            ]
+        )
+        == 0
+    )
     cli = pd.read_csv(out, comment="#")
     table = html.split('id="trail"')[1]
     assert table.count("<tr><td>N02</td>") == len(cli) > 100
     assert f"<td>{cli['time'].iloc[0]}</td>" in table and f"<td>{cli['time'].iloc[-1]}</td>" in table
-    web = [e for e in audit_entries(store) if e["action"] == "trail" and e["parameters"].get("interface") == "web"]
+    web = [
+        e
+        for e in audit_entries(store)
+        if e["action"] == "trail" and e["parameters"].get("interface") == "web"
+    ]
     assert len(web) == 1
     e = web[0]
     assert (e["user"], e["purpose"], e["subjects"], e["counts"]) == (
-        "om", "check N02 near C02", ["N02"], {"fixes": len(cli)})
+        "om",
+        "check N02 near C02",
+        ["N02"],
+        {"fixes": len(cli)},
+    )
     assert e["parameters"]["from"] == "2026-07-14T09:00:00+00:00" and e["parameters"]["justify"] is None
     # the map link in the page serves the subject map, audited with the trail's purpose
     url = re.search(r'id="trail-map"[^>]*src="([^"]+)"', html).group(1).replace("&amp;", "&")
@@ -292,16 +371,31 @@ def test_trail_view_equals_the_cli(client, store, tmp_path):
     assert m.status_code == 200 and "L.map(" in m.text
     e = audit_entries(store)[-1]
     assert (e["action"], e["parameters"]["form"], e["purpose"], e["counts"]) == (
-        "map", "subject", "check N02 near C02", {"fixes": len(cli)})
+        "map",
+        "subject",
+        "check N02 near C02",
+        {"fixes": len(cli)},
+    )
 
 
 def test_trail_local_times_and_justified_wide_window(client, store):
     sign_in(client, "ana")
-    r = post(client, "/trail?subject=N02", {"from": "2026-07-14T10:00", "to": "2026-07-14T11:00",
-                                            "purpose": "local time"})
+    r = post(
+        client,
+        "/trail?subject=N02",
+        {"from": "2026-07-14T10:00", "to": "2026-07-14T11:00", "purpose": "local time"},
+    )
     assert r.status_code == 200 and "2026-07-14T09:00:00.000Z to 2026-07-14T10:00:00.000Z" in T(r)  # BST
-    r = post(client, "/trail?subject=N02", {"from": "2026-07-13T00:00:00Z", "to": "2026-07-16T00:00:00Z",
-                                            "justify": "pattern of life for the panel", "purpose": "IOM panel"})
+    r = post(
+        client,
+        "/trail?subject=N02",
+        {
+            "from": "2026-07-13T00:00:00Z",
+            "to": "2026-07-16T00:00:00Z",
+            "justify": "pattern of life for the panel",
+            "purpose": "IOM panel",
+        },
+    )
     assert r.status_code == 200
     e = [e for e in audit_entries(store) if e["action"] == "trail"][-1]
     assert e["parameters"]["justify"] == "pattern of life for the panel" and e["counts"]["fixes"] > 2000
@@ -309,8 +403,11 @@ def test_trail_local_times_and_justified_wide_window(client, store):
 
 def test_trail_map_link_is_bound_to_its_user(client, app, store):
     sign_in(client, "om")
-    html = post(client, "/trail?subject=N02", {"from": "2026-07-14T09:00:00Z", "to": "2026-07-14T10:00:00Z",
-                                               "purpose": "p"}).text
+    html = post(
+        client,
+        "/trail?subject=N02",
+        {"from": "2026-07-14T09:00:00Z", "to": "2026-07-14T10:00:00Z", "purpose": "p"},
+    ).text
     url = re.search(r'id="trail-map"[^>]*src="([^"]+)"', html).group(1).replace("&amp;", "&")
     other = app.test_client()
     sign_in(other, "ana")
@@ -339,7 +436,12 @@ def test_cohort_page(client, store):
     assert "script-src" not in r.headers["Content-Security-Policy"]
     e = audit_entries(store)[-1]
     assert (e["action"], e["user"], e["purpose"], e["parameters"]["form"], e["parameters"]["interface"]) == (
-        "report", "om", "IOM panel July", "cohort", "web")
+        "report",
+        "om",
+        "IOM panel July",
+        "cohort",
+        "web",
+    )
     assert e["parameters"]["from"] == "2026-07-12T23:00:00+00:00"  # local midnight, BST
     r = client.get("/cohort?from=2026-07-16&to=2026-07-13")
     assert r.status_code == 400 and "'to' (2026-07-13) must be after 'from' (2026-07-16)" in T(r)
@@ -358,13 +460,37 @@ def _qualify_some(client, store) -> list[int]:
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_export_equals_the_cli_and_is_a_disclosure(client, store, tmp_path, fmt):
     _qualify_some(client, store)
-    r = post(client, "/export", {"recipient": "IOM panel Nottingham", "purpose": "panel 2026-07-20",
-                                 "format": fmt, "filename": f"panel.{fmt}"})
+    r = post(
+        client,
+        "/export",
+        {
+            "recipient": "IOM panel Nottingham",
+            "purpose": "panel 2026-07-20",
+            "format": fmt,
+            "filename": f"panel.{fmt}",
+        },
+    )
     assert r.status_code == 200
     assert r.headers["Content-Disposition"] == f'attachment; filename="panel.{fmt}"'
     out = tmp_path / f"cli.{fmt}"
-    assert main(["export", "--store", str(store), "--out", str(out), "--recipient", "IOM panel Nottingham",
-                 "--user", "rev", "--purpose", "panel 2026-07-20"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--store",
+                str(store),
+                "--out",
+                str(out),
+                "--recipient",
+                "IOM panel Nottingham",
+                "--user",
+                "rev",
+                "--purpose",
+                "panel 2026-07-20",
+            ]
+        )
+        == 0
+    )
 
     def rows(text):
         return [line for line in text.splitlines() if not line.startswith("#")]
@@ -378,7 +504,11 @@ def test_export_equals_the_cli_and_is_a_disclosure(client, store, tmp_path, fmt)
     assert set(df[df["event_type"] == "proximity_hit"]["crime_ref"]) == {"C03"}  # only qualified hits
     web = [e for e in audit_entries(store) if e["action"] == "export"][0]
     assert (web["kind"], web["user"], web["purpose"], web["recipient"]) == (
-        "disclosure", "rev", "panel 2026-07-20", "IOM panel Nottingham")
+        "disclosure",
+        "rev",
+        "panel 2026-07-20",
+        "IOM panel Nottingham",
+    )
     assert web["counts"]["records"] == len(df) and web["parameters"]["file"] == f"panel.{fmt}"
     assert web["subjects"] == sorted(set(df["subject_id"]))
 
@@ -387,7 +517,9 @@ def test_export_of_one_subject_with_default_name(client, store):
     _qualify_some(client, store)
     r = post(client, "/export", {"recipient": "OM", "purpose": "p", "subject": "N04", "format": "jsonl"})
     assert r.status_code == 200
-    assert re.fullmatch(r'attachment; filename="case-records-\d{8}T\d{6}Z\.jsonl"', r.headers["Content-Disposition"])
+    assert re.fullmatch(
+        r'attachment; filename="case-records-\d{8}T\d{6}Z\.jsonl"', r.headers["Content-Disposition"]
+    )
     recs = [json.loads(line) for line in r.get_data(as_text=True).splitlines()]
     assert {x["subject_id"] for x in recs} == {"N04"} and recs[0]["event_type"] == "proximity_hit"
 
@@ -405,7 +537,14 @@ def test_audit_page_verifies_and_shows_every_step(client, app, store):
     assert r.status_code == 200
     assert "Hash chain verified" in T(r)
     actions = re.findall(r'<td class="action">([^<]+)</td>', r.text)
-    assert actions == ["sign-out", "review qualify", "map", "crime", "crime search", "sign-in"]  # newest first
+    assert actions == [
+        "sign-out",
+        "review qualify",
+        "map",
+        "crime",
+        "crime search",
+        "sign-in",
+    ]  # newest first
     assert audit_entries(store)[-1]["action"] == "audit"
     # a changed line is reported
     path = store / "audit.jsonl"
@@ -420,7 +559,13 @@ def test_audit_page_verifies_and_shows_every_step(client, app, store):
 
 def test_every_view_of_location_data_is_audited(client, store):
     sign_in(client, "ana", purpose="coverage of the audit")
-    views = ["/crimes?ref=C02", "/crime?ref=C02", "/crime/map?ref=C02", "/subjects?q=N02", "/subject?subject=N02"]
+    views = [
+        "/crimes?ref=C02",
+        "/crime?ref=C02",
+        "/crime/map?ref=C02",
+        "/subjects?q=N02",
+        "/subject?subject=N02",
+    ]
     n = len(audit_entries(store))
     for url in views:
         assert client.get(url).status_code == 200

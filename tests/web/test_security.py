@@ -1,4 +1,4 @@
-"""Refusals: no session, wrong role, missing purpose, bad CSRF token, the 48 h cap, export names, bad input."""
+"""Refusals: no session, wrong role, no purpose, bad CSRF token, the 48 h cap, export names, bad input."""
 
 from __future__ import annotations
 
@@ -10,8 +10,18 @@ import pytest
 from tests.web.conftest import T, audit_entries, csrf_of, hit_ids, post, sign_in
 from trailmon.store.cases import CaseStore
 
-DATA_GETS = ["/crimes?ref=C0", "/crime?ref=C02", "/crime/map?ref=C02", "/subjects", "/subject?subject=N02",
-             "/trail?subject=N02", "/cohort", "/export", "/audit", "/purpose"]
+DATA_GETS = [
+    "/crimes?ref=C0",
+    "/crime?ref=C02",
+    "/crime/map?ref=C02",
+    "/subjects",
+    "/subject?subject=N02",
+    "/trail?subject=N02",
+    "/cohort",
+    "/export",
+    "/audit",
+    "/purpose",
+]
 POSTS = ["/review/1", "/trail?subject=N02", "/export"]
 
 
@@ -39,7 +49,10 @@ def test_wrong_role_is_refused_with_the_roles_allowed(client, store):
     sign_in(client, "aud")
     n = len(audit_entries(store))
     r = client.get("/crime?ref=C02")
-    assert r.status_code == 403 and "the auditor role may not open this page (crime); roles allowed: analyst, reviewer" in T(r)
+    assert (
+        r.status_code == 403
+        and "the auditor role may not open this page (crime); roles allowed: analyst, reviewer" in T(r)
+    )
     r = post(client, "/export", {"recipient": "x", "purpose": "y"})
     assert r.status_code == 403
     assert len(audit_entries(store)) == n  # refusals show no data, so nothing was consulted
@@ -51,8 +64,9 @@ def test_session_without_purpose_goes_to_the_purpose_page(client, store):
         del s["purpose"]
     r = client.get("/crime?ref=C02")
     assert r.status_code == 302 and r.headers["Location"] == "/purpose?next=/crime?ref%3DC02"
-    r = post(client, "/trail?subject=N02", {"from": "2026-07-14T09:00Z", "to": "2026-07-14T10:00Z",
-                                            "purpose": "p"})
+    r = post(
+        client, "/trail?subject=N02", {"from": "2026-07-14T09:00Z", "to": "2026-07-14T10:00Z", "purpose": "p"}
+    )
     assert r.status_code == 403 and "state the purpose of this session first" in T(r)
     r = post(client, "/purpose", {"purpose": "  "})
     assert r.status_code == 403 and "state the purpose of this session" in T(r)
@@ -93,7 +107,9 @@ def test_sign_in_form_has_a_csrf_token_and_a_new_one_after_sign_in(client):
     page = client.get("/sign-in")
     before = csrf_of(client)
     assert f'name="csrf_token" value="{before}"' in page.text
-    r = client.post("/sign-in", data={"username": "rev", "password": "a long test passphrase", "purpose": "p"})
+    r = client.post(
+        "/sign-in", data={"username": "rev", "password": "a long test passphrase", "purpose": "p"}
+    )
     assert r.status_code == 400  # no token: refused before the password is checked
     sign_in(client, "rev")
     assert csrf_of(client) != before  # no fixation of the pre-sign-in session
@@ -119,8 +135,24 @@ def test_72_hours_of_trail_need_a_justification(client, store):
 
 @pytest.mark.parametrize(
     "name",
-    ["../x.csv", "..%2fx.csv", "../../etc/passwd.csv", "/tmp/x.csv", "a/b.csv", "..\\x.csv", "C:\\x.csv",
-     ".hidden.csv", "x..csv", "x.csv/..", "x .csv", "x.txt", "x.jsonl", "x.csv\x00.jsonl", "-", "%2e%2e"],
+    [
+        "../x.csv",
+        "..%2fx.csv",
+        "../../etc/passwd.csv",
+        "/tmp/x.csv",
+        "a/b.csv",
+        "..\\x.csv",
+        "C:\\x.csv",
+        ".hidden.csv",
+        "x..csv",
+        "x.csv/..",
+        "x .csv",
+        "x.txt",
+        "x.jsonl",
+        "x.csv\x00.jsonl",
+        "-",
+        "%2e%2e",
+    ],
 )
 def test_export_names_cannot_leave_their_place(client, store, name):
     sign_in(client, "rev")
@@ -142,10 +174,20 @@ def test_oversized_request_is_refused(client, store):
 @pytest.mark.parametrize(
     ("method", "url", "data", "status", "message"),
     [
-        ("post", "/review/{hid}", {"action": "reject", "reason": "x" * 501}, 400,
-         "reason must be at most 500 characters, got 501"),
-        ("post", "/review/{hid}", {"action": "reject", "reason": "bad\x1bchars"}, 400,
-         "reason must not hold control characters"),
+        (
+            "post",
+            "/review/{hid}",
+            {"action": "reject", "reason": "x" * 501},
+            400,
+            "reason must be at most 500 characters, got 501",
+        ),
+        (
+            "post",
+            "/review/{hid}",
+            {"action": "reject", "reason": "bad\x1bchars"},
+            400,
+            "reason must not hold control characters",
+        ),
         ("post", "/review/{hid}", {"action": "qualify" * 3}, 400, "action must be at most 10 characters"),
         ("post", "/review/{hid}", {}, 400, "action is required"),
         ("post", "/review/abc", {"action": "qualify"}, 404, ""),
@@ -153,12 +195,23 @@ def test_oversized_request_is_refused(client, store):
         ("get", "/crime?ref=C02&version=abc", None, 400, "version must be a whole number, got 'abc'"),
         ("get", "/crime?ref=C02&version=99999999", None, 400, "version must be a whole number"),
         ("get", "/crime", None, 400, "crime reference is required"),
-        ("get", "/crime?ref=" + "C" * 101, None, 400, "crime reference must be at most 100 characters, got 101"),
+        (
+            "get",
+            "/crime?ref=" + "C" * 101,
+            None,
+            400,
+            "crime reference must be at most 100 characters, got 101",
+        ),
         ("get", "/crimes?date=someday", None, 400, "date must be a day such as 2026-07-14, got 'someday'"),
         ("get", "/crimes?group=arson", None, 400, "offence group must be one of robbery, burglary, vehicle"),
         ("get", "/subject", None, 400, "subject is required"),
-        ("post", "/export", {"recipient": "r", "purpose": "p", "format": "xlsx"}, 400,
-         "format must be 'csv' or 'jsonl', got 'xlsx'"),
+        (
+            "post",
+            "/export",
+            {"recipient": "r", "purpose": "p", "format": "xlsx"},
+            400,
+            "format must be 'csv' or 'jsonl', got 'xlsx'",
+        ),
     ],
 )
 def test_malformed_input_is_refused(client, store, method, url, data, status, message):
@@ -177,7 +230,10 @@ def test_malformed_input_is_refused(client, store, method, url, data, status, me
         ({"from": "yesterday", "to": "2026-07-14T10:00:00Z"}, "from must be an ISO 8601 time"),
         ({"from": "2026-07-14T10:00:00Z", "to": "2026-07-14T09:00:00Z"}, "is before 'from'"),
         ({"from": "", "to": "2026-07-14T10:00:00Z"}, "from is required"),
-        ({"from": "2026-07-14T10:00:00Z" + " " * 40, "to": "2026-07-14T11:00:00Z"}, "from must be at most 40"),
+        (
+            {"from": "2026-07-14T10:00:00Z" + " " * 40, "to": "2026-07-14T11:00:00Z"},
+            "from must be at most 40",
+        ),
     ],
 )
 def test_trail_form_errors(client, form, message):
@@ -195,7 +251,9 @@ def test_cookie_flags_and_lifetime(client):
     left = time.mktime(time.strptime(expires, "%a, %d %b %Y %H:%M:%S GMT")) - time.mktime(time.gmtime())
     assert 8 * 3600 - 120 <= left <= 8 * 3600 + 120
     value = re.search(r"trailmon_session=([^;]+)", cookie).group(1)
-    assert "rev" not in value.split(".")[0] or value.startswith(".")  # signed (and compressed), not plain JSON
+    assert "rev" not in value.split(".")[0] or value.startswith(
+        "."
+    )  # signed (and compressed), not plain JSON
 
 
 def test_secure_cookies_option(store):
@@ -237,12 +295,22 @@ def test_removed_user_or_changed_role_ends_the_session(client, store):
     assert client.get("/crimes").status_code == 302
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:x"])
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:x"]
+)
 def test_no_open_redirect_after_sign_in(client, target):
     page = client.get("/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    r = client.post("/sign-in", data={"csrf_token": token, "username": "rev",
-                                      "password": "a long test passphrase", "purpose": "p", "next": target})
+    r = client.post(
+        "/sign-in",
+        data={
+            "csrf_token": token,
+            "username": "rev",
+            "password": "a long test passphrase",
+            "purpose": "p",
+            "next": target,
+        },
+    )
     assert r.status_code == 302 and r.headers["Location"] == "/"
 
 
@@ -264,7 +332,12 @@ def test_pages_escape_what_they_show_and_load_nothing_external(client, store):
 
 
 def test_static_files_cannot_be_escaped(client):
-    for url in ["/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py", "/static/../../store/audit.jsonl"]:
+    for url in [
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/static/..%2fapp.py",
+        "/static/../../store/audit.jsonl",
+    ]:
         with client.get(url) as r:
             assert r.status_code == 404, url
 

@@ -75,7 +75,13 @@ def run(args) -> int:
         users.remove(args.name)
         params = {"name": args.name}
         line = f"user {args.name} removed from {users.path}"
-    audit.append(store.audit_path, user=_login(), purpose="web app user administration",
-                 action=f"users {args.action}", kind="administration", parameters=params)
+    audit.append(
+        store.audit_path,
+        user=_login(),
+        purpose="web app user administration",
+        action=f"users {args.action}",
+        kind="administration",
+        parameters=params,
+    )
     emit(args, {"action": args.action, **params, "users_file": str(users.path)}, [line])
     return 0

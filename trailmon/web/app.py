@@ -99,6 +99,7 @@ REPORT_CSP = (
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EXPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
+_HITS_OF_CRIME = "SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ? ORDER BY hit_id"
 _STATUS = {AccessRefusedError: 403, InputError: 400, StoreError: 503}
 
 
@@ -111,7 +112,9 @@ def _secret_for(store: Path) -> bytes:
     except FileExistsError:
         text = path.read_text().strip()
         if len(text) < 32:
-            raise StoreError(f"{str(path)!r} holds no usable secret; delete it and a new one is made") from None
+            raise StoreError(
+                f"{str(path)!r} holds no usable secret; delete it and a new one is made"
+            ) from None
         return text.encode()
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
@@ -198,8 +201,12 @@ def _hit_row(h: dict) -> dict:
 
 
 def _evidence_row(e: dict) -> dict:
-    return {**{c: e.get(c) for c in EVIDENCE}, "time": _iso_ns(e["time_ns"]), "within_r": bool(e["within_r"]),
-            "flags": e.get("flags") or ""}
+    return {
+        **{c: e.get(c) for c in EVIDENCE},
+        "time": _iso_ns(e["time_ns"]),
+        "within_r": bool(e["within_r"]),
+        "flags": e.get("flags") or "",
+    }
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -298,8 +305,16 @@ def create_app(
     def trail_store() -> TrailStore:
         return TrailStore(store_path)
 
-    def log(action: str, *, parameters: dict, subjects=(), counts: dict | None = None,
-            kind: str = "consultation", purpose: str | None = None, recipient: str | None = None) -> dict:
+    def log(
+        action: str,
+        *,
+        parameters: dict,
+        subjects=(),
+        counts: dict | None = None,
+        kind: str = "consultation",
+        purpose: str | None = None,
+        recipient: str | None = None,
+    ) -> dict:
         return audit.append(
             store_path / "audit.jsonl",
             user=g.user.name,
@@ -362,7 +377,10 @@ def create_app(
         if request.method == "POST":
             sent = request.form.get("csrf_token", "")
             if not (sent and hmac.compare_digest(sent, session["csrf"])):
-                abort(400, description="the form's CSRF token is missing or wrong; reload the page and try again")
+                abort(
+                    400,
+                    description="the form's CSRF token is missing or wrong; reload the page and try again",
+                )
 
     @app.after_request
     def headers(resp: Response) -> Response:
@@ -378,7 +396,9 @@ def create_app(
     @app.errorhandler(TrailmonError)
     def trailmon_error(exc: TrailmonError):
         code = next((c for cls, c in _STATUS.items() if isinstance(exc, cls)), 500)
-        return render_template("error.html", code=code, title=_TITLES.get(code, "Error"), message=str(exc)), code
+        return render_template(
+            "error.html", code=code, title=_TITLES.get(code, "Error"), message=str(exc)
+        ), code
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -389,7 +409,11 @@ def create_app(
 
     @app.context_processor
     def inject():
-        return {"user": g.get("user"), "purpose": session.get("purpose"), "csrf_token": session.get("csrf", "")}
+        return {
+            "user": g.get("user"),
+            "purpose": session.get("purpose"),
+            "csrf_token": session.get("csrf", ""),
+        }
 
     # -- session ---------------------------------------------------------------------------------------
     @app.get("/")
@@ -397,7 +421,12 @@ def create_app(
         user = current_user()
         if user is None:
             return redirect(url_for("sign_in"))
-        first = {"analyst": "crimes", "reviewer": "crimes", "offender_manager": "subjects", "auditor": "audit_log"}
+        first = {
+            "analyst": "crimes",
+            "reviewer": "crimes",
+            "offender_manager": "subjects",
+            "auditor": "audit_log",
+        }
         return redirect(url_for(first[user.role]))
 
     @app.route("/sign-in", methods=["GET", "POST"])
@@ -409,18 +438,27 @@ def create_app(
         password = request.form.get("password", "")
         purpose = _field(request.form, "purpose")
         if len(password) > MAX_FIELD["password"]:
-            raise InputError(f"password must be at most {MAX_FIELD['password']} characters, got {len(password)}")
+            raise InputError(
+                f"password must be at most {MAX_FIELD['password']} characters, got {len(password)}"
+            )
         user = users.authenticate(name or "", password) if name and password else None
         if user is None:
-            return render_template("sign_in.html", next=nxt, error="Unknown user name or wrong password."), 401
+            return render_template(
+                "sign_in.html", next=nxt, error="Unknown user name or wrong password."
+            ), 401
         if purpose is None:
             return render_template(
                 "sign_in.html", next=nxt, error="State the purpose of this session (it is audited)."
             ), 400
         session.clear()
         session.permanent = True
-        session.update(user=user.name, role=user.role, purpose=purpose, csrf=secrets.token_urlsafe(32),
-                       t0=int(time.time()))
+        session.update(
+            user=user.name,
+            role=user.role,
+            purpose=purpose,
+            csrf=secrets.token_urlsafe(32),
+            t0=int(time.time()),
+        )
         g.user = user
         log("sign-in", kind="session", parameters={"role": user.role})
         return redirect(nxt or url_for("home"))
@@ -498,10 +536,18 @@ def create_app(
             for r in rows:
                 r["from"], r["to"] = _iso_ns(r["committed_from_ns"]), _iso_ns(r["committed_to_ns"])
                 r["pending"], r["qualified"] = int(r["pending"] or 0), int(r["qualified"] or 0)
-            log("crime search", parameters={"ref": ref, "force": force, "group": group, "date": date},
-                counts={"crimes": len(rows)})
-        return render_template("crimes.html", rows=rows, searched=searched, groups=OFFENCE_GROUPS,
-                               q={"ref": ref or "", "force": force or "", "group": group or "", "date": date or ""})
+            log(
+                "crime search",
+                parameters={"ref": ref, "force": force, "group": group, "date": date},
+                counts={"crimes": len(rows)},
+            )
+        return render_template(
+            "crimes.html",
+            rows=rows,
+            searched=searched,
+            groups=OFFENCE_GROUPS,
+            q={"ref": ref or "", "force": force or "", "group": group or "", "date": date or ""},
+        )
 
     def crime_key() -> tuple[str, str, int | None]:
         ref = _field(request.args, "ref", required=True, label="crime reference")
@@ -512,17 +558,24 @@ def create_app(
         return force, ref, int(version) if version else None
 
     def load_crime(cases: CaseStore, force: str, ref: str, version: int | None):
-        versions = _records(cases.frame(
-            "SELECT * FROM crimes WHERE force = ? AND crime_ref = ? ORDER BY crime_version", [force, ref]
-        ))
+        versions = _records(
+            cases.frame(
+                "SELECT * FROM crimes WHERE force = ? AND crime_ref = ? ORDER BY crime_version", [force, ref]
+            )
+        )
         if not versions:
             abort(404, description=f"no crime {ref!r} (force {force!r}) in the case records")
-        chosen = versions[-1] if version is None else next(
-            (v for v in versions if int(v["crime_version"]) == version), None
+        chosen = (
+            versions[-1]
+            if version is None
+            else next((v for v in versions if int(v["crime_version"]) == version), None)
         )
         if chosen is None:
-            abort(404, description=f"crime {ref!r} has no version {version}; it has "
-                                   + ", ".join(str(v["crime_version"]) for v in versions))
+            abort(
+                404,
+                description=f"crime {ref!r} has no version {version}; it has "
+                + ", ".join(str(v["crime_version"]) for v in versions),
+            )
         return versions, chosen
 
     @app.get("/crime")
@@ -532,18 +585,36 @@ def create_app(
         with open_cases() as cases:
             versions, c = load_crime(cases, force, ref, version)
             key = [force, ref, int(c["crime_version"])]
-            hits = [_hit_row(h) for h in _records(cases.frame(
-                "SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ? ORDER BY hit_id", key
-            ))]
-            evidence = _records(cases.frame(
-                "SELECT e.*, h.crime_ref, h.crime_version, h.subject_id FROM evidence e JOIN hits h "
-                "USING (hit_id) WHERE h.force = ? AND h.crime_ref = ? AND h.crime_version = ? "
-                "ORDER BY h.hit_id, e.time_ns, e.seq, e.kind", key
-            ))
-            gaps = _records(cases.frame(
-                "SELECT * FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ? "
-                "ORDER BY subject_id, gap_start_ns", key
-            ))
+            hits = [
+                _hit_row(h)
+                for h in _records(
+                    cases.frame(
+                        _HITS_OF_CRIME,
+                        key,
+                    )
+                )
+            ]
+            evidence = _records(
+                cases.frame(
+                    "SELECT e.*, h.crime_ref, h.crime_version, h.subject_id FROM evidence e JOIN hits h "
+                    "USING (hit_id) WHERE h.force = ? AND h.crime_ref = ? AND h.crime_version = ? "
+                    "ORDER BY h.hit_id, e.time_ns, e.seq, e.kind",
+                    key,
+                )
+            )
+            gaps = _records(
+                cases.frame(
+                    "SELECT * FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ? "
+                    "ORDER BY subject_id, gap_start_ns",
+                    key,
+                )
+            )
+            default_radius, _ = _run_parameters(cases, c.get("matched_run"))
+        c["radius_shown"] = (
+            f"{c['radius_m']:g} m"
+            if c.get("radius_m") is not None
+            else f"{default_radius:g} m (the run's default)"
+        )
         for gp in gaps:
             gp["gap_start"], gp["gap_end"] = _iso_ns(gp["gap_start_ns"]), _iso_ns(gp["gap_end_ns"])
         for v in versions:
@@ -552,8 +623,12 @@ def create_app(
         for e in evidence:
             by_hit.setdefault(int(e["hit_id"]), []).append(_evidence_row(e))
         subjects = {h["subject_id"] for h in hits} | {gp["subject_id"] for gp in gaps}
-        log("crime", parameters={"force": force, "crime_ref": ref, "crime_version": int(c["crime_version"])},
-            subjects=subjects, counts={"hits": len(hits), "evidence_rows": len(evidence), "gaps_near_scene": len(gaps)})
+        log(
+            "crime",
+            parameters={"force": force, "crime_ref": ref, "crime_version": int(c["crime_version"])},
+            subjects=subjects,
+            counts={"hits": len(hits), "evidence_rows": len(evidence), "gaps_near_scene": len(gaps)},
+        )
         return render_template(
             "crime.html",
             crime=c,
@@ -575,37 +650,69 @@ def create_app(
         with open_cases() as cases:
             _, c = load_crime(cases, force, ref, version)
             key = [force, ref, int(c["crime_version"])]
-            hits = _records(cases.frame(
-                "SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ? ORDER BY hit_id", key
-            ))
-            evidence = _records(cases.frame(
-                "SELECT e.*, h.crime_ref, h.crime_version, h.subject_id FROM evidence e JOIN hits h "
-                "USING (hit_id) WHERE h.force = ? AND h.crime_ref = ? AND h.crime_version = ? "
-                "ORDER BY h.hit_id, e.time_ns, e.seq, e.kind", key
-            ))
+            hits = _records(
+                cases.frame(
+                    _HITS_OF_CRIME,
+                    key,
+                )
+            )
+            evidence = _records(
+                cases.frame(
+                    "SELECT e.*, h.crime_ref, h.crime_version, h.subject_id FROM evidence e JOIN hits h "
+                    "USING (hit_id) WHERE h.force = ? AND h.crime_ref = ? AND h.crime_version = ? "
+                    "ORDER BY h.hit_id, e.time_ns, e.seq, e.kind",
+                    key,
+                )
+            )
             radius, max_gap = _run_parameters(cases, c.get("matched_run"))
         t1 = pd.Timestamp(int(c["committed_from_ns"]), unit="ns", tz="UTC")
         t2 = pd.Timestamp(int(c["committed_to_ns"]), unit="ns", tz="UTC")
         subjects = list(dict.fromkeys(h["subject_id"] for h in hits))
         ts = trail_store()
-        trails = (ts.read(t1, t2, subjects, halo_s=max(max_gap, 60.0)) if subjects
-                  else ts.read_span(None, None))
-        crime_row = {"crime_ref": ref, "crime_version": int(c["crime_version"]), "offence": c.get("offence"),
-                     "x_m": c["x_m"], "y_m": c["y_m"], "lat": c.get("lat"), "lon": c.get("lon"),
-                     "committed_from": t1, "committed_to": t2, "radius_m": c.get("radius_m")}
+        trails = (
+            ts.read(t1, t2, subjects, halo_s=max(max_gap, 60.0)) if subjects else ts.read_span(None, None)
+        )
+        crime_row = {
+            "crime_ref": ref,
+            "crime_version": int(c["crime_version"]),
+            "offence": c.get("offence"),
+            "x_m": c["x_m"],
+            "y_m": c["y_m"],
+            "lat": c.get("lat"),
+            "lon": c.get("lon"),
+            "committed_from": t1,
+            "committed_to": t2,
+            "radius_m": c.get("radius_m"),
+        }
         hits_df = pd.DataFrame(
-            [{"crime_ref": h["crime_ref"], "crime_version": h["crime_version"], "subject_id": h["subject_id"],
-              "min_distance_m": h["min_distance_m"], "passes": h["passes"], "confidence": h["confidence"]}
-             for h in hits],
+            [
+                {
+                    "crime_ref": h["crime_ref"],
+                    "crime_version": h["crime_version"],
+                    "subject_id": h["subject_id"],
+                    "min_distance_m": h["min_distance_m"],
+                    "passes": h["passes"],
+                    "confidence": h["confidence"],
+                }
+                for h in hits
+            ],
             columns=["crime_ref", "crime_version", "subject_id", "min_distance_m", "passes", "confidence"],
         )
         ev_df = pd.DataFrame([_evidence_row(e) for e in evidence], columns=EVIDENCE)
         ev_df["time"] = pd.to_datetime(ev_df["time"], utc=True)
         m = crime_map(trails, crime_row, hits_df, ev_df, radius_m=radius, max_gap_s=max_gap, crs=ts.crs)
         html = offline_html(m.get_root().render())
-        log("map", parameters={"form": "crime", "force": force, "crime_ref": ref,
-                               "crime_version": int(c["crime_version"])},
-            subjects=subjects, counts={"hits": len(hits), "evidence_rows": len(evidence)})
+        log(
+            "map",
+            parameters={
+                "form": "crime",
+                "force": force,
+                "crime_ref": ref,
+                "crime_version": int(c["crime_version"]),
+            },
+            subjects=subjects,
+            counts={"hits": len(hits), "evidence_rows": len(evidence)},
+        )
         return _map_response(html)
 
     @app.post("/review/<int:hit_id>")
@@ -618,10 +725,22 @@ def create_app(
         state = "qualified" if action == "qualify" else "rejected"
         with open_cases() as cases:
             hit = cases.review(hit_id, state, user=g.user.name, reason=reason)
-        log(f"review {action}", parameters={"hit_id": hit_id, "reason": reason}, subjects=[hit["subject_id"]],
-            counts={"hits": 1})
-        return redirect(url_for("crime", force=hit["force"], ref=hit["crime_ref"], version=hit["crime_version"],
-                                done=f"hit {hit_id} {state}") + f"#hit-{hit_id}")
+        log(
+            f"review {action}",
+            parameters={"hit_id": hit_id, "reason": reason},
+            subjects=[hit["subject_id"]],
+            counts={"hits": 1},
+        )
+        return redirect(
+            url_for(
+                "crime",
+                force=hit["force"],
+                ref=hit["crime_ref"],
+                version=hit["crime_version"],
+                done=f"hit {hit_id} {state}",
+            )
+            + f"#hit-{hit_id}"
+        )
 
     # -- subjects --------------------------------------------------------------------------------------
     @app.get("/subjects")
@@ -633,14 +752,19 @@ def create_app(
                 like = "%" + _like(q) + "%"
                 df = cases.frame(
                     "SELECT * FROM subjects WHERE subject_id LIKE ? ESCAPE '\\' OR crn LIKE ? ESCAPE '\\' "
-                    "OR pnc_id LIKE ? ESCAPE '\\' OR nomis_id LIKE ? ESCAPE '\\' ORDER BY subject_id LIMIT 500",
+                    "OR pnc_id LIKE ? ESCAPE '\\' OR nomis_id LIKE ? ESCAPE '\\' "
+                    "ORDER BY subject_id LIMIT 500",
                     [like] * 4,
                 )
             else:
                 df = cases.frame("SELECT * FROM subjects ORDER BY subject_id LIMIT 500")
         rows = _records(df)
-        log("subject search", parameters={"q": q}, subjects=[r["subject_id"] for r in rows],
-            counts={"subjects": len(rows)})
+        log(
+            "subject search",
+            parameters={"q": q},
+            subjects=[r["subject_id"] for r in rows],
+            counts={"subjects": len(rows)},
+        )
         return render_template("subjects.html", rows=rows, q=q or "")
 
     def subject_id_arg() -> str:
@@ -652,13 +776,24 @@ def create_app(
         sid = subject_id_arg()
         with open_cases() as cases:
             ident = _records(cases.frame("SELECT * FROM subjects WHERE subject_id = ?", [sid]))
-            att = _records(cases.frame("SELECT * FROM attendance WHERE subject_id = ? ORDER BY start_ns", [sid]))
-            zev = _records(cases.frame(
-                "SELECT * FROM zone_events WHERE subject_id = ? ORDER BY start_ns, zone_id", [sid]
-            ))
-            hits = [_hit_row(h) for h in _records(cases.frame(
-                "SELECT * FROM hits WHERE subject_id = ? AND review_state = 'qualified' ORDER BY hit_id", [sid]
-            ))]
+            att = _records(
+                cases.frame("SELECT * FROM attendance WHERE subject_id = ? ORDER BY start_ns", [sid])
+            )
+            zev = _records(
+                cases.frame(
+                    "SELECT * FROM zone_events WHERE subject_id = ? ORDER BY start_ns, zone_id", [sid]
+                )
+            )
+            hits = [
+                _hit_row(h)
+                for h in _records(
+                    cases.frame(
+                        "SELECT * FROM hits WHERE subject_id = ? AND review_state = 'qualified' "
+                        "ORDER BY hit_id",
+                        [sid],
+                    )
+                )
+            ]
         windows = trail_store().subjects()
         windows = _records(windows[windows["subject_id"].astype(str) == sid])
         if not ident and not windows:
@@ -671,8 +806,12 @@ def create_app(
                 a[k] = _iso_ns(a[f"{k}_ns"])
         for z in zev:
             z["start"], z["end"] = _iso_ns(z["start_ns"]), _iso_ns(z["end_ns"])
-        log("subject", parameters={"subject": sid}, subjects=[sid],
-            counts={"appointments": len(att), "zone_events": len(zev), "qualified_hits": len(hits)})
+        log(
+            "subject",
+            parameters={"subject": sid},
+            subjects=[sid],
+            counts={"appointments": len(att), "zone_events": len(zev), "qualified_hits": len(hits)},
+        )
         return render_template(
             "subject.html",
             sid=sid,
@@ -694,7 +833,9 @@ def create_app(
         sid = subject_id_arg()
         form = {"from": "", "to": "", "justify": "", "purpose": ""}
         if request.method == "GET":
-            return render_template("trail_form.html", sid=sid, form=form, cap_h=MAX_WINDOW_S / 3600, tz=DEFAULT_TZ)
+            return render_template(
+                "trail_form.html", sid=sid, form=form, cap_h=MAX_WINDOW_S / 3600, tz=DEFAULT_TZ
+            )
         form = {k: request.form.get(k, "")[: MAX_FIELD[k]] for k in form}
         purpose = _purpose_field(request.form)
         t1 = parse_instant(_field(request.form, "from", required=True), DEFAULT_TZ, what="from")
@@ -712,13 +853,25 @@ def create_app(
         df = trail_frame(trails, sid)
         df = df[(df["time"] >= t1) & (df["time"] <= t2)].reset_index(drop=True)
         params = {"subject": sid, "from": t1.isoformat(), "to": t2.isoformat(), "justify": justify}
-        log("trail", parameters=params, subjects=[sid] if len(df) else [], counts={"fixes": len(df)},
-            purpose=purpose)
-        token = map_tokens.dumps({"u": g.user.name, "s": sid, "a": int(t1.value), "b": int(t2.value),
-                                  "j": justify, "p": purpose})
+        log(
+            "trail",
+            parameters=params,
+            subjects=[sid] if len(df) else [],
+            counts={"fixes": len(df)},
+            purpose=purpose,
+        )
+        token = map_tokens.dumps(
+            {"u": g.user.name, "s": sid, "a": int(t1.value), "b": int(t2.value), "j": justify, "p": purpose}
+        )
         return render_template(
-            "trail.html", sid=sid, t1=_iso_ns(t1.value), t2=_iso_ns(t2.value), justify=justify,
-            trail_purpose=purpose, n=len(df), trail_table=_table(TRAIL, _records(df)),
+            "trail.html",
+            sid=sid,
+            t1=_iso_ns(t1.value),
+            t2=_iso_ns(t2.value),
+            justify=justify,
+            trail_purpose=purpose,
+            n=len(df),
+            trail_table=_table(TRAIL, _records(df)),
             map_url=url_for("trail_map", t=token),
         )
 
@@ -746,9 +899,19 @@ def create_app(
         from trailmon.map import _layers as L
 
         n = len(L.subject_fixes(trails, sid, t1.value / 1e9, t2.value / 1e9, ts.crs).t_s)
-        log("map", parameters={"form": "subject", "subject": sid, "from": t1.isoformat(), "to": t2.isoformat(),
-                               "justify": p.get("j")},
-            subjects=[sid] if n else [], counts={"fixes": n}, purpose=p["p"])
+        log(
+            "map",
+            parameters={
+                "form": "subject",
+                "subject": sid,
+                "from": t1.isoformat(),
+                "to": t2.isoformat(),
+                "justify": p.get("j"),
+            },
+            subjects=[sid] if n else [],
+            counts={"fixes": n},
+            purpose=p["p"],
+        )
         return _map_response(html)
 
     # -- cohort, export, audit -------------------------------------------------------------------------
@@ -770,11 +933,22 @@ def create_app(
     def cohort_report():
         from trailmon.report.cohort import write_cohort_report
 
-        q = {"from": _field(request.args, "from", required=True), "to": _field(request.args, "to", required=True)}
+        q = {
+            "from": _field(request.args, "from", required=True),
+            "to": _field(request.args, "to", required=True),
+        }
         t1, t2 = _cohort_period(q)
         with open_cases() as cases, tempfile.TemporaryDirectory(prefix="trailmon-cohort-") as tmp:
-            res = write_cohort_report(tmp, trail_store(), cases, t1, t2, user=g.user.name,
-                                      purpose=session["purpose"], parameters={"interface": "web"})
+            res = write_cohort_report(
+                tmp,
+                trail_store(),
+                cases,
+                t1,
+                t2,
+                user=g.user.name,
+                purpose=session["purpose"],
+                parameters={"interface": "web"},
+            )
             html = Path(res["outputs"]["html"]).read_text(encoding="utf-8")
         resp = Response(html, mimetype="text/html")
         resp.headers["Content-Security-Policy"] = REPORT_CSP
@@ -784,8 +958,10 @@ def create_app(
     @app.route("/export", methods=["GET", "POST"])
     @page("export")
     def export():
-        form = {k: request.values.get(k, "")[: MAX_FIELD[k]] for k in ("subject", "recipient", "purpose",
-                                                                        "format", "filename")}
+        form = {
+            k: request.values.get(k, "")[: MAX_FIELD[k]]
+            for k in ("subject", "recipient", "purpose", "format", "filename")
+        }
         if request.method == "GET":
             return render_template("export.html", form=form)
         purpose = _purpose_field(request.form)
@@ -800,12 +976,19 @@ def create_app(
             f"case-records-{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%SZ')}.{fmt}"
         )
         _check_export_name(name, fmt)
-        data, by_type, frame_subjects, params = _export_bytes(store_path, db_path, name, subject=subject,
-                                                              recipient=recipient, user=g.user.name,
-                                                              purpose=purpose)
+        data, by_type, frame_subjects, params = _export_bytes(
+            store_path, db_path, name, subject=subject, recipient=recipient, user=g.user.name, purpose=purpose
+        )
         n = sum(by_type.values())
-        log("export", kind="disclosure", parameters=params, subjects=frame_subjects,
-            counts={"records": n, **by_type}, purpose=purpose, recipient=recipient)
+        log(
+            "export",
+            kind="disclosure",
+            parameters=params,
+            subjects=frame_subjects,
+            counts={"records": n, **by_type},
+            purpose=purpose,
+            recipient=recipient,
+        )
         resp = Response(data, mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
         resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return resp
@@ -824,18 +1007,31 @@ def create_app(
             entries = [e for e in entries if e.get("user") == user_filter]
         shown = list(reversed(entries))[:500]
         log("audit", parameters={"user": user_filter, "verified": verified}, counts={"entries": len(shown)})
-        return render_template("audit.html", entries=shown, total=len(entries), verified=verified, n=n,
-                               problem=problem, user_filter=user_filter or "")
+        return render_template(
+            "audit.html",
+            entries=shown,
+            total=len(entries),
+            verified=verified,
+            n=n,
+            problem=problem,
+            user_filter=user_filter or "",
+        )
 
     return app
 
 
 # -- functions the views share -----------------------------------------------------------------------------
-_TITLES = {400: "Bad request", 403: "Access refused", 404: "Not found", 500: "Error", 503: "Store unavailable"}
+_TITLES = {
+    400: "Bad request",
+    403: "Access refused",
+    404: "Not found",
+    500: "Error",
+    503: "Store unavailable",
+}
 
 
 def _like(text: str) -> str:
-    """``text`` with SQL LIKE wildcards escaped (``\\`` is the escape character)."""
+    r"""``text`` with SQL LIKE wildcards escaped (``\`` is the escape character)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -861,7 +1057,7 @@ def _run_parameters(cases: CaseStore, run_id: str | None) -> tuple[float, float]
 
 
 def _cohort_period(q: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The cohort report's ``[from, to)``: days or times, local to :data:`DEFAULT_TZ` unless they carry an offset."""
+    """The cohort report's ``[from, to)``: days or times, in :data:`DEFAULT_TZ` unless given an offset."""
     from trailmon.io._time import parse_instant
 
     t1 = parse_instant(q["from"], DEFAULT_TZ, what="from")
@@ -884,8 +1080,9 @@ def _check_export_name(name: str, fmt: str) -> None:
         raise InputError(f"file name must end with .{fmt} for the {fmt} format, got {name!r}")
 
 
-def _export_bytes(store: Path, db: Path, name: str, *, subject: str | None, recipient: str, user: str,
-                  purpose: str) -> tuple[bytes, dict, list[str], dict]:
+def _export_bytes(
+    store: Path, db: Path, name: str, *, subject: str | None, recipient: str, user: str, purpose: str
+) -> tuple[bytes, dict, list[str], dict]:
     """The export file as ``trailmon export`` writes it: case records following the schema, provenance first.
 
     Returns the file's bytes, the counts by event type, the subjects and the audit parameters.
@@ -898,15 +1095,27 @@ def _export_bytes(store: Path, db: Path, name: str, *, subject: str | None, reci
     schema = load_schema()
     validate_records(records, schema)
     frame = pd.DataFrame.from_records(records, columns=schema["required"])
-    params = {"subject": subject, "recipient": recipient, "schema": schema["$id"], "store": str(store),
-              "file": name}
-    prov = make_provenance("export", params, user=user, purpose=purpose,
-                           extra={"recipient": recipient, "schema": schema["$id"], "schema_file": SCHEMA_PATH.name})
+    params = {
+        "subject": subject,
+        "recipient": recipient,
+        "schema": schema["$id"],
+        "store": str(store),
+        "file": name,
+    }
+    prov = make_provenance(
+        "export",
+        params,
+        user=user,
+        purpose=purpose,
+        extra={"recipient": recipient, "schema": schema["$id"], "schema_file": SCHEMA_PATH.name},
+    )
     with tempfile.TemporaryDirectory(prefix="trailmon-export-") as tmp:
         out = Path(tmp) / name
         write_table(frame.astype(object).where(frame.notna(), None), out, prov)
         data = out.read_bytes()
     by_type = (
-        {str(k): int(v) for k, v in frame["event_type"].value_counts().sort_index().items()} if len(frame) else {}
+        {str(k): int(v) for k, v in frame["event_type"].value_counts().sort_index().items()}
+        if len(frame)
+        else {}
     )
     return data, by_type, sorted(set(frame["subject_id"])) if len(frame) else [], params

@@ -88,7 +88,13 @@ def allowed(role: str | None, what: str) -> bool:
 def _scrypt(password: str, salt: bytes, kdf: dict) -> bytes:
     n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
     return hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=int(kdf["dklen"]), maxmem=256 * r * n + 2**20
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        dklen=int(kdf["dklen"]),
+        maxmem=256 * r * n + 2**20,
     )
 
 
@@ -163,7 +169,9 @@ class UsersFile:
         except (OSError, ValueError) as exc:
             raise StoreError(f"users file {str(self.path)!r} cannot be read: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("users"), dict):
-            raise StoreError(f"users file {str(self.path)!r} is not a trailmon users file (no 'users' object)")
+            raise StoreError(
+                f"users file {str(self.path)!r} is not a trailmon users file (no 'users' object)"
+            )
         return data
 
     def _save(self, data: dict) -> None:
@@ -174,7 +182,9 @@ class UsersFile:
     def list(self) -> list[dict]:
         """Users by name: ``{"name", "role", "created"}`` (never the key or salt)."""
         users = self._load()["users"]
-        return [{"name": n, "role": u.get("role"), "created": u.get("created")} for n, u in sorted(users.items())]
+        return [
+            {"name": n, "role": u.get("role"), "created": u.get("created")} for n, u in sorted(users.items())
+        ]
 
     def add(self, name: str, role: str, password: str) -> User:
         """Add a user (or replace an existing user's role and password).
@@ -195,7 +205,8 @@ class UsersFile:
         """
         if not isinstance(name, str) or not USERNAME.match(name):
             raise InputError(
-                f"user name must be 1-64 letters, digits or . _ @ - (starting with a letter or digit), got {name!r}"
+                "user name must be 1-64 letters, digits or . _ @ - (starting with a letter or digit), "
+                f"got {name!r}"
             )
         if role not in ROLES:
             raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
