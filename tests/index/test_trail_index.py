@@ -70,3 +70,28 @@ def test_query_errors():
         idx.query(0.0, 0.0, 0.0, 1.0, -1.0)
     with pytest.raises(InputError, match=r"t2_s must be >= t1_s"):
         idx.query(0.0, 0.0, 1.0, 0.0, 10.0)
+
+
+@pytest.mark.kernels
+@given(S.trails(max_subjects=3, max_fixes=12, with_windows=False), S.crimes())
+def test_query_gaps_matches_brute_force(trails, crime):
+    px, py, _, t1, t2 = crime
+    got = TrailIndex.build(trails).query_gaps(px, py, t1, t2, 400.0).tolist()
+    t, x, y = trails.t_s, trails.x_m, trails.y_m
+    subj = trails.subject_of_fix()
+    want = [i for i in range(trails.n_fixes - 1)
+            if subj[i] == subj[i + 1] and t[i + 1] - t[i] > 600.0 and t[i] < t2 and t[i + 1] > t1
+            and np.hypot(x[i] - px, y[i] - py) <= 400.0 and np.hypot(x[i + 1] - px, y[i + 1] - py) <= 400.0]
+    assert got == want
+
+
+@pytest.mark.kernels
+@given(S.trails(max_subjects=3, max_fixes=12))
+def test_known_runs_are_disjoint_and_hold_every_fix(trails):
+    s = TrailIndex.build(trails).state
+    for k in range(trails.n_subjects):
+        rs = s.run_start[s.run_offsets[k]:s.run_offsets[k + 1]]
+        re = s.run_end[s.run_offsets[k]:s.run_offsets[k + 1]]
+        assert (rs < re).all() and (rs[1:] > re[:-1]).all()
+        for ti in trails.t_s[trails.offsets[k]:trails.offsets[k + 1]]:
+            assert ((rs <= ti - 60.0) & (ti + 60.0 <= re)).sum() == 1

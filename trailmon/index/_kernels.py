@@ -1,4 +1,4 @@
-"""Numba kernels of the spatiotemporal index: chunking, hashed counting sort, candidate scan.
+"""Numba kernels of the spatiotemporal index: chunking, hashed counting sort, candidate scan, gaps, known runs.
 
 Metres in the store's projected CRS, seconds UTC, contiguous float64/int64 arrays only.
 """
@@ -191,32 +191,172 @@ def scan_candidates(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell
     return k
 
 
+@kernel
+def scan_bound(slot_offsets, cell_m, bucket_s, px, py, radius_m, t1_s, t2_s):
+    """Entries :func:`scan_candidates` visits for one query: an upper bound on its candidates."""
+    mask = slot_offsets.shape[0] - 2
+    cx0 = np.int64(np.floor((px - radius_m) / cell_m))
+    cx1 = np.int64(np.floor((px + radius_m) / cell_m))
+    cy0 = np.int64(np.floor((py - radius_m) / cell_m))
+    cy1 = np.int64(np.floor((py + radius_m) / cell_m))
+    tb0 = np.int64(np.floor(t1_s / bucket_s))
+    tb1 = np.int64(np.floor(t2_s / bucket_s))
+    k = 0
+    for cx in range(cx0, cx1 + 1):
+        for cy in range(cy0, cy1 + 1):
+            for tb in range(tb0, tb1 + 1):
+                h = slot_of(cx, cy, tb, mask)
+                k += slot_offsets[h + 1] - slot_offsets[h]
+    return k
+
+
 @parallel_kernel
-def count_candidates_many(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
-                          px, py, radius_m, t1_s, t2_s):
-    """Number of candidate chunks of each query, shape ``(n_query,)``."""
+def candidates_many(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                    px, py, radius_m, t1_s, t2_s):
+    """Candidate chunk ids of every query in one scan, CSR ``(offsets, chunk_ids)``, sorted per query.
+
+    The entries a query visits bound its candidates, so each query scans once into its own part of a
+    scratch array, which is then compacted.
+    """
     n = px.shape[0]
+    bound = np.zeros(n + 1, np.int64)
+    for q in range(n):
+        bound[q + 1] = bound[q] + scan_bound(slot_offsets, cell_m, bucket_s, px[q], py[q], radius_m[q],
+                                             t1_s[q], t2_s[q])
+    scratch = np.empty(bound[n], np.int64)
     counts = np.empty(n, np.int64)
-    empty = np.empty(0, np.int64)
     for q in prange(n):
-        counts[q] = scan_candidates(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m,
-                                    bucket_s, px[q], py[q], radius_m[q], t1_s[q], t2_s[q], empty)
-    return counts
+        a = bound[q]
+        part = scratch[a:bound[q + 1]]
+        k = scan_candidates(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
+                            px[q], py[q], radius_m[q], t1_s[q], t2_s[q], part)
+        part[:k].sort()
+        counts[q] = k
+    offsets = np.zeros(n + 1, np.int64)
+    for q in range(n):
+        offsets[q + 1] = offsets[q] + counts[q]
+    out = np.empty(offsets[n], np.int64)
+    for q in prange(n):
+        out[offsets[q]:offsets[q + 1]] = scratch[bound[q]:bound[q] + counts[q]]
+    return offsets, out
 
 
-@parallel_kernel
-def fill_candidates_many(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
-                         px, py, radius_m, t1_s, t2_s, cand_offsets):
-    """Candidate chunk ids of every query, CSR by ``cand_offsets``, sorted (subject, then time) per query."""
-    n = px.shape[0]
-    out = np.empty(cand_offsets[n], np.int64)
-    for q in prange(n):
-        a = cand_offsets[q]
-        b = cand_offsets[q + 1]
-        scan_candidates(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell_m, bucket_s,
-                        px[q], py[q], radius_m[q], t1_s[q], t2_s[q], out[a:b])
-        out[a:b].sort()
-    return out
+@kernel
+def known_runs(t_s, offsets, max_gap_s, halo_s):
+    """Maximal intervals where the position is known, CSR by subject: ``(run_offsets, run_start, run_end)``.
+
+    The rule of :func:`trailmon.match._kernels.known_time_window` (each fix known within ``halo_s``,
+    segments up to ``max_gap_s`` known, touching intervals merged), over the whole trail, seconds UTC.
+    """
+    n = t_s.shape[0]
+    n_sub = offsets.shape[0] - 1
+    rs = np.empty(n, np.float64)
+    re = np.empty(n, np.float64)
+    run_offsets = np.zeros(n_sub + 1, np.int64)
+    m = 0
+    for s in range(n_sub):
+        lo = offsets[s]
+        hi = offsets[s + 1]
+        cur_e = -np.inf
+        for i in range(lo, hi):
+            a = t_s[i] - halo_s
+            b = t_s[i] + halo_s
+            if i + 1 < hi and t_s[i + 1] - t_s[i] <= max_gap_s and t_s[i + 1] > b:
+                b = t_s[i + 1]
+            if i == lo or a > cur_e:
+                rs[m] = a
+                re[m] = b
+                m += 1
+                cur_e = b
+            elif b > cur_e:
+                cur_e = b
+                re[m - 1] = b
+        run_offsets[s + 1] = m
+    return run_offsets, rs[:m].copy(), re[:m].copy()
+
+
+@kernel
+def gap_table(t_s, x_m, y_m, gap_fix, cell_m):
+    """Gaps hashed by the grid cell of their first fix, by start time within a slot.
+
+    Returns ``(slot_offsets, gap_fix sorted, slot_max_s)``: the longest gap of each slot, seconds.
+    """
+    n = gap_fix.shape[0]
+    n_slot = 16
+    while n_slot < n:
+        n_slot *= 2
+    mask = n_slot - 1
+    slot = np.empty(n, np.int64)
+    counts = np.zeros(n_slot + 1, np.int64)
+    for k in range(n):
+        i = gap_fix[k]
+        h = slot_of(np.int64(np.floor(x_m[i] / cell_m)), np.int64(np.floor(y_m[i] / cell_m)), 0, mask)
+        slot[k] = h
+        counts[h + 1] += 1
+    for h in range(n_slot):
+        counts[h + 1] += counts[h]
+    cursor = counts[:n_slot].copy()
+    out = np.empty(n, np.int64)
+    for k in range(n):
+        out[cursor[slot[k]]] = gap_fix[k]
+        cursor[slot[k]] += 1
+    max_s = np.zeros(n_slot, np.float64)
+    for h in range(n_slot):
+        part = out[counts[h]:counts[h + 1]]
+        order = np.argsort(t_s[part], kind="mergesort")
+        part[:] = part[order]
+        for i in part:
+            d = t_s[i + 1] - t_s[i]
+            if d > max_s[h]:
+                max_s[h] = d
+    return counts, out, max_s
+
+
+@kernel
+def scan_gaps(t_s, x_m, y_m, gap_offsets, gap_fix, gap_max_s, cell_m, px, py, t1_s, t2_s, near_m, out):
+    """Gaps ``(i, i + 1)`` meeting ``(t1_s, t2_s)`` with both fixes within ``near_m`` of ``(px, py)``.
+
+    Writes up to ``len(out)`` first fixes ``i`` into ``out`` (unsorted) and returns their number.
+    """
+    mask = gap_offsets.shape[0] - 2
+    near2 = near_m * near_m
+    cx0 = np.int64(np.floor((px - near_m) / cell_m))
+    cx1 = np.int64(np.floor((px + near_m) / cell_m))
+    cy0 = np.int64(np.floor((py - near_m) / cell_m))
+    cy1 = np.int64(np.floor((py + near_m) / cell_m))
+    cap = out.shape[0]
+    m = 0
+    for cx in range(cx0, cx1 + 1):
+        for cy in range(cy0, cy1 + 1):
+            h = slot_of(cx, cy, 0, mask)
+            a = gap_offsets[h]
+            b = gap_offsets[h + 1]
+            if a == b:
+                continue
+            # starts after t1_s - longest gap of the slot: binary search on the sorted starts
+            lo_t = t1_s - gap_max_s[h] - 1.0  # a second of slack for rounding; the exact test follows
+            while a < b:
+                mid = (a + b) // 2
+                if t_s[gap_fix[mid]] <= lo_t:
+                    a = mid + 1
+                else:
+                    b = mid
+            for e in range(a, gap_offsets[h + 1]):
+                i = gap_fix[e]
+                if t_s[i] >= t2_s:
+                    break
+                if not t_s[i + 1] > t1_s:
+                    continue
+                if np.int64(np.floor(x_m[i] / cell_m)) != cx or np.int64(np.floor(y_m[i] / cell_m)) != cy:
+                    continue  # another cell sharing the slot
+                d0 = (x_m[i] - px) ** 2 + (y_m[i] - py) ** 2
+                d1 = (x_m[i + 1] - px) ** 2 + (y_m[i + 1] - py) ** 2
+                if d0 > near2 or d1 > near2:
+                    continue
+                if m < cap:
+                    out[m] = i
+                m += 1
+    return m
 
 
 @kernel

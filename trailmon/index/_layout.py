@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "BUCKET_S",
+    "GAP_CELL_M",
     "CELL_M",
     "CHUNK_MAX_EXTENT_M",
     "CHUNK_MAX_FIXES",
@@ -29,6 +30,10 @@ CELL_M = 250.0
 
 BUCKET_S = 3600.0
 """Time bucket, seconds. A 12 h crime window scans 13 buckets per cell."""
+
+GAP_CELL_M = 1000.0
+"""Grid cell of the gap table, metres: gaps near a scene lie within 1 km of it (SPEC §3), so a
+query looks at 3 x 3 cells."""
 
 CHUNK_MAX_FIXES = 32
 """Most fixes in a chunk. A stay of 12 h at one fix a minute becomes 23 chunks: few enough to
@@ -60,13 +65,23 @@ class IndexState(NamedTuple):
         Entries of hash slot ``h`` are ``slot_chunks[slot_offsets[h]:slot_offsets[h + 1]]``.
     slot_chunks : ndarray of int64, shape (n_entry,)
         Chunk ids, in chunk order within a slot.
+    gap_offsets : ndarray of int64, shape (n_gap_slot + 1,)
+        Gaps of hash slot ``h`` (the ``gap_cell_m`` grid cell of their first fix) are
+        ``gap_fix[gap_offsets[h]:gap_offsets[h + 1]]``.
     gap_fix : ndarray of int64, shape (n_gap,)
         Fix ``i`` such that ``(i, i + 1)`` is a gap longer than ``max_gap_s`` of one subject,
-        both fixes monitored; sorted by ``x_m[i]``.
-    gap_x : ndarray of float64, shape (n_gap,)
-        ``x_m[gap_fix]``, increasing (binary search for gaps near a scene).
+        both fixes monitored; by slot, then by start time ``t_s[i]``.
+    gap_max_s : ndarray of float64, shape (n_gap_slot,)
+        Longest gap of each slot, seconds (bounds the binary search on start times).
+    run_offsets : ndarray of int64, shape (n_subject + 1,)
+        Known runs of subject ``k`` are ``run_offsets[k]:run_offsets[k + 1]``.
+    run_start, run_end : ndarray of float64, shape (n_run,)
+        Maximal intervals where the position is known (segments, and ``halo_s`` around each fix),
+        seconds UTC; a window inside one run is fully known (a coverage shortcut).
     cell_m, bucket_s, max_gap_s : float
         Grid cell (m), time bucket (s) and the trail model's gap limit (s) the index was built with.
+    gap_cell_m, halo_s : float
+        Grid cell of the gap table (m) and the coverage halo of a fix (s).
     max_accuracy_m : float
         Largest fix accuracy, metres (query radius for ``low`` candidates); 0 when empty.
     """
@@ -80,12 +95,18 @@ class IndexState(NamedTuple):
     chunk_y1: np.ndarray
     slot_offsets: np.ndarray
     slot_chunks: np.ndarray
+    gap_offsets: np.ndarray
     gap_fix: np.ndarray
-    gap_x: np.ndarray
+    gap_max_s: np.ndarray
+    run_offsets: np.ndarray
+    run_start: np.ndarray
+    run_end: np.ndarray
     cell_m: float
     bucket_s: float
     max_gap_s: float
     max_accuracy_m: float
+    gap_cell_m: float
+    halo_s: float
 
     @property
     def nbytes(self) -> int:

@@ -13,9 +13,10 @@ from trailmon.index._layout import (
     CHUNK_MAX_EXTENT_M,
     CHUNK_MAX_FIXES,
     CHUNK_MAX_SPAN_S,
+    GAP_CELL_M,
     IndexState,
 )
-from trailmon.trail import DEFAULT_MAX_GAP_S, Trails
+from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, Trails
 
 __all__ = ["TrailIndex"]
 
@@ -113,13 +114,15 @@ class TrailIndex:
         slot_offsets, slot_chunks = K.fill_slots(t, f0, f1, x0, y0, x1, y1, cell_m, bucket_s, mask)
         win_off = np.ascontiguousarray(trails.win_offsets, dtype=np.int64)
         gap_fix = K.monitored_gaps(t, offsets, trails.win_start_s, trails.win_end_s, win_off, max_gap_s)
-        order = np.argsort(x[gap_fix], kind="stable")
-        gap_fix = np.ascontiguousarray(gap_fix[order])
+        gap_offsets, gap_fix, gap_max_s = K.gap_table(t, x, y, gap_fix, GAP_CELL_M)
+        run_offsets, run_start, run_end = K.known_runs(t, offsets, max_gap_s, FIX_HALO_S)
         state = IndexState(
             chunk_f0=f0, chunk_f1=f1, chunk_subject=sub, chunk_x0=x0, chunk_y0=y0, chunk_x1=x1,
-            chunk_y1=y1, slot_offsets=slot_offsets, slot_chunks=slot_chunks, gap_fix=gap_fix,
-            gap_x=np.ascontiguousarray(x[gap_fix]), cell_m=cell_m, bucket_s=bucket_s, max_gap_s=max_gap_s,
-            max_accuracy_m=float(trails.accuracy_m.max()) if trails.n_fixes else 0.0)
+            chunk_y1=y1, slot_offsets=slot_offsets, slot_chunks=slot_chunks, gap_offsets=gap_offsets,
+            gap_fix=gap_fix, gap_max_s=gap_max_s, run_offsets=run_offsets, run_start=run_start,
+            run_end=run_end, cell_m=cell_m, bucket_s=bucket_s, max_gap_s=max_gap_s,
+            max_accuracy_m=float(trails.accuracy_m.max()) if trails.n_fixes else 0.0,
+            gap_cell_m=GAP_CELL_M, halo_s=FIX_HALO_S)
         return cls(state, trails)
 
     def query_chunks(self, x_m, y_m, t1_s, t2_s, radius_m) -> tuple[np.ndarray, np.ndarray]:
@@ -143,12 +146,8 @@ class TrailIndex:
         """
         x, y, t1, t2, r = check_query(x_m, y_m, t1_s, t2_s, radius_m)
         s = self.state
-        args = (self.trails.t_s, s.chunk_f0, s.chunk_f1, s.chunk_x0, s.chunk_y0, s.chunk_x1, s.chunk_y1,
-                s.slot_offsets, s.slot_chunks, s.cell_m, s.bucket_s, x, y, r, t1, t2)
-        counts = K.count_candidates_many(*args)
-        offsets = np.zeros(len(x) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        return offsets, K.fill_candidates_many(*args, offsets)
+        return K.candidates_many(self.trails.t_s, s.chunk_f0, s.chunk_f1, s.chunk_x0, s.chunk_y0, s.chunk_x1,
+                                 s.chunk_y1, s.slot_offsets, s.slot_chunks, s.cell_m, s.bucket_s, x, y, r, t1, t2)
 
     def query(self, x_m: float, y_m: float, t1_s: float, t2_s: float, radius_m: float) -> np.ndarray:
         """Subjects that may come within ``radius_m`` of a point during a window.
@@ -170,3 +169,38 @@ class TrailIndex:
         """
         _, chunks = self.query_chunks(x_m, y_m, t1_s, t2_s, radius_m)
         return np.unique(self.state.chunk_subject[chunks])
+
+    def query_gaps(self, x_m: float, y_m: float, t1_s: float, t2_s: float, near_m: float) -> np.ndarray:
+        """Gaps longer than ``max_gap_s`` meeting a window with both fixes near a point.
+
+        Parameters
+        ----------
+        x_m, y_m : float
+            The point in the store's CRS, metres.
+        t1_s, t2_s : float
+            The window, seconds UTC; a gap meets it when it starts before ``t2_s`` and ends after ``t1_s``.
+        near_m : float
+            Both fixes bracketing the gap lie within this distance of the point, metres, > 0.
+
+        Returns
+        -------
+        ndarray of int64
+            Sorted first fixes ``i`` (global positions) of the gaps ``(i, i + 1)``; both fixes are
+            monitored.
+
+        Examples
+        --------
+        >>> from trailmon.testing import make_trail
+        >>> tr = make_trail([(0, 0.0, 0.0), (3600, 10.0, 0.0), (3660, 20.0, 0.0)])
+        >>> TrailIndex.build(tr).query_gaps(0.0, 0.0, 0.0, 7200.0, 1000.0).tolist()
+        [0]
+        """
+        x, y, t1, t2, r = check_query(x_m, y_m, t1_s, t2_s, near_m)
+        s = self.state
+        args = (self.trails.t_s, self.trails.x_m, self.trails.y_m, s.gap_offsets, s.gap_fix, s.gap_max_s,
+                s.gap_cell_m, x[0], y[0], t1[0], t2[0], r[0])
+        n = K.scan_gaps(*args, np.empty(0, np.int64))
+        out = np.empty(n, np.int64)
+        K.scan_gaps(*args, out)
+        out.sort()
+        return out

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from trailmon._jit import kernel, parallel_kernel, prange
-from trailmon.index._kernels import box_distance2, scan_candidates
+from trailmon.index._kernels import box_distance2, scan_bound, scan_candidates, scan_gaps
 from trailmon.match._kernels import coverage_window
 
 # state vector of one (crime, subject) evaluation; also a row of the result matrix
@@ -306,8 +306,48 @@ def evaluate_subject(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, 
 
 
 @kernel
-def classify(st, r, include_uncertain, t_s, lo, hi, t1, t2, max_gap_s, halo_s, ws, we, wlo, whi):
-    """Set status (hit / low / nothing) and coverage of a finished state vector."""
+def known_time_runs(run_start, run_end, rlo, rhi, a, b):
+    """Seconds of ``[a, b]`` where the position is known, from a subject's known runs ``[rlo:rhi]``; 0 when none."""
+    k = np.searchsorted(run_start[rlo:rhi], a, side="right") + rlo - 1
+    if k < rlo:
+        k = rlo
+    total = 0.0
+    while k < rhi and run_start[k] < b:
+        s = run_start[k] if run_start[k] > a else a
+        e = run_end[k] if run_end[k] < b else b
+        if e > s:
+            total += e - s
+        k += 1
+    return total
+
+
+@kernel
+def coverage_indexed(t_s, lo, hi, a, b, max_gap_s, halo_s, ws, we, wlo, whi, run_start, run_end, rlo, rhi):
+    """:func:`~trailmon.match._kernels.coverage_window` (0-1) from the subject's known runs, bit for bit.
+
+    ``run_start[rlo:rhi]``, ``run_end[rlo:rhi]`` are the maximal known intervals (s) that
+    ``known_time_window`` merges, so each run clipped to ``[a, b]`` is one of its merged intervals
+    and the sums agree exactly, in a few steps instead of one per fix. Without runs (``rlo == rhi``)
+    and for a zero-length window, ``coverage_window`` answers.
+    """
+    if b <= a or rhi <= rlo:
+        return coverage_window(t_s, lo, hi, a, b, max_gap_s, halo_s, ws, we, wlo, whi)
+    total = 0.0
+    for w in range(wlo, whi):
+        s = a if a > ws[w] else ws[w]
+        e = b if b < we[w] else we[w]
+        if e > s:
+            total += known_time_runs(run_start, run_end, rlo, rhi, s, e)
+    return total / (b - a)
+
+
+@kernel
+def classify(st, r, include_uncertain, t_s, lo, hi, t1, t2, max_gap_s, halo_s, ws, we, wlo, whi,
+             run_start, run_end, rlo, rhi):
+    """Set status (hit / low / nothing) and coverage of a finished state vector.
+
+    Known runs as for :func:`coverage_indexed`; empty arrays when there are none.
+    """
     if st[ST_PASSES] > 0.0:
         st[ST_STATUS] = 1.0
         if st[ST_D2] > r * r:  # a tangent at R: rounding may put the minimum a hair outside
@@ -317,12 +357,13 @@ def classify(st, r, include_uncertain, t_s, lo, hi, t1, t2, max_gap_s, halo_s, w
     else:
         st[ST_STATUS] = 0.0
         return
-    st[ST_COVERAGE] = coverage_window(t_s, lo, hi, t1, t2, max_gap_s, halo_s, ws, we, wlo, whi)
+    st[ST_COVERAGE] = coverage_indexed(t_s, lo, hi, t1, t2, max_gap_s, halo_s, ws, we, wlo, whi,
+                                       run_start, run_end, rlo, rhi)
 
 
 @kernel
 def evaluate_group(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets,
-                   f0, f1, cx0, cy0, cx1, cy1, chunks, scratch,
+                   f0, f1, cx0, cy0, cx1, cy1, run_offsets, run_start, run_end, chunks, scratch,
                    px, py, r, t1, t2, max_gap_s, halo_s, include_uncertain, st):
     """Exact proximity of one subject to one crime from its candidate chunks (sorted by time).
 
@@ -391,12 +432,12 @@ def evaluate_group(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets,
                          MODE_CLOSEST)
     if s >= 0:
         classify(st, r, include_uncertain, t_s, offsets[s], offsets[s + 1], t1, t2, max_gap_s, halo_s,
-                 ws, we, win_offsets[s], win_offsets[s + 1])
+                 ws, we, win_offsets[s], win_offsets[s + 1], run_start, run_end, run_offsets[s], run_offsets[s + 1])
 
 
 @parallel_kernel
 def evaluate_groups(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets,
-                    f0, f1, cx0, cy0, cx1, cy1, cands, group_offsets, group_query,
+                    f0, f1, cx0, cy0, cx1, cy1, run_offsets, run_start, run_end, cands, group_offsets, group_query,
                     px, py, r, t1, t2, max_gap_s, halo_s, include_uncertain):
     """Evaluate every (crime, subject) group of candidate chunks; returns ``(n_group, ST_SIZE)`` states."""
     n = group_query.shape[0]
@@ -407,41 +448,45 @@ def evaluate_groups(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets,
         a = group_offsets[g]
         b = group_offsets[g + 1]
         evaluate_group(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, f0, f1, cx0, cy0, cx1, cy1,
-                       cands[a:b], scratch[a:b], px[q], py[q], r[q], t1[q], t2[q], max_gap_s, halo_s,
-                       include_uncertain, res[g])
+                       run_offsets, run_start, run_end, cands[a:b], scratch[a:b], px[q], py[q], r[q], t1[q], t2[q],
+                       max_gap_s, halo_s, include_uncertain, res[g])
     return res
 
 
 @kernel
 def proximity_one(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets,
-                  f0, f1, cx0, cy0, cx1, cy1, slot_offsets, slot_chunks, cell_m, bucket_s,
-                  px, py, r, rq, t1, t2, max_gap_s, halo_s, include_uncertain):
+                  f0, f1, cx0, cy0, cx1, cy1, run_offsets, run_start, run_end, slot_offsets, slot_chunks,
+                  cell_m, bucket_s, px, py, r, rq, t1, t2, max_gap_s, halo_s, include_uncertain):
     """One crime on a built index, serially: ``(subject positions, states)`` of its evaluated subjects."""
+    cands = np.empty(scan_bound(slot_offsets, cell_m, bucket_s, px, py, rq, t1, t2), np.int64)
     n = scan_candidates(t_s, f0, f1, cx0, cy0, cx1, cy1, slot_offsets, slot_chunks, cell_m, bucket_s,
-                        px, py, rq, t1, t2, np.empty(0, np.int64))
-    cands = np.empty(n, np.int64)
-    scan_candidates(t_s, f0, f1, cx0, cy0, cx1, cy1, slot_offsets, slot_chunks, cell_m, bucket_s,
-                    px, py, rq, t1, t2, cands)
+                        px, py, rq, t1, t2, cands)
+    cands = cands[:n]
     cands.sort()
+    # chunks are ordered by subject, so a new subject starts where a chunk's first fix passes the
+    # end of the previous chunk's subject
+    starts = np.empty(n + 1, np.int64)
+    subjects = np.empty(n, np.int64)
     n_group = 0
+    end = -1
     for k in range(n):
-        if k == 0 or f0[cands[k]] >= offsets[np.searchsorted(offsets, f0[cands[k - 1]], side="right")]:
+        a = f0[cands[k]]
+        if a >= end:
+            s = np.searchsorted(offsets, a, side="right") - 1
+            end = offsets[s + 1]
+            starts[n_group] = k
+            subjects[n_group] = s
             n_group += 1
-    subjects = np.empty(n_group, np.int64)
+    starts[n_group] = n
     res = np.empty((n_group, ST_SIZE), np.float64)
     scratch = np.empty(n, np.float64)
-    g = -1
-    start = 0
-    for k in range(n + 1):
-        new = k == n or k == 0 or f0[cands[k]] >= offsets[np.searchsorted(offsets, f0[cands[k - 1]], side="right")]
-        if new and k > 0:
-            g += 1
-            subjects[g] = np.searchsorted(offsets, f0[cands[start]], side="right") - 1
-            evaluate_group(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, f0, f1, cx0, cy0, cx1, cy1,
-                           cands[start:k], scratch[start:k], px, py, r, t1, t2, max_gap_s, halo_s,
-                           include_uncertain, res[g])
-            start = k
-    return subjects, res
+    for g in range(n_group):
+        a = starts[g]
+        b = starts[g + 1]
+        evaluate_group(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, f0, f1, cx0, cy0, cx1, cy1,
+                       run_offsets, run_start, run_end, cands[a:b], scratch[a:b], px, py, r, t1, t2, max_gap_s,
+                       halo_s, include_uncertain, res[g])
+    return subjects[:n_group].copy(), res
 
 
 @parallel_kernel
@@ -455,7 +500,7 @@ def evaluate_subject_many(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py
         evaluate_subject(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[q], py[q], r[q], t1[q], t2[q],
                          max_gap_s, res[q], empty)
         classify(res[q], r[q], include_uncertain, t_s, lo, hi, t1[q], t2[q], max_gap_s, halo_s,
-                 ws, we, wlo, whi)
+                 ws, we, wlo, whi, empty, empty, 0, 0)
     return res
 
 
@@ -480,16 +525,17 @@ def locate(t_s, x_m, y_m, lo, hi, tq):
 def _evidence_one(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, margin_m,
                   out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
     """Evidence rows of one hit; returns their number, writing them when ``fill``."""
+    a = np.searchsorted(t_s[lo:hi], t1) + lo
+    b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
     st = np.empty(ST_SIZE, np.float64)
-    ivs = np.empty(2 * (hi - lo + 1) * (whi - wlo + 1) + 2, np.float64)  # room for one pass per piece
+    # room for one pass per piece: evaluate_subject looks at fixes a - 1 .. b, in each window
+    ivs = np.empty(2 * (b - a + 2) * (whi - wlo + 1) + 2, np.float64)
     evaluate_subject(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, st, ivs)
     n_pass = np.int64(st[ST_PASSES])
     if n_pass == 0:
         return 0
     m = 0
     rm2 = (r + margin_m) * (r + margin_m)
-    a = np.searchsorted(t_s[lo:hi], t1) + lo
-    b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
     for i in range(a, b):
         if not _monitored(ws, we, wlo, whi, t_s[i]):
             continue
@@ -570,46 +616,54 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
 
 
 @kernel
-def _gaps_one(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_fix, gap_x, px, py, t1, t2,
-              max_gap_s, halo_s, near_m, out_fix, out_cov, fill):
-    a = np.searchsorted(gap_x, px - near_m)
-    b = np.searchsorted(gap_x, px + near_m, side="right")
-    near2 = near_m * near_m
-    m = 0
-    for k in range(a, b):
-        i = gap_fix[k]
-        if not (t_s[i] < t2 and t_s[i + 1] > t1):
-            continue
-        d0 = (x_m[i] - px) ** 2 + (y_m[i] - py) ** 2
-        d1 = (x_m[i + 1] - px) ** 2 + (y_m[i + 1] - py) ** 2
-        if d0 > near2 or d1 > near2:
-            continue
-        if fill:
-            s = np.searchsorted(offsets, i, side="right") - 1
-            out_fix[m] = i
-            out_cov[m] = coverage_window(t_s, offsets[s], offsets[s + 1], t1, t2, max_gap_s, halo_s, ws, we,
-                                         win_offsets[s], win_offsets[s + 1])
-        m += 1
-    return m
+def _gap_coverage(t_s, offsets, ws, we, win_offsets, run_offsets, run_start, run_end, fix, t1, t2, max_gap_s,
+                  halo_s, out_cov):
+    for k in range(fix.shape[0]):
+        s = np.searchsorted(offsets, fix[k], side="right") - 1
+        out_cov[k] = coverage_indexed(t_s, offsets[s], offsets[s + 1], t1, t2, max_gap_s, halo_s, ws, we,
+                                      win_offsets[s], win_offsets[s + 1], run_start, run_end, run_offsets[s],
+                                      run_offsets[s + 1])
+
+
+@kernel
+def gaps_one(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_offsets, gap_fix, gap_max_s, gap_cell_m,
+             run_offsets, run_start, run_end, px, py, t1, t2, max_gap_s, halo_s, near_m):
+    """Gaps near one scene, serially: ``(first fixes, sorted; coverage of [t1, t2] of each gap's subject)``."""
+    n = scan_gaps(t_s, x_m, y_m, gap_offsets, gap_fix, gap_max_s, gap_cell_m, px, py, t1, t2, near_m,
+                  np.empty(0, np.int64))
+    fix = np.empty(n, np.int64)
+    scan_gaps(t_s, x_m, y_m, gap_offsets, gap_fix, gap_max_s, gap_cell_m, px, py, t1, t2, near_m, fix)
+    fix.sort()
+    cov = np.empty(n, np.float64)
+    _gap_coverage(t_s, offsets, ws, we, win_offsets, run_offsets, run_start, run_end, fix, t1, t2, max_gap_s,
+                  halo_s, cov)
+    return fix, cov
 
 
 @parallel_kernel
-def gaps_many(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_fix, gap_x, px, py, t1, t2,
-              max_gap_s, halo_s, near_m):
-    """Gaps longer than ``max_gap_s`` meeting each crime window with both fixes within ``near_m``; CSR by crime."""
+def gaps_many(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_offsets, gap_fix, gap_max_s, gap_cell_m,
+              run_offsets, run_start, run_end, px, py, t1, t2, max_gap_s, halo_s, near_m):
+    """Gaps longer than ``max_gap_s`` meeting each crime window with both fixes within ``near_m``; CSR by crime.
+
+    Returns ``(offsets, first fixes (sorted per crime), coverage of each gap's subject)``.
+    """
     n = px.shape[0]
     counts = np.zeros(n, np.int64)
-    ei = np.empty(0, np.int64)
-    ef = np.empty(0, np.float64)
+    empty = np.empty(0, np.int64)
     for q in prange(n):
-        counts[q] = _gaps_one(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_fix, gap_x, px[q], py[q],
-                              t1[q], t2[q], max_gap_s, halo_s, near_m, ei, ef, False)
+        counts[q] = scan_gaps(t_s, x_m, y_m, gap_offsets, gap_fix, gap_max_s, gap_cell_m, px[q], py[q], t1[q],
+                              t2[q], near_m, empty)
     off = np.zeros(n + 1, np.int64)
     for q in range(n):
         off[q + 1] = off[q] + counts[q]
     fix = np.empty(off[n], np.int64)
     cov = np.empty(off[n], np.float64)
     for q in prange(n):
-        _gaps_one(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_fix, gap_x, px[q], py[q], t1[q], t2[q],
-                  max_gap_s, halo_s, near_m, fix[off[q]:off[q + 1]], cov[off[q]:off[q + 1]], True)
+        a = off[q]
+        b = off[q + 1]
+        scan_gaps(t_s, x_m, y_m, gap_offsets, gap_fix, gap_max_s, gap_cell_m, px[q], py[q], t1[q], t2[q], near_m,
+                  fix[a:b])
+        fix[a:b].sort()
+        _gap_coverage(t_s, offsets, ws, we, win_offsets, run_offsets, run_start, run_end, fix[a:b], t1[q], t2[q],
+                      max_gap_s, halo_s, cov[a:b])
     return off, fix, cov

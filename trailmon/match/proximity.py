@@ -15,13 +15,14 @@ import pandas as pd
 from trailmon.crs import BNG_CRS, StoreCRS
 from trailmon.errors import InputError, TimezoneError
 from trailmon.index import TrailIndex
-from trailmon.index._cast import check_positive
+from trailmon.index import _kernels as IK
+from trailmon.index._cast import check_positive, check_query
 from trailmon.match import _proximity_kernels as K
-from trailmon.report._columns import EVIDENCE, GAPS, HITS
+from trailmon.report._columns import EVIDENCE, GAPS
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, FIX_TYPES, Trails, flags_to_text
 
-__all__ = ["EVIDENCE_MARGIN_M", "GAP_COVERAGE_BELOW", "GAP_NEAR_M", "ProximityResult", "crimes_near_subject",
-           "proximity"]
+__all__ = ["CONFIDENCE", "EVIDENCE_MARGIN_M", "GAP_COVERAGE_BELOW", "GAP_NEAR_M", "GapArrays", "HitArrays",
+           "ProximityArrays", "ProximityResult", "crimes_near_subject", "proximity", "proximity_arrays"]
 
 EVIDENCE_MARGIN_M = 50.0
 """Evidence holds the fixes within R + this margin, metres (SPEC §3)."""
@@ -32,7 +33,12 @@ GAP_NEAR_M = 1000.0
 GAP_COVERAGE_BELOW = 0.5
 """A gap near the scene is listed only for subjects whose coverage of the window is below this."""
 
+CONFIDENCE: tuple[str, ...] = ("high", "medium", "low")
+"""Confidence names; :attr:`HitArrays.confidence` holds the position in this tuple."""
+
 FLAG_WINDOW_UNKNOWN = "monitoring_window_unknown"
+
+_CONFIDENCE_OBJ = np.array(CONFIDENCE, dtype=object)
 
 _REQUIRED = ("crime_ref", "x_m", "y_m", "committed_from", "committed_to")
 
@@ -53,6 +59,86 @@ class ProximityResult(NamedTuple):
     hits: pd.DataFrame
     evidence: pd.DataFrame
     gaps: pd.DataFrame
+
+
+class HitArrays(NamedTuple):
+    """Hits (and ``low`` candidates) as arrays, one element per (crime, subject), by crime then subject.
+
+    Attributes
+    ----------
+    crime : ndarray of int64, shape (n_hit,)
+        Position of the crime in the query arrays (or the crime frame's rows).
+    subject : ndarray of int64, shape (n_hit,)
+        Subject position in ``trails.subject_ids``.
+    min_distance_m : ndarray of float64, shape (n_hit,)
+        Exact closest approach over the window, metres.
+    closest_time_s : ndarray of float64, shape (n_hit,)
+        First instant of the closest approach, seconds UTC.
+    first_within_s, last_within_s : ndarray of float64, shape (n_hit,)
+        First and last instant within R, seconds UTC; NaN for ``low`` candidates.
+    dwell_s : ndarray of float64, shape (n_hit,)
+        Seconds within R inside the window.
+    passes, n_fixes_within : ndarray of int64, shape (n_hit,)
+        Passes, and fixes within R inside the window.
+    between_fixes : ndarray of bool, shape (n_hit,)
+        A hit with no fix within R.
+    accuracy_m : ndarray of float64, shape (n_hit,)
+        Accuracy at the closest approach, metres.
+    confidence : ndarray of int8, shape (n_hit,)
+        Position in :data:`CONFIDENCE` (0 high, 1 medium, 2 low).
+    coverage : ndarray of float64, shape (n_hit,)
+        Fraction of the window known and monitored, 0-1.
+    """
+
+    crime: np.ndarray
+    subject: np.ndarray
+    min_distance_m: np.ndarray
+    closest_time_s: np.ndarray
+    first_within_s: np.ndarray
+    last_within_s: np.ndarray
+    dwell_s: np.ndarray
+    passes: np.ndarray
+    n_fixes_within: np.ndarray
+    between_fixes: np.ndarray
+    accuracy_m: np.ndarray
+    confidence: np.ndarray
+    coverage: np.ndarray
+
+
+class GapArrays(NamedTuple):
+    """Gaps near the scene as arrays, one element per gap, by crime (then as in the ``gaps`` frame).
+
+    Attributes
+    ----------
+    crime : ndarray of int64, shape (n_gap,)
+        Position of the crime.
+    subject : ndarray of int64, shape (n_gap,)
+        Subject position in ``trails.subject_ids``; never a hit (or reported candidate) of that crime.
+    fix : ndarray of int64, shape (n_gap,)
+        The gap is between fixes ``fix`` and ``fix + 1`` (global positions in the trails).
+    gap_start_s, gap_end_s : ndarray of float64, shape (n_gap,)
+        Instants of the bracketing fixes, seconds UTC.
+    before_distance_m, after_distance_m : ndarray of float64, shape (n_gap,)
+        Distance of the bracketing fixes from the scene, metres.
+    coverage : ndarray of float64, shape (n_gap,)
+        The subject's coverage of the crime window, 0-1 (below :data:`GAP_COVERAGE_BELOW`).
+    """
+
+    crime: np.ndarray
+    subject: np.ndarray
+    fix: np.ndarray
+    gap_start_s: np.ndarray
+    gap_end_s: np.ndarray
+    before_distance_m: np.ndarray
+    after_distance_m: np.ndarray
+    coverage: np.ndarray
+
+
+class ProximityArrays(NamedTuple):
+    """The exact answer of :func:`proximity_arrays`: ``hits`` (:class:`HitArrays`) and ``gaps`` (:class:`GapArrays`)."""
+
+    hits: HitArrays
+    gaps: GapArrays
 
 
 class _Crimes(NamedTuple):
@@ -140,16 +226,80 @@ def proximity(
     max_gap_s = check_positive("max_gap_s", max_gap_s, allow_zero=True)
     cr = _crime_arrays(crimes, radius_m)
     index = _checked_index(trails, index, max_gap_s)
-    rq = cr.r + (index.state.max_accuracy_m if include_uncertain else 0.0)
-    qid, sid, res = _evaluate(index, cr, rq, bool(include_uncertain))
-    hits = _hits_frame(trails, cr, qid, sid, res)
-    is_hit = res[:, K.ST_STATUS] == 1.0
+    arrays = _arrays(index, cr.x, cr.y, cr.r, cr.t1, cr.t2, bool(include_uncertain))
+    h = arrays.hits
+    hits = _hits_frame(trails, cr, h)
     if with_evidence:
-        evidence = _evidence_frame(trails, cr, qid[is_hit], sid[is_hit], max_gap_s, crs or BNG_CRS())
+        is_hit = h.confidence != 2
+        evidence = _evidence_frame(trails, cr, h.crime[is_hit], h.subject[is_hit], max_gap_s, crs or BNG_CRS())
     else:
         evidence = _empty(EVIDENCE)
-    gaps = _gaps_frame(index, cr, qid, sid, max_gap_s)
+    gaps = _gaps_frame(trails, cr, arrays.gaps)
     return ProximityResult(hits, evidence, gaps)
+
+
+def proximity_arrays(
+    index: TrailIndex,
+    x_m,
+    y_m,
+    t1_s,
+    t2_s,
+    radius_m=100.0,
+    *,
+    include_uncertain: bool = False,
+) -> ProximityArrays:
+    """The exact hits and gaps near the scene of crimes as NumPy arrays, without frames.
+
+    The lean path of an analyst's query: one crime on a built index takes well under a
+    millisecond (SPEC §6). :func:`proximity` builds its frames from these same arrays.
+
+    Parameters
+    ----------
+    index : TrailIndex
+        An index built on the trails (:meth:`TrailIndex.build`); its ``max_gap_s`` applies.
+    x_m, y_m : float or array, shape (n_crime,)
+        Scenes in the store's projected CRS, metres.
+    t1_s, t2_s : float or array, shape (n_crime,)
+        Crime windows, seconds since the Unix epoch, UTC; ``t1_s <= t2_s``.
+    radius_m : float or array, shape (n_crime,), default 100.0
+        Radius around each scene, metres, > 0.
+    include_uncertain : bool, default False
+        Also report ``low`` candidates: never within R, but within R + accuracy.
+
+    Returns
+    -------
+    ProximityArrays
+        ``hits`` (:class:`HitArrays`, by crime then subject) and ``gaps`` (:class:`GapArrays`); the
+        ``crime`` arrays hold positions in the query arrays.
+
+    Raises
+    ------
+    InputError
+        When ``index`` is not a :class:`TrailIndex`, arrays differ in length, a value is not finite,
+        a radius is not positive or a window is reversed.
+
+    See Also
+    --------
+    proximity : the same answer as frames, with evidence.
+
+    Notes
+    -----
+    One crime runs serially (no thread start-up): the candidate chunks of the index are evaluated
+    per subject by exact per-segment maths, and the gap table gives the gaps near the scene. Many
+    crimes run on threads. Both paths give the same values, field by field.
+
+    Examples
+    --------
+    >>> from trailmon.testing import make_trail
+    >>> tr = make_trail([(0, -300.0, 30.0), (60, 300.0, 30.0)])
+    >>> res = proximity_arrays(TrailIndex.build(tr), 0.0, 0.0, 0.0, 60.0, 100.0)
+    >>> res.hits.subject.tolist(), res.hits.min_distance_m.round(3).tolist(), res.hits.passes.tolist()
+    ([0], [30.0], [1])
+    """
+    if not isinstance(index, TrailIndex):
+        raise InputError(f"index must be a TrailIndex, got {type(index).__name__}; build one with TrailIndex.build")
+    x, y, t1, t2, r = check_query(x_m, y_m, t1_s, t2_s, radius_m)
+    return _arrays(index, x, y, r, t1, t2, bool(include_uncertain))
 
 
 def crimes_near_subject(
@@ -228,7 +378,7 @@ def crimes_near_subject(
                                   int(t.win_offsets[s]), int(t.win_offsets[s + 1]), cr.x, cr.y, cr.r, cr.t1,
                                   cr.t2, max_gap_s, FIX_HALO_S, False)
     qid = np.arange(len(keep), dtype=np.int64)
-    return _hits_frame(trails, cr, qid, np.full(len(keep), s, dtype=np.int64), res)
+    return _hits_frame(trails, cr, _hit_arrays(qid, np.full(len(keep), s, dtype=np.int64), res, cr.r))
 
 
 # --- input ------------------------------------------------------------------------------------
@@ -270,11 +420,19 @@ def _seconds(name: str, values: pd.Series) -> np.ndarray:
             raise InputError(f"crimes.{name} must hold tz-aware datetimes, got {s.iloc[0]!r}: {exc}") from None
         if not isinstance(s.dtype, pd.DatetimeTZDtype):
             raise TimezoneError(f"crimes.{name} has no time zone, e.g. {values.iloc[0]!r}; give an offset or Z")
-    if s.isna().any():
-        k = int(np.flatnonzero(s.isna().to_numpy())[0])
+    ns = s.to_numpy(dtype="datetime64[ns]").view(np.int64)  # a tz-aware column gives its UTC instants
+    nat = ns == np.iinfo(np.int64).min
+    if nat.any():
+        k = int(np.flatnonzero(nat)[0])
         raise InputError(f"crimes.{name} must not be empty, got NaT at row {k}")
-    ns = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").astype(np.int64)
     return ns / 1e9
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """A column as contiguous float64, NaN where a value is missing or not a number."""
+    if values.dtype == np.float64:
+        return np.ascontiguousarray(values.to_numpy())
+    return np.ascontiguousarray(pd.to_numeric(values, errors="coerce").to_numpy(np.float64, na_value=np.nan))
 
 
 def _crime_arrays(crimes: pd.DataFrame, radius_m: float) -> _Crimes:
@@ -284,14 +442,14 @@ def _crime_arrays(crimes: pd.DataFrame, radius_m: float) -> _Crimes:
     if missing:
         raise InputError(f"crimes lacks column(s) {', '.join(missing)}; it needs {', '.join(_REQUIRED)}")
     n = len(crimes)
-    x = np.ascontiguousarray(pd.to_numeric(crimes["x_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan))
-    y = np.ascontiguousarray(pd.to_numeric(crimes["y_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan))
+    x = _floats(crimes["x_m"])
+    y = _floats(crimes["y_m"])
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise InputError(f"crimes x_m/y_m must be finite metres, got ({float(x[k])!r}, {float(y[k])!r}) at row {k}")
     if "radius_m" in crimes.columns:
-        r = pd.to_numeric(crimes["radius_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        r = _floats(crimes["radius_m"])
         r = np.where(np.isnan(r), radius_m, r)
     else:
         r = np.full(n, radius_m)
@@ -305,7 +463,8 @@ def _crime_arrays(crimes: pd.DataFrame, radius_m: float) -> _Crimes:
         raise InputError(f"crimes committed_to must not precede committed_from, got "
                          f"{crimes['committed_from'].iloc[k]} .. {crimes['committed_to'].iloc[k]} at row {k}")
     if "crime_version" in crimes.columns:
-        version = pd.to_numeric(crimes["crime_version"]).fillna(1).to_numpy(np.int64)
+        v = crimes["crime_version"]
+        version = v.to_numpy() if v.dtype == np.int64 else pd.to_numeric(v).fillna(1).to_numpy(np.int64)
     else:
         version = np.ones(n, dtype=np.int64)
     ref = crimes["crime_ref"].astype(str).to_numpy(dtype=object)
@@ -315,72 +474,143 @@ def _crime_arrays(crimes: pd.DataFrame, radius_m: float) -> _Crimes:
 # --- evaluation -------------------------------------------------------------------------------
 
 
-def _evaluate(index: TrailIndex, cr: _Crimes, rq: np.ndarray, include_uncertain: bool):
-    """``(crime position, subject position, state rows)`` of every evaluated (crime, subject)."""
+def _arrays(index: TrailIndex, x: np.ndarray, y: np.ndarray, r: np.ndarray, t1: np.ndarray, t2: np.ndarray,
+            include_uncertain: bool) -> ProximityArrays:
+    """Hits and gaps of the crimes ``(x, y, r, t1, t2)`` (checked float64 arrays) on ``index``."""
+    hits = _hits_of(index, x, y, r, t1, t2, include_uncertain)
+    return ProximityArrays(hits, _gaps_of(index, x, y, t1, t2, hits))
+
+
+def _hits_of(index: TrailIndex, x: np.ndarray, y: np.ndarray, r: np.ndarray, t1: np.ndarray, t2: np.ndarray,
+             include_uncertain: bool) -> HitArrays:
+    """Hits (and low candidates) of the crimes; one crime serially, many on threads."""
     tr, s = index.trails, index.state
+    rq = r + (s.max_accuracy_m if include_uncertain else 0.0)
     common = (tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
-              s.chunk_f0, s.chunk_f1, s.chunk_x0, s.chunk_y0, s.chunk_x1, s.chunk_y1)
-    if len(cr.x) == 1:  # one analyst query: serial, no thread start-up
-        sid, res = K.proximity_one(*common, s.slot_offsets, s.slot_chunks, s.cell_m, s.bucket_s,
-                                   cr.x[0], cr.y[0], cr.r[0], rq[0], cr.t1[0], cr.t2[0], s.max_gap_s,
-                                   FIX_HALO_S, include_uncertain)
-        return np.zeros(len(sid), dtype=np.int64), sid, res
-    offsets, cands = index.query_chunks(cr.x, cr.y, cr.t1, cr.t2, rq)
+              s.chunk_f0, s.chunk_f1, s.chunk_x0, s.chunk_y0, s.chunk_x1, s.chunk_y1, s.run_offsets, s.run_start,
+              s.run_end)
+    if len(x) == 1:  # one analyst query: serial, no thread start-up
+        sid, res = K.proximity_one(*common, s.slot_offsets, s.slot_chunks, s.cell_m, s.bucket_s, x[0], y[0], r[0],
+                                   rq[0], t1[0], t2[0], s.max_gap_s, s.halo_s, include_uncertain)
+        return _hit_arrays(np.zeros(len(sid), dtype=np.int64), sid, res, r)
+    offsets, cands = IK.candidates_many(tr.t_s, s.chunk_f0, s.chunk_f1, s.chunk_x0, s.chunk_y0, s.chunk_x1,
+                                        s.chunk_y1, s.slot_offsets, s.slot_chunks, s.cell_m, s.bucket_s, x, y, rq,
+                                        t1, t2)
     subj = s.chunk_subject[cands]
-    qid = np.repeat(np.arange(len(cr.x), dtype=np.int64), np.diff(offsets))
+    qall = np.repeat(np.arange(len(x), dtype=np.int64), np.diff(offsets))
     new = np.ones(len(cands), dtype=bool)
-    new[1:] = (subj[1:] != subj[:-1]) | (qid[1:] != qid[:-1])
+    new[1:] = (subj[1:] != subj[:-1]) | (qall[1:] != qall[:-1])
     starts = np.flatnonzero(new)
     group_offsets = np.append(starts, len(cands)).astype(np.int64)
-    res = K.evaluate_groups(*common, cands, group_offsets, qid[starts], cr.x, cr.y, cr.r, cr.t1, cr.t2,
-                            s.max_gap_s, FIX_HALO_S, include_uncertain)
-    return qid[starts], subj[starts], res
+    qid, sid = qall[starts], subj[starts]
+    res = K.evaluate_groups(*common, cands, group_offsets, qid, x, y, r, t1, t2, s.max_gap_s, s.halo_s,
+                            include_uncertain)
+    return _hit_arrays(qid, sid, res, r)
+
+
+def _gaps_of(index: TrailIndex, x: np.ndarray, y: np.ndarray, t1: np.ndarray, t2: np.ndarray,
+             hits: HitArrays) -> GapArrays:
+    """Gaps near the scene of the crimes, for subjects not in ``hits``; one crime serially, many on threads."""
+    tr, s = index.trails, index.state
+    gap_args = (tr.t_s, tr.x_m, tr.y_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets, s.gap_offsets,
+                s.gap_fix, s.gap_max_s, s.gap_cell_m, s.run_offsets, s.run_start, s.run_end)
+    if len(x) == 1:
+        fix, cov = K.gaps_one(*gap_args, x[0], y[0], t1[0], t2[0], s.max_gap_s, s.halo_s, GAP_NEAR_M)
+        q = np.zeros(len(fix), dtype=np.int64)
+    else:
+        off, fix, cov = K.gaps_many(*gap_args, x, y, t1, t2, s.max_gap_s, s.halo_s, GAP_NEAR_M)
+        q = np.repeat(np.arange(len(x), dtype=np.int64), np.diff(off))
+    return _gap_arrays(tr, x, y, q, fix, cov, hits)
+
+
+def _hit_arrays(qid: np.ndarray, sid: np.ndarray, res: np.ndarray, r: np.ndarray) -> HitArrays:
+    """Reported rows of the state matrix ``res`` (hits and low candidates) as :class:`HitArrays`."""
+    keep = res[:, K.ST_STATUS] > 0.0
+    if not keep.all():
+        qid, sid, res = qid[keep], sid[keep], res[keep]
+    hit = res[:, K.ST_STATUS] == 1.0
+    dmin = np.sqrt(res[:, K.ST_D2])
+    acc = res[:, K.ST_ACC].copy()
+    n_in = np.where(hit, res[:, K.ST_NIN], 0).astype(np.int64)
+    confidence = np.where(~hit, 2, np.where(dmin + acc <= r[qid], 0, 1)).astype(np.int8)
+    return HitArrays(
+        crime=qid, subject=sid, min_distance_m=dmin, closest_time_s=res[:, K.ST_T].copy(),
+        first_within_s=np.where(hit, res[:, K.ST_FIRST], np.nan), last_within_s=np.where(hit, res[:, K.ST_LAST], np.nan),
+        dwell_s=np.where(hit, res[:, K.ST_DWELL], 0.0), passes=np.where(hit, res[:, K.ST_PASSES], 0).astype(np.int64),
+        n_fixes_within=n_in, between_fixes=hit & (n_in == 0), accuracy_m=acc, confidence=confidence,
+        coverage=res[:, K.ST_COVERAGE].copy())
+
+
+def _gap_arrays(tr: Trails, x: np.ndarray, y: np.ndarray, q: np.ndarray, fix: np.ndarray, cov: np.ndarray,
+                hits: HitArrays) -> GapArrays:
+    """Gaps of subjects that are not reported for the crime and cover less than half its window."""
+    subj = np.searchsorted(tr.offsets, fix, side="right") - 1
+    keep = cov < GAP_COVERAGE_BELOW
+    if len(hits.crime) and keep.any():  # hits, and low candidates where reported, are never gaps near the scene
+        n_sub = max(tr.n_subjects, 1)
+        keep &= ~np.isin(q * n_sub + subj, hits.crime * n_sub + hits.subject)
+    if not keep.all():
+        q, subj, fix, cov = q[keep], subj[keep], fix[keep], cov[keep]
+    if len(fix) > 1:  # per crime, by easting of the first fix (then by fix)
+        order = np.lexsort((tr.x_m[fix], q))
+        q, subj, fix, cov = q[order], subj[order], fix[order], cov[order]
+    return GapArrays(
+        crime=q, subject=subj, fix=fix, gap_start_s=tr.t_s[fix], gap_end_s=tr.t_s[fix + 1],
+        before_distance_m=np.hypot(tr.x_m[fix] - x[q], tr.y_m[fix] - y[q]),
+        after_distance_m=np.hypot(tr.x_m[fix + 1] - x[q], tr.y_m[fix + 1] - y[q]), coverage=cov)
 
 
 # --- frames -----------------------------------------------------------------------------------
 
 
-def _times(seconds: np.ndarray) -> pd.Series:
-    sec = np.asarray(seconds, dtype=np.float64)
+def _times(*seconds: np.ndarray) -> list:
+    """Each array of seconds UTC (NaN: NaT) as datetime64[ns, UTC], converted in one call."""
+    sec = np.concatenate(seconds) if len(seconds) > 1 else np.asarray(seconds[0], dtype=np.float64)
     ns = np.where(np.isnan(sec), np.iinfo(np.int64).min, np.round(np.nan_to_num(sec) * 1e9)).astype(np.int64)
-    return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+    arr = pd.array(ns.view("datetime64[ns]")).tz_localize("UTC")
+    out = []
+    a = 0
+    for part in seconds:
+        out.append(arr[a:a + len(part)])
+        a += len(part)
+    return out
+
+
+_EMPTY: dict[tuple[str, ...], pd.DataFrame] = {}
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    """An empty frame with these columns (object dtype), copied from a template made once."""
+    key = tuple(columns)
+    if key not in _EMPTY:
+        _EMPTY[key] = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    return _EMPTY[key].copy()
 
 
 def _subject_flags(trails: Trails, sid: np.ndarray) -> np.ndarray:
     return np.where(trails.window_known[sid], "", FLAG_WINDOW_UNKNOWN).astype(object)
 
 
-def _hits_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, res: np.ndarray) -> pd.DataFrame:
-    keep = res[:, K.ST_STATUS] > 0.0
-    qid, sid, res = qid[keep], sid[keep], res[keep]
-    hit = res[:, K.ST_STATUS] == 1.0
-    r = cr.r[qid]
-    dmin = np.sqrt(res[:, K.ST_D2])
-    acc = res[:, K.ST_ACC]
-    n_in = np.where(hit, res[:, K.ST_NIN], 0).astype(np.int64)
-    confidence = np.where(~hit, "low", np.where(dmin + acc <= r, "high", "medium")).astype(object)
-    frame = pd.DataFrame({
-        "crime_ref": cr.ref[qid],
-        "crime_version": cr.version[qid],
-        "subject_id": trails.subject_ids[sid].astype(object),
-        "min_distance_m": dmin,
-        "closest_time": _times(res[:, K.ST_T]),
-        "first_within": _times(np.where(hit, res[:, K.ST_FIRST], np.nan)),
-        "last_within": _times(np.where(hit, res[:, K.ST_LAST], np.nan)),
-        "dwell_s": np.where(hit, res[:, K.ST_DWELL], 0.0),
-        "passes": np.where(hit, res[:, K.ST_PASSES], 0).astype(np.int64),
-        "n_fixes_within": n_in,
-        "between_fixes": hit & (n_in == 0),
-        "accuracy_m": acc,
-        "confidence": confidence,
-        "coverage": res[:, K.ST_COVERAGE],
-        "flags": _subject_flags(trails, sid),
+def _hits_frame(trails: Trails, cr: _Crimes, h: HitArrays) -> pd.DataFrame:
+    q = h.crime
+    closest, first, last = _times(h.closest_time_s, h.first_within_s, h.last_within_s)
+    return pd.DataFrame({
+        "crime_ref": cr.ref[q],
+        "crime_version": cr.version[q],
+        "subject_id": trails.subject_ids[h.subject].astype(object),
+        "min_distance_m": h.min_distance_m,
+        "closest_time": closest,
+        "first_within": first,
+        "last_within": last,
+        "dwell_s": h.dwell_s,
+        "passes": h.passes,
+        "n_fixes_within": h.n_fixes_within,
+        "between_fixes": h.between_fixes,
+        "accuracy_m": h.accuracy_m,
+        "confidence": _CONFIDENCE_OBJ[h.confidence],
+        "coverage": h.coverage,
+        "flags": _subject_flags(trails, h.subject),
     })
-    return frame[HITS]
 
 
 def _pass_letters(k: np.ndarray) -> np.ndarray:
@@ -467,7 +697,7 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
         "pass": letters,
         "seq": seq.astype(np.int64),
         "kind": np.array(["fix", "first", "last"], dtype=object)[kind],
-        "time": _times(t),
+        "time": _times(t)[0],
         "lat": lat,
         "lon": lon,
         "easting": x,
@@ -483,29 +713,19 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
     return frame[EVIDENCE]
 
 
-def _gaps_frame(index: TrailIndex, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float) -> pd.DataFrame:
-    tr, s = index.trails, index.state
-    off, fix, cov = K.gaps_many(tr.t_s, tr.x_m, tr.y_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
-                                s.gap_fix, s.gap_x, cr.x, cr.y, cr.t1, cr.t2, max_gap_s, FIX_HALO_S, GAP_NEAR_M)
-    q = np.repeat(np.arange(len(cr.x), dtype=np.int64), np.diff(off))
-    subj = np.searchsorted(tr.offsets, fix, side="right") - 1
-    n_sub = max(tr.n_subjects, 1)
-    # hits, and low candidates where reported, are never gaps near the scene
-    reported = qid * n_sub + sid
-    keep = (cov < GAP_COVERAGE_BELOW) & ~np.isin(q * n_sub + subj, reported)
-    q, subj, fix, cov = q[keep], subj[keep], fix[keep], cov[keep]
-    if len(q) == 0:
+def _gaps_frame(trails: Trails, cr: _Crimes, g: GapArrays) -> pd.DataFrame:
+    if len(g.crime) == 0:
         return _empty(GAPS)
-    t0, t1 = tr.t_s[fix], tr.t_s[fix + 1]
-    frame = pd.DataFrame({
+    q = g.crime
+    start, end = _times(g.gap_start_s, g.gap_end_s)
+    return pd.DataFrame({
         "crime_ref": cr.ref[q],
         "crime_version": cr.version[q],
-        "subject_id": tr.subject_ids[subj].astype(object),
-        "gap_start": _times(t0),
-        "gap_end": _times(t1),
-        "gap_s": t1 - t0,
-        "before_distance_m": np.hypot(tr.x_m[fix] - cr.x[q], tr.y_m[fix] - cr.y[q]),
-        "after_distance_m": np.hypot(tr.x_m[fix + 1] - cr.x[q], tr.y_m[fix + 1] - cr.y[q]),
-        "coverage": cov,
+        "subject_id": trails.subject_ids[g.subject].astype(object),
+        "gap_start": start,
+        "gap_end": end,
+        "gap_s": g.gap_end_s - g.gap_start_s,
+        "before_distance_m": g.before_distance_m,
+        "after_distance_m": g.after_distance_m,
+        "coverage": g.coverage,
     })
-    return frame[GAPS]
