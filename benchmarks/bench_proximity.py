@@ -27,8 +27,48 @@ from trailmon.match import proximity as P
 
 def hits_only(index, crimes, radius_m=100.0):
     cr = P._crime_arrays(crimes, radius_m)
-    qid, sid, res = P._evaluate(index, cr, cr.r, False)
-    return P._hits_frame(index.trails, cr, qid, sid, res)
+    return P._hits_frame(index.trails, cr, P._hits_of(index, cr.x, cr.y, cr.r, cr.t1, cr.t2, False))
+
+
+def split(index, crimes, repeat):
+    """Best wall and CPU seconds of each stage of the batch: crimes, candidates, per-pair kernel, frame, gaps."""
+    from trailmon.index import _kernels as IK
+    from trailmon.match import _proximity_kernels as K
+
+    tr, s = index.trails, index.state
+    out = {}
+
+    def stage(name, fn):
+        best_w, best_c, res = float("inf"), float("inf"), None
+        for _ in range(repeat):
+            t, c = time.perf_counter(), time.process_time()
+            res = fn()
+            best_w, best_c = min(best_w, time.perf_counter() - t), min(best_c, time.process_time() - c)
+        out[f"{name}_s"], out[f"{name}_cpu_s"] = best_w, best_c
+        return res
+
+    cr = stage("crime_arrays", lambda: P._crime_arrays(crimes, 100.0))
+    offsets, cands = stage("candidates", lambda: IK.candidates_many(
+        tr.t_s, s.chunk_f0, s.chunk_f1, s.chunk_x0, s.chunk_y0, s.chunk_x1, s.chunk_y1, s.slot_offsets,
+        s.slot_chunks, s.cell_m, s.bucket_s, cr.x, cr.y, cr.r, cr.t1, cr.t2))
+    subj = s.chunk_subject[cands]
+    qall = np.repeat(np.arange(len(cr.x), dtype=np.int64), np.diff(offsets))
+    new = np.ones(len(cands), dtype=bool)
+    new[1:] = (subj[1:] != subj[:-1]) | (qall[1:] != qall[:-1])
+    starts = np.flatnonzero(new)
+    go = np.append(starts, len(cands)).astype(np.int64)
+    common = (tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
+              s.chunk_f0, s.chunk_f1, s.chunk_x0, s.chunk_y0, s.chunk_x1, s.chunk_y1, s.run_offsets, s.run_start,
+              s.run_end)
+    res = stage("pair_kernel", lambda: K.evaluate_groups(*common, cands, go, qall[starts], cr.x, cr.y, cr.r, cr.t1,
+                                                         cr.t2, s.max_gap_s, s.halo_s, False))
+    h = P._hit_arrays(qall[starts], subj[starts], res, cr.r)
+    stage("hits_frame", lambda: P._hits_frame(tr, cr, h))
+    g = stage("gaps", lambda: P._gaps_of(index, cr.x, cr.y, cr.t1, cr.t2, h))
+    stage("gaps_frame", lambda: P._gaps_frame(tr, cr, g))
+    out["candidate_chunks"] = int(len(cands))
+    out["pairs_evaluated"] = int(len(starts))
+    return out
 
 
 def main() -> None:
@@ -60,6 +100,7 @@ def main() -> None:
            "build_s": build_s, "build_fixes_per_s": n / build_s, "index_bytes_per_fix": index_bytes / n}
     for threads in (1, 2):
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        res[f"split_{threads}t"] = split(index, crimes, args.repeat)
         q_s, hits = timed(hits_only, index, crimes, repeat=args.repeat)
         res[f"hits_{threads}t_s"] = q_s
         e2e_s, _ = timed(lambda: hits_only(TrailIndex.build(trails), crimes), repeat=args.repeat)
@@ -112,6 +153,11 @@ def main() -> None:
          f"{res['pymeos_same_hit_set']}, max diff {res['pymeos_max_abs_diff_m']:.1e} m"),
     ]
     print(f"hits: {res['hits']:,} ({res['hits'] / len(crimes):.1f} per crime)")
+    for threads in (1, 2):
+        sp = res[f"split_{threads}t"]
+        print(f"split, {threads} thread(s), wall (CPU) s: " + ", ".join(
+            f"{k} {sp[k + '_s']:.3f} ({sp[k + '_cpu_s']:.3f})" for k in
+            ("crime_arrays", "candidates", "pair_kernel", "hits_frame", "gaps", "gaps_frame")))
     print(table(rows, ("what", "trailmon", "peer", "note")))
     save("proximity", res)
 

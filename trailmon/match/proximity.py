@@ -661,7 +661,12 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
     new[1:] = (h[1:] != h[:-1]) | (pas[1:] != pas[:-1])
     starts = np.flatnonzero(new)
     seq = np.arange(len(h)) - np.repeat(starts, np.diff(np.append(starts, len(h)))) + 1
-    letters = _pass_letters(np.arange(pas.max() + 1))[pas]  # one string per pass number, not per row
+    names = _pass_letters(np.arange(pas.max() + 1))  # one string per pass number, not per row
+    letters = names[pas]
+    # one label string per distinct (pass, seq), taken for every row: few distinct labels, many rows
+    width = int(seq.max()) + 1
+    uniq, inverse = np.unique(pas * width + seq, return_inverse=True)
+    labels = np.array([names[k // width] + str(k % width) for k in uniq.tolist()], dtype=object)[inverse]
     at_fix = fa == fb
     lat = tr.lat[fa].copy()
     lon = tr.lon[fa].copy()
@@ -693,7 +698,7 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
         "crime_ref": cr.ref[q],
         "crime_version": cr.version[q],
         "subject_id": tr.subject_ids[sid[h]].astype(object),
-        "label": (letters + seq.astype(str).astype(object)),
+        "label": labels,
         "pass": letters,
         "seq": seq.astype(np.int64),
         "kind": np.array(["fix", "first", "last"], dtype=object)[kind],
