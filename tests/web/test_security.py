@@ -347,3 +347,11 @@ def test_wrong_methods(client):
     assert client.get("/review/1").status_code == 405
     assert client.get("/sign-out").status_code == 405
     assert post(client, "/crimes").status_code == 405
+
+
+def test_repeated_failed_sign_ins_lock_the_user_name(client, app):
+    for _ in range(5):
+        assert sign_in(client, "rev", password="not the password").status_code == 401
+    r = sign_in(client, "rev")  # even the right password, for a while
+    assert r.status_code == 429 and "Too many failed sign-ins for this user name: wait 15 minutes." in T(r)
+    assert sign_in(app.test_client(), "ana").status_code == 302  # other users are not affected

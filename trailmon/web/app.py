@@ -73,6 +73,12 @@ MAX_FIELD = {
 }
 """Longest value accepted per form or query field, characters."""
 
+MAX_FAILURES = 5
+"""Failed sign-ins for one user name before it is refused for :data:`LOCKOUT_S` (in this process)."""
+
+LOCKOUT_S = 900
+"""How long a user name stays refused after :data:`MAX_FAILURES` failed sign-ins, seconds."""
+
 MAP_TOKEN_S = 900
 """How long a trail map link stays valid after the trail was shown, seconds."""
 
@@ -297,6 +303,7 @@ def create_app(
     app.jinja_env.globals.update(MARKING=MARKING, allowed=allowed, ROLES=ROLES)
     app.extensions["trailmon"] = {"store": store_path, "db": db_path, "users": users}
     map_tokens = URLSafeTimedSerializer(key, salt="trailmon-trail-map")
+    failures: dict[str, list[float]] = {}  # user name -> monotonic times of recent failed sign-ins
 
     # -- helpers bound to this app -------------------------------------------------------------------
     def open_cases() -> CaseStore:
@@ -441,11 +448,22 @@ def create_app(
             raise InputError(
                 f"password must be at most {MAX_FIELD['password']} characters, got {len(password)}"
             )
+        now = time.monotonic()
+        recent = [t for t in failures.get(name or "", []) if now - t < LOCKOUT_S]
+        if len(recent) >= MAX_FAILURES:
+            return render_template(
+                "sign_in.html",
+                next=nxt,
+                error=f"Too many failed sign-ins for this user name: wait {LOCKOUT_S // 60} minutes.",
+            ), 429
         user = users.authenticate(name or "", password) if name and password else None
         if user is None:
+            if name:
+                failures[name] = [*recent, now][-MAX_FAILURES:]
             return render_template(
                 "sign_in.html", next=nxt, error="Unknown user name or wrong password."
             ), 401
+        failures.pop(name, None)
         if purpose is None:
             return render_template(
                 "sign_in.html", next=nxt, error="State the purpose of this session (it is audited)."
