@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from trailmon._chromium import find_browser, run_headless
 from trailmon.map import crime_map, save_map
 from trailmon.match.proximity import proximity
 from trailmon.testing import make_trail
@@ -18,14 +16,13 @@ T0 = 1_783_000_000.0
 
 
 def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip(
-        "no chromium or chromium-browser on PATH (.ci/run installs Debian's chromium; "
-        "apt-get install -y chromium to run this test)"
-    )
+    browser = find_browser()
+    if browser is None:
+        pytest.skip(
+            "no chromium or chromium-browser on PATH (.ci/run installs Debian's chromium; "
+            "apt-get install -y chromium to run this test)"
+        )
+    return browser
 
 
 def test_map_renders_in_headless_chromium(tmp_path):
@@ -40,24 +37,8 @@ def test_map_renders_in_headless_chromium(tmp_path):
     res = proximity(tr, crimes)
     page = save_map(crime_map(tr, crimes.iloc[0], res.hits, res.evidence), tmp_path / "k1.html")
     shot = tmp_path / "k1.png"
-    cmd = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--enable-logging=stderr",
-        "--v=0",
-        f"--screenshot={shot}",
-        "--window-size=1000,800",
-        page.resolve().as_uri(),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    done = run_headless(browser, page, "--enable-logging=stderr", "--v=0", f"--screenshot={shot}",
+                        "--window-size=1000,800", profile=tmp_path / "profile")
     assert shot.exists(), f"no screenshot; chromium said: {done.stderr[-2000:]}"
     errors = [ln for ln in done.stderr.splitlines() if "CONSOLE" in ln and "Uncaught" in ln]
     assert not errors, errors  # the inlined Leaflet and the map script ran

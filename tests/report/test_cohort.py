@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -187,25 +185,17 @@ def test_period_errors(filled):
             cohort_tables(store, cases, T1, T0)
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no chromium or chromium-browser on PATH (apt-get install -y chromium to run this test)")
-
-
 def screenshot(page, tmp_path):
     from PIL import Image
 
+    from trailmon._chromium import find_browser, run_headless
+
+    browser = find_browser()
+    if browser is None:
+        pytest.skip("no chromium or chromium-browser on PATH (apt-get install -y chromium to run this test)")
     shot = tmp_path / "shot.png"
-    cmd = [
-        _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
-        page.resolve().as_uri(),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    done = run_headless(browser, page, f"--screenshot={shot}", "--window-size=1200,1600",
+                        profile=tmp_path / "profile")
     assert shot.exists(), f"no screenshot; chromium said: {done.stderr[-2000:]}"
     return np.asarray(Image.open(shot).convert("RGB"))
 

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from trailmon._chromium import HEADLESS_FLAGS
+
 from tests.web.conftest import PASSWORD, audit_entries, hit_ids
 from trailmon.store import audit
 
@@ -62,14 +64,7 @@ def browser(tmp_path, monkeypatch):
     opts = webdriver.ChromeOptions()
     opts.binary_location = path
     for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *HEADLESS_FLAGS,
         "--disable-dev-shm-usage",
         "--window-size=1280,1000",
         f"--user-data-dir={tmp_path / 'profile'}",

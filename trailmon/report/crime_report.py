@@ -446,7 +446,6 @@ def write_crime_report(
     return {"report": path, "map": map_path, "png": png_path}
 
 
-BROWSERS = ("chromium", "chromium-browser")
 """Headless browsers tried, in order, by :func:`print_pdf` (Debian's ``chromium``)."""
 
 
@@ -478,13 +477,12 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
     no external reference, so nothing is fetched.
     """
     import os
-    import shutil
-    import subprocess
-    import tempfile
+
+    from trailmon._chromium import find_browser, run_headless
 
     html_path = Path(html_path).resolve()
     pdf_path = Path(pdf_path) if pdf_path is not None else html_path.with_suffix(".pdf")
-    browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
+    browser = find_browser()
     if browser is None:
         raise InputError(
             "printing to PDF needs headless Chromium, and neither chromium nor chromium-browser is "
@@ -492,23 +490,8 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, time
             "report from a browser"
         )
     pdf_path.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory() as profile:
-        cmd = [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--no-pdf-header-footer",
-            f"--print-to-pdf={pdf_path.resolve()}",
-            html_path.as_uri(),
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    done = run_headless(browser, html_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf_path.resolve()}",
+                        timeout_s=timeout_s)
     if not pdf_path.exists():
         raise InputError(
             f"{browser} wrote no PDF for {str(html_path)!r} (exit {done.returncode}): "
