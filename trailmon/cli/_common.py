@@ -31,6 +31,23 @@ def add_identity(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--purpose", metavar="TEXT", help=f"why ({how})")
 
 
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    """``--engine {local,dask}``, ``--scheduler ADDR``, ``--workers N``."""
+    parser.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="run here (local, default) or on Dask over the store's day partitions")
+    parser.add_argument("--scheduler", metavar="ADDR", help="with --engine dask: join this Dask scheduler")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="with --engine dask: local worker processes (default 2)")
+
+
+def add_accuracy_rule(parser: argparse.ArgumentParser) -> None:
+    """``--max-gap S`` and ``--max-accuracy M`` of attendance and zones."""
+    parser.add_argument("--max-gap", type=float, default=600.0, metavar="S",
+                        help="longest gap still interpolated, seconds (default 600)")
+    parser.add_argument("--max-accuracy", type=float, default=100.0, metavar="M",
+                        help="fixes less accurate than this are set aside, metres (default 100)")
+
+
 def compliance_identity(args) -> tuple[str, str]:
     """User and purpose for attendance and zones: defaults of SPEC §5."""
     user = args.user or _login()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_identity, add_store, common, emit
+from trailmon.cli._common import add_accuracy_rule, add_engine, add_identity, add_store, common, emit
 
 
 def add_parser(sub) -> None:
@@ -16,14 +16,8 @@ def add_parser(sub) -> None:
                    help="appointments CSV (circle lat/lon/radius_m or WGS84 geofence_wkt)")
     p.add_argument("--tz", metavar="ZONE", help="zone of appointment times written without an offset "
                                                  "(e.g. Europe/London)")
-    p.add_argument("--max-gap", type=float, default=600.0, metavar="S", help="seconds (default 600)")
-    p.add_argument("--max-accuracy", type=float, default=100.0, metavar="M",
-                   help="fixes less accurate than this are set aside, metres (default 100)")
-    p.add_argument("--engine", choices=("local", "dask"), default="local",
-                   help="run here (local, default) or on Dask over the store's day partitions")
-    p.add_argument("--scheduler", metavar="ADDR", help="with --engine dask: join this Dask scheduler")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="with --engine dask: local worker processes (default 2)")
+    add_accuracy_rule(p)
+    add_engine(p)
     p.add_argument("--out", required=True, type=Path, metavar="F")
     add_identity(p, required=False)
     common(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_identity, add_store, common, emit
+from trailmon.cli._common import add_engine, add_identity, add_store, common, emit
 
 
 def add_parser(sub) -> None:
@@ -22,11 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("--include-uncertain", action="store_true",
                    help="also list 'low' candidates within R only by the fix accuracy")
     p.add_argument("--tz", metavar="ZONE", help="zone of crime times written without an offset")
-    p.add_argument("--engine", choices=("local", "dask"), default="local",
-                   help="run here (local, default) or on Dask over the store's day partitions")
-    p.add_argument("--scheduler", metavar="ADDR", help="with --engine dask: join this Dask scheduler")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="with --engine dask: local worker processes (default 2)")
+    add_engine(p)
     p.add_argument("--out", required=True, type=Path, metavar="F", help="hits file (.csv/.jsonl/.geojson/.parquet)")
     add_identity(p, required=True)
     common(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_identity, add_store, common, emit
+from trailmon.cli._common import add_accuracy_rule, add_engine, add_identity, add_store, common, emit
 
 
 def add_parser(sub) -> None:
@@ -18,14 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("--tz", metavar="ZONE", default=None,
                    help="zone of daily schedules and of times written without an offset (default Europe/London "
                         "for schedules)")
-    p.add_argument("--max-gap", type=float, default=600.0, metavar="S")
-    p.add_argument("--max-accuracy", type=float, default=100.0, metavar="M")
+    add_accuracy_rule(p)
     p.add_argument("--min-event", type=float, default=0.0, metavar="S", help="drop shorter events, seconds")
-    p.add_argument("--engine", choices=("local", "dask"), default="local",
-                   help="run here (local, default) or on Dask over the store's day partitions")
-    p.add_argument("--scheduler", metavar="ADDR", help="with --engine dask: join this Dask scheduler")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="with --engine dask: local worker processes (default 2)")
+    add_engine(p)
     p.add_argument("--out", required=True, type=Path, metavar="F")
     add_identity(p, required=False)
     common(p)
