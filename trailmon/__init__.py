@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "AccessRefusedError": "trailmon.errors",
     "AuditTamperedError": "trailmon.errors",
+    "CaseStore": "trailmon.store.cases",
     "CRSError": "trailmon.errors",
     "InputError": "trailmon.errors",
     "ProximityResult": "trailmon.match.proximity",
@@ -35,15 +36,20 @@ _LAZY = {
     "TrailmonWarning": "trailmon.errors",
     "Trails": "trailmon.trail",
     "attendance": "trailmon.match.attendance",
+    "crime_map": "trailmon.map",
     "crimes_near_subject": "trailmon.match.proximity",
     "make_trails": "trailmon.trail",
     "proximity": "trailmon.match.proximity",
+    "proximity_arrays": "trailmon.match.proximity",
     "read_appointments": "trailmon.io.appointments",
     "read_crimes": "trailmon.io.crimes",
     "read_geofences": "trailmon.io.geofence",
     "read_subjects": "trailmon.io.subjects",
     "read_trails": "trailmon.io.trails",
     "read_zones": "trailmon.io.zones",
+    "run_nightly": "trailmon.nightly",
+    "save_map": "trailmon.map",
+    "subject_map": "trailmon.map",
     "zones": "trailmon.match.zones",
 }
 
