@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from trailmon.cli._common import add_identity, add_store, common, emit
-
-MAX_WINDOW_S = 48 * 3600.0
-"""A subject map wider than this needs ``--justify`` (SPEC §5), seconds."""
+from trailmon.report.trail_rows import MAX_WINDOW_S
 
 
 def add_parser(sub) -> None:

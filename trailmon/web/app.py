@@ -845,7 +845,7 @@ def create_app(
     @app.route("/trail", methods=["GET", "POST"])
     @page("trail")
     def trail():
-        from trailmon.cli.trail import MAX_WINDOW_S, trail_frame
+        from trailmon.report.trail_rows import MAX_WINDOW_S, trail_frame
         from trailmon.io._time import parse_instant
 
         sid = subject_id_arg()
