@@ -43,7 +43,9 @@ def test_new_store_layout_and_permissions(tmp_path):
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     for p in root.rglob("*"):
         assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
-    assert sorted(p.name.split(".")[0] for p in (root / "trails").glob("*.parquet")) == ["2026-07-14", "2026-07-15"]
+    days = ["2026-07-14", "2026-07-15"]
+    assert sorted(p.name.split(".")[0] for p in (root / "trails").glob("*.parquet") if ".edges." not in p.name) == days
+    assert sorted(p.name.split(".")[0] for p in (root / "trails").glob("*.edges.parquet")) == days
     assert json.loads((root / "store.json").read_text())["crs"] == "EPSG:27700"
 
 
@@ -174,3 +176,20 @@ def test_earlier_day_ingested_late_reflags_next_day(tmp_path):
     tr = store.read()
     assert tr.n_fixes == 3
     assert list((tr.flags & FLAG_SPEED_JUMP) != 0) == [False, True, False]
+
+
+def test_read_brackets_a_gap_with_the_nearest_fixes_days_away(tmp_path):
+    store = TrailStore(tmp_path / "s", create=True)
+    day = 86_400
+    rows = [("S1", -2 * day, 1, 1), ("S1", -2 * day + 60, 2, 2),        # two days before
+            ("S1", 3 * day, 5, 5),                                       # three days after
+            ("S2", 600, 7, 7)]                                           # inside the period
+    store.ingest([fixes(rows)])
+    t1 = pd.Timestamp(T0 + 0, unit="ns", tz="UTC")
+    t2 = pd.Timestamp(T0 + int(3600e9), unit="ns", tz="UTC")
+    tr = store.read(t1, t2)
+    k = tr.subject_index("S1")
+    got = tr.t_s[tr.offsets[k]:tr.offsets[k + 1]] - T0 / 1e9
+    assert got.tolist() == [-2 * day + 60, 3 * day]  # the last fix before and the first after, nothing else
+    assert store.read(t1, t2, brackets=False).subject_index("S1") == -1
+    assert store.read(t1, t2, ["S2"]).subject_ids.tolist() == ["S2"]

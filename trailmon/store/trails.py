@@ -45,6 +45,8 @@ from trailmon.trail import FIX_TYPES, FLAG_SPEED_JUMP, SPEED_JUMP_MPS, Trails, w
 __all__ = ["IngestSummary", "TrailStore"]
 
 FORMAT_VERSION = 1
+BRACKET_DAYS = 7
+"""How many days either side a read looks for the fixes that bracket a subject's gap."""
 _INGEST_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 DAY_NS = 86_400 * 10**9
 _COLUMNS = ["subject_id", "t_ns", "x_m", "y_m", "lat", "lon", "accuracy_m", "fix_type", "speed_mps",
@@ -173,7 +175,7 @@ class TrailStore:
         return pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
 
     def read(self, t_from: pd.Timestamp | None = None, t_to: pd.Timestamp | None = None,
-             subjects: Iterable[str] | None = None, *, halo_s: float = 600.0) -> Trails:
+             subjects: Iterable[str] | None = None, *, halo_s: float = 600.0, brackets: bool = True) -> Trails:
         """Fixes as :class:`Trails` arrays, sorted by subject and time, with monitoring windows.
 
         Parameters
@@ -185,10 +187,64 @@ class TrailStore:
             Only these subjects.
         halo_s : float, default 600.0
             Extra time read either side, seconds (at least ``max_gap_s``).
+        brackets : bool, default True
+            Also give each subject its last fix before and first fix after the period read (up
+            to :data:`BRACKET_DAYS` days away), so a gap that spans the whole period is seen
+            with the fixes that bracket it (gaps near scene, SPEC §3).
         """
         lo = None if t_from is None else int(pd.Timestamp(t_from).value - halo_s * 1e9)
         hi = None if t_to is None else int(pd.Timestamp(t_to).value + halo_s * 1e9)
-        return table_to_trails(self.fixes_table(lo, hi, subjects), self.windows())
+        if not brackets or lo is None or hi is None:
+            return table_to_trails(self.fixes_table(lo, hi, subjects), self.windows())
+        return table_to_trails(self._bracketed_table(lo, hi, subjects), self.windows())
+
+    def _bracketed_table(self, lo: int, hi: int, subjects: Iterable[str] | None) -> pa.Table:
+        """Fixes in ``[lo, hi]`` plus each subject's nearest fix either side (days in time order)."""
+        days = self.manifest["days"]
+        edges = self.manifest.get("edges", {})
+        first_day, last_day = lo // DAY_NS, hi // DAY_NS
+        wanted = [days[_day_name(d)] for d in range(first_day, last_day + 1) if _day_name(d) in days]
+        flt = [("subject_id", "in", sorted(set(map(str, subjects))))] if subjects is not None else None
+        tables = [pq.read_table(self.path / n, filters=flt, schema=_SCHEMA) for n in wanted]
+        table = pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
+        t = table.column("t_ns").to_numpy()
+        codes, names = _sorted_codes(_text_array(table.column("subject_id"))) if len(t) else (
+            np.zeros(0, np.int64), np.zeros(0, object))
+        order = np.argsort(codes, kind="stable")  # by subject, then time (days in order, each sorted)
+        c, ts = codes[order], t[order]
+        nxt_same = np.r_[c[1:] == c[:-1], False]
+        prv_same = np.r_[False, c[1:] == c[:-1]]
+        keep = (ts >= lo) & (ts <= hi)
+        keep |= (ts < lo) & ~(nxt_same & (np.r_[ts[1:], 0] < lo))
+        keep |= (ts > hi) & ~(prv_same & (np.r_[0, ts[:-1]] > hi))
+        mask = np.zeros(len(t), dtype=bool)
+        mask[order[keep]] = True
+        before_ok = set(names[c[keep & (ts < lo)]].astype(str))
+        after_ok = set(names[c[keep & (ts > hi)]].astype(str))
+        wanted_subjects = None if subjects is None else set(map(str, subjects))
+        earlier = self._edge_rows(edges, days, range(first_day - 1, first_day - 1 - BRACKET_DAYS, -1), last=True,
+                                  skip=before_ok, only=wanted_subjects)
+        later = self._edge_rows(edges, days, range(last_day + 1, last_day + 1 + BRACKET_DAYS), last=False,
+                                skip=after_ok, only=wanted_subjects)
+        return pa.concat_tables([earlier, table.filter(pa.array(mask)), later])
+
+    def _edge_rows(self, edges: dict, days: dict, day_range, *, last: bool, skip: set, only: set | None) -> pa.Table:
+        """Each subject's nearest fix from the days of ``day_range`` (nearest day first), as a table."""
+        found: dict[str, dict] = {}
+        for d in day_range:
+            name = _day_name(d)
+            if name not in days:
+                continue
+            e = pq.read_table(self.path / edges[name], schema=_SCHEMA) if name in edges else day_edges(
+                pq.read_table(self.path / days[name], schema=_SCHEMA))
+            rows = e.to_pylist()
+            for row in (reversed(rows) if last else rows):  # edges are sorted by subject, then time
+                sid = row["subject_id"]
+                if sid in skip or sid in found or (only is not None and sid not in only):
+                    continue
+                found[sid] = row
+        rows = sorted(found.values(), key=lambda r: r["t_ns"])
+        return pa.Table.from_pylist(rows, schema=_SCHEMA) if rows else _SCHEMA.empty_table()
 
     def read_span(self, t_from: pd.Timestamp | None, t_to: pd.Timestamp | None, subjects: Iterable[str] | None = None,
                   *, halo_s: float = 600.0) -> Trails:
@@ -273,6 +329,7 @@ class TrailStore:
         summary.read = sum(r.n_read for r in trails)
         new = _new_fix_arrays(trails)
         days = dict(manifest["days"])
+        edges = dict(manifest.get("edges", {}))
         if new is not None:
             day_of = new["t_ns"] // DAY_NS
             by_day = np.argsort(day_of, kind="stable")
@@ -293,9 +350,13 @@ class TrailStore:
                 if len(conflicts["t_ns"]):
                     store_rejects.append(_conflict_rows(conflicts, trails))
                 fname = f"trails/{name}.{ingest_id}.parquet"
-                _write_table(pa.table(merged, schema=_SCHEMA), self.path / fname)
-                new_files.append(fname)
+                table = pa.table(merged, schema=_SCHEMA)
+                _write_table(table, self.path / fname)
+                ename = f"trails/{name}.{ingest_id}.edges.parquet"
+                _write_table(day_edges(table), self.path / ename)
+                new_files += [fname, ename]
                 days[name] = fname
+                edges[name] = ename
                 if progress:
                     progress(i + 1, len(affected))
             summary.days = [_day_name(d) for d in touched]
@@ -316,7 +377,7 @@ class TrailStore:
             new_files.append(quarantine_name)
         if crash:
             os._exit(17)  # test hook: die after writing files, before the commit point
-        new_manifest = {"generation": manifest["generation"] + 1, "days": days, "subjects": subj_name,
+        new_manifest = {"generation": manifest["generation"] + 1, "days": days, "edges": edges, "subjects": subj_name,
                         "ingests": manifest["ingests"] + [{"id": ingest_id, "files": new_files,
                                                            "summary": {k: v for k, v in summary.as_dict().items()
                                                                        if k not in ("files", "days")}}]}
@@ -339,7 +400,7 @@ class TrailStore:
     def _collect_garbage(self) -> None:
         """Remove files no committed manifest names (left by a killed ingest)."""
         m = self.manifest
-        live = set(m["days"].values()) | {m.get("subjects")}
+        live = set(m["days"].values()) | set(m.get("edges", {}).values()) | {m.get("subjects")}
         live |= {f for ing in m["ingests"] for f in ing["files"] if f.startswith("quarantine/")}
         for p in (self.path / "trails").glob("*.parquet"):
             if f"trails/{p.name}" not in live:
@@ -360,6 +421,7 @@ class TrailStore:
             gone = [d for d in m["days"] if _day_start_ns(d) + DAY_NS <= pd.Timestamp(older_than).value]
             if gone:
                 m["days"] = {d: f for d, f in m["days"].items() if d not in gone}
+                m["edges"] = {d: f for d, f in m.get("edges", {}).items() if d not in gone}
                 m["generation"] += 1
                 write_json_atomic(self.path / "manifest.json", m)
                 self._collect_garbage()
@@ -577,6 +639,16 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
         v = np.hypot(x - px, y - py) / dt
     flags[same & (dt > 0) & (v > SPEED_JUMP_MPS)] |= FLAG_SPEED_JUMP
     return flags
+
+
+def day_edges(table: pa.Table) -> pa.Table:
+    """Each subject's first and last fix of a day table (sorted by subject and time)."""
+    if not len(table):
+        return table
+    codes, _ = _sorted_codes(_text_array(table.column("subject_id")))
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    last = np.r_[codes[1:] != codes[:-1], True]
+    return table.filter(pa.array(first | last))
 
 
 def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]]] | None) -> Trails:
