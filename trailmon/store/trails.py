@@ -205,28 +205,28 @@ class TrailStore:
         first_day, last_day = lo // DAY_NS, hi // DAY_NS
         wanted = [days[_day_name(d)] for d in range(first_day, last_day + 1) if _day_name(d) in days]
         flt = [("subject_id", "in", sorted(set(map(str, subjects))))] if subjects is not None else None
-        tables = [pq.read_table(self.path / n, filters=flt, schema=_SCHEMA) for n in wanted]
-        table = pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
-        t = table.column("t_ns").to_numpy()
-        codes, names = _sorted_codes(_text_array(table.column("subject_id"))) if len(t) else (
-            np.zeros(0, np.int64), np.zeros(0, object))
-        order = np.argsort(codes, kind="stable")  # by subject, then time (days in order, each sorted)
-        c, ts = codes[order], t[order]
-        nxt_same = np.r_[c[1:] == c[:-1], False]
-        prv_same = np.r_[False, c[1:] == c[:-1]]
-        keep = (ts >= lo) & (ts <= hi)
-        keep |= (ts < lo) & ~(nxt_same & (np.r_[ts[1:], 0] < lo))
-        keep |= (ts > hi) & ~(prv_same & (np.r_[0, ts[:-1]] > hi))
-        mask = np.zeros(len(t), dtype=bool)
-        mask[order[keep]] = True
-        before_ok = set(names[c[keep & (ts < lo)]].astype(str))
-        after_ok = set(names[c[keep & (ts > hi)]].astype(str))
+        kept, before_ok, after_ok = [], set(), set()
+        for k, n in enumerate(wanted):
+            day = pq.read_table(self.path / n, filters=flt, schema=_SCHEMA)
+            if not len(day):
+                continue
+            t = day.column("t_ns").to_numpy()
+            keep = (t >= lo) & (t <= hi)
+            if k == 0 or k == len(wanted) - 1:  # only the end days hold fixes outside [lo, hi]
+                last_before, first_after = _brackets_in_day(day, t, lo, hi)
+                subject = day.column("subject_id")
+                before_ok |= set(subject.take(pa.array(last_before)).to_pylist())
+                after_ok |= set(subject.take(pa.array(first_after)).to_pylist())
+                keep[last_before] = True
+                keep[first_after] = True
+            kept.append(day.filter(pa.array(keep)))
+        table = pa.concat_tables(kept) if kept else _SCHEMA.empty_table()
         wanted_subjects = None if subjects is None else set(map(str, subjects))
         earlier = self._edge_rows(edges, days, range(first_day - 1, first_day - 1 - BRACKET_DAYS, -1), last=True,
                                   skip=before_ok, only=wanted_subjects)
         later = self._edge_rows(edges, days, range(last_day + 1, last_day + 1 + BRACKET_DAYS), last=False,
                                 skip=after_ok, only=wanted_subjects)
-        return pa.concat_tables([earlier, table.filter(pa.array(mask)), later])
+        return pa.concat_tables([earlier, table, later])
 
     def _edge_rows(self, edges: dict, days: dict, day_range, *, last: bool, skip: set, only: set | None) -> pa.Table:
         """Each subject's nearest fix from the days of ``day_range`` (nearest day first), as a table."""
@@ -639,6 +639,18 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
         v = np.hypot(x - px, y - py) / dt
     flags[same & (dt > 0) & (v > SPEED_JUMP_MPS)] |= FLAG_SPEED_JUMP
     return flags
+
+
+def _brackets_in_day(day: pa.Table, t: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a day (sorted by subject, then time) that are each subject's last fix before ``lo``
+    and first fix after ``hi``: a binary search per subject run, not a pass per row."""
+    sid = day.column("subject_id").combine_chunks().dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+    ends = np.r_[starts[1:], len(t)]
+    i_lo = np.array([s0 + np.searchsorted(t[s0:e0], lo) for s0, e0 in zip(starts, ends, strict=True)], dtype=np.int64)
+    i_hi = np.array([s0 + np.searchsorted(t[s0:e0], hi, side="right") for s0, e0 in zip(starts, ends, strict=True)],
+                    dtype=np.int64)
+    return (i_lo - 1)[i_lo > starts], i_hi[i_hi < ends]
 
 
 def day_edges(table: pa.Table) -> pa.Table:
