@@ -32,6 +32,7 @@ COLD = r"""
 import sys, time, json
 t0 = time.perf_counter()
 import pandas as pd
+import pyarrow.dataset  # noqa: F401 - imported by the first filtered Parquet read: an import, timed apart
 from trailmon.store.trails import TrailStore
 from trailmon.match.proximity import proximity
 t1 = time.perf_counter()
