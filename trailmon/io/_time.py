@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from trailmon.errors import InputError, TimezoneError
 
-__all__ = ["NAT", "check_tz", "localize_naive", "parse_instant", "parse_times"]
+__all__ = ["NAT", "check_tz", "instant_s", "localize_naive", "parse_instant", "parse_times"]
 
 NAT = np.iinfo(np.int64).min
 _ZONED = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
@@ -165,6 +165,19 @@ def parse_instant(text: str, tz: str | None = None, *, what: str = "--from") -> 
             raise TimezoneError(f"{what} {text!r} has no UTC offset; add Z or +01:00, or name a zone with --tz")
         return pd.Timestamp(localize_naive(pd.DatetimeIndex([ts]), tz)[0])
     return ts.tz_convert("UTC")
+
+
+def instant_s(name: str, value) -> float:
+    """A tz-aware datetime-like as seconds since the epoch, UTC; InputError / TimezoneError naming ``name``."""
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a tz-aware datetime, got {value!r}") from None
+    if ts is pd.NaT:
+        raise InputError(f"{name} must be a tz-aware datetime, got {value!r}")
+    if ts.tzinfo is None:
+        raise TimezoneError(f"{name} has no time zone, got {value!r}; give an offset or Z (UTC)")
+    return ts.tz_convert("UTC").value / 1e9
 
 
 def ns_to_iso(ns: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from trailmon.crs import BNG_CRS, StoreCRS
-from trailmon.errors import InputError, TimezoneError
+from trailmon.errors import InputError
+from trailmon.io._time import instant_s
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_TYPES, Trails
 
 GAP_SHORT_S = 120.0
@@ -110,19 +111,6 @@ class Fixes(NamedTuple):
     accuracy_m: np.ndarray
     fix_type: np.ndarray
     flags: np.ndarray
-
-
-def instant_s(name: str, value) -> float:
-    """A tz-aware datetime-like as seconds UTC, or an error naming ``name``."""
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a tz-aware datetime, got {value!r}") from None
-    if ts is pd.NaT:
-        raise InputError(f"{name} must be a tz-aware datetime, got {value!r}")
-    if ts.tzinfo is None:
-        raise TimezoneError(f"{name} has no time zone, got {value!r}; give an offset or Z (UTC)")
-    return ts.tz_convert("UTC").value / 1e9
 
 
 def period_s(t_from, t_to) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from trailmon.errors import InputError, TimezoneError
 from trailmon.index import TrailIndex
 from trailmon.index import _kernels as IK
 from trailmon.index._cast import check_positive, check_query
+from trailmon.io._time import instant_s
 from trailmon.match import _proximity_kernels as K
 from trailmon.report._columns import EVIDENCE, GAPS
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, FIX_TYPES, Trails, flags_to_text
@@ -363,8 +364,8 @@ def crimes_near_subject(
     s = trails.subject_index(subject_id)
     if s < 0:
         raise InputError(f"subject_id {subject_id!r} has no fixes in these trails; check the identifier")
-    a = _instant_s("t1", t1)
-    b = _instant_s("t2", t2)
+    a = instant_s("t1", t1)
+    b = instant_s("t2", t2)
     if b < a:
         raise InputError(f"t2 must not precede t1, got t1={t1!r}, t2={t2!r}")
     cr = _crime_arrays(crimes, radius_m)
@@ -395,18 +396,6 @@ def _checked_index(trails: Trails, index: TrailIndex | None, max_gap_s: float) -
         raise InputError(f"index was built with max_gap_s={index.max_gap_s!r}, but max_gap_s={max_gap_s!r} "
                          "was asked; rebuild the index with the same max_gap_s")
     return index
-
-
-def _instant_s(name: str, value) -> float:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a tz-aware datetime, got {value!r}") from None
-    if ts is pd.NaT:
-        raise InputError(f"{name} must be a tz-aware datetime, got {value!r}")
-    if ts.tzinfo is None:
-        raise TimezoneError(f"{name} has no time zone, got {value!r}; give an offset or Z (UTC)")
-    return (ts.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")).total_seconds()
 
 
 def _seconds(name: str, values: pd.Series) -> np.ndarray:
