@@ -192,3 +192,22 @@ def test_console_script_and_module_agree():
     b = subprocess.run([sys.executable, "-m", "trailmon", "--version"], capture_output=True, text=True,
                        check=True).stdout
     assert a == b and a.startswith("trailmon ")
+
+
+@pytest.mark.slow
+def test_ingest_takes_every_sample_format(tmp_path, capsys):
+    from tests.conftest import REPO
+
+    sample = REPO / "sample_traces"
+    code, js = run_json(capsys, ["ingest", "--store", str(tmp_path / "s"), "--json",
+                                 "--subjects", str(sample / "subjects.csv"),
+                                 "--subjects", str(sample / "em" / "activations.csv"),
+                                 "--subjects", str(sample / "em" / "caseload.csv"),
+                                 str(sample / "trails"), str(sample / "em" / "positions.csv")])
+    assert code == 0
+    assert js["read"] == js["accepted"] + js["rejected"] and js["accepted"] == js["added"]
+    suffixes = {f["file"].rsplit("/", 1)[-1].split(".", 1)[-1] for f in js["files"]}
+    assert suffixes == {"csv", "gpx", "tcx.gz", "geojson"}  # generic CSV, EM positions CSV, GPX, TCX, GeoJSON
+    assert all(f["read"] == f["accepted"] + f["rejected"] for f in js["files"])
+    assert sum(js["rejected_by_reason"].values()) == js["rejected"] == 10  # bad_rows.csv, one per code
+    assert js["subjects"]["read"] == js["subjects"]["accepted"] + js["subjects"]["rejected"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from trailmon.cli._common import add_store, common, emit, progress_bar
 
-TRAIL_SUFFIXES = (".csv", ".parquet", ".gpx", ".tcx", ".tcx.gz", ".plt", ".geojson", ".json")
+TRAIL_SUFFIXES = (".csv", ".parquet", ".gpx", ".tcx", ".tcx.gz", ".plt", ".geojson")
+"""Files a folder argument expands to (a ``.json`` file is read only when named on its own)."""
 
 
 def add_parser(sub) -> None:
