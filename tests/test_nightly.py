@@ -16,7 +16,7 @@ from convertbng.cutil import convert_lonlat
 
 from trailmon.cli import main
 from tests.conftest import held_lock
-from trailmon.errors import StoreLockedError
+from trailmon.errors import InputError, StoreLockedError
 from trailmon.nightly import run_nightly, zone_periods
 from trailmon.store import audit
 from trailmon.store.cases import CaseStore
@@ -663,3 +663,24 @@ def test_killed_before_moving_quarantined_file(tmp_path):
     assert s["files"] == {"new": 0, "moved_from_earlier_run": 1, "processed": [], "quarantined": []}
     reason = tmp_path / "inbox" / "quarantine" / "trails" / "broken.csv.reason.txt"
     assert "lacks trail column" in reason.read_text()
+
+
+def test_catch_up_on_dask_equals_local(week_runs, tmp_path):
+    """The late crimes of a catch-up run matched on Dask give the same case records as here."""
+    pytest.importorskip("distributed", reason="dask[distributed] is in the test extra")
+    _, _, catchup_root, _ = week_runs
+    for files in week().values():
+        drop(tmp_path / "inbox", files)
+    summary = nightly(tmp_path, NIGHTS, engine="dask", workers=1)
+    assert summary["proximity"]["crimes"] > 0
+    a, b = snapshot(catchup_root), snapshot(tmp_path)
+    for table in a:
+        assert a[table] == b[table], table
+
+
+def test_engine_arguments_checked(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    with pytest.raises(InputError, match="engine must be 'local' or 'dask', got 'spark'"):
+        nightly(tmp_path, 1, engine="spark")
+    with pytest.raises(InputError, match="--scheduler and --workers need --engine dask"):
+        nightly(tmp_path, 1, workers=2)

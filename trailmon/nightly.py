@@ -86,6 +86,9 @@ def run_nightly(
     trigger: str = "auto",
     tz: str | None = None,
     log: Callable[[str], None] | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
     _hook: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the nightly job once.
@@ -119,6 +122,12 @@ def run_nightly(
         :data:`ZONE_TZ`).
     log : callable, optional
         Called with one line of progress per step.
+    engine : {"local", "dask"}, default "local"
+        Where proximity runs: here, or on Dask over the store's day partitions (crimes reported
+        late, whose windows lie far back, then read only the days they need; the answers are
+        the same, :mod:`trailmon.distributed`).
+    scheduler, workers : optional
+        With ``engine="dask"``: a scheduler address to join, or the number of local workers.
 
     Returns
     -------
@@ -151,6 +160,10 @@ def run_nightly(
     from trailmon.io._time import check_tz
 
     tz = check_tz(tz)
+    if engine not in ("local", "dask"):
+        raise InputError(f"engine must be 'local' or 'dask', got {engine!r}")
+    if engine == "local" and (scheduler is not None or workers is not None):
+        raise InputError("--scheduler and --workers need --engine dask")
     now = _as_of(as_of)
     say = log or (lambda line: None)
     hook = _hook or (lambda step: None)
@@ -170,6 +183,8 @@ def run_nightly(
         "zone_tz": tz or ZONE_TZ,
         "user": user,
     }
+    if engine != "local":
+        params.update(engine=engine, scheduler=scheduler, workers=workers)
     with tstore.lock(what="nightly"):
         cases = CaseStore(db or default_db_path(tstore.path), create=True)
         try:
@@ -401,16 +416,29 @@ class _Job:
         if len(crimes):
             keys = crimes[["force", "crime_ref", "crime_version"]].reset_index(drop=True)
             query = crimes.assign(crime_ref=[str(i) for i in range(len(crimes))])  # unique across forces
-            t1, t2 = query["committed_from"].min(), query["committed_to"].max()
-            halo = max(self.params["max_gap_s"], FIX_HALO_S)
-            trails = self.store.read_span(t1, t2, halo_s=halo)
-            out = proximity(
-                trails,
-                query,
-                radius_m=self.params["radius_m"],
-                max_gap_s=self.params["max_gap_s"],
-                crs=self.store.crs,
-            )
+            if self.params.get("engine", "local") == "dask":
+                from trailmon import distributed
+
+                out = distributed.proximity(
+                    self.store,
+                    query,
+                    radius_m=self.params["radius_m"],
+                    max_gap_s=self.params["max_gap_s"],
+                    scheduler=self.params["scheduler"],
+                    workers=self.params["workers"],
+                    progress=False,
+                )
+            else:
+                t1, t2 = query["committed_from"].min(), query["committed_to"].max()
+                halo = max(self.params["max_gap_s"], FIX_HALO_S)
+                trails = self.store.read_span(t1, t2, halo_s=halo)
+                out = proximity(
+                    trails,
+                    query,
+                    radius_m=self.params["radius_m"],
+                    max_gap_s=self.params["max_gap_s"],
+                    crs=self.store.crs,
+                )
             hits, evidence, gaps = (_restore(df, keys) for df in out)
             with self.cases.transaction() as c:
                 res = self.cases.apply_proximity(

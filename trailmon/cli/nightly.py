@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_store, common, emit
+from trailmon.cli._common import add_engine, add_store, common, emit
 
 
 def add_parser(sub) -> None:
@@ -49,6 +49,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--manual", action="store_true", help="record the run as triggered by hand (default: auto)"
     )
+    add_engine(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -78,6 +79,9 @@ def run(args) -> int:
             trigger="manual" if args.manual else "auto",
             tz=args.tz,
             log=log,
+            engine=args.engine,
+            scheduler=args.scheduler,
+            workers=args.workers,
         )
     except TrailmonError:
         raise
