@@ -579,17 +579,26 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
         seq, file_, row = np.arange(n_new), add["_file"], add["_row"]
     codes, names = _sorted_codes(cols["subject_id"])
     t = cols["t_ns"]
-    order = np.lexsort((seq, t, codes))  # stored fixes first, then file order
-    codes, t, seq, file_, row = codes[order], t[order], seq[order], file_[order], row[order]
-    x, y = cols["x_m"][order], cols["y_m"][order]
-    dup = np.r_[False, (codes[1:] == codes[:-1]) & (t[1:] == t[:-1])]
-    head = np.maximum.accumulate(np.where(dup, 0, np.arange(len(t))))
-    same = dup & (x == x[head]) & (y == y[head])
-    conflict = dup & ~same
-    keep = ~dup
-    kept = order[keep]
-    merged = {c: (cols[c].take(pa.array(kept)) if c == "subject_id" else cols[c][kept]) for c in _COLUMNS}
-    k_codes = codes[keep]
+    step_c, step_t = np.diff(codes), np.diff(t)
+    if old is None and np.all((step_c > 0) | ((step_c == 0) & (step_t > 0))):
+        # already sorted by subject and time with no instant twice (a day file as written): no sort, no copy
+        n = len(t)
+        merged = {c: cols[c] for c in _COLUMNS}
+        k_codes, keep = codes, np.ones(n, dtype=bool)
+        same = conflict = np.zeros(n, dtype=bool)
+        x, y = cols["x_m"], cols["y_m"]
+    else:
+        order = np.lexsort((seq, t, codes))  # stored fixes first, then file order
+        codes, t, seq, file_, row = codes[order], t[order], seq[order], file_[order], row[order]
+        x, y = cols["x_m"][order], cols["y_m"][order]
+        dup = np.r_[False, (codes[1:] == codes[:-1]) & (t[1:] == t[:-1])]
+        head = np.maximum.accumulate(np.where(dup, 0, np.arange(len(t))))
+        same = dup & (x == x[head]) & (y == y[head])
+        conflict = dup & ~same
+        keep = ~dup
+        kept = order[keep]
+        merged = {c: (cols[c].take(pa.array(kept)) if c == "subject_id" else cols[c][kept]) for c in _COLUMNS}
+        k_codes = codes[keep]
     merged["flags"] = speed_jump_flags(k_codes, names, merged, prev_tail)
     is_new = seq[keep] >= 0
     stats = {"added": int(is_new.sum()), "already": int(same.sum()),
@@ -622,7 +631,9 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
     if not n:
         return flags
     t, x, y = cols["t_ns"], cols["x_m"], cols["y_m"]
-    pt, px, py = np.roll(t, 1), np.roll(x, 1), np.roll(y, 1)
+    pt, px, py = np.empty_like(t), np.empty_like(x), np.empty_like(y)  # the previous fix of each row
+    pt[1:], px[1:], py[1:] = t[:-1], x[:-1], y[:-1]
+    pt[0], px[0], py[0] = t[0], x[0], y[0]
     same = np.r_[False, codes[1:] == codes[:-1]]
     if prev_tail is not None and len(prev_tail["names"]):
         first = np.flatnonzero(~same)
