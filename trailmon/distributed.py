@@ -441,13 +441,15 @@ def plan_zones(
 
 
 def _day_edges(path: str) -> tuple[pa.Table, pa.Table]:
-    """First and last stored fix of each subject in one day file (sorted by subject, time)."""
+    """First and last stored fix of each subject in one day file."""
     from trailmon.store.trails import _SCHEMA
 
     table = pq.read_table(path, schema=_SCHEMA)
     n = table.num_rows
     if n == 0:
         return table, table
+    # day files are laid out by hour (one row group each): back to subject, then time
+    table = table.take(pc.sort_indices(table, [("subject_id", "ascending"), ("t_ns", "ascending")]))
     sid = table.column("subject_id").combine_chunks()
     change = np.ones(n, dtype=bool)
     if n > 1:

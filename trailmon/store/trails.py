@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trailmon import __version__
@@ -45,6 +46,7 @@ from trailmon.trail import FIX_TYPES, FLAG_SPEED_JUMP, SPEED_JUMP_MPS, Trails, w
 __all__ = ["IngestSummary", "TrailStore"]
 
 FORMAT_VERSION = 1
+HOUR_NS = 3600 * 10**9  # row groups of a day file: one per UTC hour
 BRACKET_DAYS = 7
 """How many days either side a read looks for the fixes that bracket a subject's gap."""
 _INGEST_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
@@ -199,52 +201,67 @@ class TrailStore:
         return table_to_trails(self._bracketed_table(lo, hi, subjects), self.windows())
 
     def _bracketed_table(self, lo: int, hi: int, subjects: Iterable[str] | None) -> pa.Table:
-        """Fixes in ``[lo, hi]`` plus each subject's nearest fix either side (days in time order)."""
+        """Fixes in ``[lo, hi]`` plus each subject's nearest fix either side (time order by day and hour)."""
         days = self.manifest["days"]
         edges = self.manifest.get("edges", {})
         first_day, last_day = lo // DAY_NS, hi // DAY_NS
-        wanted = [days[_day_name(d)] for d in range(first_day, last_day + 1) if _day_name(d) in days]
-        flt = [("subject_id", "in", sorted(set(map(str, subjects))))] if subjects is not None else None
-        kept, before_ok, after_ok = [], set(), set()
-        for k, n in enumerate(wanted):
-            day = pq.read_table(self.path / n, filters=flt, schema=_SCHEMA)
-            if not len(day):
-                continue
-            t = day.column("t_ns").to_numpy()
-            keep = (t >= lo) & (t <= hi)
-            if k == 0 or k == len(wanted) - 1:  # only the end days hold fixes outside [lo, hi]
-                last_before, first_after = _brackets_in_day(day, t, lo, hi)
-                subject = day.column("subject_id")
-                before_ok |= set(subject.take(pa.array(last_before)).to_pylist())
-                after_ok |= set(subject.take(pa.array(first_after)).to_pylist())
-                keep[last_before] = True
-                keep[first_after] = True
-            kept.append(day.filter(pa.array(keep)))
-        table = pa.concat_tables(kept) if kept else _SCHEMA.empty_table()
-        wanted_subjects = None if subjects is None else set(map(str, subjects))
-        earlier = self._edge_rows(edges, days, range(first_day - 1, first_day - 1 - BRACKET_DAYS, -1), last=True,
-                                  skip=before_ok, only=wanted_subjects)
-        later = self._edge_rows(edges, days, range(last_day + 1, last_day + 1 + BRACKET_DAYS), last=False,
-                                skip=after_ok, only=wanted_subjects)
+        h_lo, h_hi = lo // HOUR_NS * HOUR_NS, (hi // HOUR_NS + 1) * HOUR_NS  # whole hours: whole row groups
+        names = [days[_day_name(d)] for d in range(first_day, last_day + 1) if _day_name(d) in days]
+        flt = [("t_ns", ">=", int(h_lo)), ("t_ns", "<", int(h_hi))]
+        if subjects is not None:
+            flt.append(("subject_id", "in", sorted(set(map(str, subjects)))))
+        tables = [pq.read_table(self.path / n, filters=flt, schema=_SCHEMA) for n in names]
+        table = pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
+        t = table.column("t_ns").to_numpy()
+        keep = (t >= lo) & (t <= hi)
+        before_ok: set[str] = set()
+        after_ok: set[str] = set()
+        if len(t):
+            codes, sorted_names = _sorted_codes(_text_array(table.column("subject_id")))
+            order = np.argsort(codes, kind="stable")  # by subject, then time
+            c, ts = codes[order], t[order]
+            nxt_same = np.r_[c[1:] == c[:-1], False]
+            prv_same = np.r_[False, c[1:] == c[:-1]]
+            last_before = (ts < lo) & ~(nxt_same & (np.r_[ts[1:], 0] < lo))
+            first_after = (ts > hi) & ~(prv_same & (np.r_[0, ts[:-1]] > hi))
+            keep[order[last_before | first_after]] = True
+            before_ok = set(sorted_names[c[last_before]].astype(str))
+            after_ok = set(sorted_names[c[first_after]].astype(str))
+            table = table.filter(pa.array(keep))
+        only = None if subjects is None else set(map(str, subjects))
+        earlier = self._edge_rows(edges, days, range(first_day, first_day - 1 - BRACKET_DAYS, -1), before=h_lo,
+                                  skip=before_ok, only=only)
+        later = self._edge_rows(edges, days, range(last_day, last_day + 1 + BRACKET_DAYS), after=h_hi,
+                                skip=after_ok, only=only)
         return pa.concat_tables([earlier, table, later])
 
-    def _edge_rows(self, edges: dict, days: dict, day_range, *, last: bool, skip: set, only: set | None) -> pa.Table:
-        """Each subject's nearest fix from the days of ``day_range`` (nearest day first), as a table."""
-        found: dict[str, dict] = {}
+    def _edge_rows(self, edges: dict, days: dict, day_range, *, before: int | None = None, after: int | None = None,
+                   skip: set, only: set | None) -> pa.Table:
+        """Each subject's nearest fix before ``before`` (or after ``after``) from the days' edge files."""
+        parts = []
         for d in day_range:
             name = _day_name(d)
             if name not in days:
                 continue
             e = pq.read_table(self.path / edges[name], schema=_SCHEMA) if name in edges else day_edges(
                 pq.read_table(self.path / days[name], schema=_SCHEMA))
-            rows = e.to_pylist()
-            for row in (reversed(rows) if last else rows):  # edges are sorted by subject, then time
-                sid = row["subject_id"]
-                if sid in skip or sid in found or (only is not None and sid not in only):
-                    continue
-                found[sid] = row
-        rows = sorted(found.values(), key=lambda r: r["t_ns"])
-        return pa.Table.from_pylist(rows, schema=_SCHEMA) if rows else _SCHEMA.empty_table()
+            t = e.column("t_ns").to_numpy()
+            sid = e.column("subject_id")
+            keep = (t < before) if before is not None else (t >= after)
+            if skip:
+                keep &= ~pc.is_in(sid, value_set=pa.array(sorted(skip), pa.string())).to_numpy(zero_copy_only=False)
+            if only is not None:
+                keep &= pc.is_in(sid, value_set=pa.array(sorted(only), pa.string())).to_numpy(zero_copy_only=False)
+            if keep.any():
+                parts.append(e.filter(pa.array(keep)))
+        if not parts:
+            return _SCHEMA.empty_table()
+        e = pa.concat_tables(parts)
+        e = e.take(pc.sort_indices(e, [("subject_id", "ascending"), ("t_ns", "ascending")]))
+        sid = e.column("subject_id").combine_chunks().dictionary_encode().indices.to_numpy(zero_copy_only=False)
+        pick = np.r_[sid[1:] != sid[:-1], True] if before is not None else np.r_[True, sid[1:] != sid[:-1]]
+        nearest = e.filter(pa.array(pick))
+        return nearest.take(pc.sort_indices(nearest, [("t_ns", "ascending")]))
 
     def read_span(self, t_from: pd.Timestamp | None, t_to: pd.Timestamp | None, subjects: Iterable[str] | None = None,
                   *, halo_s: float = 600.0) -> Trails:
@@ -350,8 +367,8 @@ class TrailStore:
                 if len(conflicts["t_ns"]):
                     store_rejects.append(_conflict_rows(conflicts, trails))
                 fname = f"trails/{name}.{ingest_id}.parquet"
-                table = pa.table(merged, schema=_SCHEMA)
-                _write_table(table, self.path / fname)
+                table = by_hour(pa.table(merged, schema=_SCHEMA), d)
+                _write_table(table, self.path / fname, row_groups=_hour_slices(table, d))
                 ename = f"trails/{name}.{ingest_id}.edges.parquet"
                 _write_table(day_edges(table), self.path / ename)
                 new_files += [fname, ename]
@@ -395,7 +412,9 @@ class TrailStore:
         if name not in days:
             return None
         prev = _read_day(self.path / days[name])
-        return _tail(prev["subject_id"], prev)
+        codes, _ = _sorted_codes(prev["subject_id"])
+        order = np.lexsort((prev["t_ns"], codes))  # the file is by hour: back to subject and time
+        return _tail(prev["subject_id"].take(pa.array(order)), {c: prev[c][order] for c in ("t_ns", "x_m", "y_m")})
 
     def _collect_garbage(self) -> None:
         """Remove files no committed manifest names (left by a killed ingest)."""
@@ -494,10 +513,37 @@ def _write_parquet(df: pd.DataFrame, path: Path, schema: pa.Schema | None = None
     _write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False), path)
 
 
-def _write_table(table: pa.Table, path: Path) -> None:
+def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] | None = None) -> None:
+    """Parquet (zstd) written atomically; ``row_groups`` as ``(start, stop)`` row slices, else one."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", compression_level=1)
+    with pq.ParquetWriter(sink, table.schema, compression="zstd", compression_level=1) as writer:
+        for a, b in (row_groups or [(0, table.num_rows)]):
+            writer.write_table(table.slice(a, b - a))
     write_bytes_atomic(path, sink.getvalue().to_pybytes())
+
+
+def _hour_of(t_ns: np.ndarray, day: int) -> np.ndarray:
+    return (t_ns - day * DAY_NS) // HOUR_NS
+
+
+def by_hour(table: pa.Table, day: int) -> pa.Table:
+    """A day sorted by subject and time, reordered to (UTC hour, subject, time): the file layout.
+
+    One row group per hour lets a read of a short window decode only the hours it needs; a
+    stable sort on the subject code then restores each subject's time order (days and hours
+    come in time order).
+    """
+    hour = _hour_of(table.column("t_ns").to_numpy(), day)
+    if len(hour) < 2 or np.all(hour[1:] >= hour[:-1]):
+        return table
+    return table.take(pa.array(np.argsort(hour, kind="stable")))
+
+
+def _hour_slices(table: pa.Table, day: int) -> list[tuple[int, int]]:
+    hour = _hour_of(table.column("t_ns").to_numpy(), day)
+    cuts = np.flatnonzero(np.diff(hour)) + 1
+    starts = np.r_[0, cuts]
+    return list(zip(starts.tolist(), np.r_[cuts, len(hour)].tolist(), strict=True)) if len(hour) else [(0, 0)]
 
 
 def _text_array(values) -> pa.Array:
@@ -652,26 +698,23 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
     return flags
 
 
-def _brackets_in_day(day: pa.Table, t: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of a day (sorted by subject, then time) that are each subject's last fix before ``lo``
-    and first fix after ``hi``: a binary search per subject run, not a pass per row."""
-    sid = day.column("subject_id").combine_chunks().dictionary_encode().indices.to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
-    ends = np.r_[starts[1:], len(t)]
-    i_lo = np.array([s0 + np.searchsorted(t[s0:e0], lo) for s0, e0 in zip(starts, ends, strict=True)], dtype=np.int64)
-    i_hi = np.array([s0 + np.searchsorted(t[s0:e0], hi, side="right") for s0, e0 in zip(starts, ends, strict=True)],
-                    dtype=np.int64)
-    return (i_lo - 1)[i_lo > starts], i_hi[i_hi < ends]
-
-
 def day_edges(table: pa.Table) -> pa.Table:
-    """Each subject's first and last fix of a day table (sorted by subject and time)."""
+    """Each subject's first and last fix of every UTC hour of a day table (any row order).
+
+    A read finds the fix just before (after) its period among these: the last (first) fix of
+    the nearest earlier (later) hour in which the subject has fixes.
+    """
     if not len(table):
         return table
     codes, _ = _sorted_codes(_text_array(table.column("subject_id")))
-    first = np.r_[True, codes[1:] != codes[:-1]]
-    last = np.r_[codes[1:] != codes[:-1], True]
-    return table.filter(pa.array(first | last))
+    t = table.column("t_ns").to_numpy()
+    hour = t // HOUR_NS
+    order = np.lexsort((t, codes, hour))
+    key_c, key_h = codes[order], hour[order]
+    new_group = np.r_[True, (key_c[1:] != key_c[:-1]) | (key_h[1:] != key_h[:-1])]
+    first = new_group
+    last = np.r_[new_group[1:], True]
+    return table.take(pa.array(np.sort(order[first | last])))
 
 
 def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]]] | None) -> Trails:
