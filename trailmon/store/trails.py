@@ -244,7 +244,7 @@ class TrailStore:
             if name not in days:
                 continue
             e = pq.read_table(self.path / edges[name], schema=_SCHEMA) if name in edges else day_edges(
-                pq.read_table(self.path / days[name], schema=_SCHEMA))
+                by_hour(pq.read_table(self.path / days[name], schema=_SCHEMA), d))
             t = e.column("t_ns").to_numpy()
             sid = e.column("subject_id")
             keep = (t < before) if before is not None else (t >= after)
@@ -699,22 +699,17 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
 
 
 def day_edges(table: pa.Table) -> pa.Table:
-    """Each subject's first and last fix of every UTC hour of a day table (any row order).
+    """Each subject's first and last fix of every UTC hour of a day table laid out by :func:`by_hour`.
 
     A read finds the fix just before (after) its period among these: the last (first) fix of
     the nearest earlier (later) hour in which the subject has fixes.
     """
     if not len(table):
         return table
-    codes, _ = _sorted_codes(_text_array(table.column("subject_id")))
-    t = table.column("t_ns").to_numpy()
-    hour = t // HOUR_NS
-    order = np.lexsort((t, codes, hour))
-    key_c, key_h = codes[order], hour[order]
-    new_group = np.r_[True, (key_c[1:] != key_c[:-1]) | (key_h[1:] != key_h[:-1])]
-    first = new_group
-    last = np.r_[new_group[1:], True]
-    return table.take(pa.array(np.sort(order[first | last])))
+    sid = table.column("subject_id").combine_chunks().dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    hour = table.column("t_ns").to_numpy() // HOUR_NS
+    new_group = np.r_[True, (sid[1:] != sid[:-1]) | (hour[1:] != hour[:-1])]  # rows are by hour, subject, time
+    return table.filter(pa.array(new_group | np.r_[new_group[1:], True]))
 
 
 def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]]] | None) -> Trails:
