@@ -5,7 +5,8 @@ Layout (SPEC §5; directories 0700, files 0600)::
     STORE/
       store.json                 CRS, transformation, format version
       manifest.json              the commit point: which file holds each UTC day
-      trails/<YYYY-MM-DD>.<ingest id>.parquet
+      trails/<YYYY-MM-DD>.<ingest id>.parquet        a row group per UTC hour, by subject and time
+      trails/<YYYY-MM-DD>.<ingest id>.edges.parquet  each subject's first and last fix of every hour
       subjects.parquet           one row per monitoring window (subject attributes repeated)
       quarantine/<ingest id>.csv every rejected row: file, row, reason, detail, values
       audit.jsonl                hash-chained consultations and disclosures
