@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import save, table
-from _workload import iter_chunks, concat_chunks, write_csv
+from _workload import concat_chunks, iter_chunks, write_csv
 
 
 def baseline(path: Path) -> float:

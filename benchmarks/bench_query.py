@@ -100,7 +100,8 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows = [
-        ("warm, proximity() one crime (hits frame)", f"median {np.median(lat):.2f} ms, p95 {np.percentile(lat, 95):.2f} ms",
+        ("warm, proximity() one crime (hits frame)",
+         f"median {np.median(lat):.2f} ms, p95 {np.percentile(lat, 95):.2f} ms",
          "target <= 1 ms"),
         ("warm, proximity_arrays() one crime (hits + gaps arrays)",
          f"median {np.median(kern) * 1e3:.0f} us, p95 {np.percentile(kern, 95) * 1e3:.0f} us", "target <= 1 ms"),

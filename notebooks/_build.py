@@ -53,7 +53,8 @@ result.hits[["subject_id", "min_distance_m", "closest_time", "dwell_s", "passes"
     ("code", '''assert list(result.hits.subject_id) == ["N09"]   # planted: asleep at home 40 m away'''),
     ("md", "## 4. The evidence\n\nThe fixes within R + 50 m during the window, labelled by pass (A1, A2, ...), "
            "plus the interpolated first and last point of each pass."),
-    ("code", '''result.evidence[["label", "kind", "time", "distance_m", "within_r", "accuracy_m", "fix_type"]].head(8)'''),
+    ("code", '''result.evidence[["label", "kind", "time", "distance_m", "within_r", "accuracy_m",
+                  "fix_type"]].head(8)'''),
     ("md", "## 5. A pass between fixes\n\n`C01`: a car passing the scene between two fixes several hundred metres "
            "apart. A fix-based search (a spatial join of fixes on a buffer) finds nobody; the exact answer finds "
            "the subject, with `between_fixes` true."),

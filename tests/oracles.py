@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,7 +23,7 @@ def _meos():
 
 
 def _iso(t_s: float) -> str:
-    return datetime.fromtimestamp(t_s, tz=timezone.utc).isoformat(timespec="microseconds")
+    return datetime.fromtimestamp(t_s, tz=UTC).isoformat(timespec="microseconds")
 
 
 def meos_trail(t, x, y, max_gap_s=600.0):
@@ -37,7 +37,8 @@ def meos_trail(t, x, y, max_gap_s=600.0):
             seqs.append(cur)
             cur = [i]
     seqs.append(cur)
-    text = ", ".join("[" + ", ".join(f"POINT({float(x[i]):.6f} {float(y[i]):.6f})@{_iso(float(t[i]))}" for i in s) + "]" for s in seqs)
+    text = ", ".join("[" + ", ".join(f"POINT({float(x[i]):.6f} {float(y[i]):.6f})@{_iso(float(t[i]))}" for i in s)
+                     + "]" for s in seqs)
     return pm.TGeomPointSeqSet(f"SRID=27700;{{{text}}}")
 
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from convertbng.cutil import convert_lonlat
 
-from trailmon.cli import main
 from tests.conftest import held_lock
+from trailmon.cli import main
 from trailmon.errors import InputError, StoreLockedError
 from trailmon.nightly import run_nightly, zone_periods
 from trailmon.store import audit

@@ -20,6 +20,8 @@ def test_there_are_two_walkthroughs():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path):
     nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
+    resources = {"metadata": {"path": str(REPO)}}
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources=resources)
+    client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors

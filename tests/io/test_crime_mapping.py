@@ -166,7 +166,8 @@ def test_versions_within_a_file(tmp_path):
 
 
 def test_nineteen_pilot_forces():
-    assert len(PILOT_FORCES) == 19 and PILOT_FORCES["Metropolitan"] == "MPS" and PILOT_FORCES["City of London"] == "CoLP"
+    assert len(PILOT_FORCES) == 19
+    assert PILOT_FORCES["Metropolitan"] == "MPS" and PILOT_FORCES["City of London"] == "CoLP"
 
 
 def test_crlf_and_quoted_text(tmp_path):

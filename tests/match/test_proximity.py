@@ -345,7 +345,8 @@ def _crime_arrays(draws):
     return tuple(np.array([c[k] for c in draws], dtype=np.float64) for k in range(5))
 
 
-@given(S.trails(max_subjects=4, max_fixes=12), S.crimes().map(lambda c: [c]) | __import__("hypothesis").strategies.lists(S.crimes(), min_size=2, max_size=5))
+@given(S.trails(max_subjects=4, max_fixes=12),
+       S.crimes().map(lambda c: [c]) | __import__("hypothesis").strategies.lists(S.crimes(), min_size=2, max_size=5))
 def test_index_matches_direct_and_brute_force(trails, crimes):
     arrays = _crime_arrays(crimes)
     got = _check_index_against_direct(trails, arrays, include_uncertain=False)

@@ -16,9 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from trailmon._chromium import HEADLESS_FLAGS
-
 from tests.web.conftest import PASSWORD, audit_entries, hit_ids
+from trailmon._chromium import HEADLESS_FLAGS
 from trailmon.store import audit
 
 REPO = Path(__file__).resolve().parents[2]

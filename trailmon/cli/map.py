@@ -197,8 +197,8 @@ def _crime(args, user: str, purpose: str) -> int:
     from trailmon.io._time import check_tz
     from trailmon.io.crimes import distinct_crimes, read_crimes
     from trailmon.map import crime_map, save_map
-    from trailmon.report.runs import _plain, pick_crime
     from trailmon.match.proximity import proximity
+    from trailmon.report.runs import _plain, pick_crime
     from trailmon.store.trails import TrailStore
 
     tz = check_tz(args.tz)

@@ -460,7 +460,7 @@ def _datum(text: str) -> str:
 
 
 def _read_crime_mapping(path: str | Path, crs: StoreCRS, radius_m: float | None) -> ReadResult:
-    """Read the crime-mapping request CSV (no header, 13 columns).
+    r"""Read the crime-mapping request CSV (no header, 13 columns).
 
     Notes
     -----

@@ -1,4 +1,4 @@
-"""Offender identifiers: CRN, NOMIS number and PNC id (SPEC §2, subjects).
+r"""Offender identifiers: CRN, NOMIS number and PNC id (SPEC §2, subjects).
 
 - **CRN** (case reference number, probation): one letter and six digits, ``^[A-Z]\\d{6}$``.
 - **NOMIS** (prison number): ``^[A-Z]\\d{4}[A-Z]{2}$``, e.g. ``A1234BC``.
@@ -113,7 +113,7 @@ def _split_pnc(s: str) -> tuple[str, str, str] | None:
 
 
 def canonical_pnc(text: str | None, *, today: dt.date | None = None) -> str | None:
-    """The canonical ``YYYY/NNNNNNNC`` form of a PNC id, or None when it is not valid.
+    r"""The canonical ``YYYY/NNNNNNNC`` form of a PNC id, or None when it is not valid.
 
     Parameters
     ----------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 __all__ = ["REJECTED_COLUMNS", "ReadResult", "RejectReason", "Rejector", "concat_results"]
 
 
-class RejectReason(str, Enum):
+class RejectReason(StrEnum):
     """Every reason a row can be rejected or a file flagged, for every input (SPEC §2)."""
 
     # trails
@@ -71,15 +71,13 @@ class RejectReason(str, Enum):
     BAD_ZONE_KIND = "BAD_ZONE_KIND"
     BAD_DAILY_TIME = "BAD_DAILY_TIME"
 
-    def __str__(self) -> str:
-        return self.value
-
 
 REASON_TEXT: dict[RejectReason, tuple[str, str]] = {
     RejectReason.MISSING_SUBJECT: ("trails", "no subject id"),
     RejectReason.BAD_TIMESTAMP: ("all", "a time that is missing or not ISO 8601 (or not the layout's format)"),
     RejectReason.NO_TIMEZONE: ("trails", "a zone-less time among times with an offset"),
-    RejectReason.BAD_COORDINATE: ("trails, crimes, geofences", "coordinates missing, unparseable, out of range or unpaired"),
+    RejectReason.BAD_COORDINATE: ("trails, crimes, geofences",
+                                  "coordinates missing, unparseable, out of range or unpaired"),
     RejectReason.OUTSIDE_GRID: ("trails", "outside OSTN15 coverage in a British National Grid store"),
     RejectReason.BAD_ACCURACY: ("trails", "accuracy present but not a positive number of metres"),
     RejectReason.BAD_FIX_TYPE: ("trails", "fix type not gps, lbs, wifi or rf (EM: position_lbs not 1, 4, 5, 6)"),

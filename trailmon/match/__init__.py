@@ -1,0 +1,1 @@
+"""Matching: crime-scene proximity, appointment attendance, zones (exact interval arithmetic)."""

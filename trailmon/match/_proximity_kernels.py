@@ -237,7 +237,10 @@ def _monitored(ws, we, wlo, whi, t):
 @kernel
 def eval_run(t_s, x_m, y_m, acc_m, a, b, own_end, lo, hi, ws, we, wlo, whi,
              px, py, r, t1, t2, max_gap_s, st, ivs, mode):
-    """Evaluate fixes ``a..b`` (segments ``a..b-1``) of a subject with fixes ``lo:hi``; fixes up to ``own_end`` counted."""
+    """Evaluate fixes ``a..b`` (segments ``a..b-1``) of a subject with fixes ``lo:hi``.
+
+    Fixes up to ``own_end`` are counted.
+    """
     r2 = r * r
     for i in range(a, b + 1):
         ti = t_s[i]

@@ -524,7 +524,8 @@ def _hit_arrays(qid: np.ndarray, sid: np.ndarray, res: np.ndarray, r: np.ndarray
     confidence = np.where(~hit, 2, np.where(dmin + acc <= r[qid], 0, 1)).astype(np.int8)
     return HitArrays(
         crime=qid, subject=sid, min_distance_m=dmin, closest_time_s=res[:, K.ST_T].copy(),
-        first_within_s=np.where(hit, res[:, K.ST_FIRST], np.nan), last_within_s=np.where(hit, res[:, K.ST_LAST], np.nan),
+        first_within_s=np.where(hit, res[:, K.ST_FIRST], np.nan),
+        last_within_s=np.where(hit, res[:, K.ST_LAST], np.nan),
         dwell_s=np.where(hit, res[:, K.ST_DWELL], 0.0), passes=np.where(hit, res[:, K.ST_PASSES], 0).astype(np.int64),
         n_fixes_within=n_in, between_fixes=hit & (n_in == 0), accuracy_m=acc, confidence=confidence,
         coverage=res[:, K.ST_COVERAGE].copy())

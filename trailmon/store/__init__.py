@@ -1,0 +1,1 @@
+"""Storage: the trail store, the case-record database and the audit log."""

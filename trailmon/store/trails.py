@@ -386,7 +386,8 @@ class TrailStore:
         summary.rejected = n_trail_rejects
         summary.accepted = summary.read - summary.rejected
         trail_rej = rejected[rejected["file"].isin([f for r in trails for f in r.files])] if len(rejected) else rejected
-        summary.rejected_by_reason = {str(k): int(v) for k, v in trail_rej["reason"].value_counts().sort_index().items()}
+        by_reason = trail_rej["reason"].value_counts().sort_index()
+        summary.rejected_by_reason = {str(k): int(v) for k, v in by_reason.items()}
 
         quarantine_name = None
         if len(rejected):

@@ -845,8 +845,8 @@ def create_app(
     @app.route("/trail", methods=["GET", "POST"])
     @page("trail")
     def trail():
-        from trailmon.report.trail_rows import MAX_WINDOW_S, trail_frame
         from trailmon.io._time import parse_instant
+        from trailmon.report.trail_rows import MAX_WINDOW_S, trail_frame
 
         sid = subject_id_arg()
         form = {"from": "", "to": "", "justify": "", "purpose": ""}
