@@ -65,3 +65,11 @@ class held_lock:  # noqa: N801 - used like a function in ``with``
     def __exit__(self, *exc) -> None:
         self._release.set()
         self._proc.join(30)
+
+
+def assert_rows_close(got, expected, *, abs: float = 1e-9) -> None:  # noqa: A002 - pytest.approx's name
+    """Lists of equal-length number tuples equal within ``abs`` (pytest.approx takes no nested data)."""
+    got, expected = [tuple(r) for r in got], [tuple(r) for r in expected]
+    assert len(got) == len(expected), (got, expected)
+    for g, e in zip(got, expected, strict=True):
+        assert g == pytest.approx(e, abs=abs), (got, expected)

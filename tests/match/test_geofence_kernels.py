@@ -12,6 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon, box
 
+from tests.conftest import assert_rows_close
 from tests.naive import geofence as naive
 from trailmon.match import _geofence_kernels as gk
 from trailmon.match.attendance import geofence_arrays
@@ -261,7 +262,7 @@ CIRCLE = geo_of((0.0, 0.0, 40.0))
 def test_inside_intervals_hand_cases(rows, window, expected):
     t, x, y = arrays(rows)
     s, e = gk.inside_intervals(t, x, y, 0, len(t), float(window[0]), float(window[1]), 600.0, CIRCLE, 0)
-    assert list(zip(s.tolist(), e.tolist(), strict=True)) == pytest.approx(expected, abs=1e-9)
+    assert_rows_close(zip(s.tolist(), e.tolist(), strict=True), expected, abs=1e-9)
 
 
 @pytest.mark.kernels
@@ -358,7 +359,7 @@ def test_zone_events_hand_cases(kind, expected):
     p, c, s, e = gk.zone_events(t, x, y, one, one + 4, ws, we, one, one + 1, np.array([0.0]),
                                 np.array([1000.0]), np.array([kind], dtype=np.int64), CIRCLE, one, 600.0)
     got = sorted(zip(c.tolist(), s.tolist(), e.tolist(), strict=True), key=lambda r: (r[1], r[2]))
-    assert got == pytest.approx(sorted(expected, key=lambda r: (r[1], r[2])), abs=1e-9)
+    assert_rows_close(got, sorted(expected, key=lambda r: (r[1], r[2])), abs=1e-9)
     assert set(p.tolist()) <= {0}
 
 
