@@ -32,8 +32,8 @@ def run(args) -> int:
     """Run ``trailmon export``."""
     import pandas as pd
 
-    from trailmon.cli._run import audit_run
     from trailmon.errors import AccessRefusedError, InputError
+    from trailmon.report.runs import audit_run
     from trailmon.report.writers import make_provenance, write_table
     from trailmon.store.audit import require_identity
     from trailmon.store.cases import SCHEMA_PATH, CaseStore, default_db_path, load_schema, validate_records

@@ -81,11 +81,11 @@ def run(args) -> int:
 
 
 def _subject(args, user: str, purpose: str) -> int:
-    from trailmon.cli._run import audit_run, quarantine_rejects, run_id
     from trailmon.errors import AccessRefusedError, InputError
     from trailmon.io._time import check_tz, parse_instant
     from trailmon.map import _layers as L
     from trailmon.map import save_map, subject_map
+    from trailmon.report.runs import audit_run, quarantine_rejects, run_id
     from trailmon.store.trails import TrailStore
 
     tz = check_tz(args.tz)
@@ -193,12 +193,11 @@ def _subject(args, user: str, purpose: str) -> int:
 
 
 def _crime(args, user: str, purpose: str) -> int:
-    from trailmon.cli._run import audit_run, quarantine_rejects, run_id
     from trailmon.io._time import check_tz
     from trailmon.io.crimes import distinct_crimes, read_crimes
     from trailmon.map import crime_map, save_map
     from trailmon.match.proximity import proximity
-    from trailmon.report.runs import _plain, pick_crime
+    from trailmon.report.runs import _plain, audit_run, pick_crime, quarantine_rejects, run_id
     from trailmon.store.trails import TrailStore
 
     tz = check_tz(args.tz)

@@ -61,8 +61,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``trailmon review``."""
-    from trailmon.cli._run import audit_run
     from trailmon.errors import AccessRefusedError
+    from trailmon.report.runs import audit_run
     from trailmon.store.cases import CaseStore, default_db_path
     from trailmon.store.trails import TrailStore
 

@@ -27,9 +27,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``trailmon trail``."""
-    from trailmon.cli._run import audit_run
     from trailmon.errors import AccessRefusedError, InputError
     from trailmon.io._time import check_tz, parse_instant
+    from trailmon.report.runs import audit_run
     from trailmon.report.writers import check_suffix, make_provenance, write_table
     from trailmon.store.audit import require_identity
     from trailmon.store.trails import TrailStore
