@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from trailmon.errors import InputError
+from trailmon.index._kernels import known_runs
 from trailmon.match._kernels import known_time_window, monitored_time
 from trailmon.report import _html as H
 from trailmon.report.metrics import (
@@ -207,19 +208,10 @@ def subject_attributes(trail_store, cases, extra: list[str] = ()) -> pd.DataFram
 
 # -- data quality -------------------------------------------------------------------------------------
 def _known_spells(t: np.ndarray, max_gap_s: float, halo_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Merged intervals where the position is known (the rule of ``known_time_window``), seconds."""
-    if not len(t):
-        return np.empty(0), np.empty(0)
-    s = t - halo_s
-    e = t + halo_s
-    if len(t) > 1:
-        join = np.diff(t) <= max_gap_s
-        e[:-1] = np.where(join, np.maximum(e[:-1], t[1:]), e[:-1])
-    cm = np.maximum.accumulate(e)
-    new = np.ones(len(t), dtype=bool)
-    new[1:] = s[1:] > cm[:-1]
-    idx = np.flatnonzero(new)
-    return s[idx], cm[np.r_[idx[1:] - 1, len(t) - 1]]
+    """Merged intervals where the position is known (the index's ``known_runs``), seconds."""
+    _, start, end = known_runs(np.ascontiguousarray(t, dtype=np.float64), np.array([0, len(t)], dtype=np.int64),
+                               float(max_gap_s), float(halo_s))
+    return start, end
 
 
 def unknown_spells(
