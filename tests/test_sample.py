@@ -22,7 +22,7 @@ def table(path: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
-    summary = run_demo(out, sample=SAMPLE, quiet=True)
+    summary = run_demo(out, sample=SAMPLE)
     (day,) = sorted((out / "reports").iterdir())
     return day, summary, json.loads((SAMPLE / "expected.json").read_text())
 

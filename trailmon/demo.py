@@ -52,13 +52,13 @@ def make_inbox(src: Path, inbox: Path) -> int:
         for f in sorted(src.glob(pattern)):
             dest = inbox / kind
             dest.mkdir(parents=True, exist_ok=True)
-            name = f.name if f.parent == src / kind or kind != "trails" or f.parent.name != "em" else f"em-{f.name}"
+            name = f"em-{f.name}" if f.parent.name == "em" and kind == "trails" else f.name
             shutil.copyfile(f, dest / name)
             n += 1
     return n
 
 
-def run_demo(out: str | Path, *, sample: str | Path | None = None, quiet: bool = False) -> dict:
+def run_demo(out: str | Path, *, sample: str | Path | None = None) -> dict:
     """Run the demo into ``out``; returns a summary with the paths to look at."""
     from trailmon.nightly import run_nightly
     from trailmon.store.cases import CaseStore, default_db_path

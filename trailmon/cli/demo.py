@@ -22,7 +22,7 @@ def run(args) -> int:
     """Run ``trailmon demo``."""
     from trailmon.demo import run_demo
 
-    summary = run_demo(args.out, sample=args.sample, quiet=args.json)
+    summary = run_demo(args.out, sample=args.sample)
     night = summary["nightly"]
     lines = [f"demo written to {args.out}",
              f"  nightly run: {night.get('status', 'done')}; case records in {summary['case_records']}",
