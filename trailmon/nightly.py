@@ -39,6 +39,7 @@ import pandas as pd
 
 from trailmon import __version__
 from trailmon.errors import AccessRefusedError, InputError, TrailmonError
+from trailmon.io._time import iso_ms as _iso
 from trailmon.report._columns import ATTENDANCE, EVIDENCE, GAPS, HITS, ZONES
 from trailmon.store import audit
 from trailmon.store._files import make_private_dir, sha256_file, write_bytes_atomic, write_json_atomic
@@ -625,10 +626,6 @@ def _as_of(value) -> pd.Timestamp:
     if ts.tzinfo is None:
         raise InputError(f"as_of must carry a time zone (an offset or Z), got {value!r}")
     return ts.tz_convert("UTC")
-
-
-def _iso(ns: int) -> str:
-    return pd.Timestamp(int(ns), unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _move(path: Path, folder: Path) -> Path:

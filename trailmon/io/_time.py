@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from trailmon.errors import InputError, TimezoneError
 
-__all__ = ["NAT", "check_tz", "instant_s", "localize_naive", "parse_instant", "parse_times"]
+__all__ = ["NAT", "check_tz", "instant_s", "iso_ms", "localize_naive", "parse_instant", "parse_times"]
 
 NAT = np.iinfo(np.int64).min
 _ZONED = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
@@ -180,12 +180,8 @@ def instant_s(name: str, value) -> float:
     return ts.tz_convert("UTC").value / 1e9
 
 
-def ns_to_iso(ns: np.ndarray) -> np.ndarray:
-    """UTC nanoseconds to ISO 8601 strings with ``Z`` and milliseconds; empty for :data:`NAT`."""
-    ns = np.asarray(ns, dtype=np.int64)
-    out = np.full(len(ns), "", dtype=object)
-    ok = ns != NAT
-    if ok.any():
-        ms = np.datetime_as_string(ns[ok].astype("datetime64[ns]").astype("datetime64[ms]"), unit="ms")
-        out[ok] = np.char.add(ms.astype(str), "Z")
-    return out
+def iso_ms(ns) -> str | None:
+    """UTC nanoseconds to ISO 8601 with ``Z`` and milliseconds (``2026-07-14T13:00:00.000Z``); None stays None."""
+    if ns is None:
+        return None
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -49,6 +49,7 @@ import pandas as pd
 
 from trailmon import __version__
 from trailmon.errors import InputError, StoreError
+from trailmon.io._time import iso_ms as _iso
 from trailmon.store._files import FILE_MODE
 
 __all__ = [
@@ -1203,12 +1204,6 @@ _RECORD_FIELDS = (
     "reviewed_at",
     "engine",
 )
-
-
-def _iso(ns) -> str | None:
-    if ns is None:
-        return None
-    return pd.Timestamp(int(ns), unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def load_schema() -> dict:
