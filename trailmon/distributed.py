@@ -79,6 +79,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trailmon.errors import InputError
+from trailmon.store.trails import _day_name
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
 
 __all__ = [
@@ -268,10 +269,6 @@ def _utc_seconds(name: str, values: pd.Series) -> np.ndarray:
     out = ns / 1e9
     out[s.isna().to_numpy()] = np.nan
     return out
-
-
-def _day_name(day: int) -> str:
-    return str(np.datetime64(int(day), "D"))
 
 
 def _day_of(t_s: np.ndarray) -> np.ndarray:
