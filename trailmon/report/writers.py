@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from trailmon import __version__
+from trailmon._cells import safe_cell, safe_text_frame
 from trailmon.errors import InputError
 from trailmon.store._files import FILE_MODE, sha256_file, write_bytes_atomic
 
@@ -106,9 +107,18 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return [{c: _json_value(v) for c, v in zip(cols, row, strict=True)} for row in text.itertuples(index=False)]
 
 
+def _header_value(v) -> str:
+    """A provenance value as one CSV field (SPEC §4): quoted when it needs it, never a formula or a line break."""
+    text = v if isinstance(v, str) else json.dumps(v, default=str)
+    text = safe_cell(text.replace("\r", " ").replace("\n", " "))
+    if any(ch in text for ch in ',"\'') or text != text.strip():
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def _write_csv(df: pd.DataFrame, path: Path, prov: dict) -> None:
-    head = "".join(f"# {k}: {json.dumps(v, default=str) if not isinstance(v, str) else v}\n" for k, v in prov.items())
-    body = _text_frame(df).to_csv(index=False, lineterminator="\n")
+    head = "".join(f"# {k}: {_header_value(v)}\n" for k, v in prov.items())
+    body = safe_text_frame(_text_frame(df)).to_csv(index=False, lineterminator="\n")
     write_bytes_atomic(path, (head + body).encode("utf-8"))
 
 
