@@ -169,7 +169,7 @@ class TrailStore:
 
     @contextmanager
     def snapshot(self) -> Iterator[TrailStore]:
-        """This store pinned to one manifest generation, held by a shared lease until the block ends.
+        """The store pinned to one manifest generation, held by a shared lease until the block ends.
 
         Every read through the store it yields uses that generation; the writer keeps the
         generation's files while the lease is held. Inside a snapshot it yields itself.
@@ -193,7 +193,7 @@ class TrailStore:
                 os.close(fd)  # releases the shared flock
 
     def at(self, manifest: dict) -> TrailStore:
-        """This store pinned to ``manifest`` without a lease (a caller such as a Dask client holds one)."""
+        """The store pinned to ``manifest`` without a lease (a caller such as a Dask client holds one)."""
         view = object.__new__(TrailStore)
         view.__dict__.update(self.__dict__)
         view._pinned = manifest
