@@ -1150,6 +1150,18 @@ class CaseStore:
         return out
 
     # -- comparison ----------------------------------------------------------------------------------
+    def purge_evidence(self, cutoff_ns: int, *, dry_run: bool = False) -> int:
+        """Delete evidence rows (fixes) older than ``cutoff_ns`` (retention, SPEC §8); returns how many.
+
+        Hits keep their figures and review history; nothing is re-matched. The one place the
+        retention purge touches evidence storage.
+        """
+        where = "FROM evidence WHERE time_ns < ?"
+        if dry_run:
+            return int(self.conn.execute(f"SELECT COUNT(*) {where}", (int(cutoff_ns),)).fetchone()[0])
+        with self.transaction() as c:
+            return int(c.execute(f"DELETE {where}", (int(cutoff_ns),)).rowcount)
+
     def snapshot(self) -> dict[str, list[tuple]]:
         """Every case record, without run ids, report days, timestamps or hit ids; sorted rows per table.
 
