@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import struct
 import time
 from pathlib import Path
 
@@ -128,11 +129,14 @@ def _search(roots: list[Path], needles: set[str]) -> dict[str, list[str]]:
                 for col in ("lat", "y_m"):
                     if col in t.column_names:
                         hits += [str(v) for v in set(t.column(col).to_pylist()) & floats]
-            elif p.name.endswith(".sqlite"):
-                con = sqlite3.connect(p)
-                lats = {r[0] for r in con.execute("SELECT lat FROM evidence")}
-                con.close()
-                hits += [str(v) for v in lats & floats]
+            elif p.name.endswith((".sqlite", ".sqlite-wal")):
+                if p.name.endswith(".sqlite"):
+                    con = sqlite3.connect(p)
+                    lats = {r[0] for r in con.execute("SELECT lat FROM evidence")}
+                    con.close()
+                    hits += [str(v) for v in lats & floats]
+                raw = p.read_bytes()  # deleted rows left in free pages or the write-ahead log count too
+                hits += [f"{v!r} (bytes)" for v in floats if struct.pack(">d", v) in raw]
             else:
                 text = p.read_bytes().decode("utf-8", errors="replace")
                 hits += [n for n in needles if n in text]

@@ -1159,8 +1159,11 @@ class CaseStore:
         where = "FROM evidence WHERE time_ns < ?"
         if dry_run:
             return int(self.conn.execute(f"SELECT COUNT(*) {where}", (int(cutoff_ns),)).fetchone()[0])
+        self.conn.execute("PRAGMA secure_delete = ON")  # the freed pages are zeroed, not left readable
         with self.transaction() as c:
-            return int(c.execute(f"DELETE {where}", (int(cutoff_ns),)).rowcount)
+            n = int(c.execute(f"DELETE {where}", (int(cutoff_ns),)).rowcount)
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor kept in the write-ahead log
+        return n
 
     def snapshot(self) -> dict[str, list[tuple]]:
         """Every case record, without run ids, report days, timestamps or hit ids; sorted rows per table.
