@@ -15,6 +15,7 @@ import pytest
 from trailmon.cli import main
 from trailmon.io.quarantine import ReadResult, empty_rejected
 from trailmon.report._columns import TRAIL_INPUT
+from trailmon.store import retention
 from trailmon.store.trails import TrailStore, held_generations
 
 D0 = pd.Timestamp("2026-07-10T12:00:00Z")  # an old day, written and purged again and again
@@ -198,7 +199,7 @@ def test_readers_never_fail_while_ingests_and_purges_commit(store, tmp_path):
         while time.monotonic() < t_end or purges == 0:
             _generation(writer, k)
             writer.ingest([_fixes([("OLD", D0 + pd.Timedelta(seconds=k), X, Y)], f"old{k}.csv")])
-            purges += len(writer.purge(pd.Timestamp("2026-07-12T00:00:00Z")))
+            purges += len(retention.purge(store.path, pd.Timestamp("2026-07-12T00:00:00Z"))["trail_days"])
             k += 1
         stop.set()
         for r in readers:
