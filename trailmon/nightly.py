@@ -7,7 +7,8 @@ case-record store. The steps, in order, each either done or redone by the next r
    record the run (``running``) in the case store's run log;
 2. list ``INBOX/{subjects,trails,crimes,appointments,zones}/``; a file is new when its sha256
    is not in the case store's inbox log (a file already logged but still in the inbox was
-   committed by a run killed before it moved it: it is moved now);
+   committed by a run killed before it moved it: it is moved now); a file still arriving (changed
+   within ``settle_s`` seconds; names starting with ``.`` or ending ``.part``) is left for later;
 3. read the new files (crime layouts sniffed); a reader raising a ``TrailmonError`` sends the
    file to ``INBOX/quarantine/<kind>/`` with ``<name>.reason.txt``;
 4. ingest trails and subjects into the trail store (atomic and idempotent);
