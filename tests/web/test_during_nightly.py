@@ -14,7 +14,7 @@ from trailmon.nightly import run_nightly
 from trailmon.store import cases as cases_mod
 from trailmon.store.cases import CaseStore
 
-HOLD_S = 1.5
+HOLD_S = 3.0
 
 
 def _long_proximity_write(monkeypatch, inside: threading.Event):
