@@ -449,6 +449,8 @@ def test_cli_json_summary_and_errors(tmp_path, capsys):
     )
     argv = [
         "nightly",
+        "--settle",
+        "0",  # the files were dropped just now, whole
         "--store",
         str(tmp_path / "store"),
         "--inbox",
@@ -490,10 +492,13 @@ def test_purge_keeps_case_records_and_a_rerun_changes_nothing(tmp_path, capsys):
     )
     nightly(tmp_path, 1)
     before = snapshot(tmp_path)
+    assert before["evidence"]
     assert main(["purge", "--store", str(tmp_path / "store"), "--older-than", "1d", "--user", "dpo"]) == 0
     assert TrailStore(tmp_path / "store").days() == []
     nightly(tmp_path, 2)
-    assert snapshot(tmp_path) == before
+    after = snapshot(tmp_path)
+    assert after["evidence"] == []  # evidence rows are location data: erased (SPEC §8)
+    assert {k: v for k, v in after.items() if k != "evidence"} == {k: v for k, v in before.items() if k != "evidence"}
     assert [e["kind"] for e in audit.entries(tmp_path / "store" / "audit.jsonl")].count("erasure") == 1
 
 

@@ -23,7 +23,8 @@ def table(path: Path) -> pd.DataFrame:
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     summary = run_demo(out, sample=SAMPLE)
-    (day,) = sorted((out / "reports").iterdir())
+    (day,) = sorted(p for p in (out / "reports").iterdir() if p.is_dir())
+    assert (out / "reports" / "metrics.prom").is_file()  # written by every nightly run (SPEC §8)
     return day, summary, json.loads((SAMPLE / "expected.json").read_text())
 
 

@@ -48,7 +48,9 @@ The input table (crimes, appointments or zones) and the monitoring windows are s
 the cluster **once**, before any task (each worker holds a copy, since every worker runs tasks
 that need them, and a copy on a lost worker is then not the only one); tasks receive positions
 into them, the names of the day files to read (one manifest snapshot for the whole run) and
-their own halo rows, so a crime's data goes only to the task that answers it.
+their own halo rows, so a crime's data goes only to the task that answers it. The client holds
+a reader's lease on that generation until the run returns (:meth:`TrailStore.snapshot`), so an
+ingest or purge committing meanwhile never deletes a file a task still has to read.
 
 Engine notes: a :class:`dask.distributed.LocalCluster` of ``workers`` single-threaded worker
 processes is started by default; ``scheduler`` joins an existing cluster instead (its workers
@@ -65,6 +67,7 @@ distributed's nanny spawns them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import uuid
@@ -610,10 +613,29 @@ def _proximity_task(
     )
 
 
-def _read_span(store_path: str, lo_s: float, hi_s: float, subjects, windows: dict):
+def _store_ref(store) -> tuple[str, dict]:
+    """What a task needs to read the client's pinned generation: the path and that manifest's day files."""
+    return str(store.path), {"generation": store.manifest["generation"], "days": dict(store.manifest["days"])}
+
+
+def _one_generation(fn):
+    """Run ``fn(store, ...)`` on one manifest generation, leased by the client until it returns."""
+
+    @functools.wraps(fn)
+    def pinned(store, *args, **kwargs):
+        if not hasattr(store, "snapshot"):
+            return fn(store, *args, **kwargs)
+        with store.snapshot() as snap:
+            return fn(snap, *args, **kwargs)
+
+    return pinned
+
+
+def _read_span(store_ref: tuple[str, dict], lo_s: float, hi_s: float, subjects, windows: dict):
     from trailmon.store.trails import TrailStore, table_to_trails
 
-    store = TrailStore(store_path)
+    path, manifest = store_ref
+    store = TrailStore(path).at(manifest)  # the client's generation; the client holds its lease
     table = store.fixes_table(int(math.floor(lo_s * 1e9)), int(math.ceil(hi_s * 1e9)), subjects)
     return table_to_trails(table, windows)
 
@@ -622,7 +644,7 @@ def _attendance_task(
     appointments: pd.DataFrame,
     windows: dict,
     positions: np.ndarray,
-    store_path: str,
+    store_path: tuple[str, dict],
     lo_s: float,
     hi_s: float,
     *,
@@ -641,7 +663,7 @@ def _zones_task(
     zone_rows: pd.DataFrame,
     windows: dict,
     positions: np.ndarray,
-    store_path: str,
+    store_path: tuple[str, dict],
     lo_s: float,
     hi_s: float,
     t_from,
@@ -685,6 +707,7 @@ def _check_engine(engine: str) -> None:
 # --- public ------------------------------------------------------------------------------------
 
 
+@_one_generation
 def proximity(
     store,
     crimes: pd.DataFrame,
@@ -796,6 +819,7 @@ def proximity(
     return ProximityResult(*(_restore([r[k] for r in results], "crime_ref", ids) for k in range(3)))
 
 
+@_one_generation
 def attendance(
     store,
     appointments: pd.DataFrame,
@@ -860,7 +884,7 @@ def attendance(
     ids = frame["appointment_id"].to_numpy(dtype=object)
     with connect(scheduler, workers, client=client) as c:
         shared = _scatter(c, frame, store.windows())
-        per_task = [(str(store.path), t.t_lo_s, t.t_hi_s) for t in tasks]
+        per_task = [(_store_ref(store), t.t_lo_s, t.t_hi_s) for t in tasks]
         results = _run(
             c,
             _attendance_task,
@@ -875,6 +899,7 @@ def attendance(
     return _restore(results, "appointment_id", ids)
 
 
+@_one_generation
 def zones(
     store,
     zone_rows: pd.DataFrame,
@@ -943,7 +968,7 @@ def zones(
     ids = frame["zone_id"].to_numpy(dtype=object)
     with connect(scheduler, workers, client=client) as c:
         shared = _scatter(c, frame, store.windows())
-        per_task = [(str(store.path), t.t_lo_s, t.t_hi_s, t_from, t_to) for t in tasks]
+        per_task = [(_store_ref(store), t.t_lo_s, t.t_hi_s, t_from, t_to) for t in tasks]
         results = _run(
             c,
             _zones_task,

@@ -7,7 +7,8 @@ case-record store. The steps, in order, each either done or redone by the next r
    record the run (``running``) in the case store's run log;
 2. list ``INBOX/{subjects,trails,crimes,appointments,zones}/``; a file is new when its sha256
    is not in the case store's inbox log (a file already logged but still in the inbox was
-   committed by a run killed before it moved it: it is moved now);
+   committed by a run killed before it moved it: it is moved now); a file still arriving (changed
+   within ``settle_s`` seconds; names starting with ``.`` or ending ``.part``) is left for later;
 3. read the new files (crime layouts sniffed); a reader raising a ``TrailmonError`` sends the
    file to ``INBOX/quarantine/<kind>/`` with ``<name>.reason.txt``;
 4. ingest trails and subjects into the trail store (atomic and idempotent);
@@ -90,6 +91,7 @@ def run_nightly(
     engine: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
+    settle_s: float = 0.0,
     _hook: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the nightly job once.
@@ -129,6 +131,11 @@ def run_nightly(
         the same, :mod:`trailmon.distributed`).
     scheduler, workers : optional
         With ``engine="dask"``: a scheduler address to join, or the number of local workers.
+    settle_s : float, default 0.0
+        A file is taken only once its size and modification (and status-change) time have not
+        changed for this long, seconds; a younger one is left for the next run. Names starting
+        with ``.`` or ending ``.part`` are never taken. ``trailmon nightly --settle`` defaults to
+        60 (SPEC §8); 0 suits a caller that has finished writing the inbox itself.
 
     Returns
     -------
@@ -186,8 +193,16 @@ def run_nightly(
     }
     if engine != "local":
         params.update(engine=engine, scheduler=scheduler, workers=workers)
+    if not (isinstance(settle_s, int | float) and np.isfinite(settle_s) and settle_s >= 0):
+        raise InputError(f"settle_s must be a number >= 0, got {settle_s!r}")
+    params["settle_s"] = float(settle_s)
+    from trailmon.store import health
+    from trailmon.store.retention import record_places
+
     with tstore.lock(what="nightly"):
-        cases = CaseStore(db or default_db_path(tstore.path), create=True)
+        db_path = Path(db or default_db_path(tstore.path))
+        record_places(tstore.path, inbox=inbox, out=out, db=db_path)  # so that purge finds every copy
+        cases = CaseStore(db_path, create=True)
         try:
             cases.start_run(rid, command="nightly", parameters=params, trigger=trigger, as_of=_iso(now.value))
             job = _Job(tstore, cases, inbox, Path(out), now, rid, str(user).strip(), params, say, hook)
@@ -195,8 +210,10 @@ def run_nightly(
                 summary = job.run()
             except Exception as exc:
                 cases.finish_run(rid, status="failed", error=f"{type(exc).__name__}: {exc}")
+                health.write_metrics_quietly(tstore.path, Path(out), db=db_path, say=say)
                 raise
             cases.finish_run(rid, status="done", summary=summary)
+            health.write_metrics_quietly(tstore.path, Path(out), db=db_path, say=say)
             return summary
         finally:
             cases.close()
@@ -272,8 +289,15 @@ class _Job:
 
     # -- 1. the inbox ------------------------------------------------------------------------------------
     def scan(self) -> list[dict]:
-        """New files, in read order; files committed by an interrupted run are moved now."""
-        new, seen, leftover = [], set(), 0
+        """New settled files, in read order; files committed by an interrupted run are moved now.
+
+        A file still being written is left for the next run: names starting with ``.`` or
+        ending ``.part`` are skipped, and a file is taken only when its size, modification and
+        status-change times have been still for ``settle_s`` seconds and do not change while it
+        is hashed (SPEC §8; suppliers write, then rename).
+        """
+        new, seen, leftover, unsettled = [], set(), 0, []
+        settle = float(self.params.get("settle_s", 0.0))
         for kind in INBOX_KINDS:
             folder = self.inbox / kind
             if not folder.is_dir():
@@ -282,8 +306,17 @@ class _Job:
                 f
                 for f in folder.iterdir()
                 if f.is_file() and not f.name.startswith(".") and not f.name.endswith(".reason.txt")
+                and not f.name.endswith(".part")
             ):
+                before = p.stat()
+                if time.time() - max(before.st_mtime, before.st_ctime) < settle:
+                    unsettled.append(str(p))
+                    continue
                 sha = sha256_file(p)
+                after = p.stat()
+                if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                    unsettled.append(str(p))  # written to while it was read
+                    continue
                 status = self.cases.inbox_status(sha)
                 if status is not None:
                     folder = "quarantine" if status == "quarantined" else "processed"
@@ -305,7 +338,9 @@ class _Job:
             "processed": [],
             "quarantined": [],
         }
-        self.say(f"inbox: {len(new)} new file(s)")
+        if unsettled:
+            self.summary["files"]["unsettled"] = unsettled  # still arriving: left for the next run
+        self.say(f"inbox: {len(new)} new file(s)" + (f", {len(unsettled)} still arriving" if unsettled else ""))
         return new
 
     def read(self, files: list[dict]) -> None:

@@ -49,6 +49,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--manual", action="store_true", help="record the run as triggered by hand (default: auto)"
     )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="take an inbox file only when its size and times have been still this long; names "
+        "starting with . or ending .part are never taken (default 60)",
+    )
     add_engine(p)
     common(p)
     p.set_defaults(run=run)
@@ -82,6 +90,7 @@ def run(args) -> int:
             engine=args.engine,
             scheduler=args.scheduler,
             workers=args.workers,
+            settle_s=args.settle,
         )
     except TrailmonError:
         raise
@@ -96,7 +105,8 @@ def run(args) -> int:
         s,
         [
             f"nightly run {s['run_id']} as of {s['as_of']}",
-            f"  files: {f['new']} new, {len(f['processed'])} processed, {len(f['quarantined'])} quarantined",
+            f"  files: {f['new']} new, {len(f['processed'])} processed, {len(f['quarantined'])} quarantined"
+            + (f", {len(f['unsettled'])} still arriving (left for the next run)" if f.get("unsettled") else ""),
             f"  crimes: {s['records']['crime_versions_new']} new version(s); {p['crimes']} matched, "
             f"{p['hits']} hit(s) "
             f"({p['new']} new, {p['updated']} updated, {p['withdrawn']} withdrawn)",

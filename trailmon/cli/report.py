@@ -135,8 +135,8 @@ def run_cohort_or_subject(args) -> int:
         raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
     tz = check_tz(args.tz)
     t1, t2 = parse_instant(args.t_from, tz, what="--from"), parse_instant(args.t_to, tz, what="--to")
-    store = TrailStore(args.store)
-    with CaseStore(args.db or default_db_path(store.path)) as cases:
+    # one trail-store generation for the whole report (SPEC §8)
+    with TrailStore(args.store).snapshot() as store, CaseStore(args.db or default_db_path(store.path)) as cases:
         if args.form == "cohort":
             from trailmon.report.cohort import write_cohort_report
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import secrets
+import threading
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -27,9 +30,52 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.tmp-(?P<pid>\d+)(?:-[0-9a-f]+)?$")
+"""A temp file of :func:`write_bytes_atomic`: ``.<target name>.tmp-<pid>-<token>``."""
+
+
+def temp_name(name: str) -> str:
+    """A temp-file name for ``name``, unique to this process and thread (``.<name>.tmp-<pid>-<token>``)."""
+    return f".{name}.tmp-{os.getpid()}-{threading.get_ident() & 0xFFFF:04x}{secrets.token_hex(3)}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (a temp file of a live process is never touched)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_dead_temp_files(folder: Path, owns) -> list[Path]:
+    """Remove temp files in ``folder`` (not below it) left by a process that died mid-write.
+
+    Only temp files whose target name ``owns(name)`` accepts and whose writing process no
+    longer exists are removed: a temp file of another command (``users.json``, a quarantine
+    file of a crime read) or of a live process is never touched.
+    """
+    gone = []
+    if not folder.is_dir():
+        return gone
+    for p in folder.iterdir():
+        m = TEMP_NAME.match(p.name)
+        if m and owns(m["target"]) and not pid_alive(int(m["pid"])):
+            try:
+                p.unlink()
+                gone.append(p)
+            except FileNotFoundError:
+                pass
+    return gone
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temp file, fsync, rename (owner-only)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(temp_name(path.name))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -163,6 +163,13 @@ MIGRATIONS: tuple[str, ...] = (
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+BUSY_TIMEOUT_S = 10.0
+"""How long one attempt waits for another connection's write lock (SQLite's busy handler), seconds."""
+
+BUSY_RETRIES = 5
+"""Attempts after the first when SQLite still answers ``SQLITE_BUSY`` (a nightly step holding the write
+lock longer than :data:`BUSY_TIMEOUT_S`); then the error is raised."""
+
 CASE_TABLES = (
     "subjects",
     "crimes",
@@ -188,6 +195,25 @@ _VOLATILE = {
 }
 _MIN_NS = -(2**63) + 1
 _MAX_NS = 2**63 - 1
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _when_not_busy(fn):
+    """``fn()``, tried again up to :data:`BUSY_RETRIES` times while SQLite answers ``SQLITE_BUSY``."""
+    for attempt in range(BUSY_RETRIES + 1):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or attempt == BUSY_RETRIES:
+                raise
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    return None  # pragma: no cover - the loop returns or raises
 
 
 def default_db_path(store: str | Path) -> Path:
@@ -331,12 +357,14 @@ class CaseStore:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         old = os.umask(0o077)
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         finally:
             os.umask(old)
         self.conn.row_factory = sqlite3.Row
         try:
             self.conn.execute("PRAGMA foreign_keys = ON")
+            # WAL: readers (web pages) never wait for a writer (a nightly step), nor it for them
+            _when_not_busy(lambda: self.conn.execute("PRAGMA journal_mode = WAL").fetchone())
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
@@ -374,8 +402,13 @@ class CaseStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on error)."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on error).
+
+        Starting it waits for another writer up to :data:`BUSY_TIMEOUT_S`, retried
+        :data:`BUSY_RETRIES` times, so a review made while a nightly step writes goes through
+        once that step commits.
+        """
+        _when_not_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
         try:
             yield self.conn
         except BaseException:
@@ -385,7 +418,10 @@ class CaseStore:
 
     def frame(self, sql: str, params: Iterable = ()) -> pd.DataFrame:
         """The result of a query as a frame (object columns)."""
-        cur = self.conn.execute(sql, list(params))
+        if self.conn.in_transaction:
+            cur = self.conn.execute(sql, list(params))
+        else:
+            cur = _when_not_busy(lambda: self.conn.execute(sql, list(params)))
         cols = [d[0] for d in cur.description]
         return pd.DataFrame([tuple(r) for r in cur.fetchall()], columns=cols, dtype=object)
 
@@ -1114,6 +1150,21 @@ class CaseStore:
         return out
 
     # -- comparison ----------------------------------------------------------------------------------
+    def purge_evidence(self, cutoff_ns: int, *, dry_run: bool = False) -> int:
+        """Delete evidence rows (fixes) older than ``cutoff_ns`` (retention, SPEC §8); returns how many.
+
+        Hits keep their figures and review history; nothing is re-matched. The one place the
+        retention purge touches evidence storage.
+        """
+        where = "FROM evidence WHERE time_ns < ?"
+        if dry_run:
+            return int(self.conn.execute(f"SELECT COUNT(*) {where}", (int(cutoff_ns),)).fetchone()[0])
+        self.conn.execute("PRAGMA secure_delete = ON")  # the freed pages are zeroed, not left readable
+        with self.transaction() as c:
+            n = int(c.execute(f"DELETE {where}", (int(cutoff_ns),)).rowcount)
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor kept in the write-ahead log
+        return n
+
     def snapshot(self) -> dict[str, list[tuple]]:
         """Every case record, without run ids, report days, timestamps or hit ids; sorted rows per table.
 

@@ -16,6 +16,22 @@ An ingest writes new day files under new names, then replaces ``manifest.json`` 
 rename: a process killed at any point before that rename leaves the store exactly as it
 was (the orphans are removed by the next writer); after it, the ingest has happened.
 Re-ingesting the same fixes adds nothing (``already_stored``).
+
+Readers and writers (SPEC §8: readers never fail because a writer committed). Every read
+(:meth:`TrailStore.read`, :meth:`~TrailStore.read_span`, :meth:`~TrailStore.fixes_table`,
+:meth:`~TrailStore.subjects`, :meth:`~TrailStore.windows`, :meth:`~TrailStore.days`) uses one
+manifest generation from start to end: it reads ``manifest.json`` once and holds a shared
+``flock`` *lease* on ``STORE/.readers/<generation>.lease`` while it reads. A longer reader
+(a web page, a Dask run, a report) pins one generation for all its reads with
+``with store.snapshot() as s: ...``; Dask tasks get the pinned manifest's file names while the
+client holds the lease. A writer (ingest, purge) never deletes a file the moment it stops
+being named: after its commit it notes each unnamed file in ``STORE/.retired.json`` with the
+generation in which it was first seen unnamed, and deletes it only when no lease on an
+earlier generation is held (a lease it can take exclusively is free, and removed). Leases
+are released by the kernel when a reader dies, so a killed reader never pins files for good.
+A writer removes only temp files of its own files (day, edge, subjects, manifest and ingest
+quarantine files) left by a process that no longer runs; temp files of other commands
+(``users.json``, quarantine files of crime reads) are never touched.
 """
 
 from __future__ import annotations
@@ -27,7 +43,8 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +58,13 @@ from trailmon import __version__
 from trailmon.crs import BNG, StoreCRS, normalise_crs
 from trailmon.errors import StoreError, StoreLockedError
 from trailmon.io.quarantine import ReadResult, RejectReason, empty_rejected
-from trailmon.store._files import FILE_MODE, make_private_dir, write_bytes_atomic, write_json_atomic
+from trailmon.store._files import (
+    FILE_MODE,
+    make_private_dir,
+    remove_dead_temp_files,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from trailmon.trail import FIX_TYPES, FLAG_SPEED_JUMP, SPEED_JUMP_MPS, Trails, windows_to_csr
 
 __all__ = ["IngestSummary", "TrailStore"]
@@ -62,6 +85,9 @@ _SCHEMA = pa.schema([
 SUBJECT_COLUMNS = ["subject_id", "cohort", "monitoring_start", "monitoring_end", "crn", "pnc_id", "nomis_id",
                    "offender_manager", "flags"]
 _ATTRS = ["cohort", "crn", "pnc_id", "nomis_id", "offender_manager"]
+READERS = ".readers"
+"""Folder of the readers' per-generation lease files."""
+_LEASE_TRIES = 1000
 
 
 @dataclass
@@ -109,6 +135,7 @@ class TrailStore:
 
     def __init__(self, path: str | Path, *, crs: str | None = None, create: bool = False) -> None:
         self.path = Path(path)
+        self._pinned: dict | None = None
         meta = self.path / "store.json"
         if not meta.exists():
             if not create:
@@ -135,8 +162,42 @@ class TrailStore:
     # -- reading -------------------------------------------------------------------------------
     @property
     def manifest(self) -> dict:
-        """The committed manifest."""
+        """The committed manifest (the pinned one in a :meth:`snapshot`)."""
+        if self._pinned is not None:
+            return self._pinned
         return json.loads((self.path / "manifest.json").read_text())
+
+    @contextmanager
+    def snapshot(self) -> Iterator[TrailStore]:
+        """The store pinned to one manifest generation, held by a shared lease until the block ends.
+
+        Every read through the store it yields uses that generation; the writer keeps the
+        generation's files while the lease is held. Inside a snapshot it yields itself.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = TrailStore(tempfile.mkdtemp(), create=True)
+        >>> with store.snapshot() as s:
+        ...     s.manifest["generation"], s.days()
+        (0, [])
+        """
+        if self._pinned is not None:
+            yield self
+            return
+        manifest, fd = _take_lease(self.path)
+        try:
+            yield self.at(manifest)
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the shared flock
+
+    def at(self, manifest: dict) -> TrailStore:
+        """The store pinned to ``manifest`` without a lease (a caller such as a Dask client holds one)."""
+        view = object.__new__(TrailStore)
+        view.__dict__.update(self.__dict__)
+        view._pinned = manifest
+        return view
 
     @property
     def audit_path(self) -> Path:
@@ -149,10 +210,11 @@ class TrailStore:
 
     def subjects(self) -> pd.DataFrame:
         """Subjects, one row per monitoring window (SPEC §2 subject columns)."""
-        name = self.manifest.get("subjects")
-        if not name:
-            return _empty_subjects()
-        return pd.read_parquet(self.path / name)
+        with self.snapshot() as s:
+            name = s.manifest.get("subjects")
+            if not name:
+                return _empty_subjects()
+            return pd.read_parquet(s.path / name)
 
     def fixes_frame(self, t_from_ns: int | None = None, t_to_ns: int | None = None,
                     subjects: Iterable[str] | None = None) -> pd.DataFrame:
@@ -162,6 +224,9 @@ class TrailStore:
     def fixes_table(self, t_from_ns: int | None = None, t_to_ns: int | None = None,
                     subjects: Iterable[str] | None = None) -> pa.Table:
         """Stored fixes in ``[t_from_ns, t_to_ns]`` as one Arrow table (days in order, each by subject)."""
+        if self._pinned is None:
+            with self.snapshot() as s:
+                return s.fixes_table(t_from_ns, t_to_ns, subjects)
         days = self.manifest["days"]
         lo = -np.inf if t_from_ns is None else t_from_ns
         hi = np.inf if t_to_ns is None else t_to_ns
@@ -195,6 +260,9 @@ class TrailStore:
             to :data:`BRACKET_DAYS` days away), so a gap that spans the whole period is seen
             with the fixes that bracket it (gaps near scene, SPEC §3).
         """
+        if self._pinned is None:
+            with self.snapshot() as s:  # fixes and windows of one generation
+                return s.read(t_from, t_to, subjects, halo_s=halo_s, brackets=brackets)
         lo = None if t_from is None else int(pd.Timestamp(t_from).value - halo_s * 1e9)
         hi = None if t_to is None else int(pd.Timestamp(t_to).value + halo_s * 1e9)
         if not brackets or lo is None or hi is None:
@@ -419,34 +487,180 @@ class TrailStore:
         return _tail(prev["subject_id"].take(pa.array(order)), {c: prev[c][order] for c in ("t_ns", "x_m", "y_m")})
 
     def _collect_garbage(self) -> None:
-        """Remove files no committed manifest names (left by a killed ingest)."""
-        m = self.manifest
+        """Remove files no committed manifest names once no reader can still hold them.
+
+        A file first seen unnamed at generation ``g`` (superseded by that commit, or left by a
+        killed ingest) is deleted when no lease on a generation below ``g`` is held; until then
+        it is kept in ``STORE/.retired.json``. Only this store's own temp files of dead
+        processes are removed (see the module docstring).
+        """
+        m = json.loads((self.path / "manifest.json").read_text())
+        gen = int(m["generation"])
         live = set(m["days"].values()) | set(m.get("edges", {}).values()) | {m.get("subjects")}
         live |= {f for ing in m["ingests"] for f in ing["files"] if f.startswith("quarantine/")}
-        for p in (self.path / "trails").glob("*.parquet"):
-            if f"trails/{p.name}" not in live:
-                p.unlink()
-        for p in self.path.glob("subjects.*.parquet"):
-            if p.name not in live:
-                p.unlink()
-        for p in (self.path / "quarantine").glob("*.csv"):
-            if _INGEST_ID.match(p.stem) and f"quarantine/{p.name}" not in live:
-                p.unlink()
-        for p in self.path.rglob(".*.tmp-*"):
-            p.unlink()
+        dead = [f"trails/{p.name}" for p in (self.path / "trails").glob("*.parquet")]
+        dead += [p.name for p in self.path.glob("subjects.*.parquet")]
+        dead += [f"quarantine/{p.name}" for p in (self.path / "quarantine").glob("*.csv") if _INGEST_ID.match(p.stem)]
+        dead = [f for f in dead if f not in live]
+        ledger_path = self.path / ".retired.json"
+        try:
+            ledger = {str(k): int(v) for k, v in json.loads(ledger_path.read_text()).items()}
+        except (FileNotFoundError, ValueError):
+            ledger = {}
+        held = held_generations(self.path)
+        oldest = min(held) if held else None
+        keep = {}
+        for f in dead:
+            since = ledger.get(f, gen)
+            if oldest is not None and oldest < since:
+                keep[f] = since  # a reader of an older generation may still read it
+            else:
+                with _suppress_missing():
+                    (self.path / f).unlink()
+        if keep != ledger:
+            write_json_atomic(ledger_path, keep)
+        remove_dead_temp_files(self.path / "trails", lambda name: name.endswith(".parquet"))
+        remove_dead_temp_files(self.path / "quarantine", lambda name: bool(_INGEST_ID.match(name.removesuffix(".csv"))))
+        remove_dead_temp_files(self.path, lambda name: name in ("manifest.json", ".retired.json", "subjects.parquet")
+                               or (name.startswith("subjects.") and name.endswith(".parquet")))
 
-    def purge(self, older_than: pd.Timestamp) -> list[str]:
-        """Remove whole UTC days that end before ``older_than``; returns the days removed."""
+    def purge(self, older_than: pd.Timestamp, *, dry_run: bool = False) -> dict[str, int]:
+        """Remove whole UTC days that end before ``older_than``; returns ``{day: fixes}`` removed.
+
+        With ``dry_run`` nothing changes and the days that would go are returned. A day that
+        straddles ``older_than`` stays (the caller erases its older fixes with
+        :meth:`purge_fixes`).
+        """
         with self.lock(what="purge"):
             m = self.manifest
-            gone = [d for d in m["days"] if _day_start_ns(d) + DAY_NS <= pd.Timestamp(older_than).value]
-            if gone:
+            cut = pd.Timestamp(older_than).value
+            gone = {d: pq.ParquetFile(self.path / m["days"][d]).metadata.num_rows
+                    for d in sorted(m["days"]) if _day_start_ns(d) + DAY_NS <= cut}
+            if gone and not dry_run:
                 m["days"] = {d: f for d, f in m["days"].items() if d not in gone}
                 m["edges"] = {d: f for d, f in m.get("edges", {}).items() if d not in gone}
                 m["generation"] += 1
                 write_json_atomic(self.path / "manifest.json", m)
                 self._collect_garbage()
-            return sorted(gone)
+            return gone
+
+    def purge_fixes(self, older_than: pd.Timestamp, *, dry_run: bool = False) -> dict[str, int]:
+        """Erase every stored fix before ``older_than``: whole days go, a straddling day is rewritten.
+
+        Returns ``{day: fixes removed}``. One new manifest generation (readers of the old one
+        keep its files until they finish); the ``speed_jump`` flags of the fixes kept are not
+        recomputed (they were set against the full trail and stay as evidence showed them).
+        """
+        cut = int(pd.Timestamp(older_than).value)
+        with self.lock(what="purge"):
+            m = self.manifest
+            removed: dict[str, int] = {}
+            days, edges = dict(m["days"]), dict(m.get("edges", {}))
+            new_files = []
+            tag = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+            for d in sorted(days):
+                start = _day_start_ns(d)
+                if start >= cut:
+                    continue
+                if start + DAY_NS <= cut:
+                    removed[d] = pq.ParquetFile(self.path / days[d]).metadata.num_rows
+                    if not dry_run:
+                        del days[d]
+                        edges.pop(d, None)
+                    continue
+                table = pq.read_table(self.path / days[d], schema=_SCHEMA)
+                keep = pc.greater_equal(table.column("t_ns"), pa.scalar(cut, pa.int64()))
+                n_old = table.num_rows - int(pc.sum(keep.cast(pa.int64())).as_py() or 0)
+                if not n_old:
+                    continue
+                removed[d] = n_old
+                if dry_run:
+                    continue
+                kept = table.filter(keep)
+                if not kept.num_rows:
+                    del days[d]
+                    edges.pop(d, None)
+                    continue
+                day = int(start // DAY_NS)
+                fname, ename = f"trails/{d}.{tag}.parquet", f"trails/{d}.{tag}.edges.parquet"
+                old_umask = os.umask(0o077)
+                try:
+                    _write_table(kept, self.path / fname, row_groups=_hour_slices(kept, day))
+                    _write_table(day_edges(kept), self.path / ename)
+                finally:
+                    os.umask(old_umask)
+                days[d], edges[d] = fname, ename
+                new_files += [fname, ename]
+            if removed and not dry_run:
+                m = {**m, "days": days, "edges": edges, "generation": m["generation"] + 1}
+                write_json_atomic(self.path / "manifest.json", m)  # the commit point
+                self._collect_garbage()
+            return removed
+
+
+def held_generations(path: str | Path) -> set[int]:
+    """Generations some reader holds a lease on; free lease files are removed on the way."""
+    folder = Path(path) / READERS
+    held: set[int] = set()
+    if not folder.is_dir():
+        return held
+    for p in folder.glob("*.lease"):
+        try:
+            g = int(p.stem)
+            fd = os.open(p, os.O_RDONLY)
+        except (ValueError, FileNotFoundError):
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held.add(g)
+        else:
+            with _suppress_missing():
+                p.unlink()  # free: a reader that opened it before now sees the inode is gone and retries
+        finally:
+            os.close(fd)
+    return held
+
+
+def _take_lease(path: Path) -> tuple[dict, int | None]:
+    """Read the manifest and take a shared lease on its generation; ``(manifest, fd)``.
+
+    The manifest is read again once the lease is held: when it still names the same
+    generation, no writer can have deleted that generation's files (a writer deletes only
+    after its commit, and then sees the lease). Where the store is read-only to this process
+    (no lease file can be made), the read goes ahead unleased.
+    """
+    folder = path / READERS
+    for _ in range(_LEASE_TRIES):
+        manifest = json.loads((path / "manifest.json").read_text())
+        lease = folder / f"{int(manifest['generation'])}.lease"
+        try:
+            fd = os.open(lease, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except FileNotFoundError:
+            try:
+                make_private_dir(folder)
+            except OSError:
+                return manifest, None
+            continue
+        except OSError:
+            return manifest, None
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            same = os.stat(lease).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same and json.loads((path / "manifest.json").read_text())["generation"] == manifest["generation"]:
+            return manifest, fd
+        os.close(fd)
+    raise StoreError(f"could not pin a generation of the store {str(path)!r}: it changed on every try")
+
+
+@contextmanager
+def _suppress_missing():
+    try:
+        yield
+    except FileNotFoundError:
+        pass
 
 
 class StoreLock:
