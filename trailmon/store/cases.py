@@ -1006,6 +1006,19 @@ class CaseStore:
         )
         return self.frame(sql, params)
 
+    def evidence_rows(self, hit_ids: Iterable[int]) -> pd.DataFrame:
+        """The evidence rows (``label, kind, pass, seq, time_ns, lat, lon, ...``) of the hits given.
+
+        Ordered by hit id, time, sequence and kind; the one place that reads evidence back.
+        """
+        ids = sorted({int(h) for h in hit_ids})
+        if not ids:
+            return self.frame("SELECT * FROM evidence WHERE 0")
+        marks = ",".join("?" * len(ids))
+        return self.frame(
+            f"SELECT * FROM evidence WHERE hit_id IN ({marks}) ORDER BY hit_id, time_ns, seq, kind", ids
+        )
+
     # -- case records --------------------------------------------------------------------------------
     def case_records(self, *, subject: str | None = None, exportable: bool = True) -> list[dict]:
         """Case records (SPEC §4), one per event, following :data:`SCHEMA_PATH`.
