@@ -90,6 +90,8 @@ def run_nightly(
     engine: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
+    smtp: str | None = None,
+    smtp_recipients: str | Path | None = None,
     _hook: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the nightly job once.
@@ -129,6 +131,11 @@ def run_nightly(
         the same, :mod:`trailmon.distributed`).
     scheduler, workers : optional
         With ``engine="dask"``: a scheduler address to join, or the number of local workers.
+    smtp : str, optional
+        ``HOST:PORT`` of an SMTP relay that mails each file's ingestion receipt
+        (:mod:`trailmon.report.receipts`; a relay that is down never fails the run).
+    smtp_recipients : str or Path, optional
+        With ``smtp``: the JSON file of addresses per force (``{"<force>": [...], "default": [...]}``).
 
     Returns
     -------
@@ -186,6 +193,13 @@ def run_nightly(
     }
     if engine != "local":
         params.update(engine=engine, scheduler=scheduler, workers=workers)
+    if smtp is not None:  # checked now: a bad relay address or recipients file is a usage error
+        from trailmon.report.receipts import parse_smtp, read_recipients
+
+        parse_smtp(smtp)
+        if smtp_recipients is not None:
+            read_recipients(smtp_recipients)
+        params.update(smtp=smtp, smtp_recipients=None if smtp_recipients is None else str(smtp_recipients))
     with tstore.lock(what="nightly"):
         cases = CaseStore(db or default_db_path(tstore.path), create=True)
         try:
@@ -239,6 +253,10 @@ class _Job:
     def run(self) -> dict:
         files = self.scan()
         self.read(files)
+        from trailmon.report.receipts import nightly_receipts
+
+        self.summary["receipts"] = nightly_receipts(self.out / self.day / "receipts", files, self.rid, self.params,
+                                                    self.say)
         self.hook("read")
         self.ingest()
         self.hook("ingest")
@@ -336,6 +354,7 @@ class _Job:
                 continue
             f["status"] = "processed"
             f["read"], f["accepted"], f["rejected"] = res.n_read, len(res.accepted), len(res.rejected)
+            f["result"] = res  # for the file's ingestion receipt
             if f["kind"] == "crimes":
                 res.accepted = distinct_crimes(res.accepted)
             self.results[f["kind"]].append(res)

@@ -49,6 +49,11 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--manual", action="store_true", help="record the run as triggered by hand (default: auto)"
     )
+    p.add_argument("--smtp", metavar="HOST:PORT",
+                   help="mail each file's ingestion receipt through this SMTP relay (a relay that is down "
+                   "never fails the run)")
+    p.add_argument("--smtp-recipients", type=Path, metavar="F",
+                   help='with --smtp: JSON addresses per force, {"<force>": [...], "default": [...]}')
     add_engine(p)
     common(p)
     p.set_defaults(run=run)
@@ -82,6 +87,8 @@ def run(args) -> int:
             engine=args.engine,
             scheduler=args.scheduler,
             workers=args.workers,
+            smtp=args.smtp,
+            smtp_recipients=args.smtp_recipients,
         )
     except TrailmonError:
         raise

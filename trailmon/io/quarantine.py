@@ -147,7 +147,7 @@ REQUIRED_ACTION: dict[RejectReason, str] = {
     RejectReason.INVALID_POLICE_FORCE: "send the police force as the name of one of the 19 pilot forces",
     RejectReason.INVALID_CRIME_TYPE: "send the crime type as RB, BIAD, AB, BOTD, TOMV, TFP or TFMV",
     RejectReason.MISSING_BATCH_ID: "give the batch id (<force code>yyyyMMdd) and send the row again",
-    RejectReason.INVALID_BATCH_ID_FORMAT: "send the batch id as <force code>yyyyMMdd[-n][-R|-A]",
+    RejectReason.INVALID_BATCH_ID_FORMAT: "send the batch id as <force code>yyyyMMdd, then optionally -n and -R or -A",
     RejectReason.INVALID_BATCH_ID_DATE: "send the batch id with a real date (yyyyMMdd)",
     RejectReason.MISSING_CRIME_REFERENCE: "give the crime reference and send the row again",
     RejectReason.INVALID_FROM_DATE_FORMAT: "send the crime window start as yyyyMMddHHmmss",
