@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from trailmon.cli._common import add_base_layer_args
+
 FORMS = ("crime", "cohort", "subject", "evidence")
 """Report forms (SPEC §5)."""
 
@@ -65,6 +67,7 @@ def add_parser(sub) -> None:
         metavar="S",
         help="longest gap still interpolated, seconds (default 600)",
     )
+    add_base_layer_args(c)
     _shared(c, suppress=True)
     c.set_defaults(run=run_crime, _parser=c)
     for name, helptext in (
@@ -132,9 +135,12 @@ def run_crime(args) -> int:
     tz = check_tz(args.tz)
     t1 = parse_instant(args.t_from, tz, what="--from") if args.t_from else None
     t2 = parse_instant(args.t_to, tz, what="--to") if args.t_to else None
+    from trailmon.map.basemap import resolve_base_layers
+
+    tiles, basemap = resolve_base_layers(args.tiles, args.basemap)
     summary = run_crime_report(TrailStore(args.store), args.crimes, args.crime, args.out, user=user,
                                purpose=purpose, t_from=t1, t_to=t2, radius_m=args.radius, max_gap_s=args.max_gap,
-                               tz=tz, pdf=args.pdf)
+                               tz=tz, pdf=args.pdf, tiles=tiles, basemap=basemap)
     emit(
         args,
         summary,

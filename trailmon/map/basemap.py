@@ -320,5 +320,5 @@ def draw_basemap_mpl(ax, basemap: BaseMap, x0: float, y0: float, x1: float, y1: 
             lines += list(shapely.get_parts(shapely.boundary(polys))) if len(polys) else []
         if lines:
             ax.add_collection(LineCollection([shapely.get_coordinates(g) for g in lines], colors=st["color"],
-                                             linewidths=st["weight"] * 0.6, zorder=0.1 + 0.01 * z))
+                                             linewidths=st["weight"] * 0.9, zorder=0.1 + 0.01 * z))
     return len(pick)
