@@ -17,6 +17,8 @@ from trailmon.store.cases import CaseStore
 
 docx = pytest.importorskip("docx", reason="python-docx (a main dependency) is not installed")
 
+ACTIVATIONS = ("device_activation_id,device_activation_date,device_deactivation_date,person_id,device_id,"
+               "device_serial_number\n1,2026-07-01 00:00:00,2999-12-12 23:59:59,S1,DEV-7,SN-0007\n")
 WHO = ["--user", "rev1", "--purpose", "disclosure to force"]
 PACK = ["--author", "A. Analyst", "--authorised-by", "M. Manager", "--recipient", "Notts CID"]
 
@@ -26,6 +28,7 @@ def root(tmp_path):
     """Two crimes K1, K2 with a hit of S1 each; K1's hit qualified, K2's left pending."""
     drop(tmp_path / "inbox", [
         ("subjects", "s.csv", SUBJECTS),
+        ("subjects", "t.csv", ACTIVATIONS),
         ("trails", "d1.csv", trail_csv(1)),
         ("trails", "d2.csv", trail_csv(2)),
         ("crimes", "c.csv", crimes_csv([daily_crime(1), daily_crime(2)])),
@@ -80,7 +83,7 @@ def test_docx_pack_read_back(root, capsys):
     assert all(r[3].endswith(("BST", "GMT")) and r[4].endswith("Z") for r in rows)
     # identifiers, review and the method statement
     cells = {c.text for t in d.tables for r in t.rows for c in r.cells}
-    assert "A123456" in cells and "2012/0123456Y" in cells
+    assert {"A123456", "2012/0123456Y", "DEV-7", "SN-0007"} <= cells  # CRN, PNC, device of the window
     assert any(c.startswith("qualified by rev1 at ") for c in cells)
     assert any("EPSG:27700" in c and "OSTN15" in c for c in cells)
     assert any("sha256" in c for c in cells)

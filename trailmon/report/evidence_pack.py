@@ -135,27 +135,20 @@ def _crime_version(cases, crime_ref: str, force: str | None, version: int | None
     return dict(crimes.iloc[-1])
 
 
-def _subject_rows(store, subject_id: str, t_ns: int | None) -> dict:
-    """Identifiers of a subject and the device of the monitoring window holding ``t_ns``."""
+def _subject_rows(store, hit) -> dict:
+    """Identifiers of the hit's subject and the device of the monitoring window holding the hit."""
+    subject_id = str(hit["subject_id"])
     subj = store.subjects()
     rows = subj[subj["subject_id"].astype(str) == subject_id]
-    out = {"subject_id": subject_id, "crn": "", "pnc_id": "", "nomis_id": "", "cohort": "", "device_id": "",
-           "device_serial": ""}
-    if not len(rows):
-        return out
-    first = rows.iloc[0]
-    for k in ("crn", "pnc_id", "nomis_id", "cohort"):
-        v = first.get(k)
+    out = {"subject_id": subject_id, "crn": "", "pnc_id": "", "nomis_id": "", "cohort": ""}
+    if len(rows):
+        first = rows.iloc[0]
+        for k in ("crn", "pnc_id", "nomis_id", "cohort"):
+            v = first.get(k)
+            out[k] = "" if v is None or pd.isna(v) else str(v)
+    for k in ("device_id", "device_serial"):  # CaseStore.hits: the device of the hit's monitoring window
+        v = hit.get(k)
         out[k] = "" if v is None or pd.isna(v) else str(v)
-    if t_ns is not None and "device_id" in rows.columns:
-        t = pd.Timestamp(int(t_ns), unit="ns", tz="UTC")
-        start = pd.to_datetime(rows["monitoring_start"], utc=True)
-        end = pd.to_datetime(rows["monitoring_end"], utc=True)
-        inside = rows[(start.isna() | (start <= t)) & (end.isna() | (end >= t))]
-        for k in ("device_id", "device_serial"):
-            vals = [str(v) for v in inside.get(k, pd.Series(dtype=object)) if v is not None and not pd.isna(v)
-                    and str(v)]
-            out[k] = "; ".join(dict.fromkeys(vals))
     return out
 
 
@@ -356,7 +349,7 @@ def evidence_pack(
     overview, details, key = _maps(store, crime, hits, ev, radius, gap, basemap)
     ex = [(f"{prefix}/01", "overview map"), (f"{prefix}/02", "detail map of each subject"),
           (f"{prefix}/03", "map key"), (f"{prefix}/04", "table of positions")]
-    idents = {s: _subject_rows(store, s, h) for s, h in zip(subjects, hits["closest_time_ns"], strict=True)}
+    idents = {str(h["subject_id"]): _subject_rows(store, h) for _, h in hits.iterrows()}
     transform = store.crs.info
     B: list[_Block] = []
     ref, ver = str(crime["crime_ref"]), int(crime["crime_version"])
