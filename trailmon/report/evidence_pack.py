@@ -267,9 +267,11 @@ def _run_info(cases, run_ids: list[str], received_run: str | None) -> tuple[dict
         if len(r) and r.iloc[0]["parameters"]:
             params = json.loads(r.iloc[0]["parameters"])
     wanted = sorted({*run_ids, *([received_run] if received_run else [])})
+    if not wanted:
+        return params, []
     files = cases.frame(
         f"SELECT name, kind, sha256, run_id FROM inbox_files WHERE run_id IN ({','.join('?' * len(wanted))}) "
-        "ORDER BY run_id, kind, name", wanted) if wanted else pd.DataFrame()
+        "AND kind IN ('crimes', 'trails', 'subjects') ORDER BY run_id, kind, name", wanted)
     return params, files.to_dict("records") if len(files) else []
 
 
@@ -405,9 +407,8 @@ def evidence_pack(
                             "pass) and the interpolated first and last points of each pass. Times in UK "
                             "local time (GMT/BST) and in UTC; the accuracy circle is the radius stated by "
                             "the device for the fix."))
-    B.append(_Block("table", columns=_POSITION_HEADERS, rows=positions.values.tolist(), style="wide"))
+    B.append(_Block("table", columns=_POSITION_HEADERS, rows=positions.values.tolist(), style="wide nowrap"))
     B.append(_Block("heading", "4. Method statement", level=1))
-    digests = [f"{f['kind']} file {f['name']}: sha256 {f['sha256']} (run {f['run_id']})" for f in files]
     B.append(_Block("para", TRAIL_MODEL))
     B.append(_Block("kv", rows=[
         ("interpolation", f"linear in time between consecutive fixes at most {gap:g} s apart; none across "
@@ -418,8 +419,12 @@ def evidence_pack(
                                                        if k in ("radius_m", "max_gap_s", "max_accuracy_m",
                                                                 "as_of", "tz")}, sort_keys=True)),
         ("engine", f"trailmon {__version__}"), ("run id(s)", ", ".join(run_ids)),
-        ("input digests", "; ".join(digests) or "none recorded"),
+        ("input digests", f"{len(files)} crime, trail and subject file(s) read by the run(s), below"
+                          if files else "none recorded"),
     ]))
+    if files:
+        B.append(_Block("table", columns=["input", "file", "sha256", "run"],
+                        rows=[[f["kind"], f["name"], f["sha256"], f["run_id"]] for f in files]))
     B.append(_Block("pagebreak"))
     B.append(_Block("heading", "5. Draft witness statement", level=1))
     B.extend(_statement(author, authorised_by, recipient, ref, ver, crime, subjects, hits, ex))
@@ -541,6 +546,7 @@ table { border-collapse: collapse; width: 100%; margin: 4px 0 10px; }
 th, td { border: 1px solid #888; padding: 2px 4px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 table.kv th { width: 32%; background: #eee; }
 table.wide { font-size: 7pt; } table.wide th { background: #eee; }
+table.nowrap td, table.nowrap th { overflow-wrap: normal; }
 img { width: 100%; border: 1px solid #999; } figcaption { font-size: 8.5pt; color: #333; }
 .centre { text-align: center; font-weight: bold; } .disclaimer { border: 2px solid #b00; padding: 6px 8px; }
 .pagebreak { break-after: page; }
@@ -569,7 +575,8 @@ def render_html(pack: EvidencePack) -> str:
         elif b.kind == "table":
             head = "".join(f"<th>{e(h)}</th>" for h in b.columns)
             body = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in r) + "</tr>" for r in b.rows)
-            out.append(f'<table class="wide"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+            cls = b.style or "wide"
+            out.append(f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
         elif b.kind == "image":
             uri = "data:image/png;base64," + base64.b64encode(b.png).decode("ascii")
             out.append(f'<figure><img src="{uri}" alt="{e(b.text)}"><figcaption>{e(b.text)}</figcaption></figure>')
