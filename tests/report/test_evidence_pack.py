@@ -143,3 +143,10 @@ def test_pdf_pack_renders(root, capsys, tmp_path):
                    check=True, timeout=120)
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) == 3 and all(p.stat().st_size > 5000 for p in pages)
+
+
+def test_hits_show_the_device_of_their_monitoring_window(root, capsys):
+    code, out, _ = cli(capsys, "review", "--store", str(root / "store"), "list", "--json", "--user", "rev1")
+    assert code == 0
+    assert {(h["crime_ref"], h["device_id"], h["device_serial"]) for h in json.loads(out)["hits"]} == {
+        ("K1", "DEV-7", "SN-0007"), ("K2", "DEV-7", "SN-0007")}
