@@ -186,3 +186,22 @@ def test_map_cli_takes_tiles_and_basemap_from_the_environment(tmp_path, capsys, 
                  str(out), "--user", "u", "--purpose", "p"])
     assert code == 1 and "lacks {x}, {y}" in capsys.readouterr().err
 
+
+
+def test_report_crime_cli_draws_the_basemap(tmp_path, streets):
+    from tests.test_nightly import SUBJECTS, crimes_csv, daily_crime, drop, nightly, trail_csv
+    from trailmon.cli import main
+
+    drop(tmp_path / "inbox", [("subjects", "s.csv", SUBJECTS), ("trails", "d1.csv", trail_csv(1)),
+                              ("crimes", "c.csv", crimes_csv([daily_crime(1)]))])
+    nightly(tmp_path, 1)
+    out = tmp_path / "r.html"
+    code = main(["report", "--store", str(tmp_path / "store"), "crime", "--crime", "K1", "--crimes",
+                 str(tmp_path / "inbox" / "processed" / "crimes" / "c.csv"), "--basemap", str(streets), "--tiles",
+                 TILES, "--out", str(out), "--user", "u", "--purpose", "p"])
+    assert code == 0
+    html = (tmp_path / "r.map.html").read_text()
+    assert BASEMAP_LAYER in html and TILES in html
+    from trailmon.store.audit import entries
+
+    assert entries(tmp_path / "store" / "audit.jsonl")[-1]["parameters"]["basemap"] == str(streets)

@@ -46,7 +46,16 @@ from trailmon import __version__
 from trailmon.errors import AccessRefusedError, InputError
 from trailmon.report.writers import MARKING
 
-__all__ = ["DEFAULT_PREFIX", "PACK_SUFFIXES", "POSITION_COLUMNS", "evidence_pack", "write_evidence_pack"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "PACK_SUFFIXES",
+    "POSITION_COLUMNS",
+    "EvidencePack",
+    "evidence_pack",
+    "render_docx",
+    "render_html",
+    "write_evidence_pack",
+]
 
 DEFAULT_PREFIX = "EMAC"
 """Exhibit prefix when none is given: ``EMAC/01`` …."""
@@ -105,6 +114,8 @@ class EvidencePack:
         Exhibit ``<prefix>/04``: one row per evidence row of those hits (``POSITION_COLUMNS``).
     exhibits : list of tuple
         ``(number, title)`` of each exhibit, e.g. ``("EMAC/01", "overview map")``.
+    run_ids : list of str
+        The matching runs that found the hits.
     """
 
     blocks: list
