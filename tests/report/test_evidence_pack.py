@@ -150,3 +150,13 @@ def test_hits_show_the_device_of_their_monitoring_window(root, capsys):
     assert code == 0
     assert {(h["crime_ref"], h["device_id"], h["device_serial"]) for h in json.loads(out)["hits"]} == {
         ("K1", "DEV-7", "SN-0007"), ("K2", "DEV-7", "SN-0007")}
+
+
+def test_pdf_without_chromium_is_a_clear_error(root, capsys, monkeypatch):
+    import trailmon._chromium
+
+    monkeypatch.setattr(trailmon._chromium, "find_browser", lambda: None)
+    n = len(audit.entries(root / "store" / "audit.jsonl"))
+    code, _, err = pack(capsys, root, "K1", root / "p.pdf")
+    assert code == 1 and "printed with headless Chromium" in err and "or write the pack as .docx" in err
+    assert not (root / "p.pdf").exists() and len(audit.entries(root / "store" / "audit.jsonl")) == n
