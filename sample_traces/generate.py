@@ -1517,6 +1517,7 @@ def generate(out: Path, seed: int = SEED) -> dict:
     write_tcx(out, F)
     write_geojson(out, F)
     write_bad_rows(out, homes)
+    write_basemap(out, D, OCT, homes, places)
     expected["trail_files"] = {
         "generic_csv": sorted(str(p.relative_to(out)) for p in (out / "trails").glob("day-*.csv")),
         "em_positions": "em/positions.csv",
@@ -1527,6 +1528,53 @@ def generate(out: Path, seed: int = SEED) -> dict:
     }
     write_text(out / "expected.json", json.dumps(expected, indent=1) + "\n")
     return expected
+
+
+def write_basemap(out: Path, D, oct_days, homes, places) -> None:
+    """``basemap.geojson``: the streets the trips follow, buildings at homes and places, a river.
+
+    Streets are the noise-free L-shaped paths of every trip (the generator's waypoints), merged into
+    lines; buildings are 16 m squares at each home and place; the river is a 50 m band across the
+    area. EPSG:27700 (declared in the file), coordinates to 1 m, written in a fixed order.
+    """
+    import shapely
+
+    segs = set()
+    for day in list(D) + list(oct_days):
+        p = day.paths
+        for k in range(len(p.wp_offsets) - 1):
+            lo, hi = int(p.wp_offsets[k]), int(p.wp_offsets[k + 1])
+            xy = np.round(np.column_stack([p.wp_x_m[lo:hi], p.wp_y_m[lo:hi]]))
+            for a, b in zip(xy[:-1], xy[1:], strict=True):
+                if (a != b).any():
+                    segs.add(tuple(sorted((tuple(a), tuple(b)))))
+    merged = shapely.line_merge(shapely.MultiLineString([list(s) for s in sorted(segs)]))
+    roads = sorted(
+        (shapely.simplify(g, 1.0) for g in shapely.get_parts(merged)), key=lambda g: g.coords[0]
+    )
+    feats = [("road", "street", g) for g in roads]
+    for name, (x, y) in sorted({**{f"home {k}": v for k, v in homes.items()}, **places}.items()):
+        feats.append(("building", name, shapely.box(x - 8.0, y - 8.0, x + 8.0, y + 8.0)))
+    xs = np.linspace(AREA[0], AREA[2], 97)
+    ys = 336600.0 + 350.0 * np.sin((xs - AREA[0]) / 2100.0)
+    feats.append(("water", "river", shapely.LineString(np.column_stack([xs, ys])).buffer(25.0, quad_segs=2)))
+
+    def coords(g):
+        if g.geom_type == "LineString":
+            return [[round(x), round(y)] for x, y in g.coords]
+        return [[[round(x), round(y)] for x, y in g.exterior.coords]]
+
+    doc = {
+        "type": "FeatureCollection",
+        "name": "basemap",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}},
+        "features": [
+            {"type": "Feature", "properties": {"kind": kind, "name": name},
+             "geometry": {"type": g.geom_type, "coordinates": coords(g)}}
+            for kind, name, g in feats
+        ],
+    }
+    write_text(out / "basemap.geojson", json.dumps(doc, separators=(",", ":")) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,40 @@ def test_demo_writes_reports_maps_and_an_index(demo):
     from trailmon.store.audit import entries, verify
 
     assert verify(summary["audit_log"]) == len(entries(summary["audit_log"])) > 0
-    assert {e["user"] for e in entries(summary["audit_log"])} == {"trailmon-demo"}
+    assert {e["user"] for e in entries(summary["audit_log"])} == {"trailmon-demo", "trailmon-demo-reviewer"}
+
+
+def test_demo_evidence_pack_receipts_and_streets(demo):
+    """The planted hit of C02 qualified (audited) and packed; receipts for the crime files; maps over streets."""
+    import docx
+
+    from trailmon.store.audit import entries
+
+    day, summary, _ = demo
+    out = day.parent.parent
+    page = (out / "index.html").read_text()
+    (pack,) = [p for p in summary["evidence_packs"] if p.endswith(".docx")]
+    assert Path(pack).relative_to(out).as_posix() in page
+    d = docx.Document(pack)
+    assert "Exhibit EMAC/04: table of positions" in [p.text for p in d.paragraphs]
+    log = entries(summary["audit_log"])
+    qualify = [e for e in log if e["action"] == "review qualify"]
+    disclosed = [e for e in log if e["action"] == "report evidence"]
+    assert qualify and qualify[0]["user"] == "trailmon-demo-reviewer" and qualify[0]["subjects"] == ["N02"]
+    assert disclosed and disclosed[0]["seq"] > qualify[0]["seq"] and disclosed[0]["parameters"]["sha256"]
+    crime_receipts = [p for p in summary["receipts"] if json.loads(Path(p).read_text())["kind"] == "crimes"]
+    assert len(crime_receipts) == 3  # crimes.csv, the crime-mapping file, the police.uk file
+    for p in crime_receipts:
+        rec = json.loads(Path(p).read_text())
+        assert rec["kind"] == "crimes" and rec["status"] in ("ingested", "partial")
+        assert Path(p).relative_to(out).as_posix() in page
+    cm = json.loads(Path(next(p for p in crime_receipts if "crime_mapping" in p)).read_text())
+    assert (cm["force"], cm["batch_id"]) == ("NOT", "NOT20260720")
+    # the demo's maps show the sample's streets
+    assert summary["base_map"].endswith("basemap.geojson")
+    for p in summary["subject_maps"] + [c.replace(".html", ".map.html") for c in summary["crime_reports"]]:
+        html = Path(p).read_text()
+        assert "Base map" in html and '"road"' in html
 
 
 def test_bad_rows_quarantined_with_their_codes(demo):

@@ -3,8 +3,12 @@
 ``run_demo(OUT)`` lays the sample out as an inbox (``OUT/inbox``), runs the nightly job into
 ``OUT/store`` (trail store, case records, audit log) and ``OUT/reports/<day>/``, then writes the
 printable proximity reports of the crimes with hits (``OUT/crimes/``), subject maps
-(``OUT/maps/``), and ``OUT/index.html`` linking everything. It consults under the service
-identity ``trailmon-demo``.
+(``OUT/maps/``), the evidence pack of the planted crime ``C02`` (``OUT/packs/``: its hit is first
+qualified by the demo's reviewer identity, audited), and ``OUT/index.html`` linking everything,
+with the ingestion receipts the nightly job wrote for the crime files. The maps are drawn over
+the sample's base map (``sample_traces/basemap.geojson``: the streets its trips follow) unless
+``basemap`` / ``$TRAILMON_BASEMAP`` names another; ``tiles`` / ``$TRAILMON_TILES`` adds a tile
+server. It consults under the service identity ``trailmon-demo``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ AS_OF = "2026-10-27T06:00:00Z"  # after the sample's last day: every appointment
 MAX_CRIME_REPORTS = 12
 WEEK = ("2026-07-13T00:00:00+01:00", "2026-07-20T00:00:00+01:00")  # the sample week, Monday to Monday (BST)
 PACK_SUBJECT = "N09"  # curfew absence, a burglary hit, appointments
+EVIDENCE_CRIME = "C02"  # the planted hit of N02: qualified by the demo's reviewer, then packed for the force
+DEMO_REVIEWER = "trailmon-demo-reviewer"
+DEMO_RECIPIENT = "Nottinghamshire Police (synthetic demonstration)"
 MAX_WINDOW_H = 12.0  # reports for crimes with a committed window up to 12 h (police.uk months are skipped)
 
 _INBOX = {  # sample file (glob) -> inbox sub-folder
@@ -58,8 +65,10 @@ def make_inbox(src: Path, inbox: Path) -> int:
     return n
 
 
-def run_demo(out: str | Path, *, sample: str | Path | None = None) -> dict:
+def run_demo(out: str | Path, *, sample: str | Path | None = None, tiles: str | None = None,
+             basemap: str | Path | None = None) -> dict:
     """Run the demo into ``out``; returns a summary with the paths to look at."""
+    from trailmon.map.basemap import read_basemap, resolve_base_layers
     from trailmon.nightly import run_nightly
     from trailmon.store.cases import CaseStore, default_db_path
     from trailmon.store.trails import TrailStore
@@ -70,7 +79,7 @@ def run_demo(out: str | Path, *, sample: str | Path | None = None) -> dict:
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
             raise InputError(f"{str(out)!r} is not empty and holds no earlier demo; give a new or empty --out folder")
-        for name in ("inbox", "store", "reports", "crimes", "maps", "cohort", "subjects", "index.html"):
+        for name in ("inbox", "store", "reports", "crimes", "maps", "cohort", "subjects", "packs", "index.html"):
             p = out / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,15 +87,23 @@ def run_demo(out: str | Path, *, sample: str | Path | None = None) -> dict:
     n_files = make_inbox(src, out / "inbox")
     nightly = run_nightly(out / "store", out / "inbox", out / "reports", as_of=AS_OF, user=DEMO_USER, tz=SAMPLE_TZ)
     store = TrailStore(out / "store")
+    tiles, basemap = resolve_base_layers(tiles, basemap)
+    if basemap is None and (src / "basemap.geojson").exists():
+        basemap = str(src / "basemap.geojson")
+    base = {"tiles": tiles, "basemap": basemap}
+    bm = read_basemap(basemap, crs=store.crs) if basemap else None
     with CaseStore(default_db_path(store.path)) as cases:
         hits = cases.hits()
         panel = _panel_reports(store, cases, out)
-    crime_reports = _crime_reports(store, out, hits)
-    maps = _subject_maps(store, out, hits)
+        packs = _evidence_packs(store, cases, out, bm)
+    crime_reports = _crime_reports(store, out, hits, base)
+    maps = _subject_maps(store, out, hits, tiles, bm)
+    receipts = sorted(str(p) for p in (out / "reports").glob("*/receipts/*.receipt.json"))
     summary = {
         "inbox_files": n_files, "nightly": nightly, "store": str(store.path),
         "case_records": str(default_db_path(store.path)), "audit_log": str(store.audit_path),
-        "crime_reports": crime_reports, "subject_maps": maps, **panel,
+        "crime_reports": crime_reports, "subject_maps": maps, **panel, "evidence_packs": packs,
+        "receipts": receipts, "base_map": basemap, "tiles": tiles,
     }
     summary["look_at"] = str(_index_page(out, summary))
     return summary
@@ -106,7 +123,33 @@ def _panel_reports(store, cases, out: Path) -> dict:
             "subject_packs": [str(p) for p in pack["outputs"]]}
 
 
-def _crime_reports(store, out: Path, hits: pd.DataFrame) -> list[str]:
+def _evidence_packs(store, cases, out: Path, basemap) -> list[str]:
+    """Qualify the planted hit of ``EVIDENCE_CRIME`` (as the demo's reviewer, audited) and write its pack."""
+    from trailmon._chromium import find_browser
+    from trailmon.report.evidence_pack import write_evidence_pack
+    from trailmon.report.runs import audit_run
+
+    hits = cases.hits()
+    mine = hits[hits["crime_ref"].astype(str) == EVIDENCE_CRIME]
+    if not len(mine):
+        return []
+    for row in mine[mine["review_state"] == "pending"].itertuples():
+        cases.review(int(row.hit_id), "qualified", user=DEMO_REVIEWER)
+        audit_run(store, user=DEMO_REVIEWER, purpose="case review", action="review qualify", kind="consultation",
+                  parameters={"hit_id": int(row.hit_id), "reason": None}, subjects=[str(row.subject_id)],
+                  counts={"hits": 1})
+    subjects = sorted(set(mine[mine["review_state"] != "rejected"]["subject_id"].astype(str)))
+    written = []
+    for suffix in (".docx", ".pdf") if find_browser() else (".docx",):
+        res = write_evidence_pack(
+            store, cases, EVIDENCE_CRIME, subjects, out / "packs" / f"evidence-{EVIDENCE_CRIME}{suffix}",
+            author="A. Example (synthetic analyst)", authorised_by="M. Example (synthetic manager)",
+            recipient=DEMO_RECIPIENT, user=DEMO_USER, purpose=DEMO_PURPOSE, basemap=basemap)
+        written += res["outputs"]
+    return written
+
+
+def _crime_reports(store, out: Path, hits: pd.DataFrame, base: dict | None = None) -> list[str]:
     """Printable reports of the generic-file crimes with hits (short windows first)."""
     from trailmon.report.runs import run_crime_report
 
@@ -122,12 +165,12 @@ def _crime_reports(store, out: Path, hits: pd.DataFrame) -> list[str]:
     written = []
     for ref in chosen["crime_ref"].astype(str).head(MAX_CRIME_REPORTS):
         res = run_crime_report(store, crimes_file, ref, out / "crimes" / f"crime-{ref}.html", user=DEMO_USER,
-                               purpose=DEMO_PURPOSE, tz=SAMPLE_TZ)
+                               purpose=DEMO_PURPOSE, tz=SAMPLE_TZ, **(base or {}))
         written.append(res["outputs"][0])
     return written
 
 
-def _subject_maps(store, out: Path, hits: pd.DataFrame, n: int = 3) -> list[str]:
+def _subject_maps(store, out: Path, hits: pd.DataFrame, tiles=None, basemap=None, n: int = 3) -> list[str]:
     """48 h maps of the first subjects with hits, centred on their first hit."""
     from trailmon.map import save_map, subject_map
     from trailmon.report.runs import audit_run
@@ -140,7 +183,7 @@ def _subject_maps(store, out: Path, hits: pd.DataFrame, n: int = 3) -> list[str]
         t = pd.Timestamp(int(row.closest_time_ns), unit="ns", tz="UTC")
         t1, t2 = t - pd.Timedelta(hours=24), t + pd.Timedelta(hours=24)
         trails = store.read(t1, t2, [str(row.subject_id)], halo_s=900.0)
-        m = subject_map(trails, str(row.subject_id), t1, t2, crs=store.crs)
+        m = subject_map(trails, str(row.subject_id), t1, t2, crs=store.crs, tiles=tiles, basemap=basemap)
         path = out / "maps" / f"subject-{row.subject_id}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_map(m, path)
@@ -168,6 +211,9 @@ def _index_page(out: Path, summary: dict) -> Path:
 <h2>Subject maps (48 h)</h2><ul>{links(summary["subject_maps"])}</ul>
 <h2>Cohort report (the sample week)</h2><ul>{links(summary["cohort_report"])}</ul>
 <h2>Supervision pack</h2><ul>{links(summary["subject_packs"])}</ul>
+<h2>Evidence pack for the force (crime {EVIDENCE_CRIME}, hit qualified by {DEMO_REVIEWER})</h2>
+<ul>{links(summary["evidence_packs"])}</ul>
+<h2>Ingestion receipts (for the senders of the inbox files)</h2><ul>{links(summary["receipts"])}</ul>
 <h2>Nightly reports (CSV)</h2><ul>{links(tables)}</ul>
 <p>Case records: <code>{html.escape(summary["case_records"])}</code>;
 audit log: <code>{html.escape(summary["audit_log"])}</code> (check it with <code>trailmon audit --verify</code>).</p>

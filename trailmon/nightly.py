@@ -92,6 +92,8 @@ def run_nightly(
     scheduler: str | None = None,
     workers: int | None = None,
     settle_s: float = 0.0,
+    smtp: str | None = None,
+    smtp_recipients: str | Path | None = None,
     _hook: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the nightly job once.
@@ -136,6 +138,11 @@ def run_nightly(
         changed for this long, seconds; a younger one is left for the next run. Names starting
         with ``.`` or ending ``.part`` are never taken. ``trailmon nightly --settle`` defaults to
         60 (SPEC §8); 0 suits a caller that has finished writing the inbox itself.
+    smtp : str, optional
+        ``HOST:PORT`` of an SMTP relay that mails each file's ingestion receipt
+        (:mod:`trailmon.report.receipts`; a relay that is down never fails the run).
+    smtp_recipients : str or Path, optional
+        With ``smtp``: the JSON file of addresses per force (``{"<force>": [...], "default": [...]}``).
 
     Returns
     -------
@@ -199,6 +206,13 @@ def run_nightly(
     from trailmon.store import health
     from trailmon.store.retention import record_places
 
+    if smtp is not None:  # checked now: a bad relay address or recipients file is a usage error
+        from trailmon.report.receipts import parse_smtp, read_recipients
+
+        parse_smtp(smtp)
+        if smtp_recipients is not None:
+            read_recipients(smtp_recipients)
+        params.update(smtp=smtp, smtp_recipients=None if smtp_recipients is None else str(smtp_recipients))
     with tstore.lock(what="nightly"):
         db_path = Path(db or default_db_path(tstore.path))
         record_places(tstore.path, inbox=inbox, out=out, db=db_path)  # so that purge finds every copy
@@ -256,6 +270,10 @@ class _Job:
     def run(self) -> dict:
         files = self.scan()
         self.read(files)
+        from trailmon.report.receipts import nightly_receipts
+
+        self.summary["receipts"] = nightly_receipts(self.out / self.day / "receipts", files, self.rid, self.params,
+                                                    self.say)
         self.hook("read")
         self.ingest()
         self.hook("ingest")
@@ -371,6 +389,7 @@ class _Job:
                 continue
             f["status"] = "processed"
             f["read"], f["accepted"], f["rejected"] = res.n_read, len(res.accepted), len(res.rejected)
+            f["result"] = res  # for the file's ingestion receipt
             if f["kind"] == "crimes":
                 res.accepted = distinct_crimes(res.accepted)
             self.results[f["kind"]].append(res)

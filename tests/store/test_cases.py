@@ -69,7 +69,7 @@ def test_migrates_an_older_file(tmp_path):
     con.commit()
     con.close()
     with CaseStore(path) as c:
-        assert c.schema_version == 2
+        assert c.schema_version == SCHEMA_VERSION
         names = {r[0] for r in c.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "crimes_window" in names
         assert c.frame("SELECT * FROM subjects")["cohort"].tolist() == ["fixed"]
@@ -80,7 +80,7 @@ def test_refuses_newer_schema_and_other_files(tmp_path):
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(StoreError, match=r"schema version 3, newer than this trailmon .* upgrade trailmon"):
+    with pytest.raises(StoreError, match=rf"schema version {SCHEMA_VERSION + 1}, newer than this trailmon .* upgrade"):
         CaseStore(path)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all" * 100)
@@ -345,3 +345,28 @@ def test_runs_log(cases):
         cases.start_run("r3", command="nightly", parameters={}, trigger="cron")
     with pytest.raises(InputError, match="status must be 'done' or 'failed', got 'ok'"):
         cases.finish_run("r2", status="ok")
+
+
+def test_devices_of_monitoring_windows_on_subjects_and_hits(tmp_path):
+    """EM activations: the device of each window is kept; a hit shows the device of its window."""
+    import pandas as pd
+
+    subj = pd.DataFrame({
+        "subject_id": ["40011", "40011"],
+        "monitoring_start": pd.to_datetime(["2026-05-04T09:12:00Z", "2026-07-15T10:41:05Z"], utc=True),
+        "monitoring_end": pd.to_datetime(["2026-07-15T10:12:31Z", None], utc=True),
+        "cohort": ["free", "free"], "crn": [None, None], "pnc_id": [None, None], "nomis_id": [None, None],
+        "offender_manager": [None, None], "device_id": ["DEV-1", "DEV-2"], "device_serial": ["SN-1", "SN-2"],
+    })
+    with CaseStore(tmp_path / "c.sqlite", create=True) as c:
+        with c.transaction() as conn:
+            assert c.upsert_subjects(conn, subj) == 1
+            for ref, t in (("K1", "2026-07-14T12:00:00Z"), ("K2", "2026-07-16T12:00:00Z")):
+                conn.execute(
+                    "INSERT INTO hits (force, crime_ref, crime_version, subject_id, closest_time_ns) "
+                    "VALUES ('', ?, 1, '40011', ?)", (ref, pd.Timestamp(t).value))
+        row = c.frame("SELECT device_id, device_serial FROM subjects").iloc[0]
+        assert (row["device_id"], row["device_serial"]) == ("DEV-2", "SN-2")  # the latest window's
+        hits = c.hits()
+        assert hits[["crime_ref", "device_id", "device_serial"]].values.tolist() == [
+            ["K1", "DEV-1", "SN-1"], ["K2", "DEV-2", "SN-2"]]

@@ -193,3 +193,21 @@ def test_read_brackets_a_gap_with_the_nearest_fixes_days_away(tmp_path):
     assert got.tolist() == [-2 * day + 60, 3 * day]  # the last fix before and the first after, nothing else
     assert store.read(t1, t2, brackets=False).subject_index("S1") == -1
     assert store.read(t1, t2, ["S2"]).subject_ids.tolist() == ["S2"]
+
+
+def test_devices_kept_per_monitoring_window(tmp_path):
+    """EM activations give each window its device; a later generic file without devices keeps them."""
+    from trailmon.io.subjects import read_subjects
+
+    act = tmp_path / "act.csv"
+    act.write_text("device_activation_id,device_activation_date,device_deactivation_date,person_id,device_id,"
+                   "device_serial_number\n1,2026-05-04 09:12:00,2026-07-15 10:12:31,40011,DEV-1,SN-1\n"
+                   "2,2026-07-15 10:41:05,2999-12-12 23:59:59,40011,DEV-2,SN-2\n")
+    gen = tmp_path / "s.csv"
+    gen.write_text("subject_id,cohort,monitoring_start,monitoring_end,crn\n40011,fixed,2026-05-04T09:12:00Z,,\n")
+    store = TrailStore(tmp_path / "store", create=True)
+    store.ingest([], [read_subjects(act)])
+    store.ingest([], [read_subjects(gen)])
+    got = store.subjects()
+    assert got[["device_id", "device_serial"]].values.tolist() == [["DEV-1", "SN-1"], ["DEV-2", "SN-2"]]
+    assert got["cohort"].tolist() == ["fixed", "fixed"]

@@ -31,6 +31,16 @@ def add_identity(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--purpose", metavar="TEXT", help=f"why ({how})")
 
 
+def add_base_layer_args(parser: argparse.ArgumentParser) -> None:
+    """``--tiles URL`` and ``--basemap FILE`` (defaults ``$TRAILMON_TILES``, ``$TRAILMON_BASEMAP``)."""
+    parser.add_argument("--tiles", metavar="URL",
+                        help="XYZ tile template, e.g. https://tiles.example.internal/{z}/{x}/{y}.png (the browser "
+                        "fetches tiles from it when the map is viewed; default $TRAILMON_TILES, else none)")
+    parser.add_argument("--basemap", metavar="FILE",
+                        help="offline vector base map (GeoPackage, GeoJSON or Shapefile of roads, buildings, "
+                        "water; any CRS) drawn beneath the tracks (default $TRAILMON_BASEMAP, else none)")
+
+
 def add_engine(parser: argparse.ArgumentParser) -> None:
     """``--engine {local,dask}``, ``--scheduler ADDR``, ``--workers N``."""
     parser.add_argument("--engine", choices=("local", "dask"), default="local",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_identity, add_store, common, emit
+from trailmon.cli._common import add_base_layer_args, add_identity, add_store, common, emit
 from trailmon.report.trail_rows import MAX_WINDOW_S
 
 
@@ -38,11 +38,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--justify", metavar="TEXT", help="why a subject map wider than 48 h is needed")
     p.add_argument("--tz", metavar="ZONE", help="zone of times written without an offset")
-    p.add_argument(
-        "--tiles",
-        metavar="NAME",
-        help="base tiles (e.g. OpenStreetMap; needs network to show); none by default",
-    )
+    add_base_layer_args(p)
     p.add_argument("--out", required=True, type=Path, metavar="F.html")
     add_identity(p, required=True)
     common(p)
@@ -67,6 +63,9 @@ def run(args) -> int:
 
     user, purpose = require_identity(args.user, args.purpose, action="map")
     _check_common(args)
+    from trailmon.map.basemap import resolve_base_layers
+
+    args.tiles, args.basemap = resolve_base_layers(args.tiles, args.basemap)
     if args.crime and args.subject:
         raise InputError("give either --subject S --from T --to T or --crime REF --crimes F, not both")
     if args.crime:
@@ -148,6 +147,7 @@ def _subject(args, user: str, purpose: str) -> int:
         attendance=att,
         zones=zones,
         tiles=args.tiles,
+        basemap=_basemap(args, store),
         crs=store.crs,
         max_gap_s=args.max_gap,
         radius_m=radius,
@@ -167,6 +167,7 @@ def _subject(args, user: str, purpose: str) -> int:
         "radius_m": radius,
         "max_gap_s": args.max_gap,
         "tiles": args.tiles,
+        "basemap": args.basemap,
         "store": str(args.store),
         "out": str(args.out),
         "run_id": rid,
@@ -219,6 +220,7 @@ def _crime(args, user: str, purpose: str) -> int:
         max_gap_s=args.max_gap,
         crs=store.crs,
         tiles=args.tiles,
+        basemap=_basemap(args, store),
     )
     save_map(m, args.out)
     subjects = sorted(set(res.hits["subject_id"].astype(str)))
@@ -230,6 +232,7 @@ def _crime(args, user: str, purpose: str) -> int:
         "radius_m": radius,
         "max_gap_s": args.max_gap,
         "tiles": args.tiles,
+        "basemap": args.basemap,
         "store": str(args.store),
         "out": str(args.out),
         "run_id": rid,
@@ -250,6 +253,12 @@ def _crime(args, user: str, purpose: str) -> int:
         summary["quarantine"] = qpath
     emit(args, summary, [f"crime {args.crime}: {len(res.hits)} hits -> {args.out}"])
     return 0
+
+
+def _basemap(args, store):
+    from trailmon.map.basemap import read_basemap
+
+    return read_basemap(args.basemap, crs=store.crs) if args.basemap else None
 
 
 def _s(v) -> str | None:

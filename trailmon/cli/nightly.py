@@ -57,6 +57,11 @@ def add_parser(sub) -> None:
         help="take an inbox file only when its size and times have been still this long; names "
         "starting with . or ending .part are never taken (default 60)",
     )
+    p.add_argument("--smtp", metavar="HOST:PORT",
+                   help="mail each file's ingestion receipt through this SMTP relay (a relay that is down "
+                   "never fails the run)")
+    p.add_argument("--smtp-recipients", type=Path, metavar="F",
+                   help='with --smtp: JSON addresses per force, {"<force>": [...], "default": [...]}')
     add_engine(p)
     common(p)
     p.set_defaults(run=run)
@@ -91,6 +96,8 @@ def run(args) -> int:
             scheduler=args.scheduler,
             workers=args.workers,
             settle_s=args.settle,
+            smtp=args.smtp,
+            smtp_recipients=args.smtp_recipients,
         )
     except TrailmonError:
         raise

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-FORMS = ("crime", "cohort", "subject")
+from trailmon.cli._common import add_base_layer_args
+
+FORMS = ("crime", "cohort", "subject", "evidence")
 """Report forms (SPEC §5)."""
 
 
@@ -65,6 +67,7 @@ def add_parser(sub) -> None:
         metavar="S",
         help="longest gap still interpolated, seconds (default 600)",
     )
+    add_base_layer_args(c)
     _shared(c, suppress=True)
     c.set_defaults(run=run_crime, _parser=c)
     for name, helptext in (
@@ -80,6 +83,35 @@ def add_parser(sub) -> None:
         f.add_argument("--max-gap", type=float, default=600.0, metavar="S", help="longest gap interpolated, s")
         _shared(f, suppress=True)
         f.set_defaults(run=run_cohort_or_subject, _parser=f)
+    _add_evidence(forms)
+
+
+def _add_evidence(forms) -> None:
+    """The ``evidence`` form: the evidence pack for a force (a disclosure)."""
+    e = forms.add_parser(
+        "evidence",
+        help="the evidence pack for a force: DOCX or PDF from qualified hits (a disclosure, audited)",
+        description="The evidence pack of one crime for the subjects named (qualified hits only): summary, "
+        "identifiers and devices, exhibits PREFIX/01 overview map, /02 detail maps, /03 map key, /04 "
+        "positions table, method statement, draft s.9 witness statement and the disclaimer. --out F.docx "
+        "(editable) or F.pdf (printed with headless Chromium). Audited with the recipient and the sha256.",
+    )
+    e.add_argument("--crime", required=True, metavar="REF", help="the crime reference")
+    e.add_argument("--force", metavar="F", help="the force, when more than one sent the reference")
+    e.add_argument("--version", type=int, metavar="N", help="the crime version (default: the latest)")
+    e.add_argument("--subject", action="append", required=True, metavar="S",
+                   help="a subject whose qualified hit goes in (repeat for more)")
+    e.add_argument("--out", required=True, type=Path, metavar="F.{docx,pdf}")
+    e.add_argument("--author", metavar="NAME", help="who makes the witness statement (required)")
+    e.add_argument("--authorised-by", dest="authorised_by", metavar="NAME",
+                   help="the manager who authorised the disclosure (required)")
+    e.add_argument("--recipient", metavar="R", help="who receives the pack (required)")
+    e.add_argument("--prefix", default="EMAC", metavar="P", help="exhibit prefix (default EMAC: EMAC/01 ...)")
+    e.add_argument("--basemap", metavar="FILE", default=None,
+                   help="offline vector base map drawn beneath the tracks (default $TRAILMON_BASEMAP)")
+    e.add_argument("--db", type=Path, metavar="F", help="case store (default STORE/cases.sqlite)")
+    _shared(e, suppress=True)
+    e.set_defaults(run=run_evidence, _parser=e)
 
 
 def run_crime(args) -> int:
@@ -103,9 +135,12 @@ def run_crime(args) -> int:
     tz = check_tz(args.tz)
     t1 = parse_instant(args.t_from, tz, what="--from") if args.t_from else None
     t2 = parse_instant(args.t_to, tz, what="--to") if args.t_to else None
+    from trailmon.map.basemap import resolve_base_layers
+
+    tiles, basemap = resolve_base_layers(args.tiles, args.basemap)
     summary = run_crime_report(TrailStore(args.store), args.crimes, args.crime, args.out, user=user,
                                purpose=purpose, t_from=t1, t_to=t2, radius_m=args.radius, max_gap_s=args.max_gap,
-                               tz=tz, pdf=args.pdf)
+                               tz=tz, pdf=args.pdf, tiles=tiles, basemap=basemap)
     emit(
         args,
         summary,
@@ -153,3 +188,41 @@ def run_cohort_or_subject(args) -> int:
             outputs = res["outputs"]
     emit(args, {**res, "outputs": outputs}, [f"wrote {p}" for p in outputs])
     return 0
+
+
+def run_evidence(args) -> int:
+    """Run ``trailmon report evidence``."""
+    from trailmon.cli._common import emit
+    from trailmon.errors import AccessRefusedError
+    from trailmon.report.evidence_pack import write_evidence_pack
+    from trailmon.store.audit import require_identity
+    from trailmon.store.cases import CaseStore, default_db_path
+    from trailmon.store.trails import TrailStore
+
+    if args.store is None:
+        args._parser.error("the following arguments are required: --store")
+    user, purpose = require_identity(args.user, args.purpose, action="report evidence")
+    for flag, v in (("--author", args.author), ("--authorised-by", args.authorised_by),
+                    ("--recipient", args.recipient)):
+        if not (v and v.strip()):
+            raise AccessRefusedError(f"an evidence pack is a disclosure: give {flag} (recorded in the pack and "
+                                     "the audit log)")
+    store = TrailStore(args.store)
+    basemap = _basemap(args.basemap, store)
+    with CaseStore(args.db or default_db_path(store.path)) as cases:
+        res = write_evidence_pack(store, cases, args.crime, args.subject, args.out, author=args.author,
+                                  authorised_by=args.authorised_by, recipient=args.recipient, user=user,
+                                  purpose=purpose, force=args.force, version=args.version, prefix=args.prefix,
+                                  basemap=basemap)
+    emit(args, res, [f"crime {res['crime_ref']} v{res['crime_version']}: {len(res['hit_ids'])} qualified hit(s), "
+                     f"{res['evidence_rows']} evidence rows -> {args.out} for {res['recipient']} "
+                     f"(sha256 {res['sha256']})"])
+    return 0
+
+
+def _basemap(path, store):
+    """The base map named by ``--basemap`` or ``$TRAILMON_BASEMAP``, read for the store's CRS, or None."""
+    from trailmon.map.basemap import read_basemap, resolve_base_layers
+
+    _, bm = resolve_base_layers(None, path)
+    return None if bm is None else read_basemap(bm, crs=store.crs)

@@ -139,4 +139,6 @@ def _hit_row(r: dict) -> dict:
         "reviewer": r["reviewer"],
         "review_reason": r["review_reason"],
         "reviewed_at": r["reviewed_at"],
+        "device_id": r.get("device_id") or None,  # of the monitoring window holding the closest approach
+        "device_serial": r.get("device_serial") or None,
     }

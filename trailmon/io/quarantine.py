@@ -123,10 +123,58 @@ REASON_TEXT: dict[RejectReason, tuple[str, str]] = {
 """Where each code applies and what it means: the one table of reject reasons (README too)."""
 
 
+REQUIRED_ACTION: dict[RejectReason, str] = {
+    RejectReason.MISSING_SUBJECT: "give every row the subject (person) id and send the rows again",
+    RejectReason.BAD_TIMESTAMP: "send the time as ISO 8601 with an offset or Z (crime-mapping: yyyyMMddHHmmss)",
+    RejectReason.NO_TIMEZONE: "give every time of the file an offset or Z, as the other rows have",
+    RejectReason.BAD_COORDINATE: "send lat and lon (or easting and northing) as a pair of numbers in range",
+    RejectReason.OUTSIDE_GRID: "check the position: it lies outside Great Britain (OSTN15 coverage)",
+    RejectReason.BAD_ACCURACY: "send the accuracy as a positive number of metres, or leave it empty",
+    RejectReason.BAD_FIX_TYPE: "send the fix type as gps, lbs, wifi or rf (EM position_lbs 1, 4, 5 or 6)",
+    RejectReason.BAD_SPEED: "send the speed as a number, or leave it empty",
+    RejectReason.BAD_HEADING: "send the heading as a number of degrees, or leave it empty",
+    RejectReason.WRONG_COLUMN_COUNT: "send the row with exactly as many fields as the header, quoting commas",
+    RejectReason.DUPLICATE: "none: the row repeats an earlier row of the same file and was kept once",
+    RejectReason.CONFLICTING_DUPLICATE: "check the device's positions: two positions were sent for one instant",
+    RejectReason.BAD_COHORT: "send the cohort as fixed, flex or free (or leave it empty for free)",
+    RejectReason.BAD_WINDOW: "send an end that is not before the start",
+    RejectReason.BAD_IDENTIFIER: "correct the CRN, NOMIS number or PNC id; the row was kept without it",
+    RejectReason.MISSING_CRIME_REF: "give the crime reference and send the row again",
+    RejectReason.MISSING_OFFENCE: "give the offence and send the row again",
+    RejectReason.BAD_RADIUS: "send the radius as a positive number of metres, or leave it empty",
+    RejectReason.BAD_WINDOW_ORDER: "send committed_to at or after committed_from",
+    RejectReason.INVALID_COLUMN_COUNT: "send the row with exactly the 13 columns of the crime-mapping layout",
+    RejectReason.INVALID_POLICE_FORCE: "send the police force as the name of one of the 19 pilot forces",
+    RejectReason.INVALID_CRIME_TYPE: "send the crime type as RB, BIAD, AB, BOTD, TOMV, TFP or TFMV",
+    RejectReason.MISSING_BATCH_ID: "give the batch id (<force code>yyyyMMdd) and send the row again",
+    RejectReason.INVALID_BATCH_ID_FORMAT: "send the batch id as <force code>yyyyMMdd, then optionally -n and -R or -A",
+    RejectReason.INVALID_BATCH_ID_DATE: "send the batch id with a real date (yyyyMMdd)",
+    RejectReason.MISSING_CRIME_REFERENCE: "give the crime reference and send the row again",
+    RejectReason.INVALID_FROM_DATE_FORMAT: "send the crime window start as yyyyMMddHHmmss",
+    RejectReason.INVALID_TO_DATE_FORMAT: "send the crime window end as yyyyMMddHHmmss",
+    RejectReason.CRIME_DATE_TIME_TO_AFTER_FROM: "send crimeDateTimeTo at or after crimeDateTimeFrom",
+    RejectReason.CRIME_DATE_TIME_EXCEEDS_WINDOW: "send a crime window of at most 12 hours",
+    RejectReason.INVALID_LOCATION_DATA_RANGE: "send easting/northing or lat/lon inside Great Britain",
+    RejectReason.MISSING_LOCATION_DATA: "give the location as easting and northing or as lat and lon",
+    RejectReason.DEPENDENT_LOCATION_DATA: "send both coordinates of the pair, not one",
+    RejectReason.MULTIPLE_LOCATION_DATA_TYPES: "send either easting/northing or lat/lon, not both",
+    RejectReason.INVALID_NUMBER: "send the number in plain digits (a dot for decimals)",
+    RejectReason.INVALID_TEXT: "remove the control characters from the text and send the row again",
+    RejectReason.MULTIPLE_POLICE_FORCES: "send one file per police force",
+    RejectReason.MULTIPLE_BATCH_IDS: "send one file per batch",
+    RejectReason.ALL_RECORDS_FAILED: "correct the rows as the errors say and send the file again",
+    RejectReason.MISSING_ID: "give the appointment or zone id and the subject id and send the row again",
+    RejectReason.BAD_GEOFENCE: "give either a circle (centre and radius) or a WGS84 polygon, not both",
+    RejectReason.BAD_ZONE_KIND: "send the zone kind as exclusion or inclusion",
+    RejectReason.BAD_DAILY_TIME: "send both daily_start and daily_end as HH:MM, or neither",
+}
+"""What the sender of a file must do about each code (the ``required_action`` of an ingestion receipt)."""
+
+
 def reasons_markdown() -> str:
     """The reject-code table as Markdown (the README's copy is checked against it)."""
-    lines = ["| code | input | meaning |", "|---|---|---|"]
-    lines += [f"| `{r.value}` | {where} | {text} |" for r, (where, text) in REASON_TEXT.items()]
+    lines = ["| code | input | meaning | required action |", "|---|---|---|---|"]
+    lines += [f"| `{r.value}` | {where} | {text} | {REQUIRED_ACTION[r]} |" for r, (where, text) in REASON_TEXT.items()]
     return "\n".join(lines)
 
 

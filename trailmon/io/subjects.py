@@ -164,6 +164,10 @@ def read_subjects(path: str | Path, *, tz: str | None = None, today: dt.date | N
         "flags": flags[ok],
     }, columns=SUBJECT_INPUT)
     accepted["row"] = table.row[ok]
+    if layout == "em_activations":  # the device of the monitoring window, by its trailmon names
+        accepted["device_id"] = column(frame, "device_id")[ok]
+        accepted["device_serial"] = column(frame, "device_serial_number")[ok]
+        used = used | {"device_id", "device_serial_number"}
     extras = carried(frame, used)
     for c in extras.columns:
         if c not in accepted.columns:

@@ -8,6 +8,7 @@ import pandas as pd
 from trailmon.crs import StoreCRS
 from trailmon.errors import InputError
 from trailmon.map import _layers as L
+from trailmon.map.basemap import add_base_layers
 from trailmon.trail import DEFAULT_MAX_GAP_S, Trails
 
 __all__ = ["SCENE_LAYER", "crime_hits", "crime_map"]
@@ -51,6 +52,7 @@ def crime_map(
     t_to=None,
     crs: StoreCRS | None = None,
     tiles: str | None = None,
+    basemap=None,
 ):
     """Draw one crime: its circle, each hit subject's track within the window, evidence labelled A1 ….
 
@@ -75,6 +77,9 @@ def crime_map(
         The store's CRS (British National Grid when omitted).
     tiles : str, optional
         A folium tile name or URL template; none by default.
+    basemap : BaseMap, optional
+        An offline vector base map (:func:`trailmon.map.basemap.read_basemap`), drawn beneath the
+        tracks; none by default.
 
     Returns
     -------
@@ -126,7 +131,8 @@ def crime_map(
     for s in subjects:
         points += [(segs[s].lat0, segs[s].lon0), (segs[s].lat1, segs[s].lon1), (fixes[s].lat, fixes[s].lon)]
     title = f"crime {cf['crime_ref']}, {L.iso(cf['t1_s'])} to {L.iso(cf['t2_s'])}"
-    m = D.new_map(title, tiles, points)
+    m = D.new_map(title, None, points)
+    add_base_layers(m, tiles, basemap, points)
     scene = folium.FeatureGroup(name=SCENE_LAYER).add_to(m)
     D.draw_crime(scene, cf, r_m, f"<br>{len(subjects)} subject(s) within R")
     rows = [D.swatch_line(L.CRIME_COLOUR, None, 3, f"crime scene, R = {r_m:g} m"), *D.gap_rows()]

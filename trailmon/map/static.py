@@ -18,7 +18,7 @@ from trailmon.errors import InputError
 from trailmon.map import _layers as L
 from trailmon.trail import DEFAULT_MAX_GAP_S, Trails
 
-__all__ = ["static_map_png"]
+__all__ = ["map_key_png", "static_map_png"]
 
 _MPL_DASH = {0: "-", 1: (0, (6, 4)), 2: (0, (1, 4))}
 
@@ -37,6 +37,7 @@ def static_map_png(
     path: str | Path | None = None,
     size_in: tuple[float, float] = (8.0, 7.0),
     dpi: int = 150,
+    basemap=None,
 ) -> bytes:
     r"""Render one crime's proximity map as a PNG.
 
@@ -63,6 +64,9 @@ def static_map_png(
         Figure size, inches.
     dpi : int, default 150
         Resolution, dots per inch.
+    basemap : BaseMap, optional
+        An offline vector base map (:func:`trailmon.map.basemap.read_basemap`) drawn beneath
+        everything; none by default.
 
     Returns
     -------
@@ -198,6 +202,10 @@ def static_map_png(
         xs += [*seg.x0_m, *seg.x1_m, *e[np.isfinite(e)]]
         ys += [*seg.y0_m, *seg.y1_m, *n[np.isfinite(n)]]
     x_lo, x_hi, y_lo, y_hi = _extent(np.asarray(xs, float), np.asarray(ys, float), cx, cy, r_m)
+    if basemap is not None:
+        from trailmon.map.basemap import draw_basemap_mpl
+
+        draw_basemap_mpl(ax, basemap, x_lo, y_lo, x_hi, y_hi)
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_lo, y_hi)
     ax.set_aspect("equal", adjustable="box")
@@ -263,3 +271,79 @@ def _scale_bar(ax, x_lo: float, x_hi: float, y_lo: float, y_hi: float) -> None:
         ha="center",
         fontsize=8,
     )
+
+
+def map_key_png(subjects: list[str] | tuple[str, ...] = (), *, radius_m: float | None = None,
+                basemap=None, path: str | Path | None = None, dpi: int = 150) -> bytes:
+    r"""The key of :func:`static_map_png`'s symbols as a PNG (an exhibit of its own in a printed pack).
+
+    Parameters
+    ----------
+    subjects : sequence of str, default ()
+        Subjects in the order they are drawn on the maps; each gets its track colour.
+    radius_m : float, optional
+        The scene radius, metres, shown in the key.
+    basemap : BaseMap, optional
+        The base map drawn on the maps: its kinds of feature are added to the key.
+    path : str or Path, optional
+        Also write the PNG there.
+    dpi : int, default 150
+        Resolution, dots per inch.
+
+    Returns
+    -------
+    bytes
+        The PNG file's bytes.
+
+    Examples
+    --------
+    >>> map_key_png(["S1", "S2"], radius_m=100.0)[:4]
+    b'\x89PNG'
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from trailmon.map._draw import MARKING
+
+    if not (isinstance(dpi, int) and 20 <= dpi <= 600):
+        raise InputError(f"dpi must be an integer from 20 to 600, got {dpi!r}")
+    r_text = f", R = {radius_m:g} m" if radius_m else ""
+    handles = [
+        Patch(facecolor=L.CRIME_COLOUR, alpha=0.3, edgecolor=L.CRIME_COLOUR, label=f"crime scene circle{r_text}"),
+        Line2D([], [], color=L.CRIME_COLOUR, marker="+", linestyle="none", markersize=12, markeredgewidth=2,
+               label="crime location"),
+        Line2D([], [], color="#555555", linestyle=_MPL_DASH[0], linewidth=2.2, label="track: " + L.GAP_CLASS_NAMES[0]),
+        Line2D([], [], color="#555555", linestyle=_MPL_DASH[1], linewidth=1.6, label="track: " + L.GAP_CLASS_NAMES[1]),
+        Line2D([], [], color="#555555", linestyle=_MPL_DASH[2], linewidth=1.0, label="track: " + L.GAP_CLASS_NAMES[2]),
+        Line2D([], [], color="#555555", marker="o", linestyle="none", markersize=2.5, label="recorded fix"),
+        Line2D([], [], color="#555555", marker="o", linestyle="none", markersize=11, markerfacecolor="none",
+               markeredgewidth=0.6, label="fix accuracy circle (to scale on the maps)"),
+        Line2D([], [], color="#555555", marker="o", linestyle="none", markersize=6, label="A1: evidence fix"),
+        Line2D([], [], color="#555555", marker="o", linestyle="none", markersize=6, markerfacecolor="white",
+               markeredgewidth=1.5, label="A1: first / last point of a pass within R (interpolated)"),
+    ]
+    if basemap is not None:
+        from trailmon.map.basemap import BASEMAP_STYLE
+
+        for kind in sorted(set(basemap.store["kind"])):
+            st = BASEMAP_STYLE[kind]
+            handles.append(Patch(facecolor=st["fill"], edgecolor=st["color"], label=f"base map: {kind}")
+                           if st["fill"] else Line2D([], [], color=st["color"], linewidth=2, label=f"base map: {kind}"))
+    handles += [Line2D([], [], color=L.SUBJECT_COLOURS[i % len(L.SUBJECT_COLOURS)], linewidth=2.2,
+                       label=f"subject {s}") for i, s in enumerate(subjects)]
+    fig = Figure(figsize=(6.0, 0.6 + 0.28 * len(handles)), dpi=dpi)
+    FigureCanvasAgg(fig)
+    fig.suptitle(MARKING, fontsize=10, fontweight="bold")
+    fig.legend(handles=handles, loc="center", fontsize=8, frameon=False, title="Map key", title_fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    data = buf.getvalue()
+    if path is not None:
+        from trailmon.map._offline import write_private
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_private(path, data)
+    return data

@@ -15,6 +15,7 @@ import pandas as pd
 from trailmon.crs import StoreCRS
 from trailmon.errors import InputError
 from trailmon.map import _layers as L
+from trailmon.map.basemap import add_base_layers
 from trailmon.trail import DEFAULT_MAX_GAP_S, Trails
 
 __all__ = ["LAYERS", "subject_map"]
@@ -44,6 +45,7 @@ def subject_map(
     attendance: pd.DataFrame | None = None,
     zones: pd.DataFrame | None = None,
     tiles: str | None = None,
+    basemap=None,
     crs: StoreCRS | None = None,
     max_gap_s: float = DEFAULT_MAX_GAP_S,
     radius_m: float = 100.0,
@@ -75,6 +77,9 @@ def subject_map(
         Zone frame (``ZONE_INPUT``); this subject's active in the period are drawn.
     tiles : str, optional
         A folium tile name or URL template; none by default (a map renders with no network).
+    basemap : BaseMap, optional
+        An offline vector base map (:func:`trailmon.map.basemap.read_basemap`), drawn beneath the
+        tracks; none by default.
     crs : StoreCRS, optional
         The store's CRS (British National Grid when omitted), for WGS84 positions.
     max_gap_s : float, default 600.0
@@ -135,7 +140,8 @@ def subject_map(
     points += [(np.array([c["lat"]]), np.array([c["lon"]])) for c in cfs]
     points += [D.geofence_latlon(r, crs) for r in appts.itertuples(index=False)]
     title = f"subject {sid}, {L.iso(a_s)} to {L.iso(b_s)}"
-    m = D.new_map(title, tiles, points)
+    m = D.new_map(title, None, points)
+    add_base_layers(m, tiles, basemap, points)
     groups = {
         k: folium.FeatureGroup(name=v, show=k != "accuracy" or len(fx.t_s) <= 2000).add_to(m)
         for k, v in LAYERS.items()

@@ -386,6 +386,8 @@ def write_crime_report(
     t_to=None,
     crs=None,
     provenance: dict | None = None,
+    tiles: str | None = None,
+    basemap=None,
 ) -> dict[str, Path]:
     """Write the report, its interactive map ``<stem>.map.html`` and its PNG ``<stem>.map.png``.
 
@@ -409,6 +411,10 @@ def write_crime_report(
         The store's CRS (British National Grid when omitted).
     provenance : dict, optional
         The provenance record printed in the report.
+    tiles : str, optional
+        XYZ tile URL template for the interactive map (:mod:`trailmon.map.basemap`).
+    basemap : BaseMap, optional
+        Offline vector base map drawn beneath both maps.
 
     Returns
     -------
@@ -430,8 +436,8 @@ def write_crime_report(
     map_path = path.with_name(f"{path.stem}.map.html")
     png_path = path.with_name(f"{path.stem}.map.png")
     kw = {"radius_m": radius_m, "max_gap_s": max_gap_s, "t_from": t_from, "t_to": t_to, "crs": crs}
-    save_map(crime_map(trails, crime_row, hits, evidence, **kw), map_path)
-    png = static_map_png(trails, crime_row, hits, evidence, path=png_path, **kw)
+    save_map(crime_map(trails, crime_row, hits, evidence, tiles=tiles, basemap=basemap, **kw), map_path)
+    png = static_map_png(trails, crime_row, hits, evidence, path=png_path, basemap=basemap, **kw)
     doc = crime_report_html(
         crime_row,
         hits,

@@ -224,7 +224,7 @@ def pick_crime(accepted: pd.DataFrame, ref: str, path) -> pd.DataFrame:
 def run_crime_report(store, crimes_path: str | Path, crime_ref: str, out: str | Path, *, user: str, purpose: str,
                      t_from: pd.Timestamp | None = None, t_to: pd.Timestamp | None = None,
                      radius_m: float | None = None, max_gap_s: float = 600.0, tz: str | None = None,
-                     pdf: bool = False) -> dict:
+                     pdf: bool = False, tiles: str | None = None, basemap: str | Path | None = None) -> dict:
     """The printable proximity report of one crime (HTML, its map and PNG; PDF on request), audited."""
     from trailmon.errors import InputError
     from trailmon.io.crimes import distinct_crimes, read_crimes
@@ -250,10 +250,17 @@ def run_crime_report(store, crimes_path: str | Path, crime_ref: str, out: str | 
     params = {"form": "crime", "crime": crime_ref, "crime_version": _plain(crime.get("crime_version")),
               "crimes": str(crimes_path), "from": t1.isoformat(), "to": t2.isoformat(), "radius_m": radius,
               "max_gap_s": max_gap_s, "tz": tz, "store": str(store.path), "out": str(out), "run_id": rid}
+    bm = None
+    if tiles or basemap:  # base layers of the maps (SPEC §4 base maps)
+        from trailmon.map.basemap import check_tiles, read_basemap
+
+        bm = read_basemap(basemap, crs=store.crs) if basemap else None
+        params.update(tiles=check_tiles(tiles) if tiles else None, basemap=str(basemap) if basemap else None)
     prov = make_provenance("report crime", params, transformation=store.crs.info.as_dict(), inputs=[crimes_path],
                            user=user, purpose=purpose)
     paths = write_crime_report(out, trails, crime, res.hits, res.evidence, res.gaps, radius_m=radius,
-                               max_gap_s=max_gap_s, t_from=t1, t_to=t2, crs=store.crs, provenance=prov)
+                               max_gap_s=max_gap_s, t_from=t1, t_to=t2, crs=store.crs, provenance=prov,
+                               tiles=tiles, basemap=bm)
     if pdf:
         from trailmon.report.crime_report import print_pdf
 

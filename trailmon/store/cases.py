@@ -158,6 +158,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX hits_subject ON hits (subject_id);
     CREATE INDEX zone_events_period ON zone_events (zone_id, subject_id, period_start_ns);
     """,
+    # the EM device (id, serial) of each monitoring window; subjects get their latest one
+    """
+    ALTER TABLE subjects ADD COLUMN device_id TEXT;
+    ALTER TABLE subjects ADD COLUMN device_serial TEXT;
+    CREATE TABLE subject_devices (
+        subject_id TEXT NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER, device_id TEXT, device_serial TEXT,
+        PRIMARY KEY (subject_id, start_ns)
+    );
+    """,
 )
 """Schema migrations, in order; ``PRAGMA user_version`` is the number applied."""
 
@@ -341,8 +350,8 @@ class CaseStore:
     --------
     >>> import tempfile, pathlib
     >>> with CaseStore(pathlib.Path(tempfile.mkdtemp()) / "cases.sqlite", create=True) as cases:
-    ...     cases.schema_version
-    2
+    ...     cases.schema_version == SCHEMA_VERSION
+    True
     """
 
     def __init__(self, path: str | Path, *, create: bool = False) -> None:
@@ -511,7 +520,30 @@ class CaseStore:
             "OR subjects.offender_manager IS NOT excluded.offender_manager",
             rows,
         )
-        return self.conn.total_changes - before
+        changed = self.conn.total_changes - before
+        self._upsert_devices(c, subjects)
+        return changed
+
+    def _upsert_devices(self, c: sqlite3.Connection, subjects: pd.DataFrame) -> None:
+        """The device of each monitoring window, and each subject's latest device on ``subjects``."""
+        if "device_id" not in subjects.columns or "monitoring_start" not in subjects.columns:
+            return
+        win = subjects[subjects["monitoring_start"].notna()]
+        starts, ends = _ns(win["monitoring_start"]), _ns(win["monitoring_end"])
+        c.executemany(
+            "INSERT INTO subject_devices (subject_id, start_ns, end_ns, device_id, device_serial) VALUES (?,?,?,?,?) "
+            "ON CONFLICT (subject_id, start_ns) DO UPDATE SET end_ns = excluded.end_ns, "
+            "device_id = excluded.device_id, device_serial = excluded.device_serial",
+            [(str(s), a, b, _s(d), _s(n)) for s, a, b, d, n in zip(
+                win["subject_id"], starts, ends, win["device_id"], win.get("device_serial", [None] * len(win)),
+                strict=True)],
+        )
+        c.execute(
+            "UPDATE subjects SET device_id = (SELECT d.device_id FROM subject_devices d WHERE d.subject_id = "
+            "subjects.subject_id ORDER BY d.start_ns DESC LIMIT 1), device_serial = (SELECT d.device_serial FROM "
+            "subject_devices d WHERE d.subject_id = subjects.subject_id ORDER BY d.start_ns DESC LIMIT 1) "
+            "WHERE subject_id IN (SELECT subject_id FROM subject_devices)"
+        )
 
     def upsert_crimes(
         self, c: sqlite3.Connection, crimes: pd.DataFrame, run_id: str
@@ -1034,13 +1066,32 @@ class CaseStore:
         if state is not None:
             where.append("h.review_state = ?")
             params.append(state)
+        dev = (  # the device of the monitoring window holding the closest approach
+            "(SELECT d.{0} FROM subject_devices d WHERE d.subject_id = h.subject_id AND d.start_ns <= "
+            "h.closest_time_ns AND (d.end_ns IS NULL OR d.end_ns >= h.closest_time_ns) ORDER BY d.start_ns DESC "
+            "LIMIT 1) AS {0}"
+        )
         sql = (
-            "SELECT h.*, c.offence, c.offence_group, c.committed_from_ns, c.committed_to_ns, c.radius_m "
+            "SELECT h.*, c.offence, c.offence_group, c.committed_from_ns, c.committed_to_ns, c.radius_m, "
+            + dev.format("device_id") + ", " + dev.format("device_serial") + " "
             "FROM hits h LEFT JOIN crimes c USING (force, crime_ref, crime_version)"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY h.hit_id"
         )
         return self.frame(sql, params)
+
+    def evidence_rows(self, hit_ids: Iterable[int]) -> pd.DataFrame:
+        """The evidence rows (``label, kind, pass, seq, time_ns, lat, lon, ...``) of the hits given.
+
+        Ordered by hit id, time, sequence and kind; the one place that reads evidence back.
+        """
+        ids = sorted({int(h) for h in hit_ids})
+        if not ids:
+            return self.frame("SELECT * FROM evidence WHERE 0")
+        marks = ",".join("?" * len(ids))
+        return self.frame(
+            f"SELECT * FROM evidence WHERE hit_id IN ({marks}) ORDER BY hit_id, time_ns, seq, kind", ids
+        )
 
     # -- case records --------------------------------------------------------------------------------
     def case_records(self, *, subject: str | None = None, exportable: bool = True) -> list[dict]:

@@ -83,7 +83,8 @@ _SCHEMA = pa.schema([
     ("speed_mps", pa.float64()), ("heading_deg", pa.float64()), ("flags", pa.int32()),
 ])
 SUBJECT_COLUMNS = ["subject_id", "cohort", "monitoring_start", "monitoring_end", "crn", "pnc_id", "nomis_id",
-                   "offender_manager", "flags"]
+                   "offender_manager", "flags", "device_id", "device_serial"]
+_DEVICE = ["device_id", "device_serial"]  # of a monitoring window (EM device activations)
 _ATTRS = ["cohort", "crn", "pnc_id", "nomis_id", "offender_manager"]
 READERS = ".readers"
 """Folder of the readers' per-generation lease files."""
@@ -963,7 +964,7 @@ def _empty_subjects() -> pd.DataFrame:
         "subject_id": pd.Series(dtype=object), "cohort": pd.Series(dtype=object),
         "monitoring_start": pd.Series(dtype="datetime64[ns, UTC]"),
         "monitoring_end": pd.Series(dtype="datetime64[ns, UTC]"),
-        **{c: pd.Series(dtype=object) for c in ["crn", "pnc_id", "nomis_id", "offender_manager", "flags"]},
+        **{c: pd.Series(dtype=object) for c in ["crn", "pnc_id", "nomis_id", "offender_manager", "flags", *_DEVICE]},
     })
 
 
@@ -975,7 +976,7 @@ def merge_subjects(current: pd.DataFrame, results: list[ReadResult]) -> tuple[pd
     attributes.
     """
     stats = {"read": 0, "accepted": 0, "rejected": 0, "flagged": 0, "windows": 0}
-    parts = [current[SUBJECT_COLUMNS]]
+    parts = [current.reindex(columns=SUBJECT_COLUMNS)]  # a store written before devices were kept lacks them
     for r in results:
         stats["read"] += r.n_read
         stats["accepted"] += len(r.accepted)
@@ -989,7 +990,7 @@ def merge_subjects(current: pd.DataFrame, results: list[ReadResult]) -> tuple[pd
             parts.append(acc[SUBJECT_COLUMNS])
     allrows = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else (
         _empty_subjects())
-    for c in ["subject_id", *_ATTRS, "flags"]:
+    for c in ["subject_id", *_ATTRS, "flags", *_DEVICE]:
         allrows[c] = allrows[c].astype(object).where(allrows[c].notna() & (allrows[c].astype(str) != ""), None)
     allrows["monitoring_start"] = pd.to_datetime(allrows["monitoring_start"], utc=True)
     allrows["monitoring_end"] = pd.to_datetime(allrows["monitoring_end"], utc=True)
@@ -997,6 +998,8 @@ def merge_subjects(current: pd.DataFrame, results: list[ReadResult]) -> tuple[pd
     attrs["cohort"] = attrs["cohort"].fillna("free")
     win = allrows[allrows["monitoring_start"].notna()].drop_duplicates(
         ["subject_id", "monitoring_start"], keep="last")[["subject_id", "monitoring_start", "monitoring_end"]]
+    dev = allrows[allrows["monitoring_start"].notna()].groupby(["subject_id", "monitoring_start"])[_DEVICE].last()
+    win = win.merge(dev, left_on=["subject_id", "monitoring_start"], right_index=True, how="left")
     ids = sorted(set(attrs.index) - set(win["subject_id"]))
     nat = pd.Series(pd.NaT, index=range(len(ids)), dtype="datetime64[ns, UTC]")
     nowin = pd.DataFrame({"subject_id": ids, "monitoring_start": nat, "monitoring_end": nat})
