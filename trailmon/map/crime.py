@@ -133,12 +133,12 @@ def crime_map(
     ev_subject = ev["subject_id"].astype(str).to_numpy()
     for i, s in enumerate(subjects):
         colour = L.SUBJECT_COLOURS[i % len(L.SUBJECT_COLOURS)]
-        track = folium.FeatureGroup(name=f"Track {s}").add_to(m)
+        track = folium.FeatureGroup(name=f"Track {D.esc(s)}").add_to(m)
         D.draw_track(track, segs[s], np.full(len(segs[s].t0_s), colour, dtype=object), s)
         fx = fixes[s]
         # dots only: confidence circles go with the evidence fixes, where they matter
         D.draw_fixes(track, None, fx, np.full(len(fx.t_s), colour, dtype=object), s)
-        pts = folium.FeatureGroup(name=f"Evidence {s}").add_to(m)
+        pts = folium.FeatureGroup(name=f"Evidence {D.esc(s)}").add_to(m)
         mine = ev_subject == s
         D.draw_evidence(pts, ev[mine].reset_index(drop=True), ev_lon[mine], ev_lat[mine], colour)
         hr = h[h["subject_id"].astype(str).to_numpy() == s].iloc[0]

@@ -244,11 +244,13 @@ def _statuses(attendance: pd.DataFrame | None) -> dict[str, str]:
 
 
 def _hit_text(hit_rows: pd.DataFrame, ref: str) -> str:
+    from trailmon.map import _draw as D
+
     rows = hit_rows[hit_rows["crime_ref"].astype(str).to_numpy() == ref]
     out = ""
     for r in rows.itertuples(index=False):
         out += (
             f"<br><b>hit</b>: closest {float(getattr(r, 'min_distance_m', np.nan)):.1f} m, "
-            f"{getattr(r, 'passes', '')} pass(es), confidence {getattr(r, 'confidence', '')}"
+            f"{D.esc(getattr(r, 'passes', ''))} pass(es), confidence {D.esc(getattr(r, 'confidence', ''))}"
         )
     return out

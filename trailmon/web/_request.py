@@ -75,13 +75,9 @@ APP_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
-MAP_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
-    "font-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-)
 REPORT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'self'"
+    "frame-ancestors 'self'; sandbox"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EXPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
@@ -313,7 +309,15 @@ def _like(text: str) -> str:
 
 
 def _map_response(html: str) -> Response:
+    """A self-contained map page: its own hash-based CSP, sandboxed even when opened as a page.
+
+    The ``sandbox allow-scripts`` directive gives the map an opaque origin whether it is shown in
+    the crime page's frame or opened on its own, so a script in it could never reach the app's
+    cookies, pages or forms; its scripts run only when their SHA-256 is in the policy.
+    """
+    from trailmon.map._offline import map_csp
+
     resp = Response(html, mimetype="text/html")
-    resp.headers["Content-Security-Policy"] = MAP_CSP
+    resp.headers["Content-Security-Policy"] = f"{map_csp(html)}; frame-ancestors 'self'; sandbox allow-scripts"
     resp.headers["X-Frame-Options"] = "SAMEORIGIN"
     return resp
