@@ -67,6 +67,9 @@ def run(args) -> int:
         lines = [f"{u['name']:24} {u['role']:17} {u['created'] or ''}" for u in rows]
         emit(args, {"users": rows}, lines or ["no users"])
         return 0
+    from trailmon.store.cases import default_db_path
+    from trailmon.web.sessions import end_user_sessions
+
     if args.action == "add":
         user = users.add(args.name, args.role, _password(args))
         params = {"name": user.name, "role": user.role}
@@ -75,6 +78,9 @@ def run(args) -> int:
         users.remove(args.name)
         params = {"name": args.name}
         line = f"user {args.name} removed from {users.path}"
+    # a new password, a new role or a removal ends every web session of that user at once
+    ended = end_user_sessions(default_db_path(store.path), args.name, f"users {args.action}")
+    params["sessions_ended"] = ended
     audit.append(
         store.audit_path,
         user=_login(),

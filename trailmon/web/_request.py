@@ -10,7 +10,6 @@ import math
 import os
 import re
 import secrets
-import time
 from functools import wraps
 from pathlib import Path
 
@@ -53,11 +52,8 @@ MAX_FIELD = {
 }
 """Longest value accepted per form or query field, characters."""
 
-MAX_FAILURES = 5
-"""Failed sign-ins for one user name before it is refused for :data:`LOCKOUT_S` (in this process)."""
-
-LOCKOUT_S = 900
-"""How long a user name stays refused after :data:`MAX_FAILURES` failed sign-ins, seconds."""
+DEFAULT_HOST_NAMES = ("localhost", "127.0.0.1", "::1")
+"""Host names the app answers to unless told others (``trailmon serve --host-name``)."""
 
 MAP_TOKEN_S = 900
 """How long a trail map link stays valid after the trail was shown, seconds."""
@@ -201,8 +197,25 @@ def _isna(v) -> bool:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this site (no scheme, host or backslash), else None."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    r"""``target`` when it is a path on this site, else None (SPEC §9: same-site relative redirects only).
+
+    A path starts with one ``/`` and holds no scheme, host, backslash, white space or control
+    character: browsers drop tabs and newlines from a URL, so ``/\t/evil.example`` would become
+    ``//evil.example``, another site; CR/LF would also break the ``Location`` header.
+
+    Examples
+    --------
+    >>> [_safe_next(t) for t in ["/crimes?ref=C1", "//evil.example", "/\t/evil.example", "/\\evil", "https://x"]]
+    ['/crimes?ref=C1', None, None, None, None]
+    """
+    from urllib.parse import urlsplit
+
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
         return None
     return target
 
@@ -235,12 +248,13 @@ def log(
     kind: str = "consultation",
     purpose: str | None = None,
     recipient: str | None = None,
+    user: str | None = None,
 ) -> dict:
-    """Append an audit entry for the signed-in user (``interface: web``)."""
+    """Append an audit entry for the signed-in user, or ``user`` (``interface: web``)."""
     return audit.append(
         state()["store"] / "audit.jsonl",
-        user=g.user.name,
-        purpose=purpose or session.get("purpose", ""),
+        user=user if user is not None else g.user.name,
+        purpose=purpose if purpose is not None else session.get("purpose", ""),
         action=action,
         kind=kind,
         parameters={"interface": "web", **parameters},
@@ -250,18 +264,33 @@ def log(
     )
 
 
+def client_address() -> str:
+    """The client's address as the WSGI server saw it (the proxy's, unless proxy headers are trusted)."""
+    return (request.remote_addr or "unknown")[:64]
+
+
 def current_user() -> User | None:
-    """The signed-in user, or None (the session is cleared when it has ended or the role changed)."""
-    name = session.get("user")
-    if not name:
+    """The signed-in user, or None: the server-side session must be live (SPEC §9).
+
+    The cookie holds only the session id; the ``web_sessions`` row decides. A session that is
+    idle, too old, signed out, or whose user was removed or changed role or password is over.
+    """
+    from trailmon.web.sessions import check_session
+
+    token, name = session.get("sid"), session.get("user")
+    if not token or not isinstance(name, str):
+        if session.get("user"):
+            session.clear()
         return None
-    role = state()["users"].role_of(name)
-    started = session.get("t0", 0)
-    expired = not isinstance(started, int | float) or time.time() - started > SESSION_HOURS * 3600
-    if role is None or role != session.get("role") or expired:
+    st = state()
+    if not st["db"].exists():
         session.clear()
         return None
-    return User(name, role)
+    row, _why = check_session(st["db"], token, st["users"].stamp(name), user=name)
+    if row is None:
+        session.clear()
+        return None
+    return User(row.user, row.role)
 
 
 def page(what: str, *, needs_purpose: bool = True):

@@ -35,6 +35,7 @@ from trailmon.web._request import (
     _STATUS,
     _TITLES,
     APP_CSP,
+    DEFAULT_HOST_NAMES,
     MAX_CONTENT_BYTES,
     MAX_FIELD,
     SESSION_HOURS,
@@ -52,6 +53,8 @@ def create_app(
     users_file: str | Path | None = None,
     secret: str | bytes | None = None,
     secure_cookies: bool = False,
+    host_names: tuple[str, ...] | list[str] | None = None,
+    trust_proxy: bool = False,
 ) -> Flask:
     """The trailmon web app over one store.
 
@@ -67,6 +70,13 @@ def create_app(
         The key that signs session cookies; default: ``STORE/web_secret`` (made when absent).
     secure_cookies : bool, default False
         Mark the session cookie ``Secure`` (sent over HTTPS only): set it behind a TLS proxy.
+    host_names : sequence of str, optional
+        The only ``Host`` names answered (any port); others get 400, which defeats DNS rebinding.
+        Default :data:`~trailmon.web._request.DEFAULT_HOST_NAMES` (the loopback names).
+    trust_proxy : bool, default False
+        Take the client address and scheme from one reverse proxy's ``X-Forwarded-For`` and
+        ``X-Forwarded-Proto`` (set it only when a proxy on this machine is the only way in): sign-in
+        throttling then counts per real client instead of per proxy.
 
     Returns
     -------
@@ -123,6 +133,22 @@ def create_app(
     }
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
+    allowed_hosts = {h.strip().lower().strip("[]") for h in (host_names or DEFAULT_HOST_NAMES) if h.strip()}
+    if trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+
+    @app.before_request
+    def check_host():
+        host = request.host.lower()
+        name = host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+        if name not in allowed_hosts:
+            abort(
+                400,
+                description=f"this app does not answer to the host name {name[:60]!r}; "
+                "start it with --host-name for each name it is reached by",
+            )
 
     @app.before_request
     def check_csrf():

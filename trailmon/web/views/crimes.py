@@ -180,7 +180,16 @@ def crime():
         gaps_table=_table(GAPS, gaps),
         map_url=url_for("crimes.crime_map_view", force=force, ref=ref, version=int(c["crime_version"])),
         can_review=allowed(g.user.role, "review"),
+        done=_done_message(),
     )
+
+
+def _done_message() -> str | None:
+    """The banner after a review, built from its two known parts only (never text from the URL)."""
+    state, hit = request.args.get("done", ""), request.args.get("hit", "")
+    if state in ("qualified", "rejected") and hit.isdigit() and len(hit) <= 12:
+        return f"hit {int(hit)} {state}"
+    return None
 
 
 @bp.get("/crime/map")
@@ -280,7 +289,8 @@ def review(hit_id: int):
             force=hit["force"],
             ref=hit["crime_ref"],
             version=hit["crime_version"],
-            done=f"hit {hit_id} {state}",
+            done=state,
+            hit=hit_id,
         )
         + f"#hit-{hit_id}"
     )

@@ -8,16 +8,17 @@ import time
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 
 from trailmon.errors import AccessRefusedError, InputError
+from trailmon.web import sessions as S
 from trailmon.web._request import (
-    LOCKOUT_S,
-    MAX_FAILURES,
     MAX_FIELD,
     _field,
     _safe_next,
+    client_address,
     current_user,
     log,
     state,
 )
+from trailmon.web.auth import User
 
 bp = Blueprint("session", __name__)
 
@@ -39,7 +40,11 @@ def home():
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
-    """The sign-in form; on POST checks the password and starts a session with its purpose."""
+    """The sign-in form; on POST checks the password and starts a session with its purpose.
+
+    Every attempt is counted for its (user name, client address) before the password is checked;
+    every failure and every lock is audited (``kind: session``) under the name typed.
+    """
     nxt = _safe_next(request.values.get("next", "")[: MAX_FIELD["next"]])
     if request.method == "GET":
         return render_template("sign_in.html", next=nxt, error=None)
@@ -48,45 +53,59 @@ def sign_in():
     purpose = _field(request.form, "purpose")
     if len(password) > MAX_FIELD["password"]:
         raise InputError(f"password must be at most {MAX_FIELD['password']} characters, got {len(password)}")
-    now = time.monotonic()
-    recent = [t for t in state()["failures"].get(name or "", []) if now - t < LOCKOUT_S]
-    if len(recent) >= MAX_FAILURES:
+    if not name or not password:
+        return render_template("sign_in.html", next=nxt, error="Unknown user name or wrong password."), 401
+    st = state()
+    client = client_address()
+    attempt = S.begin_attempt(st["db"], name, client)
+    params = {"client": client, "failures": attempt.failures}
+    if not attempt.allowed:
+        if attempt.newly_locked:
+            log("sign-in locked", kind="session", user=name, purpose="", parameters={**params, **_until(attempt)})
+        log("sign-in refused", kind="session", user=name, purpose="", parameters={**params, **_until(attempt)})
         return render_template(
             "sign_in.html",
             next=nxt,
-            error=f"Too many failed sign-ins for this user name: wait {LOCKOUT_S // 60} minutes.",
+            error=f"Too many failed sign-ins for this user name from this address: wait "
+            f"{S.LOCKOUT_S // 60} minutes.",
         ), 429
-    user = state()["users"].authenticate(name or "", password) if name and password else None
+    user = st["users"].authenticate(name, password)
+    done = S.finish_attempt(st["db"], name, client, user is not None)
     if user is None:
-        if name:
-            state()["failures"][name] = [*recent, now][-MAX_FAILURES:]
+        log("sign-in failed", kind="session", user=name, purpose="", parameters=params)
+        if done.newly_locked:
+            log("sign-in locked", kind="session", user=name, purpose="", parameters={**params, **_until(done)})
         return render_template("sign_in.html", next=nxt, error="Unknown user name or wrong password."), 401
-    state()["failures"].pop(name, None)
     if purpose is None:
         return render_template(
             "sign_in.html", next=nxt, error="State the purpose of this session (it is audited)."
         ), 400
-    session.clear()
+    stamp = st["users"].stamp(user.name)
+    if stamp is None:  # removed between the check and now
+        return render_template("sign_in.html", next=nxt, error="Unknown user name or wrong password."), 401
+    session.clear()  # a new session id at every sign-in: nothing carried over from before
+    token = S.start_session(st["db"], user.name, stamp[0], stamp[1], client)
     session.permanent = True
-    session.update(
-        user=user.name,
-        role=user.role,
-        purpose=purpose,
-        csrf=secrets.token_urlsafe(32),
-        t0=int(time.time()),
-    )
-    g.user = user
-    log("sign-in", kind="session", parameters={"role": user.role})
+    session.update(sid=token, user=user.name, role=stamp[0], purpose=purpose, csrf=secrets.token_urlsafe(32))
+    g.user = User(user.name, stamp[0])
+    log("sign-in", kind="session", parameters={"role": stamp[0], "client": client})
     return redirect(nxt or url_for("session.home"))
+
+
+def _until(attempt: S.Attempt) -> dict:
+    if attempt.locked_until is None:
+        return {}
+    return {"locked_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(attempt.locked_until))}
 
 
 @bp.post("/sign-out")
 def sign_out():
-    """End the session (audited)."""
+    """End every session of the signed-in user (audited)."""
     user = current_user()
     if user is not None:
         g.user = user
-        log("sign-out", kind="session", parameters={"role": user.role})
+        n = S.end_user_sessions(state()["db"], user.name, "signed out")
+        log("sign-out", kind="session", parameters={"role": user.role}, counts={"sessions_ended": n})
     session.clear()
     return redirect(url_for("session.sign_in"))
 
