@@ -21,8 +21,14 @@ def store(tmp_path, monkeypatch):
     ts = TrailStore(tmp_path / "store", create=True)
     CaseStore(ts.path / "cases.sqlite", create=True).close()
     for k in range(15):
-        audit.append(ts.audit_path, user="ana" if k % 3 else "bob", purpose="test", action="trail",
-                     parameters={"k": k}, subjects=[f"S{k}"])
+        audit.append(
+            ts.audit_path,
+            user="ana" if k % 3 else "bob",
+            purpose="test",
+            action="trail",
+            parameters={"k": k},
+            subjects=[f"S{k}"],
+        )
     return ts.path
 
 

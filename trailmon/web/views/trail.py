@@ -41,20 +41,26 @@ def trail():
         return render_template("trail_form.html", sid=sid, form=form, cap_h=MAX_WINDOW_S / 3600, tz=DEFAULT_TZ)
     form = {k: request.form.get(k, "")[: MAX_FIELD[k]] for k in form}
     purpose = _purpose_field(request.form)
-    t1 = parse_instant(_field(request.form, "from", required=True), DEFAULT_TZ, what="from")
-    t2 = parse_instant(_field(request.form, "to", required=True), DEFAULT_TZ, what="to")
-    justify = _field(request.form, "justify")
-    if t2 < t1:
-        raise InputError(f"'to' ({t2.isoformat()}) is before 'from' ({t1.isoformat()})")
-    span = (t2 - t1).total_seconds()
-    if span > MAX_WINDOW_S and not justify:
-        raise AccessRefusedError(
-            f"a trail over {span / 3600:.1f} h is wider than the {MAX_WINDOW_S / 3600:.0f} h cap; "
-            "enter a justification (it is audited) or narrow the period"
+    try:
+        t1, t2, justify = _period(parse_instant, MAX_WINDOW_S)
+    except (InputError, AccessRefusedError) as exc:
+        log(
+            "trail refused",
+            parameters={
+                "subject": sid,
+                "from": form["from"],
+                "to": form["to"],
+                "justify": form["justify"] or None,
+                "refused": str(exc)[:300],
+            },
+            counts={"fixes": 0},
+            purpose=purpose,
         )
+        raise
     trails = trail_store().read(t1, t2, [sid], halo_s=0.0)
     df = trail_frame(trails, sid)
-    df = df[(df["time"] >= t1) & (df["time"] <= t2)].reset_index(drop=True)
+    if len(df):
+        df = df[(df["time"] >= t1) & (df["time"] <= t2)].reset_index(drop=True)
     params = {"subject": sid, "from": t1.isoformat(), "to": t2.isoformat(), "justify": justify}
     log(
         "trail",
@@ -118,3 +124,22 @@ def trail_map():
         purpose=p["p"],
     )
     return _map_response(html)
+
+
+def _period(parse_instant, cap_s: float) -> tuple[pd.Timestamp, pd.Timestamp, str | None]:
+    """The form's ``from``, ``to`` and justification, checked: real instants, in order, within the cap."""
+    t1 = parse_instant(_field(request.form, "from", required=True), DEFAULT_TZ, what="from")
+    t2 = parse_instant(_field(request.form, "to", required=True), DEFAULT_TZ, what="to")
+    for what, t in (("from", t1), ("to", t2)):
+        if t is None or pd.isna(t):
+            raise InputError(f"'{what}' must be a date and time such as 2026-07-14T09:00, got no instant")
+    justify = _field(request.form, "justify")
+    if t2 < t1:
+        raise InputError(f"'to' ({t2.isoformat()}) is before 'from' ({t1.isoformat()})")
+    span = (t2 - t1).total_seconds()
+    if span > cap_s and not justify:
+        raise AccessRefusedError(
+            f"a trail over {span / 3600:.1f} h is wider than the {cap_s / 3600:.0f} h cap; "
+            "enter a justification (it is audited) or narrow the period"
+        )
+    return t1, t2, justify
