@@ -356,5 +356,6 @@ def test_repeated_failed_sign_ins_lock_the_user_name(client, app):
     for _ in range(5):
         assert sign_in(client, "rev", password="not the password").status_code == 401
     r = sign_in(client, "rev")  # even the right password, for a while
-    assert r.status_code == 429 and "Too many failed sign-ins for this user name from this address: wait 15 minutes." in T(r)
+    assert r.status_code == 429
+    assert "Too many failed sign-ins for this user name from this address: wait 15 minutes." in T(r)
     assert sign_in(app.test_client(), "ana").status_code == 302  # other users are not affected
