@@ -217,3 +217,63 @@ def test_csrf_token_is_per_session(client):
     before = csrf_of(client)
     sign_in(client, "rev")
     assert csrf_of(client) != before
+
+
+# -- the crime map under the trail rules -------------------------------------------------------------------
+def _map(client, ref="C02", **kw):
+    from urllib.parse import urlencode
+
+    return client.get("/crime/map?" + urlencode({"ref": ref, **kw}))
+
+
+def test_crime_map_tracks_only_for_roles_that_may_view_trails(client, app, store):
+    sign_in(client, "rev")
+    r = _map(client)
+    assert r.status_code == 200
+    assert "L.polyline(" not in r.text and "may not view trails" in r.text
+    e = audit_entries(store)[-1]
+    assert e["action"] == "map" and e["counts"]["fixes"] == 0 and e["parameters"]["tracks"] is False
+    ana = app.test_client()
+    sign_in(ana, "ana")
+    r = _map(ana)
+    assert "L.polyline(" in r.text and "Tracks not drawn" not in r.text
+    e = audit_entries(store)[-1]
+    assert e["parameters"]["tracks"] is True and e["counts"]["fixes"] > 0
+    assert e["parameters"]["from"] < "2026-07-14T09:38" < e["parameters"]["to"]  # the window, padded
+
+
+def test_crime_map_wider_than_48_h_needs_a_justification(client, store):
+    with sqlite3.connect(store / "cases.sqlite") as con:  # a police.uk month-long window
+        con.execute(
+            "UPDATE crimes SET committed_from_ns = committed_from_ns - ?, committed_to_ns = committed_to_ns + ? "
+            "WHERE crime_ref = 'C02'",
+            (15 * 86400 * 10**9, 15 * 86400 * 10**9),
+        )
+    sign_in(client, "ana")
+    page = client.get("/crime?ref=C02")
+    assert 'id="map-justify"' in page.text and 'target="crime-map"' in page.text
+    r = _map(client)
+    assert "L.polyline(" not in r.text and "wider than the 48 h cap" in r.text
+    assert audit_entries(store)[-1]["counts"]["fixes"] == 0
+    r = _map(client, justify="series of burglaries, IOM panel")
+    assert "L.polyline(" in r.text
+    e = audit_entries(store)[-1]
+    assert e["parameters"]["justify"] == "series of burglaries, IOM panel" and e["counts"]["fixes"] > 0
+
+
+def test_crime_map_thins_and_says_so_and_counts_the_fixes(client, store, monkeypatch):
+    from trailmon.web.views import crimes
+
+    sign_in(client, "ana")
+    full = audit_entries(store) and _map(client)
+    n_full = audit_entries(store)[-1]["counts"]["fixes"]
+    assert full.status_code == 200 and n_full > 40
+    monkeypatch.setattr(crimes, "MAP_MAX_FIXES", 20)
+    r = _map(client)
+    assert "Tracks thinned" in r.text
+    e = audit_entries(store)[-1]
+    assert e["parameters"]["thinned"] is True and 0 < e["counts"]["fixes"] <= 20 + 2 * len(e["subjects"])
+    monkeypatch.setattr(crimes, "MAP_MAX_SECONDS", 0.0)
+    r = _map(client)
+    assert "reading them took longer than 0 s" in r.text and "L.polyline(" not in r.text
+    assert audit_entries(store)[-1]["counts"]["fixes"] == 0

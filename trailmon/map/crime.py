@@ -51,6 +51,7 @@ def crime_map(
     t_to=None,
     crs: StoreCRS | None = None,
     tiles: str | None = None,
+    notes: list[str] | None = None,
 ):
     """Draw one crime: its circle, each hit subject's track within the window, evidence labelled A1 ….
 
@@ -75,6 +76,8 @@ def crime_map(
         The store's CRS (British National Grid when omitted).
     tiles : str, optional
         A folium tile name or URL template; none by default.
+    notes : list of str, optional
+        Plain-text lines added to the legend, e.g. that a track was thinned or not drawn.
 
     Returns
     -------
@@ -154,6 +157,7 @@ def crime_map(
     rows.append('<span style="font-weight:bold;">A1</span> evidence fix (hollow: first/last point of a pass)')
     if not subjects:
         rows.append("<i>no subject was within R during the window</i>")
+    rows += [f'<i class="trailmon-note">{D.esc(n)}</i>' for n in notes or ()]
     D.legend(m, f"crime {cf['crime_ref']} ({cf['offence']})", rows)
     folium.LayerControl(collapsed=False).add_to(m)
     return m

@@ -28,6 +28,12 @@ from trailmon.web.auth import allowed
 
 bp = Blueprint("crimes", __name__)
 
+MAP_MAX_FIXES = 10_000
+"""Most fixes one crime map draws; tracks are thinned evenly above it, and the map says so."""
+
+MAP_MAX_SECONDS = 20.0
+"""Most seconds a crime map may spend reading tracks before it draws none (and says so)."""
+
 
 @bp.get("/crimes")
 @page("crimes")
@@ -179,9 +185,24 @@ def crime():
         evidence={h["hit_id"]: _table(EVIDENCE, by_hit.get(int(h["hit_id"]), [])) for h in hits},
         gaps_table=_table(GAPS, gaps),
         map_url=url_for("crimes.crime_map_view", force=force, ref=ref, version=int(c["crime_version"])),
+        map_key={"force": force, "ref": ref, "version": int(c["crime_version"])},
+        map_needs_justify=bool(hits)
+        and allowed(g.user.role, "trail")
+        and (int(c["committed_to_ns"]) - int(c["committed_from_ns"])) / 1e9 + 2 * _run_max_gap(c) > _cap_s(),
         can_review=allowed(g.user.role, "review"),
         done=_done_message(),
     )
+
+
+def _cap_s() -> float:
+    from trailmon.report.trail_rows import MAX_WINDOW_S
+
+    return float(MAX_WINDOW_S)
+
+
+def _run_max_gap(c: dict) -> float:
+    with open_cases() as cases:
+        return _run_parameters(cases, c.get("matched_run"))[1]
 
 
 def _done_message() -> str | None:
@@ -195,19 +216,28 @@ def _done_message() -> str | None:
 @bp.get("/crime/map")
 @page("crime")
 def crime_map_view():
-    """The per-crime map (self-contained HTML for a sandboxed frame)."""
-    from trailmon.map import crime_map, offline_html
+    """The per-crime map (self-contained HTML for a sandboxed frame), under the trail rules (SPEC §9).
 
+    Tracks are drawn only for a role that may view trails, only within the crime window padded by
+    the run's ``max_gap_s``, and, when that is wider than the 48 h cap, only with a justification
+    (``justify``, audited as for ``/trail``). At most :data:`MAP_MAX_FIXES` fixes are drawn (tracks
+    are thinned evenly above that) and reading stops counting after :data:`MAP_MAX_SECONDS`; the
+    map's legend says when either happened. The audit entry counts the fixes drawn.
+    """
+    import time
+
+    import numpy as np
+
+    from trailmon.map import crime_map, offline_html
+    from trailmon.report.trail_rows import MAX_WINDOW_S
+
+    started = time.monotonic()
     force, ref, version = crime_key()
+    justify = _field(request.args, "justify")
     with open_cases() as cases:
         _, c = load_crime(cases, force, ref, version)
         key = [force, ref, int(c["crime_version"])]
-        hits = _records(
-            cases.frame(
-                _HITS_OF_CRIME,
-                key,
-            )
-        )
+        hits = _records(cases.frame(_HITS_OF_CRIME, key))
         evidence = _records(
             cases.frame(
                 "SELECT e.*, h.crime_ref, h.crime_version, h.subject_id FROM evidence e JOIN hits h "
@@ -219,9 +249,41 @@ def crime_map_view():
         radius, max_gap = _run_parameters(cases, c.get("matched_run"))
     t1 = pd.Timestamp(int(c["committed_from_ns"]), unit="ns", tz="UTC")
     t2 = pd.Timestamp(int(c["committed_to_ns"]), unit="ns", tz="UTC")
+    pad = pd.Timedelta(seconds=max_gap)
+    a, b = t1 - pad, t2 + pad
+    span = (b - a).total_seconds()
     subjects = list(dict.fromkeys(h["subject_id"] for h in hits))
     ts = trail_store()
-    trails = ts.read(t1, t2, subjects, halo_s=max(max_gap, 60.0)) if subjects else ts.read_span(None, None)
+    notes: list[str] = []
+    draw = bool(subjects)
+    if subjects and not allowed(g.user.role, "trail"):
+        draw = False
+        notes.append(
+            f"Tracks not drawn: the {g.user.role} role may not view trails; the scene and the evidence points only."
+        )
+    elif subjects and span > MAX_WINDOW_S and not justify:
+        draw = False
+        notes.append(
+            f"Tracks not drawn: the crime window padded by {max_gap:g} s is {span / 3600:.1f} h, wider than "
+            f"the {MAX_WINDOW_S / 3600:.0f} h cap; give a justification on the crime page to draw them."
+        )
+    trails = ts.read(a, b, subjects if draw else ["\x00none"], halo_s=0.0)
+    n_window = int(((trails.t_s >= a.value / 1e9) & (trails.t_s <= b.value / 1e9)).sum())
+    if draw and time.monotonic() - started > MAP_MAX_SECONDS:
+        notes.append(f"Tracks not drawn: reading them took longer than {MAP_MAX_SECONDS:g} s.")
+        trails, draw = trails.select_fixes(np.zeros(trails.n_fixes, dtype=bool)), False
+    elif draw and n_window > MAP_MAX_FIXES:
+        stride = -(-n_window // MAP_MAX_FIXES)
+        rank = np.arange(trails.n_fixes) - np.repeat(trails.offsets[:-1], np.diff(trails.offsets))
+        last = np.zeros(trails.n_fixes, dtype=bool)
+        ends = trails.offsets[1:][np.diff(trails.offsets) > 0] - 1
+        last[ends] = True
+        trails = trails.select_fixes((rank % stride == 0) | last)
+        notes.append(
+            f"Tracks thinned: {n_window} fixes in the window, about one in {stride} drawn "
+            f"(at most {MAP_MAX_FIXES} per map); gaps between drawn fixes are wider than recorded."
+        )
+    n_drawn = int(((trails.t_s >= a.value / 1e9) & (trails.t_s <= b.value / 1e9)).sum()) if draw else 0
     crime_row = {
         "crime_ref": ref,
         "crime_version": int(c["crime_version"]),
@@ -250,8 +312,18 @@ def crime_map_view():
     )
     ev_df = pd.DataFrame([_evidence_row(e) for e in evidence], columns=EVIDENCE)
     ev_df["time"] = pd.to_datetime(ev_df["time"], utc=True)
-    m = crime_map(trails, crime_row, hits_df, ev_df, radius_m=radius, max_gap_s=max_gap, crs=ts.crs)
-    html = offline_html(m.get_root().render())
+    m = crime_map(
+        trails,
+        crime_row,
+        hits_df,
+        ev_df,
+        radius_m=radius,
+        max_gap_s=max_gap,
+        t_from=a,
+        t_to=b,
+        crs=ts.crs,
+        notes=notes,
+    )
     log(
         "map",
         parameters={
@@ -259,11 +331,16 @@ def crime_map_view():
             "force": force,
             "crime_ref": ref,
             "crime_version": int(c["crime_version"]),
+            "from": a.isoformat(),
+            "to": b.isoformat(),
+            "justify": justify,
+            "tracks": draw,
+            "thinned": draw and n_drawn < n_window,
         },
         subjects=subjects,
-        counts={"hits": len(hits), "evidence_rows": len(evidence)},
+        counts={"hits": len(hits), "evidence_rows": len(evidence), "fixes": n_drawn},
     )
-    return _map_response(html)
+    return _map_response(offline_html(m.get_root().render()))
 
 
 @bp.post("/review/<int:hit_id>")
