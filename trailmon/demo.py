@@ -10,6 +10,7 @@ identity ``trailmon-demo``.
 from __future__ import annotations
 
 import html
+import os
 import shutil
 from pathlib import Path
 
@@ -59,13 +60,29 @@ def make_inbox(src: Path, inbox: Path) -> int:
 
 
 def run_demo(out: str | Path, *, sample: str | Path | None = None) -> dict:
-    """Run the demo into ``out``; returns a summary with the paths to look at."""
+    """Run the demo into ``out``; returns a summary with the paths to look at (every file owner-only)."""
+    old_umask = os.umask(0o077)  # everything the demo writes is owner-only (SPEC §9)
+    try:
+        summary = _run_demo(Path(out), Path(sample) if sample else sample_dir())
+    finally:
+        os.umask(old_umask)
+    _private_tree(Path(out))
+    return summary
+
+
+def _private_tree(root: Path) -> None:
+    """Folders 0700 and files 0600 under ``root`` (and ``root`` itself)."""
+    os.chmod(root, 0o700)
+    for p in root.rglob("*"):
+        if not p.is_symlink():
+            os.chmod(p, 0o700 if p.is_dir() else 0o600)
+
+
+def _run_demo(out: Path, src: Path) -> dict:
     from trailmon.nightly import run_nightly
     from trailmon.store.cases import CaseStore, default_db_path
     from trailmon.store.trails import TrailStore
 
-    src = Path(sample) if sample else sample_dir()
-    out = Path(out)
     marker = out / ".trailmon-demo"
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
