@@ -138,7 +138,7 @@ def _crime_reports(store, out: Path, hits: pd.DataFrame) -> list[str]:
     chosen = crimes[(span_h <= MAX_WINDOW_H) & crimes["crime_ref"].astype(str).isin(hit_refs)]
     written = []
     for ref in chosen["crime_ref"].astype(str).head(MAX_CRIME_REPORTS):
-        res = run_crime_report(store, crimes_file, ref, out / "crimes" / f"crime-{ref}.html", user=DEMO_USER,
+        res = run_crime_report(store, crimes_file, ref, out / "crimes" / f"crime-{_file_part(ref)}.html", user=DEMO_USER,
                                purpose=DEMO_PURPOSE, tz=SAMPLE_TZ)
         written.append(res["outputs"][0])
     return written
@@ -158,7 +158,7 @@ def _subject_maps(store, out: Path, hits: pd.DataFrame, n: int = 3) -> list[str]
         t1, t2 = t - pd.Timedelta(hours=24), t + pd.Timedelta(hours=24)
         trails = store.read(t1, t2, [str(row.subject_id)], halo_s=900.0)
         m = subject_map(trails, str(row.subject_id), t1, t2, crs=store.crs)
-        path = out / "maps" / f"subject-{row.subject_id}.html"
+        path = out / "maps" / f"subject-{_file_part(row.subject_id)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_map(m, path)
         audit_run(store, user=DEMO_USER, purpose=DEMO_PURPOSE, action="map", kind="consultation",
@@ -167,6 +167,19 @@ def _subject_maps(store, out: Path, hits: pd.DataFrame, n: int = 3) -> list[str]
                   subjects=[str(row.subject_id)], counts={"fixes": int(trails.n_fixes)})
         written.append(str(path))
     return written
+
+
+def _file_part(text) -> str:
+    """A safe piece of a file name for an id from the input (no folders, dots or odd characters).
+
+    Ids from input files are data: ``../x`` or a 3,000-character id must not choose where a file goes.
+    """
+    import hashlib
+    import re
+
+    text = str(text)
+    part = re.sub(r"[^A-Za-z0-9_-]+", "_", text)[:40].strip("_") or "x"
+    return part if part == text else f"{part}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def _index_page(out: Path, summary: dict) -> Path:
