@@ -138,8 +138,8 @@ def _crime_reports(store, out: Path, hits: pd.DataFrame) -> list[str]:
     chosen = crimes[(span_h <= MAX_WINDOW_H) & crimes["crime_ref"].astype(str).isin(hit_refs)]
     written = []
     for ref in chosen["crime_ref"].astype(str).head(MAX_CRIME_REPORTS):
-        res = run_crime_report(store, crimes_file, ref, out / "crimes" / f"crime-{_file_part(ref)}.html", user=DEMO_USER,
-                               purpose=DEMO_PURPOSE, tz=SAMPLE_TZ)
+        path = out / "crimes" / f"crime-{_file_part(ref)}.html"
+        res = run_crime_report(store, crimes_file, ref, path, user=DEMO_USER, purpose=DEMO_PURPOSE, tz=SAMPLE_TZ)
         written.append(res["outputs"][0])
     return written
 
