@@ -69,7 +69,7 @@ def test_migrates_an_older_file(tmp_path):
     con.commit()
     con.close()
     with CaseStore(path) as c:
-        assert c.schema_version == 2
+        assert c.schema_version == SCHEMA_VERSION
         names = {r[0] for r in c.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "crimes_window" in names
         assert c.frame("SELECT * FROM subjects")["cohort"].tolist() == ["fixed"]

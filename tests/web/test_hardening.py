@@ -277,3 +277,21 @@ def test_crime_map_thins_and_says_so_and_counts_the_fixes(client, store, monkeyp
     r = _map(client)
     assert "reading them took longer than 0 s" in r.text and "L.polyline(" not in r.text
     assert audit_entries(store)[-1]["counts"]["fixes"] == 0
+
+
+def test_cli_export_is_audited_before_the_file_exists(store, tmp_path, monkeypatch):
+    import trailmon.report.writers as writers
+
+    out = tmp_path / "x.csv"
+    real = writers.write_table
+    seen = []
+
+    def write_table(df, path, prov):
+        e = audit_entries(store)[-1]
+        seen.append((e["action"], e["kind"], e["recipient"], path.exists() if hasattr(path, "exists") else None))
+        return real(df, path, prov)
+
+    monkeypatch.setattr(writers, "write_table", write_table)
+    argv = ["export", "--store", str(store), "--out", str(out), "--user", "ana", "--purpose", "p"]
+    assert main([*argv, "--recipient", "IOM panel"]) == 0
+    assert seen == [("export", "disclosure", "IOM panel", False)] and out.exists()
