@@ -167,3 +167,15 @@ def _walk(el):
     yield el
     for c in el._children.values():
         yield from _walk(c)
+
+
+def test_no_raw_cr_or_lf_from_data_in_a_map_script(hostile, tmp_path):
+    """The HTML parser turns CR LF into LF inside a script; a raw CR would change its hash and block the map."""
+    h = hostile
+    html = save_map(
+        crime_map(h["trails"], h["crimes"].iloc[0], h["hits"], h["evidence"]), tmp_path / "m.html"
+    ).read_text(encoding="utf-8")
+    assert all("\r" not in body for body in scripts(html))
+    from trailmon.map._draw import js_html
+
+    assert js_html("a\r\nb") == "a&#13;&#10;b"

@@ -82,6 +82,8 @@ def assert_inert(html: str, where: str = "page") -> int:
         if MARK not in body:
             continue
         n += 1
+        # the HTML parser turns CR into LF inside a script: a raw CR would break the script's CSP hash
+        assert "\r" not in body, f"{where}: a raw carriage return from the data inside a script"
         try:
             tokens = esprima.tokenize(body)
         except esprima.Error as exc:  # a script broken by hostile text

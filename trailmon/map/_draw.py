@@ -20,7 +20,9 @@ UK_CENTRE = (54.0, -2.5)
 """Where a map with nothing to show is centred (WGS84 lat, lon)."""
 
 
-_JS_TEMPLATE = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+_JS_TEMPLATE = str.maketrans(
+    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "\r": "&#13;", "\n": "&#10;", "\x00": "\ufffd"}
+)
 
 
 def js_html(markup: str) -> str:
@@ -29,9 +31,10 @@ def js_html(markup: str) -> str:
     folium writes tooltip and popup HTML into template literals (`` `...` ``) of the page's inline
     script, escaping at most the backticks. Every backtick, ``$`` (so no ``${...}`` substitution) and
     backslash (so no escape that swallows the closing backtick) becomes its HTML character reference,
-    which Leaflet renders as the same character. ``markup`` must already be HTML-safe (its text
-    passed through :func:`esc`), so it holds no ``</script``. Every map's tooltip, popup and label goes
-    through this function.
+    which Leaflet renders as the same character; so do CR and LF, which the HTML parser would otherwise
+    rewrite inside the script (and so change the script's hash in the page's CSP). ``markup`` must
+    already be HTML-safe (its text passed through :func:`esc`), so it holds no ``</script``. Every
+    map's tooltip, popup and label goes through this function.
 
     Examples
     --------

@@ -66,6 +66,7 @@ def map_csp(html: str) -> str:
     """
     hashes = []
     for body in _INLINE_SCRIPT.findall(html):
+        body = body.replace("\r\n", "\n").replace("\r", "\n")  # as the HTML parser reads it
         digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
         if f"'sha256-{digest}'" not in hashes:
             hashes.append(f"'sha256-{digest}'")
