@@ -295,3 +295,21 @@ def test_cli_export_is_audited_before_the_file_exists(store, tmp_path, monkeypat
     argv = ["export", "--store", str(store), "--out", str(out), "--user", "ana", "--purpose", "p"]
     assert main([*argv, "--recipient", "IOM panel"]) == 0
     assert seen == [("export", "disclosure", "IOM panel", False)] and out.exists()
+
+
+def test_serve_passes_host_names_and_proxy_trust(store, monkeypatch):
+    import waitress
+
+    served = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: served.update(app=app, **kw))
+    argv = ["serve", "--store", str(store), "--host-name", "trailmon.hub.internal", "--trust-proxy"]
+    assert main(argv) == 0
+    c = served["app"].test_client()
+    assert c.get("/sign-in", headers={"Host": "trailmon.hub.internal"}).status_code == 200
+    assert c.get("/sign-in", headers={"Host": "localhost"}).status_code == 400
+    h = {"Host": "trailmon.hub.internal", "X-Forwarded-For": "10.1.2.3"}
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/sign-in", headers=h).text).group(1)
+    form = {"csrf_token": token, "username": "rev", "password": "not the password", "purpose": "p"}
+    assert c.post("/sign-in", data=form, headers=h).status_code == 401
+    e = audit_entries(store)[-1]
+    assert e["action"] == "sign-in failed" and e["parameters"]["client"] == "10.1.2.3"  # the real client

@@ -10,10 +10,13 @@ page; trail views and exports ask for one each time), and on every POST a per-se
 token (else 400). Every view of location data and every action appends an audit entry with the
 user, the purpose, the parameters (``interface: web``), the subjects and the counts shown.
 
-Sessions are Flask's signed cookies (``HttpOnly``, ``SameSite=Strict``, 8 h), signed with a
-secret kept in ``STORE/web_secret`` (0600, made on first use). Pages carry a Content Security
-Policy without scripts; maps are served as self-contained HTML (Leaflet inlined from local
-copies, no CDN) into sandboxed iframes.
+Sessions live on the server (:mod:`trailmon.web.sessions`, a table of the case store): the
+cookie (``HttpOnly``, ``SameSite=Strict``, signed with a secret kept in ``STORE/web_secret``, 0600,
+made on first use) holds only a random session id. Requests whose ``Host`` is not one of the
+app's names are refused. Pages carry a Content Security Policy without scripts; maps are served
+as self-contained HTML (Leaflet inlined from local copies, no CDN) with a hash-based script
+policy and ``sandbox allow-scripts``, inside sandboxed iframes. The pages themselves live in one
+blueprint per area (:mod:`trailmon.web.views`); :func:`create_app` only wires them.
 """
 
 from __future__ import annotations
@@ -129,7 +132,6 @@ def create_app(
         "db": db_path,
         "users": users,
         "map_tokens": URLSafeTimedSerializer(key, salt="trailmon-trail-map"),
-        "failures": {},  # user name -> monotonic times of recent failed sign-ins
     }
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
