@@ -17,6 +17,7 @@ from trailmon.testing import make_trail
 E0, N0 = 530000.0, 180000.0
 T0 = 1_783_000_000.0
 HOSTILE = [p for p in PAYLOADS if len(p) < 200] + [PAYLOADS[-1]]
+CR = next(p for p in PAYLOADS if "\r" in p)
 
 
 def ts(s: float) -> pd.Timestamp:
@@ -25,7 +26,7 @@ def ts(s: float) -> pd.Timestamp:
 
 @pytest.fixture(scope="module")
 def hostile():
-    subjects = [f"S{i}{p}" for i, p in enumerate(HOSTILE[:4])]
+    subjects = [f"S{i}{p}" for i, p in enumerate(HOSTILE[:4])] + [f"S9{CR}"]
     rows = []
     for i, s in enumerate(subjects):
         rows += [(T0 + 60 * k, E0 - 200 + 40 * k, N0 + 5 * i, 10.0, "gps", s) for k in range(8)]
@@ -89,11 +90,15 @@ def hostile():
     }
 
 
-def test_crime_map_keeps_hostile_refs_and_subject_ids_as_data(hostile, tmp_path):
+@pytest.fixture(scope="module")
+def crime_html(hostile, tmp_path_factory):
     h = hostile
     m = crime_map(h["trails"], h["crimes"].iloc[0], h["hits"], h["evidence"])
-    path = save_map(m, tmp_path / "crime.html")
-    html = path.read_text(encoding="utf-8")
+    return save_map(m, tmp_path_factory.mktemp("crime") / "crime.html").read_text(encoding="utf-8")
+
+
+def test_crime_map_keeps_hostile_refs_and_subject_ids_as_data(crime_html):
+    html = crime_html
     assert MARK in html
     assert assert_inert(html, "crime map") > 0
 
@@ -116,11 +121,8 @@ def test_subject_map_keeps_hostile_text_as_data(hostile, tmp_path):
     assert assert_inert(html, "subject map") > 0
 
 
-def test_every_map_file_carries_a_csp_that_allows_only_its_own_scripts(hostile, tmp_path):
-    h = hostile
-    html = save_map(
-        crime_map(h["trails"], h["crimes"].iloc[0], h["hits"], h["evidence"]), tmp_path / "m.html"
-    ).read_text(encoding="utf-8")
+def test_every_map_file_carries_a_csp_that_allows_only_its_own_scripts(crime_html):
+    html = crime_html
     meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
     assert meta is not None, "a map file without a Content Security Policy"
     csp = meta.group(1)
@@ -169,12 +171,9 @@ def _walk(el):
         yield from _walk(c)
 
 
-def test_no_raw_cr_or_lf_from_data_in_a_map_script(hostile, tmp_path):
+def test_no_raw_cr_or_lf_from_data_in_a_map_script(crime_html):
     """The HTML parser turns CR LF into LF inside a script; a raw CR would change its hash and block the map."""
-    h = hostile
-    html = save_map(
-        crime_map(h["trails"], h["crimes"].iloc[0], h["hits"], h["evidence"]), tmp_path / "m.html"
-    ).read_text(encoding="utf-8")
+    html = crime_html
     assert all("\r" not in body for body in scripts(html))
     from trailmon.map._draw import js_html
 
