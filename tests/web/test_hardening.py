@@ -242,7 +242,10 @@ def test_crime_map_tracks_only_for_roles_that_may_view_trails(client, app, store
     assert e["parameters"]["from"] < "2026-07-14T09:38" < e["parameters"]["to"]  # the window, padded
 
 
-def test_crime_map_wider_than_48_h_needs_a_justification(client, store):
+def test_crime_map_wider_than_48_h_needs_a_justification(client, store, monkeypatch):
+    from trailmon.web.views import crimes
+
+    monkeypatch.setattr(crimes, "MAP_MAX_FIXES", 300)  # keeps the drawing quick
     with sqlite3.connect(store / "cases.sqlite") as con:  # a police.uk month-long window
         con.execute(
             "UPDATE crimes SET committed_from_ns = committed_from_ns - ?, committed_to_ns = committed_to_ns + ? "

@@ -52,6 +52,9 @@ MAX_FAILURES = 5
 LOCKOUT_S = 900
 """How long a locked (user name, client address) pair stays refused, seconds."""
 
+TOUCH_S = 30
+"""A session's last use is written when it is older than this, seconds (idle time is exact to this)."""
+
 FAILURE_WINDOW_S = 900
 """Failures older than this (and no lock) are forgotten, seconds."""
 
@@ -92,44 +95,52 @@ def start_session(db: str | Path, user: str, role: str, stamp: str, client: str 
 def check_session(
     db: str | Path, token: str | None, current: tuple[str, str] | None = None, *, user: str | None = None
 ) -> tuple[SessionRow | None, str | None]:
-    """The live session of ``token`` (its last use set to now), or ``(None, why it is not live)``.
+    """The live session of ``token``, or ``(None, why it is not live)``.
 
     ``current`` is the user's ``(role, stamp)`` now (None: the user no longer exists); a session
     whose user was removed or whose role or password changed is ended together with every other
-    session of that user.
+    session of that user. The session's last use is written at most every :data:`TOUCH_S`
+    seconds, so most page views only read the table (and never wait on a nightly run's writes).
     """
     if not token or not isinstance(token, str) or len(token) > 200:
         return None, None
     now = time.time()
-    with _open(Path(db)) as cases, cases.transaction() as c:
-        row = c.execute(
+    with _open(Path(db)) as cases:
+        row = cases.conn.execute(
             "SELECT user, role, stamp, created, last_seen, ended FROM web_sessions WHERE sid_hash = ?", (_h(token),)
         ).fetchone()
         if row is None or (user is not None and row["user"] != user):
             return None, "unknown"
         if row["ended"] is not None:
             return None, "ended"
-        why = None
+        why, everyone = None, False
         if current is None:
-            why = "user removed"
+            why, everyone = "user removed", True
         elif current[0] != row["role"]:
-            why = "role changed"
+            why, everyone = "role changed", True
         elif current[1] != row["stamp"]:
-            why = "password changed"
-        if why is not None:
-            c.execute(
-                "UPDATE web_sessions SET ended = ?, end_reason = ? WHERE user = ? AND ended IS NULL",
-                (now, why, row["user"]),
-            )
-            return None, why
-        if now - row["created"] > ABSOLUTE_S:
+            why, everyone = "password changed", True
+        elif now - row["created"] > ABSOLUTE_S:
             why = "expired"
         elif now - row["last_seen"] > IDLE_S:
             why = "idle"
         if why is not None:
-            c.execute("UPDATE web_sessions SET ended = ?, end_reason = ? WHERE sid_hash = ?", (now, why, _h(token)))
+            with cases.transaction() as c:
+                if everyone:
+                    c.execute(
+                        "UPDATE web_sessions SET ended = ?, end_reason = ? WHERE user = ? AND ended IS NULL",
+                        (now, why, row["user"]),
+                    )
+                else:
+                    c.execute(
+                        "UPDATE web_sessions SET ended = ?, end_reason = ? WHERE sid_hash = ?", (now, why, _h(token))
+                    )
             return None, why
-        c.execute("UPDATE web_sessions SET last_seen = ? WHERE sid_hash = ?", (now, _h(token)))
+        if now - row["last_seen"] > TOUCH_S:
+            with cases.transaction() as c:
+                c.execute(
+                    "UPDATE web_sessions SET last_seen = ? WHERE sid_hash = ? AND ended IS NULL", (now, _h(token))
+                )
     return SessionRow(row["user"], row["role"], row["stamp"], float(row["created"])), None
 
 
