@@ -28,11 +28,10 @@ def run(args) -> int:
     """Run ``trailmon audit``."""
     import json
 
+    from trailmon.errors import InputError
     from trailmon.io._time import parse_instant
     from trailmon.store import audit
     from trailmon.store.trails import TrailStore
-
-    from trailmon.errors import InputError
 
     store = TrailStore(args.store)
     if args.expect_head and not args.verify:

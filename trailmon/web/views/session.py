@@ -66,8 +66,7 @@ def sign_in():
         return render_template(
             "sign_in.html",
             next=nxt,
-            error=f"Too many failed sign-ins for this user name from this address: wait "
-            f"{S.LOCKOUT_S // 60} minutes.",
+            error=f"Too many failed sign-ins for this user name from this address: wait {S.LOCKOUT_S // 60} minutes.",
         ), 429
     user = st["users"].authenticate(name, password)
     done = S.finish_attempt(st["db"], name, client, user is not None)
