@@ -316,3 +316,16 @@ def test_serve_passes_host_names_and_proxy_trust(store, monkeypatch):
     assert c.post("/sign-in", data=form, headers=h).status_code == 401
     e = audit_entries(store)[-1]
     assert e["action"] == "sign-in failed" and e["parameters"]["client"] == "10.1.2.3"  # the real client
+
+
+def test_audit_page_fails_on_a_truncated_log_and_shows_the_head(client, store):
+    from trailmon.store import audit
+
+    sign_in(client, "aud")
+    r = client.get("/audit")
+    n, h = audit.head(store / "audit.jsonl")
+    assert f"{n - 1}:" in r.text or f"{n}:" in r.text  # the head shown was taken before this view's entry
+    lines = (store / "audit.jsonl").read_text().splitlines(keepends=True)
+    (store / "audit.jsonl").write_text("".join(lines[:-10]))
+    r = client.get("/audit")
+    assert r.status_code == 200 and "cut off the end" in T(r) and 'class="error" id="verify"' in r.text

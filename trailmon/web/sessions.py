@@ -87,8 +87,11 @@ def start_session(db: str | Path, user: str, role: str, stamp: str, client: str 
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (_h(token), user, role, stamp, client, now, now),
         )
-        # forget sessions that ended more than a day ago
-        c.execute("DELETE FROM web_sessions WHERE ended IS NOT NULL AND ended < ?", (now - 86400,))
+        # forget sessions that ended (or could last be used) more than a day ago
+        c.execute(
+            "DELETE FROM web_sessions WHERE (ended IS NOT NULL AND ended < ?) OR created < ?",
+            (now - 86400, now - ABSOLUTE_S - 86400),
+        )
     return token
 
 
@@ -203,6 +206,12 @@ def begin_attempt(db: str | Path, user: str, client: str) -> Attempt:
             "INSERT OR REPLACE INTO sign_in_failures (user, client, failures, first_failure, locked_until) "
             "VALUES (?, ?, ?, ?, ?)",
             (user, client, failures, first, locked),
+        )
+        # forget other pairs whose failures and lock have run out
+        c.execute(
+            "DELETE FROM sign_in_failures WHERE NOT (user = ? AND client = ?) AND first_failure < ? "
+            "AND (locked_until IS NULL OR locked_until < ?)",
+            (user, client, now - FAILURE_WINDOW_S, now),
         )
     return Attempt(locked is None, failures, locked, newly)
 

@@ -27,6 +27,7 @@ def audit_log():
     except TrailmonError as exc:
         n, verified, problem = None, False, str(exc)
     entries = audit.entries(state()["store"] / "audit.jsonl")
+    head = f"{n}:{entries[-1]['hash']}" if verified and n else None  # to record outside the store
     if user_filter:
         entries = [e for e in entries if e.get("user") == user_filter]
     shown = list(reversed(entries))[:500]
@@ -37,6 +38,7 @@ def audit_log():
         total=len(entries),
         verified=verified,
         n=n,
+        head=head,
         problem=problem,
         user_filter=user_filter or "",
     )
