@@ -243,9 +243,8 @@ def test_crime_map_tracks_only_for_roles_that_may_view_trails(client, app, store
 
 
 def test_crime_map_wider_than_48_h_needs_a_justification(client, store, monkeypatch):
-    from trailmon.web.views import crimes
 
-    monkeypatch.setattr(crimes, "MAP_MAX_FIXES", 300)  # keeps the drawing quick
+    monkeypatch.setattr("trailmon.web._request.MAP_MAX_FIXES", 300)  # keeps the drawing quick
     with sqlite3.connect(store / "cases.sqlite") as con:  # a police.uk month-long window
         con.execute(
             "UPDATE crimes SET committed_from_ns = committed_from_ns - ?, committed_to_ns = committed_to_ns + ? "
@@ -268,10 +267,10 @@ def test_crime_map_thins_and_says_so_and_counts_the_fixes(client, store, monkeyp
     from trailmon.web.views import crimes
 
     sign_in(client, "ana")
-    full = audit_entries(store) and _map(client)
+    full = _map(client)
     n_full = audit_entries(store)[-1]["counts"]["fixes"]
     assert full.status_code == 200 and n_full > 40
-    monkeypatch.setattr(crimes, "MAP_MAX_FIXES", 20)
+    monkeypatch.setattr("trailmon.web._request.MAP_MAX_FIXES", 20)
     r = _map(client)
     assert "Tracks thinned" in r.text
     e = audit_entries(store)[-1]
@@ -329,3 +328,15 @@ def test_audit_page_fails_on_a_truncated_log_and_shows_the_head(client, store):
     (store / "audit.jsonl").write_text("".join(lines[:-10]))
     r = client.get("/audit")
     assert r.status_code == 200 and "cut off the end" in T(r) and 'class="error" id="verify"' in r.text
+
+
+def test_trail_map_thins_and_says_so(client, store, monkeypatch):
+    monkeypatch.setattr("trailmon.web._request.MAP_MAX_FIXES", 50)
+    sign_in(client, "ana")
+    form = {"from": "2026-07-14T08:00:00Z", "to": "2026-07-14T12:00:00Z", "purpose": "p"}
+    r = post(client, "/trail?subject=N02", form)
+    url = re.search(r'src="(/trail/map\?t=[^"]+)"', r.text).group(1).replace("&amp;", "&")
+    m = client.get(url)
+    assert m.status_code == 200 and "Tracks thinned" in m.text
+    e = audit_entries(store)[-1]
+    assert e["action"] == "map" and e["parameters"]["thinned"] is True and 0 < e["counts"]["fixes"] <= 52

@@ -47,6 +47,7 @@ def subject_map(
     crs: StoreCRS | None = None,
     max_gap_s: float = DEFAULT_MAX_GAP_S,
     radius_m: float = 100.0,
+    notes: list[str] | None = None,
 ):
     """Draw one subject over ``[t_from, t_to]`` with the crimes, hits, appointments and zones given.
 
@@ -81,6 +82,8 @@ def subject_map(
         Longest gap still interpolated, seconds; longer gaps are drawn dotted.
     radius_m : float, default 100.0
         Radius of crimes without their own, metres.
+    notes : list of str, optional
+        Plain-text lines added to the legend, e.g. that the track was thinned.
 
     Returns
     -------
@@ -186,6 +189,7 @@ def subject_map(
     ]
     if len(fx.t_s) == 0:
         rows.append("<i>no fixes inside the monitoring windows in this period</i>")
+    rows += [f'<i class="trailmon-note">{D.esc(n)}</i>' for n in notes or ()]
     D.legend(m, f"{sid}: {len(fx.t_s)} fixes", rows)
     folium.LayerControl(collapsed=False).add_to(m)
     return m

@@ -337,6 +337,36 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+MAP_MAX_FIXES = 10_000
+"""Most fixes one map of the app draws; tracks are thinned evenly above it, and the map says so."""
+
+
+def thin_trails(trails, a_s: float, b_s: float, max_fixes: int) -> tuple[object, int, int]:
+    """``trails`` with at most about ``max_fixes`` fixes in ``[a_s, b_s]``: every k-th fix of each subject.
+
+    Returns the trails, the fixes in the period before thinning and k (1: nothing thinned). Each
+    subject's last fix is kept, so a thinned track still ends where it ended.
+    """
+    import numpy as np
+
+    n_window = int(((trails.t_s >= a_s) & (trails.t_s <= b_s)).sum())
+    if n_window <= max_fixes:
+        return trails, n_window, 1
+    stride = -(-n_window // max_fixes)
+    rank = np.arange(trails.n_fixes) - np.repeat(trails.offsets[:-1], np.diff(trails.offsets))
+    last = np.zeros(trails.n_fixes, dtype=bool)
+    last[trails.offsets[1:][np.diff(trails.offsets) > 0] - 1] = True
+    return trails.select_fixes((rank % stride == 0) | last), n_window, stride
+
+
+def thinned_note(n_window: int, stride: int, max_fixes: int) -> str:
+    """The sentence a map shows when its track was thinned."""
+    return (
+        f"Tracks thinned: {n_window} fixes in the period, about one in {stride} drawn (at most {max_fixes} "
+        "per map); gaps between drawn fixes are wider than recorded."
+    )
+
+
 def _map_response(html: str) -> Response:
     """A self-contained map page: its own hash-based CSP, sandboxed even when opened as a page.
 

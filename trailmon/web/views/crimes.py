@@ -8,6 +8,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from trailmon.errors import InputError
 from trailmon.report._columns import EVIDENCE, GAPS, HITS
 from trailmon.store.cases import CaseStore
+from trailmon.web import _request as R
 from trailmon.web._request import (
     _HITS_OF_CRIME,
     OFFENCE_GROUPS,
@@ -22,14 +23,13 @@ from trailmon.web._request import (
     log,
     open_cases,
     page,
+    thin_trails,
+    thinned_note,
     trail_store,
 )
 from trailmon.web.auth import allowed
 
 bp = Blueprint("crimes", __name__)
-
-MAP_MAX_FIXES = 10_000
-"""Most fixes one crime map draws; tracks are thinned evenly above it, and the map says so."""
 
 MAP_MAX_SECONDS = 20.0
 """Most seconds a crime map may spend reading tracks before it draws none (and says so)."""
@@ -220,9 +220,9 @@ def crime_map_view():
 
     Tracks are drawn only for a role that may view trails, only within the crime window padded by
     the run's ``max_gap_s``, and, when that is wider than the 48 h cap, only with a justification
-    (``justify``, audited as for ``/trail``). At most :data:`MAP_MAX_FIXES` fixes are drawn (tracks
-    are thinned evenly above that) and reading stops counting after :data:`MAP_MAX_SECONDS`; the
-    map's legend says when either happened. The audit entry counts the fixes drawn.
+    (``justify``, audited as for ``/trail``). At most ``_request.MAP_MAX_FIXES`` fixes are drawn
+    (tracks are thinned evenly above that) and no tracks are drawn when reading them took longer
+    than :data:`MAP_MAX_SECONDS`; the map's legend says when either happened. The audit entry counts the fixes drawn.
     """
     import time
 
@@ -272,17 +272,10 @@ def crime_map_view():
     if draw and time.monotonic() - started > MAP_MAX_SECONDS:
         notes.append(f"Tracks not drawn: reading them took longer than {MAP_MAX_SECONDS:g} s.")
         trails, draw = trails.select_fixes(np.zeros(trails.n_fixes, dtype=bool)), False
-    elif draw and n_window > MAP_MAX_FIXES:
-        stride = -(-n_window // MAP_MAX_FIXES)
-        rank = np.arange(trails.n_fixes) - np.repeat(trails.offsets[:-1], np.diff(trails.offsets))
-        last = np.zeros(trails.n_fixes, dtype=bool)
-        ends = trails.offsets[1:][np.diff(trails.offsets) > 0] - 1
-        last[ends] = True
-        trails = trails.select_fixes((rank % stride == 0) | last)
-        notes.append(
-            f"Tracks thinned: {n_window} fixes in the window, about one in {stride} drawn "
-            f"(at most {MAP_MAX_FIXES} per map); gaps between drawn fixes are wider than recorded."
-        )
+    elif draw:
+        trails, n_window, stride = thin_trails(trails, a.value / 1e9, b.value / 1e9, R.MAP_MAX_FIXES)
+        if stride > 1:
+            notes.append(thinned_note(n_window, stride, R.MAP_MAX_FIXES))
     n_drawn = int(((trails.t_s >= a.value / 1e9) & (trails.t_s <= b.value / 1e9)).sum()) if draw else 0
     crime_row = {
         "crime_ref": ref,

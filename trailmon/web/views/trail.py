@@ -8,6 +8,7 @@ from itsdangerous import BadSignature
 
 from trailmon.errors import AccessRefusedError, InputError
 from trailmon.report._columns import TRAIL
+from trailmon.web import _request as R
 from trailmon.web._request import (
     DEFAULT_TZ,
     MAP_TOKEN_S,
@@ -22,6 +23,8 @@ from trailmon.web._request import (
     page,
     state,
     subject_id_arg,
+    thin_trails,
+    thinned_note,
     trail_store,
 )
 
@@ -105,11 +108,13 @@ def trail_map():
     sid = p["s"]
     ts = trail_store()
     trails = ts.read(t1, t2, [sid], halo_s=900.0)
-    m = subject_map(trails, sid, t1, t2, crs=ts.crs)
+    trails, n_window, stride = thin_trails(trails, t1.value / 1e9, t2.value / 1e9, R.MAP_MAX_FIXES)
+    notes = [thinned_note(n_window, stride, R.MAP_MAX_FIXES)] if stride > 1 else []
+    m = subject_map(trails, sid, t1, t2, crs=ts.crs, notes=notes)
     html = offline_html(m.get_root().render())
     from trailmon.map import _layers as L
 
-    n = len(L.subject_fixes(trails, sid, t1.value / 1e9, t2.value / 1e9, ts.crs).t_s)
+    n = len(L.subject_fixes(trails, sid, t1.value / 1e9, t2.value / 1e9, ts.crs).t_s)  # drawn
     log(
         "map",
         parameters={
@@ -118,6 +123,7 @@ def trail_map():
             "from": t1.isoformat(),
             "to": t2.isoformat(),
             "justify": p.get("j"),
+            "thinned": stride > 1,
         },
         subjects=[sid] if n else [],
         counts={"fixes": n},
