@@ -15,7 +15,9 @@ def add_parser(sub) -> None:
         "users",
         help="manage the web app's users and roles",
         description="Users of `trailmon serve`, kept in STORE/users.json (owner-only; passwords as salted "
-        "scrypt keys). Roles: " + ", ".join(ROLES) + ". Every change is written to the audit log.",
+        "scrypt keys). Roles: " + ", ".join(ROLES) + ". Passwords: 12+ characters, not one character "
+        "repeated, not a common password. Every change ends that user's web sessions at once and is written "
+        "to the audit log.",
     )
     p.add_argument("--store", type=Path, metavar="DIR", help="trail store folder (required)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
