@@ -14,6 +14,7 @@ server. It consults under the service identity ``trailmon-demo``.
 from __future__ import annotations
 
 import html
+import os
 import shutil
 from pathlib import Path
 
@@ -67,14 +68,30 @@ def make_inbox(src: Path, inbox: Path) -> int:
 
 def run_demo(out: str | Path, *, sample: str | Path | None = None, tiles: str | None = None,
              basemap: str | Path | None = None) -> dict:
-    """Run the demo into ``out``; returns a summary with the paths to look at."""
+    """Run the demo into ``out``; returns a summary with the paths to look at (every file owner-only)."""
+    old_umask = os.umask(0o077)  # everything the demo writes is owner-only (SPEC §9)
+    try:
+        summary = _run_demo(Path(out), Path(sample) if sample else sample_dir(), tiles, basemap)
+    finally:
+        os.umask(old_umask)
+    _private_tree(Path(out))
+    return summary
+
+
+def _private_tree(root: Path) -> None:
+    """Folders 0700 and files 0600 under ``root`` (and ``root`` itself)."""
+    os.chmod(root, 0o700)
+    for p in root.rglob("*"):
+        if not p.is_symlink():
+            os.chmod(p, 0o700 if p.is_dir() else 0o600)
+
+
+def _run_demo(out: Path, src: Path, tiles: str | None, basemap: str | Path | None) -> dict:
     from trailmon.map.basemap import read_basemap, resolve_base_layers
     from trailmon.nightly import run_nightly
     from trailmon.store.cases import CaseStore, default_db_path
     from trailmon.store.trails import TrailStore
 
-    src = Path(sample) if sample else sample_dir()
-    out = Path(out)
     marker = out / ".trailmon-demo"
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
@@ -164,8 +181,9 @@ def _crime_reports(store, out: Path, hits: pd.DataFrame, base: dict | None = Non
     chosen = crimes[(span_h <= MAX_WINDOW_H) & crimes["crime_ref"].astype(str).isin(hit_refs)]
     written = []
     for ref in chosen["crime_ref"].astype(str).head(MAX_CRIME_REPORTS):
-        res = run_crime_report(store, crimes_file, ref, out / "crimes" / f"crime-{ref}.html", user=DEMO_USER,
-                               purpose=DEMO_PURPOSE, tz=SAMPLE_TZ, **(base or {}))
+        path = out / "crimes" / f"crime-{_file_part(ref)}.html"
+        res = run_crime_report(store, crimes_file, ref, path, user=DEMO_USER, purpose=DEMO_PURPOSE, tz=SAMPLE_TZ,
+                               **(base or {}))
         written.append(res["outputs"][0])
     return written
 
@@ -184,7 +202,7 @@ def _subject_maps(store, out: Path, hits: pd.DataFrame, tiles=None, basemap=None
         t1, t2 = t - pd.Timedelta(hours=24), t + pd.Timedelta(hours=24)
         trails = store.read(t1, t2, [str(row.subject_id)], halo_s=900.0)
         m = subject_map(trails, str(row.subject_id), t1, t2, crs=store.crs, tiles=tiles, basemap=basemap)
-        path = out / "maps" / f"subject-{row.subject_id}.html"
+        path = out / "maps" / f"subject-{_file_part(row.subject_id)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_map(m, path)
         audit_run(store, user=DEMO_USER, purpose=DEMO_PURPOSE, action="map", kind="consultation",
@@ -193,6 +211,19 @@ def _subject_maps(store, out: Path, hits: pd.DataFrame, tiles=None, basemap=None
                   subjects=[str(row.subject_id)], counts={"fixes": int(trails.n_fixes)})
         written.append(str(path))
     return written
+
+
+def _file_part(text) -> str:
+    """A safe piece of a file name for an id from the input (no folders, dots or odd characters).
+
+    Ids from input files are data: ``../x`` or a 3,000-character id must not choose where a file goes.
+    """
+    import hashlib
+    import re
+
+    text = str(text)
+    part = re.sub(r"[^A-Za-z0-9_-]+", "_", text)[:40].strip("_") or "x"
+    return part if part == text else f"{part}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def _index_page(out: Path, summary: dict) -> Path:

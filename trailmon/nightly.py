@@ -30,6 +30,7 @@ nights processed one by one equal to one catch-up run with the same final ``as_o
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -395,8 +396,11 @@ class _Job:
             self.results[f["kind"]].append(res)
             if f["kind"] in ("crimes", "appointments", "zones") and len(res.rejected):
                 qname = f"{self.rid}-{f['kind']}-{f['sha256'][:8]}.csv"
+                from trailmon._cells import safe_text_frame  # spreadsheet-safe cells (SPEC §4)
+
                 write_bytes_atomic(
-                    self.store.path / "quarantine" / qname, res.rejected.to_csv(index=False).encode()
+                    self.store.path / "quarantine" / qname,
+                    safe_text_frame(res.rejected).to_csv(index=False).encode(),
                 )
                 f["quarantine"] = str(self.store.path / "quarantine" / qname)
 
@@ -683,8 +687,11 @@ def _as_of(value) -> pd.Timestamp:
 
 
 def _move(path: Path, folder: Path) -> Path:
-    """Move ``path`` into ``folder`` (kept name; a different file of that name there gets a suffix)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Move ``path`` into ``folder`` (kept name; a different file of that name there gets a suffix).
+
+    The folder is made owner-only (0700) and the moved file 0600, whatever modes the sender gave (SPEC §9).
+    """
+    make_private_dir(folder)
     dest = folder / path.name
     if dest.exists():
         if sha256_file(dest) == sha256_file(path):
@@ -692,6 +699,7 @@ def _move(path: Path, folder: Path) -> Path:
             return dest
         dest = folder / f"{path.stem}.{sha256_file(path)[:8]}{path.suffix}"
     shutil.move(str(path), str(dest))
+    os.chmod(dest, 0o600)
     return dest
 
 

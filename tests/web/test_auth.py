@@ -186,8 +186,8 @@ def test_users_cli(tmp_path, capsys, monkeypatch):
     assert code == 1 and "no user 'ana'" in err
     entries = audit.entries(store / "audit.jsonl")
     assert [(e["action"], e["kind"], e["parameters"]) for e in entries] == [
-        ("users add", "administration", {"name": "ana", "role": "analyst"}),
-        ("users remove", "administration", {"name": "ana"}),
+        ("users add", "administration", {"name": "ana", "role": "analyst", "sessions_ended": 0}),
+        ("users remove", "administration", {"name": "ana", "sessions_ended": 0}),
     ]
     assert audit.verify(store / "audit.jsonl") == 2
     with pytest.raises(SystemExit) as exc:

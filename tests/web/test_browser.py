@@ -185,3 +185,60 @@ def test_caseworker_qualifies_a_hit_and_the_auditor_finds_every_step(server, bro
     assert audit.verify(store / "audit.jsonl") == len(entries)
     q = [e for e in entries if e["action"] == "review qualify"]
     assert len(q) == 1 and q[0]["user"] == "rev" and q[0]["parameters"]["hit_id"] == hid
+
+
+HOSTILE_REF = "C02`;window.__xss=1;`${window.__xss=2}\\"
+HOSTILE_TEXT = '<img src=x onerror="window.__xss=3">`${window.__xss=4}`</script><script>window.__xss=5</script>'
+
+
+def test_a_hostile_crime_runs_no_script_in_page_or_map(server, browser, store):
+    """C02 renamed and described with script payloads: the page and its map show them as text and run none."""
+    import sqlite3
+    from urllib.parse import urlencode
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with sqlite3.connect(store / "cases.sqlite") as con:
+        for table in ("crimes", "hits", "gaps"):
+            con.execute(f"UPDATE {table} SET crime_ref = ? WHERE crime_ref = 'C02'", (HOSTILE_REF,))
+        con.execute("UPDATE crimes SET offence = ? WHERE crime_ref = ?", (HOSTILE_TEXT, HOSTILE_REF))
+        con.execute("UPDATE hits SET confidence = ? WHERE crime_ref = ?", (HOSTILE_TEXT, HOSTILE_REF))
+    drv, wait = browser, WebDriverWait(browser, 30)
+    drv.get(server + "/")
+    wait.until(EC.presence_of_element_located((By.ID, "username")))
+    drv.find_element(By.ID, "username").send_keys("ana")
+    drv.find_element(By.ID, "password").send_keys(PASSWORD)
+    drv.find_element(By.ID, "purpose").send_keys(HOSTILE_TEXT[:200])
+    drv.find_element(By.ID, "sign-in").click()
+    wait.until(EC.presence_of_element_located((By.ID, "who-user")))
+    drv.get(server + "/crime?" + urlencode({"ref": HOSTILE_REF}))
+    wait.until(EC.presence_of_element_located((By.ID, "crime-map")))
+    assert HOSTILE_REF in drv.find_element(By.TAG_NAME, "body").text  # shown, as text
+    assert drv.execute_script("return typeof window.__xss") == "undefined"
+
+    frame = drv.find_element(By.ID, "crime-map")
+    map_url = frame.get_attribute("src")
+    drv.switch_to.frame(frame)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".leaflet-container")))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.leaflet-interactive")) >= 3)
+    # open every tooltip and popup: their HTML is built from the hostile text
+    drv.execute_script(
+        "for (const el of document.querySelectorAll('path.leaflet-interactive')) {"
+        "  el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));"
+        "  el.dispatchEvent(new MouseEvent('click', {bubbles: true}));"
+        "}"
+    )
+    body = drv.find_element(By.TAG_NAME, "body").text
+    assert "window.__xss" in body  # the payload is on the map, as text
+    assert drv.execute_script("return typeof window.__xss") == "undefined"
+    drv.switch_to.default_content()
+    assert drv.execute_script("return typeof window.__xss") == "undefined"
+
+    # opened as a page of its own, the map is still sandboxed: an opaque origin, no cookie
+    drv.get(map_url)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".leaflet-container")))
+    assert drv.execute_script("return window.origin") == "null"
+    assert drv.execute_script("try { return document.cookie; } catch (e) { return 'blocked'; }") in ("", "blocked")
+    assert drv.execute_script("return typeof window.__xss") == "undefined"

@@ -181,8 +181,10 @@ def test_crime_map_is_offline_and_audited(client, store):
     assert "L.map(" in html and "leaflet" in html.lower()
     assert not re.search(r"""<(?:script|link)[^>]+(?:src|href)=["']?(?:https?:)?//""", html)  # no CDN
     assert "N03" in html and "N04" in html and "A1" in html
-    assert "script-src 'unsafe-inline'" in r.headers["Content-Security-Policy"]
-    assert "frame-ancestors 'self'" in r.headers["Content-Security-Policy"]
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'sha256-" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'self'" in csp
+    assert "sandbox allow-scripts" in csp and "allow-same-origin" not in csp  # sandboxed even as a page
     e = audit_entries(store)[-1]
     assert (e["action"], e["parameters"]["form"], e["subjects"]) == ("map", "crime", ["N03", "N04"])
     # a crime without hits still gets its scene map

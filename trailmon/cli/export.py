@@ -70,13 +70,12 @@ def run(args) -> int:
         purpose=purpose,
         extra={"recipient": args.recipient, "schema": schema["$id"], "schema_file": SCHEMA_PATH.name},
     )
-    write_table(frame.astype(object).where(frame.notna(), None), args.out, prov)
     by_type = (
         {str(k): int(v) for k, v in frame["event_type"].value_counts().sort_index().items()}
         if len(frame)
         else {}
     )
-    audit_run(
+    audit_run(  # the disclosure is recorded before the file exists (SPEC §9)
         store,
         user=user,
         purpose=purpose,
@@ -87,6 +86,7 @@ def run(args) -> int:
         counts={"records": len(frame), **by_type},
         recipient=args.recipient,
     )
+    write_table(frame.astype(object).where(frame.notna(), None), args.out, prov)
     emit(
         args,
         {

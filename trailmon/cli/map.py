@@ -36,7 +36,11 @@ def add_parser(sub) -> None:
         metavar="S",
         help="longest gap still interpolated, seconds (default 600)",
     )
-    p.add_argument("--justify", metavar="TEXT", help="why a subject map wider than 48 h is needed")
+    p.add_argument(
+        "--justify",
+        metavar="TEXT",
+        help="why a map wider than 48 h is needed (a subject period, or a crime window padded by --max-gap)",
+    )
     p.add_argument("--tz", metavar="ZONE", help="zone of times written without an offset")
     add_base_layer_args(p)
     p.add_argument("--out", required=True, type=Path, metavar="F.html")
@@ -194,8 +198,12 @@ def _subject(args, user: str, purpose: str) -> int:
 
 
 def _crime(args, user: str, purpose: str) -> int:
+    import pandas as pd
+
+    from trailmon.errors import AccessRefusedError
     from trailmon.io._time import check_tz
     from trailmon.io.crimes import distinct_crimes, read_crimes
+    from trailmon.map import _layers as L
     from trailmon.map import crime_map, save_map
     from trailmon.match.proximity import proximity
     from trailmon.report.runs import _plain, audit_run, pick_crime, quarantine_rejects, run_id
@@ -209,6 +217,15 @@ def _crime(args, user: str, purpose: str) -> int:
     crime_df = pick_crime(distinct_crimes(read.accepted), args.crime, args.crimes)
     crime = crime_df.iloc[0]
     radius = args.radius if args.radius is not None else 100.0
+    # the trail rules (SPEC §9): tracks within the crime window padded by max_gap, over 48 h only when justified
+    pad = pd.Timedelta(seconds=float(args.max_gap))
+    t_from, t_to = crime["committed_from"] - pad, crime["committed_to"] + pad
+    span = (t_to - t_from).total_seconds()
+    if span > MAX_WINDOW_S and not (args.justify and args.justify.strip()):
+        raise AccessRefusedError(
+            f"the crime window padded by --max-gap is {span / 3600:.1f} h, wider than the "
+            f"{MAX_WINDOW_S / 3600:.0f} h cap; give --justify TEXT (audited) to map the tracks over it"
+        )
     trails = store.read(crime["committed_from"], crime["committed_to"], halo_s=max(args.max_gap, 60.0))
     res = proximity(trails, crime_df, radius_m=radius, max_gap_s=args.max_gap, crs=store.crs)
     m = crime_map(
@@ -218,12 +235,15 @@ def _crime(args, user: str, purpose: str) -> int:
         res.evidence,
         radius_m=radius,
         max_gap_s=args.max_gap,
+        t_from=t_from,
+        t_to=t_to,
         crs=store.crs,
         tiles=args.tiles,
         basemap=_basemap(args, store),
     )
-    save_map(m, args.out)
     subjects = sorted(set(res.hits["subject_id"].astype(str)))
+    a_s, b_s = t_from.value / 1e9, t_to.value / 1e9
+    n_fixes = sum(len(L.subject_fixes(trails, s, a_s, b_s, store.crs).t_s) for s in subjects)
     params = {
         "form": "crime",
         "crime": args.crime,
@@ -231,14 +251,17 @@ def _crime(args, user: str, purpose: str) -> int:
         "crimes": str(args.crimes),
         "radius_m": radius,
         "max_gap_s": args.max_gap,
+        "from": t_from.isoformat(),
+        "to": t_to.isoformat(),
+        "justify": args.justify,
         "tiles": args.tiles,
         "basemap": args.basemap,
         "store": str(args.store),
         "out": str(args.out),
         "run_id": rid,
     }
-    counts = {"hits": len(res.hits), "evidence_rows": len(res.evidence)}
-    audit_run(
+    counts = {"hits": len(res.hits), "evidence_rows": len(res.evidence), "fixes": n_fixes}
+    audit_run(  # recorded before the file exists
         store,
         user=user,
         purpose=purpose,
@@ -248,6 +271,7 @@ def _crime(args, user: str, purpose: str) -> int:
         subjects=subjects,
         counts=counts,
     )
+    save_map(m, args.out)
     summary = {**counts, "subjects": subjects, "outputs": [str(args.out)]}
     if qpath:
         summary["quarantine"] = qpath

@@ -34,6 +34,20 @@ def add_parser(sub) -> None:
         action="store_true",
         help="send the session cookie over HTTPS only (set this behind a TLS reverse proxy)",
     )
+    p.add_argument(
+        "--host-name",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a host name the app answers to (repeatable; default localhost, 127.0.0.1, ::1); requests "
+        "with any other Host header are refused, which defeats DNS rebinding",
+    )
+    p.add_argument(
+        "--trust-proxy",
+        action="store_true",
+        help="take the client address from one reverse proxy's X-Forwarded-For (only when that proxy is "
+        "the only way in): sign-in throttling then counts per real client",
+    )
     p.add_argument("--threads", type=int, default=4, metavar="N", help="worker threads (default 4)")
     p.add_argument("--debug", action="store_true", help="show tracebacks on error")
     p.set_defaults(run=run, _parser=p)
@@ -89,7 +103,13 @@ def run(args) -> int:
         raise InputError("trailmon serve needs waitress and flask: pip install 'trailmon[web]'") from exc
     from trailmon.web import create_app
 
-    app = create_app(args.store, db=args.db, secure_cookies=args.secure_cookies)
+    app = create_app(
+        args.store,
+        db=args.db,
+        secure_cookies=args.secure_cookies,
+        host_names=args.host_name,
+        trust_proxy=args.trust_proxy,
+    )
     if not UsersFile(default_users_path(args.store)).list():
         print(
             f"warning: no users yet; add one with `trailmon users --store {args.store} add NAME --role ROLE`",

@@ -15,7 +15,9 @@ def add_parser(sub) -> None:
         "users",
         help="manage the web app's users and roles",
         description="Users of `trailmon serve`, kept in STORE/users.json (owner-only; passwords as salted "
-        "scrypt keys). Roles: " + ", ".join(ROLES) + ". Every change is written to the audit log.",
+        "scrypt keys). Roles: " + ", ".join(ROLES) + ". Passwords: 12+ characters, not one character "
+        "repeated, not a common password. Every change ends that user's web sessions at once and is written "
+        "to the audit log.",
     )
     p.add_argument("--store", type=Path, metavar="DIR", help="trail store folder (required)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
@@ -67,6 +69,9 @@ def run(args) -> int:
         lines = [f"{u['name']:24} {u['role']:17} {u['created'] or ''}" for u in rows]
         emit(args, {"users": rows}, lines or ["no users"])
         return 0
+    from trailmon.store.cases import default_db_path
+    from trailmon.web.sessions import end_user_sessions
+
     if args.action == "add":
         user = users.add(args.name, args.role, _password(args))
         params = {"name": user.name, "role": user.role}
@@ -75,6 +80,9 @@ def run(args) -> int:
         users.remove(args.name)
         params = {"name": args.name}
         line = f"user {args.name} removed from {users.path}"
+    # a new password, a new role or a removal ends every web session of that user at once
+    ended = end_user_sessions(default_db_path(store.path), args.name, f"users {args.action}")
+    params["sessions_ended"] = ended
     audit.append(
         store.audit_path,
         user=_login(),

@@ -20,9 +20,49 @@ UK_CENTRE = (54.0, -2.5)
 """Where a map with nothing to show is centred (WGS84 lat, lon)."""
 
 
+_JS_TEMPLATE = str.maketrans(
+    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "\r": "&#13;", "\n": "&#10;", "\x00": "\ufffd"}
+)
+
+
+def js_html(markup: str) -> str:
+    """HTML markup made inert inside a JavaScript template literal of an inline ``<script>``.
+
+    folium writes tooltip and popup HTML into template literals (`` `...` ``) of the page's inline
+    script, escaping at most the backticks. Every backtick, ``$`` (so no ``${...}`` substitution) and
+    backslash (so no escape that swallows the closing backtick) becomes its HTML character reference,
+    which Leaflet renders as the same character; so do CR and LF, which the HTML parser would otherwise
+    rewrite inside the script (and so change the script's hash in the page's CSP). ``markup`` must
+    already be HTML-safe (its text passed through :func:`esc`), so it holds no ``</script``. Every
+    map's tooltip, popup and label goes through this function.
+
+    Examples
+    --------
+    >>> js_html("<b>Y${alert(1)}</b> `x` " + chr(92))
+    '<b>Y&#36;{alert(1)}</b> &#96;x&#96; &#92;'
+    """
+    return str(markup).translate(_JS_TEMPLATE)
+
+
 def esc(v) -> str:
-    """HTML-escaped text."""
-    return _html.escape("" if v is None else str(v))
+    """Text escaped for HTML (text and quoted attributes) and for a JavaScript template literal.
+
+    Examples
+    --------
+    >>> esc('</script><img src=x onerror="a`${b}`">')
+    '&lt;/script&gt;&lt;img src=x onerror=&quot;a&#96;&#36;{b}&#96;&quot;&gt;'
+    """
+    return js_html(_html.escape("" if v is None else str(v), quote=True))
+
+
+def tooltip(markup: str):
+    """A folium tooltip of ready HTML, inert in its template literal (:func:`js_html`)."""
+    return folium.Tooltip(js_html(markup))
+
+
+def popup(markup: str, max_width: int = 360):
+    """A folium popup of ready HTML, inert in its template literal (:func:`js_html`)."""
+    return folium.Popup(js_html(markup), max_width=max_width)
 
 
 def new_map(title: str, tiles: str | None, points: list[tuple[np.ndarray, np.ndarray]]) -> folium.Map:
@@ -77,7 +117,7 @@ def draw_track(layer, seg: L.Segments, colours: np.ndarray, what: str) -> int:
             weight=L.GAP_WEIGHT[g],
             dash_array=L.GAP_DASH[g],
             opacity=0.9 if g < 2 else 0.6,
-            tooltip=tip,
+            tooltip=tooltip(tip),
         ).add_to(layer)
         n += 1
     return n
@@ -103,7 +143,7 @@ def draw_fixes(dots, circles, fx: L.Fixes, colours: np.ndarray, what: str) -> No
                 fill_opacity=0.08,
             ).add_to(circles)
         folium.CircleMarker(
-            loc, radius=3, color=str(colours[k]), weight=1, fill=True, fill_opacity=1.0, tooltip=tip
+            loc, radius=3, color=str(colours[k]), weight=1, fill=True, fill_opacity=1.0, tooltip=tooltip(tip)
         ).add_to(dots)
 
 
@@ -121,8 +161,8 @@ def draw_crime(layer, cf: dict, r_m: float, extra: str = "") -> None:
         weight=3,
         fill=True,
         fill_opacity=0.12,
-        popup=folium.Popup(text, max_width=360),
-        tooltip=f"crime {esc(cf['crime_ref'])}",
+        popup=popup(text),
+        tooltip=tooltip(f"crime {esc(cf['crime_ref'])}"),
     ).add_to(layer)
     folium.CircleMarker(loc, radius=4, color=L.CRIME_COLOUR, fill=True, fill_opacity=1.0).add_to(layer)
     label(layer, loc, cf["crime_ref"], L.CRIME_COLOUR)
@@ -173,7 +213,7 @@ def draw_evidence(layer, ev: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, col
             fill=True,
             fill_color=colour if kind == "fix" else "#ffffff",
             fill_opacity=1.0,
-            tooltip=tip,
+            tooltip=tooltip(tip),
         ).add_to(layer)
         label(layer, loc, str(row.label), colour)
         n += 1
@@ -193,7 +233,7 @@ def _iso_of(value) -> str:
 def draw_geofence(layer, row, crs: StoreCRS, colour: str, text: str, dash: str | None = None) -> bool:
     """A circle (``center_x_m, center_y_m, radius_m``) or a (multi)polygon ``geometry`` in store metres."""
     cx, cy, r = (_num(getattr(row, c, None)) for c in ("center_x_m", "center_y_m", "radius_m"))
-    popup = folium.Popup(text, max_width=360)
+    pop = popup(text)
     if np.isfinite(cx) and np.isfinite(cy) and np.isfinite(r):
         lon, lat = L.to_wgs84(crs, np.array([cx]), np.array([cy]))
         if not (np.isfinite(lon[0]) and np.isfinite(lat[0])):
@@ -206,7 +246,7 @@ def draw_geofence(layer, row, crs: StoreCRS, colour: str, text: str, dash: str |
             dash_array=dash,
             fill=True,
             fill_opacity=0.15,
-            popup=popup,
+            popup=pop,
         ).add_to(layer)
         return True
     geom = getattr(row, "geometry", None)
@@ -214,7 +254,7 @@ def draw_geofence(layer, row, crs: StoreCRS, colour: str, text: str, dash: str |
         return False
     g84 = shapely.transform(geom, lambda xy: np.column_stack(L.to_wgs84(crs, xy[:, 0], xy[:, 1])))
     style = {"color": colour, "weight": 3, "fillOpacity": 0.15, "dashArray": dash}
-    folium.GeoJson(shapely.geometry.mapping(g84), style_function=lambda _f, s=style: s, popup=popup).add_to(
+    folium.GeoJson(shapely.geometry.mapping(g84), style_function=lambda _f, s=style: s, popup=pop).add_to(
         layer
     )
     return True

@@ -15,13 +15,15 @@ are dropped instead of inlined, which keeps a small map near 300 kB instead of 1
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 from pathlib import Path
 
 from trailmon.errors import InputError
 
-__all__ = ["offline_html", "save_map"]
+__all__ = ["map_csp", "offline_html", "save_map", "with_csp"]
 
 LEAN_DROPPED = ("bootstrap", "fontawesome", "awesome-markers", "awesome.rotate")
 """Substrings of asset URLs that ``lean=True`` drops: used only by folium ``Icon`` markers and plugins.
@@ -31,6 +33,9 @@ jQuery stays: folium builds popup content with ``$``."""
 _SCRIPT = re.compile(r"""<script\b[^>]*\bsrc\s*=\s*["']([^"']+)["'][^>]*>\s*</script>""", re.I)
 _LINK = re.compile(r"""<link\b[^>]*\bhref\s*=\s*["']([^"']+)["'][^>]*/?>""", re.I)
 _EXTERNAL = re.compile(r"^(?:https?:)?//", re.I)
+_INLINE_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script", re.I | re.S)
+_TILE_URL = re.compile(r"""L\.tileLayer\(\s*["']((?:https?:)?//[^"'/]+)""", re.I)
+_CSP_META = re.compile(r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>\n?", re.I)
 
 
 def _assets() -> dict[str, str]:
@@ -42,6 +47,52 @@ def _assets() -> dict[str, str]:
             "install it with `pip install folium-offline`"
         ) from exc
     return _res
+
+
+def map_csp(html: str) -> str:
+    """The Content Security Policy of a self-contained map page (SPEC §9).
+
+    Scripts run only when they are one of the page's own inline scripts, each allowed by its
+    SHA-256 hash: a script element or event-handler attribute that hostile text managed to add
+    would not run. Nothing is fetched (``default-src 'none'``) except images from the origins
+    of the page's tile layers, when it has any; styles may be inline (folium and Leaflet use
+    style attributes); no form, no ``<base>``.
+
+    Examples
+    --------
+    >>> print(map_csp("<script>var a = 1;</script>"))  # doctest: +NORMALIZE_WHITESPACE
+    default-src 'none'; script-src 'sha256-...'; style-src 'unsafe-inline';
+    img-src data:; font-src data:; base-uri 'none'; form-action 'none'
+    """
+    hashes = []
+    for body in _INLINE_SCRIPT.findall(html):
+        body = body.replace("\r\n", "\n").replace("\r", "\n")  # as the HTML parser reads it
+        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
+        if f"'sha256-{digest}'" not in hashes:
+            hashes.append(f"'sha256-{digest}'")
+    tiles = []
+    for origin in _TILE_URL.findall(html):
+        origin = ("https:" + origin if origin.startswith("//") else origin).replace("{s}", "*")
+        if re.fullmatch(r"https?://[A-Za-z0-9.*:-]+(?::\d+)?", origin) and origin not in tiles:
+            tiles.append(origin)
+    return (
+        f"default-src 'none'; script-src {' '.join(hashes) or chr(39) + 'none' + chr(39)}; "
+        f"style-src 'unsafe-inline'; img-src data:{''.join(' ' + o for o in tiles)}; font-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
+def with_csp(html: str) -> str:
+    """The page with its :func:`map_csp` as a ``<meta http-equiv>`` at the top of ``<head>``.
+
+    A policy already there (from an earlier call) is replaced, so the hashes match the scripts.
+    """
+    html = _CSP_META.sub("", html)
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{map_csp(html)}">\n'
+    charset = re.search(r"<meta[^>]*charset[^>]*>\s*", html, re.I)
+    head = re.search(r"<head\b[^>]*>\s*", html, re.I)
+    at = charset.end() if charset else head.end() if head else 0
+    return html[:at] + meta + html[at:]
 
 
 def offline_html(html: str, *, lean: bool = True) -> str:
@@ -58,7 +109,8 @@ def offline_html(html: str, *, lean: bool = True) -> str:
     Returns
     -------
     str
-        The page with no ``http(s)://`` script or stylesheet reference left.
+        The page with no ``http(s)://`` script or stylesheet reference left, carrying its
+        Content Security Policy (:func:`with_csp`).
 
     Raises
     ------
@@ -95,7 +147,7 @@ def offline_html(html: str, *, lean: bool = True) -> str:
             return ""
         return "<style>" + body.replace("</style", "<\\/style") + "</style>"
 
-    return _LINK.sub(link, _SCRIPT.sub(script, html))
+    return with_csp(_LINK.sub(link, _SCRIPT.sub(script, html)))
 
 
 def save_map(m, path: str | Path, *, lean: bool = True) -> Path:

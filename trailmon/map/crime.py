@@ -53,6 +53,7 @@ def crime_map(
     crs: StoreCRS | None = None,
     tiles: str | None = None,
     basemap=None,
+    notes: list[str] | None = None,
 ):
     """Draw one crime: its circle, each hit subject's track within the window, evidence labelled A1 ….
 
@@ -80,6 +81,8 @@ def crime_map(
     basemap : BaseMap, optional
         An offline vector base map (:func:`trailmon.map.basemap.read_basemap`), drawn beneath the
         tracks; none by default.
+    notes : list of str, optional
+        Plain-text lines added to the legend, e.g. that a track was thinned or not drawn.
 
     Returns
     -------
@@ -139,12 +142,12 @@ def crime_map(
     ev_subject = ev["subject_id"].astype(str).to_numpy()
     for i, s in enumerate(subjects):
         colour = L.SUBJECT_COLOURS[i % len(L.SUBJECT_COLOURS)]
-        track = folium.FeatureGroup(name=f"Track {s}").add_to(m)
+        track = folium.FeatureGroup(name=f"Track {D.esc(s)}").add_to(m)
         D.draw_track(track, segs[s], np.full(len(segs[s].t0_s), colour, dtype=object), s)
         fx = fixes[s]
         # dots only: confidence circles go with the evidence fixes, where they matter
         D.draw_fixes(track, None, fx, np.full(len(fx.t_s), colour, dtype=object), s)
-        pts = folium.FeatureGroup(name=f"Evidence {s}").add_to(m)
+        pts = folium.FeatureGroup(name=f"Evidence {D.esc(s)}").add_to(m)
         mine = ev_subject == s
         D.draw_evidence(pts, ev[mine].reset_index(drop=True), ev_lon[mine], ev_lat[mine], colour)
         hr = h[h["subject_id"].astype(str).to_numpy() == s].iloc[0]
@@ -160,6 +163,7 @@ def crime_map(
     rows.append('<span style="font-weight:bold;">A1</span> evidence fix (hollow: first/last point of a pass)')
     if not subjects:
         rows.append("<i>no subject was within R during the window</i>")
+    rows += [f'<i class="trailmon-note">{D.esc(n)}</i>' for n in notes or ()]
     D.legend(m, f"crime {cf['crime_ref']} ({cf['offence']})", rows)
     folium.LayerControl(collapsed=False).add_to(m)
     return m

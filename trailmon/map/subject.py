@@ -49,6 +49,7 @@ def subject_map(
     crs: StoreCRS | None = None,
     max_gap_s: float = DEFAULT_MAX_GAP_S,
     radius_m: float = 100.0,
+    notes: list[str] | None = None,
 ):
     """Draw one subject over ``[t_from, t_to]`` with the crimes, hits, appointments and zones given.
 
@@ -86,6 +87,8 @@ def subject_map(
         Longest gap still interpolated, seconds; longer gaps are drawn dotted.
     radius_m : float, default 100.0
         Radius of crimes without their own, metres.
+    notes : list of str, optional
+        Plain-text lines added to the legend, e.g. that the track was thinned.
 
     Returns
     -------
@@ -192,6 +195,7 @@ def subject_map(
     ]
     if len(fx.t_s) == 0:
         rows.append("<i>no fixes inside the monitoring windows in this period</i>")
+    rows += [f'<i class="trailmon-note">{D.esc(n)}</i>' for n in notes or ()]
     D.legend(m, f"{sid}: {len(fx.t_s)} fixes", rows)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
@@ -250,11 +254,13 @@ def _statuses(attendance: pd.DataFrame | None) -> dict[str, str]:
 
 
 def _hit_text(hit_rows: pd.DataFrame, ref: str) -> str:
+    from trailmon.map import _draw as D
+
     rows = hit_rows[hit_rows["crime_ref"].astype(str).to_numpy() == ref]
     out = ""
     for r in rows.itertuples(index=False):
         out += (
             f"<br><b>hit</b>: closest {float(getattr(r, 'min_distance_m', np.nan)):.1f} m, "
-            f"{getattr(r, 'passes', '')} pass(es), confidence {getattr(r, 'confidence', '')}"
+            f"{D.esc(getattr(r, 'passes', ''))} pass(es), confidence {D.esc(getattr(r, 'confidence', ''))}"
         )
     return out

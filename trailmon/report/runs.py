@@ -32,8 +32,10 @@ def quarantine_rejects(store, result: ReadResult, rid: str) -> str | None:
     """Keep the rejected input rows of a run in ``STORE/quarantine/<run id>.csv``."""
     if not len(result.rejected):
         return None
+    from trailmon._cells import safe_text_frame  # spreadsheet-safe cells (SPEC §4)
+
     path = Path(store.path) / "quarantine" / f"{rid}.csv"
-    write_bytes_atomic(path, result.rejected.to_csv(index=False).encode())
+    write_bytes_atomic(path, safe_text_frame(result.rejected).to_csv(index=False).encode())
     return str(path)
 
 

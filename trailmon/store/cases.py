@@ -167,6 +167,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (subject_id, start_ns)
     );
     """,
+    # web sessions (server-side, revocable), sign-in throttling per (user, client), the audit chain head
+    """
+    CREATE TABLE web_sessions (
+        sid_hash TEXT PRIMARY KEY, user TEXT NOT NULL, role TEXT NOT NULL, stamp TEXT NOT NULL,
+        client TEXT, created REAL NOT NULL, last_seen REAL NOT NULL, ended REAL, end_reason TEXT
+    );
+    CREATE INDEX web_sessions_user ON web_sessions (user);
+    CREATE TABLE sign_in_failures (
+        user TEXT NOT NULL, client TEXT NOT NULL, failures INTEGER NOT NULL, first_failure REAL NOT NULL,
+        locked_until REAL, PRIMARY KEY (user, client)
+    );
+    CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1), entries INTEGER NOT NULL, last_hash TEXT NOT NULL, updated TEXT
+    );
+    """,
 )
 """Schema migrations, in order; ``PRAGMA user_version`` is the number applied."""
 

@@ -461,7 +461,9 @@ class TrailStore:
         quarantine_name = None
         if len(rejected):
             quarantine_name = f"quarantine/{ingest_id}.csv"
-            write_bytes_atomic(self.path / quarantine_name, rejected.to_csv(index=False).encode())
+            from trailmon._cells import safe_text_frame  # spreadsheet-safe cells (SPEC §4)
+
+            write_bytes_atomic(self.path / quarantine_name, safe_text_frame(rejected).to_csv(index=False).encode())
             new_files.append(quarantine_name)
         if crash:
             os._exit(17)  # test hook: die after writing files, before the commit point

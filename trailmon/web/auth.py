@@ -21,6 +21,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from trailmon.errors import InputError, StoreError
@@ -33,6 +34,7 @@ __all__ = [
     "UsersFile",
     "allowed",
     "default_users_path",
+    "check_password_policy",
     "hash_password",
     "verify_password",
 ]
@@ -67,6 +69,46 @@ KDF = {"name": "scrypt", "n": 2**14, "r": 8, "p": 1, "dklen": 32}
 """scrypt parameters of new passwords: 128 * r * N bytes = 16 MiB of memory per check."""
 
 FORMAT_VERSION = 1
+
+
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
+"""The shipped list of common passwords refused by :func:`check_password_policy` (one a line, lower case)."""
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip().lower() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def check_password_policy(password: str) -> None:
+    """Refuse a weak password (SPEC §9) with :class:`InputError` saying why.
+
+    A password has :data:`MIN_PASSWORD` to :data:`MAX_PASSWORD` characters, is not one character
+    repeated (``aaaaaaaaaaaa``, twelve spaces), is not all white space, and is not on the shipped
+    list of common passwords (:data:`COMMON_PASSWORDS_FILE`, compared without case and with
+    surrounding spaces removed).
+
+    Examples
+    --------
+    >>> check_password_policy("correct horse battery")
+    >>> check_password_policy("password1234")
+    Traceback (most recent call last):
+    ...
+    trailmon.errors.InputError: that password is on the list of common passwords; choose another
+    """
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        got = len(password) if isinstance(password, str) else type(password).__name__
+        raise InputError(
+            f"a password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters, got {got}; "
+            "choose a longer passphrase"
+        )
+    if not password.strip() or len(set(password)) == 1:
+        raise InputError("a password must not be one character repeated or only spaces; choose a passphrase")
+    if password.strip().lower() in _common_passwords():
+        raise InputError(
+            "that password is on the list of common passwords; choose another"
+        )
 
 
 def default_users_path(store: str | Path) -> Path:
@@ -104,14 +146,9 @@ def hash_password(password: str) -> dict:
     Raises
     ------
     InputError
-        For a password shorter than :data:`MIN_PASSWORD` or longer than :data:`MAX_PASSWORD` characters.
+        For a password that :func:`check_password_policy` refuses.
     """
-    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        got = len(password) if isinstance(password, str) else type(password).__name__
-        raise InputError(
-            f"a password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters, got {got}; "
-            "choose a longer passphrase"
-        )
+    check_password_policy(password)
     salt = secrets.token_bytes(16)
     return {"kdf": dict(KDF), "salt": salt.hex(), "key": _scrypt(password, salt, KDF).hex()}
 
@@ -245,6 +282,20 @@ class UsersFile:
             verify_password(password, _DUMMY)
             return None
         return User(name, record["role"]) if verify_password(password, record) else None
+
+    def stamp(self, name: str) -> tuple[str, str] | None:
+        """``(role, stamp)`` of ``name`` now, or None when there is no such user.
+
+        The stamp is the salt of the stored password: a new password, or removing and adding the
+        user again, gives a new one, which ends the user's web sessions.
+        """
+        try:
+            record = self._load()["users"].get(name) if isinstance(name, str) else None
+        except StoreError:
+            return None
+        if record is None or record.get("role") not in ROLES:
+            return None
+        return record["role"], str(record.get("salt", ""))
 
     def role_of(self, name: str) -> str | None:
         """The current role of ``name``, or None when the user no longer exists."""
