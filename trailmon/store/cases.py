@@ -411,13 +411,17 @@ def figures_changed(reviewed, now) -> list[str]:
 
 def _text_codes(values) -> np.ndarray:
     """Stable 64-bit codes of text values (None and NaN as ``""``), computed once per distinct value."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object).fillna(""), sort=False)
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if isinstance(s.dtype, pd.CategoricalDtype):  # codes as they are: no text per row
+        codes, uniques = s.cat.codes.to_numpy(np.int64), list(s.cat.categories)
+    else:
+        codes, uniques = pd.factorize(s, sort=False, use_na_sentinel=True)
+    # the last entry is for missing values (code -1), hashed as the empty text
     table = np.array(
         [
             int.from_bytes(hashlib.blake2b(str(u).encode(), digest_size=8).digest(), "little", signed=True)
-            for u in uniques
-        ]
-        + [0],
+            for u in [*uniques, ""]
+        ],
         dtype=np.int64,
     )
     return table[codes]
@@ -436,8 +440,8 @@ def _time_ns(frame: pd.DataFrame) -> np.ndarray:
     return ns
 
 
-def _evidence_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """One int64 row per evidence row, at the precision of the figures (1 ms, 1 mm, 1e-8 degree)."""
+def _evidence_columns(frame: pd.DataFrame) -> list[np.ndarray]:
+    """The compared values of evidence rows as int64 columns, at the precision of the figures."""
     n = len(frame)
     cols = [_text_codes(frame[c]) for c in _EV_TEXT]
     cols.append(pd.to_numeric(frame["seq"], errors="coerce").fillna(-1).astype(np.int64).to_numpy())
@@ -450,18 +454,35 @@ def _evidence_matrix(frame: pd.DataFrame) -> np.ndarray:
         q[ok] = np.rint(v[ok] * scale).astype(np.int64)
         cols.append(q)
     # within_r is left out: it is distance_m <= radius, a coin flip for pass ends that lie on the circle
-    return np.ascontiguousarray(np.column_stack(cols)) if n else np.zeros((0, len(cols)), np.int64)
+    return cols
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over uint64 arrays (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _row_hashes(cols: list[np.ndarray], seed: int) -> np.ndarray:
+    h = np.full(len(cols[0]), np.uint64(seed), dtype=np.uint64)
+    for j, col in enumerate(cols):
+        h = _mix(h ^ (col.view(np.uint64) + np.uint64(0x9E3779B97F4A7C15 * (j + 1) % 2**64)))
+    return h
 
 
 def evidence_digests(evidence: pd.DataFrame, by: Iterable[str] = _HIT_KEY) -> dict[tuple, tuple[str, int]]:
-    """Digest and row count of the evidence rows of each hit: ``{key: (digest, rows)}``.
+    """Fingerprint and row count of the evidence rows of each hit: ``{key: (digest, rows)}``.
 
-    The digest is the first 128 bits (hex) of the SHA-256 of the hit's rows in a canonical order
-    (label, kind) at the precision the figures are compared at (times to the millisecond, metres
-    to the millimetre, degrees to 1e-8, speeds and headings to 1e-3; ``within_r`` follows from the
-    distance and the crime's radius), so the same evidence gives
-    the same digest whichever code path or row order produced it. ``evidence`` has the SPEC
-    evidence columns (``time`` as datetimes, or ``time_ns``) and the columns ``by``.
+    The fingerprint (32 hex digits) is a 128-bit multiset hash of the hit's rows: each row's
+    values, at the precision the figures are compared at (times to the millisecond, metres to
+    the millimetre, degrees to 1e-8, speeds and headings to 1e-3, texts exact; ``within_r``
+    follows from the distance and the crime's radius), are hashed twice with splitmix64 and the
+    row hashes summed per hit. So the same rows give the same fingerprint in any order and from
+    any code path, and any changed, added or removed row changes it (a detector of change, not a
+    cryptographic seal: the rows themselves are frozen with a verdict). Vectorised: a national
+    night's ~5 M rows take seconds. ``evidence`` has the SPEC evidence columns (``time`` as
+    datetimes, or ``time_ns``) and the columns ``by``.
 
     Examples
     --------
@@ -472,23 +493,31 @@ def evidence_digests(evidence: pd.DataFrame, by: Iterable[str] = _HIT_KEY) -> di
     >>> ev = pd.DataFrame([row]).rename(columns={"pass_": "pass"})
     >>> one = evidence_digests(ev, by=["hit_id"])
     >>> two = evidence_digests(ev.assign(distance_m=12.0004), by=["hit_id"])  # 0.4 mm: the same
-    >>> one == two, one[(1,)][1]
-    (True, 1)
+    >>> three = evidence_digests(ev.assign(distance_m=12.002), by=["hit_id"])  # 2 mm: changed
+    >>> one == two, one == three, one[(1,)][1]
+    (True, False, 1)
     """
     by = list(by)
     if not len(evidence):
         return {}
-    gid, keys = pd.MultiIndex.from_frame(evidence[by].astype(object)).factorize()
-    m = _evidence_matrix(evidence)
-    order = np.lexsort((m[:, 1], m[:, 0], gid))
-    m, g = m[order], gid[order]
-    bounds = np.flatnonzero(np.r_[True, g[1:] != g[:-1], True])
-    out: dict[tuple, tuple[str, int]] = {}
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        key = tuple(keys[int(g[a])])
-        key = tuple(int(v) if isinstance(v, np.integer) else v for v in key)
-        out[key] = (hashlib.sha256(m[a:b].tobytes()).hexdigest()[:32], int(b - a))
-    return out
+    gid = evidence.groupby(by, sort=False, observed=True, dropna=False).ngroup().to_numpy(np.int64)
+    cols = _evidence_columns(evidence)
+    h1, h2 = _row_hashes(cols, 0x5EED0001), _row_hashes(cols, 0x5EED0002)
+    n_groups = int(gid.max()) + 1
+    s1 = np.zeros(n_groups, dtype=np.uint64)
+    s2 = np.zeros(n_groups, dtype=np.uint64)
+    np.add.at(s1, gid, h1)
+    np.add.at(s2, gid, h2)
+    count = np.bincount(gid, minlength=n_groups)
+    firsts = np.full(n_groups, len(gid), dtype=np.int64)
+    np.minimum.at(firsts, gid, np.arange(len(gid), dtype=np.int64))
+    key_cols = [
+        [int(v) if isinstance(v, np.integer) else v for v in evidence[c].to_numpy(object)[firsts]] for c in by
+    ]
+    return {
+        tuple(col[k] for col in key_cols): (f"{int(s1[k]):016x}{int(s2[k]):016x}", int(count[k]))
+        for k in range(n_groups)
+    }
 
 
 _VERDICT_FIGURES = (
@@ -535,7 +564,7 @@ def _evidence_rows(evidence: pd.DataFrame) -> list[tuple]:
     return rows
 
 
-EMPTY_EVIDENCE_DIGEST = hashlib.sha256(b"").hexdigest()[:32]
+EMPTY_EVIDENCE_DIGEST = "0" * 32
 """The digest of a hit with no evidence rows."""
 
 
