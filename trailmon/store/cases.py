@@ -11,8 +11,12 @@ crimes             (force, crime_ref, crime_version)                every versio
 appointments       appointment_id                                   the latest content of each appointment
 zones              (zone_id, subject_id)                            the latest content of each zone
 hits               hit_id; unique (force, crime_ref, crime_version, one proximity hit, with its review state
-                   subject_id)
-evidence           (hit_id, label, kind)                            the supporting fixes of a hit
+                   subject_id)                                      and its evidence fingerprint and row count
+evidence           (hit_id, label, kind)                            evidence rows stored by trailmon before
+                                                                    the review history (none are added now)
+review_history     review_id; per hit and natural key               every verdict, with the figures and
+                                                                    evidence fingerprint it was given on
+review_evidence    (review_id, label, kind)                         evidence rows frozen with a verdict
 gaps               (force, crime_ref, crime_version, subject_id,    gaps near the scene
                    gap_start_ns)
 attendance         appointment_id                                   the latest outcome of an appointment
@@ -26,11 +30,29 @@ pending_spans      (none: a queue)                                  newly ingest
 =================  ===============================================  ==================================
 
 A crime re-sent with content (offence, location, window, radius) that differs from its latest
-stored version becomes a new version; an identical re-send changes nothing. Hits start
-``pending`` and a reviewer moves them to ``qualified`` or ``rejected``; a re-matched hit keeps
-its review state while it is still a hit, and one that is no longer found moves to
-``withdrawn_hits``. Times are stored as integer nanoseconds UTC. The schema version is
-``PRAGMA user_version``; :data:`MIGRATIONS` brings an older file up to date on open.
+stored version becomes a new version; an identical re-send changes nothing. Times are stored as
+integer nanoseconds UTC. The schema version is ``PRAGMA user_version``; :data:`MIGRATIONS` brings
+an older file up to date on open.
+
+**A verdict belongs to the figures it was given on (SPEC §8).** Hits start ``pending`` and a
+reviewer moves them to ``qualified`` or ``rejected``; each verdict is a ``review_history`` row
+holding who, when, the state, the reason, the hit's figures and its evidence fingerprint, with
+the evidence rows the reviewer was shown frozen in ``review_evidence``. A re-match that changes a
+reviewed hit's :data:`FIGURES` beyond 1 mm / 1 ms, or its evidence rows, sends it back to
+``pending`` with ``changed_since_review = 1``; the verdict is ended (``ended_why``), never
+deleted. A hit a re-match no longer finds moves to ``withdrawn_hits`` and its verdicts are
+ended ``withdrawn``. Exports and packs show a verdict only where :meth:`CaseStore.current_verdicts`
+finds it in force on the hit's current figures and evidence.
+
+**Evidence rows are not stored per night.** A national night has ~5 M evidence rows (~0.5 GB
+in SQLite, nearly a second copy of the day's fixes), and every one of them is a function of the
+trail store, the crime version and the run's parameters. So :meth:`CaseStore.apply_proximity`
+keeps per hit only a 128-bit fingerprint of its rows and their count
+(:func:`evidence_digests`, ~60 B a hit); the rows are computed again from the trail store
+when shown (:mod:`trailmon.report.case_evidence`, checked against the fingerprint) and frozen
+into ``review_evidence`` when the hit is reviewed, so a reviewed hit's evidence never changes
+under its verdict. Rows an older trailmon stored stay readable in ``evidence`` until their hit
+is re-matched; the migration froze those of reviewed hits with their verdicts.
 """
 
 from __future__ import annotations
@@ -1144,12 +1166,14 @@ class CaseStore:
             if not same or old["report_day"] != report_day or old["run_id"] != run_id:
                 updates.append((*vals, run_id, report_day, old["hit_id"]))
         if inserts:
+            inserts.sort(key=lambda row: row[:4])  # natural-key order: the unique index grows at its end
             c.executemany(
                 f"INSERT INTO hits (force, crime_ref, crime_version, subject_id, {', '.join(hit_cols)},"
                 f" run_id, report_day) VALUES ({','.join('?' * (len(hit_cols) + 6))})",
                 inserts,
             )
         if updates:
+            updates.sort(key=lambda row: row[-1])  # by hit id: the table's own order
             c.executemany(
                 f"UPDATE hits SET {', '.join(f'{col} = ?' for col in hit_cols)}, run_id = ?, report_day = ? "
                 "WHERE hit_id = ?",
