@@ -79,3 +79,23 @@ def test_frozen_at_review(root):  # noqa: F811
         assert int(v["evidence_frozen"]) == 1 and int(v["evidence_rows"]) == len(before)
         # a frozen verdict needs no trail store to be shown
         assert hit_evidence(cases, None, [hid]).status == {hid: "frozen"}
+
+
+@pytest.mark.parametrize(("delta_m", "shown"), [(0.0005, True), (0.5, False)])
+def test_export_and_pack_refuse_a_verdict_on_other_figures(root, delta_m, shown):  # noqa: F811
+    """A qualified hit whose stored figures differ from its verdict's (a file edited by hand, or written
+    by another tool) is neither exported nor shown in a supervision pack; within 1 mm it is."""
+    from trailmon.report.subject_pack import subject_pack
+
+    ts, cases = stores(root)
+    with cases:
+        hid = int(cases.hits().set_index("crime_ref").loc["K1", "hit_id"])
+        review_hit(cases, ts, hid, "qualified", user="rev")
+        with cases.transaction() as c:
+            c.execute("UPDATE hits SET min_distance_m = min_distance_m + ? WHERE hit_id = ?", (delta_m, hid))
+        assert (hid in cases.current_verdicts()) is shown
+        hits = [r["record_id"] for r in cases.case_records() if r["event_type"] == "proximity_hit"]
+        assert hits == ([f"hit:{hid}"] if shown else [])
+        pack = subject_pack(ts, cases, "S1", pd.Timestamp("2026-07-13T00:00Z"), pd.Timestamp("2026-07-15T00:00Z"))
+        assert (list(pack.hits["hit_id"]) == [hid] if shown else len(pack.hits) == 0)
+        assert (len(pack.evidence) > 0) is shown

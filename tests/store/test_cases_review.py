@@ -258,3 +258,15 @@ def test_migration_keeps_old_evidence_readable_and_verdicts(tmp_path):
         assert int(v2["evidence_rows"]) == 2 and len(cases.frozen_evidence([v2["review_id"]])) == 2
     with CaseStore(path) as cases:  # opening again changes nothing
         assert len(cases.review_history()) == 2
+
+
+def test_cohort_counts_a_changed_hit_as_pending(cases):
+    from trailmon.report.cohort import _case_events
+
+    _, ev = run(cases, trail(30.0), "r1")
+    hid = int(hit(cases)["hit_id"])
+    cases.review(hid, "qualified", user="rev", evidence=ev)
+    span = (T - 3600, T + 3600)
+    assert list(_case_events(cases, *span)["hits"]["review_state"]) == ["qualified"]
+    run(cases, trail(10.0), "r2")
+    assert list(_case_events(cases, *span)["hits"]["review_state"]) == ["pending"]
