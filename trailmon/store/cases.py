@@ -1054,49 +1054,52 @@ class CaseStore:
         ]
         found = {
             (str(f), str(r), int(v), str(s))
-            for f, r, v, s in zip(
-                hits["force"], hits["crime_ref"], hits["crime_version"], hits["subject_id"], strict=True
-            )
+            for f, r, v, s in zip(*(hits[name].to_numpy(object).tolist() for name in _HIT_KEY), strict=True)
         }
         digests = evidence_digests(evidence) if len(evidence) else {}
         now = utc_now()
         old_hits: dict[tuple, sqlite3.Row] = {}
-        for key in keys:
-            for old in c.execute(
-                "SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ?", key
-            ).fetchall():
-                nk = (old["force"], old["crime_ref"], int(old["crime_version"]), old["subject_id"])
-                if nk in found:
-                    old_hits[nk] = old
-                    continue
-                c.execute(
-                    "INSERT INTO withdrawn_hits VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        old["hit_id"],
-                        old["force"],
-                        old["crime_ref"],
-                        old["crime_version"],
-                        old["subject_id"],
-                        old["review_state"],
-                        old["reviewer"],
-                        old["review_reason"],
-                        run_id,
-                        now,
-                    ),
-                )
-                c.execute(
-                    "UPDATE review_history SET ended_at = ?, ended_run = ?, ended_why = 'withdrawn' "
-                    "WHERE hit_id = ? AND ended_at IS NULL",
-                    (now, run_id, old["hit_id"]),
-                )
-                c.execute("DELETE FROM hits WHERE hit_id = ?", (old["hit_id"],))
-                out["withdrawn"] += 1
-            c.execute("DELETE FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ?", key)
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS matched_now (force TEXT, crime_ref TEXT, crime_version INTEGER)")
+        c.execute("DELETE FROM temp.matched_now")
+        c.executemany("INSERT INTO temp.matched_now VALUES (?, ?, ?)", keys)
+        olds = c.execute(  # one query, the matched crimes driving the hits_crime index
+            "SELECT h.* FROM temp.matched_now m CROSS JOIN hits h ON h.force = m.force "
+            "AND h.crime_ref = m.crime_ref AND h.crime_version = m.crime_version"
+        ).fetchall()
+        c.execute("DELETE FROM temp.matched_now")
+        for old in olds:
+            nk = (old["force"], old["crime_ref"], int(old["crime_version"]), old["subject_id"])
+            if nk in found:
+                old_hits[nk] = old
+                continue
             c.execute(
-                "UPDATE crimes SET needs_match = 0, matched_run = ? WHERE force = ? AND crime_ref = ? "
-                "AND crime_version = ?",
-                (run_id, *key),
+                "INSERT INTO withdrawn_hits VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    old["hit_id"],
+                    old["force"],
+                    old["crime_ref"],
+                    old["crime_version"],
+                    old["subject_id"],
+                    old["review_state"],
+                    old["reviewer"],
+                    old["review_reason"],
+                    run_id,
+                    now,
+                ),
             )
+            c.execute(
+                "UPDATE review_history SET ended_at = ?, ended_run = ?, ended_why = 'withdrawn' "
+                "WHERE hit_id = ? AND ended_at IS NULL",
+                (now, run_id, old["hit_id"]),
+            )
+            c.execute("DELETE FROM hits WHERE hit_id = ?", (old["hit_id"],))
+            out["withdrawn"] += 1
+        c.executemany("DELETE FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ?", keys)
+        c.executemany(
+            "UPDATE crimes SET needs_match = 0, matched_run = ? WHERE force = ? AND crime_ref = ? "
+            "AND crime_version = ?",
+            [(run_id, *key) for key in keys],
+        )
         hit_cols = [
             "min_distance_m",
             "closest_time_ns",
@@ -1115,22 +1118,24 @@ class CaseStore:
         ]
         closest, first, last = _ns(hits["closest_time"]), _ns(hits["first_within"]), _ns(hits["last_within"])
         inserts, updates, legacy = [], [], []
-        for k, r in enumerate(hits.itertuples(index=False)):
-            key = (str(r.force), str(r.crime_ref), int(r.crime_version), str(r.subject_id))
+        col = {name: hits[name].to_numpy(object).tolist() for name in hits.columns}  # no per-row frame access
+        for k in range(len(hits)):
+            key = (str(col["force"][k]), str(col["crime_ref"][k]), int(col["crime_version"][k]),
+                   str(col["subject_id"][k]))
             digest, n_rows = digests.get(key, (EMPTY_EVIDENCE_DIGEST, 0))
             vals = (
-                _f(r.min_distance_m),
+                _f(col["min_distance_m"][k]),
                 closest[k],
                 first[k],
                 last[k],
-                _f(r.dwell_s),
-                int(r.passes),
-                int(r.n_fixes_within),
-                int(bool(r.between_fixes)),
-                _f(r.accuracy_m),
-                _s(r.confidence),
-                _f(r.coverage),
-                _s(r.flags) or "",
+                _f(col["dwell_s"][k]),
+                int(col["passes"][k]),
+                int(col["n_fixes_within"][k]),
+                int(bool(col["between_fixes"][k])),
+                _f(col["accuracy_m"][k]),
+                _s(col["confidence"][k]),
+                _f(col["coverage"][k]),
+                _s(col["flags"][k]) or "",
                 digest,
                 n_rows,
             )
