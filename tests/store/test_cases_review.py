@@ -270,3 +270,14 @@ def test_cohort_counts_a_changed_hit_as_pending(cases):
     assert list(_case_events(cases, *span)["hits"]["review_state"]) == ["qualified"]
     run(cases, trail(10.0), "r2")
     assert list(_case_events(cases, *span)["hits"]["review_state"]) == ["pending"]
+
+
+def test_erase_evidence_keeps_verdicts(cases):
+    _, ev = run(cases, trail(30.0), "r1")
+    hid = int(hit(cases)["hit_id"])
+    cases.review(hid, "qualified", user="rev", evidence=ev)
+    with cases.transaction() as c:
+        assert cases.erase_evidence(c, T0.value) == {"review_evidence": 1, "evidence": 0}  # the row before T0
+    v = cases.review_history([hid]).iloc[0]
+    assert len(cases.frozen_evidence([v["review_id"]])) == len(ev) - 1
+    assert hid in cases.current_verdicts()  # figures and fingerprint kept: the verdict still holds

@@ -1508,6 +1508,18 @@ class CaseStore:
             ids,
         )
 
+    def erase_evidence(self, c: sqlite3.Connection, before_ns: int) -> dict:
+        """Erase stored evidence rows (frozen with verdicts, or left by an older trailmon) older than ``before_ns``.
+
+        For retention (SPEC §8: a purge erases location data wherever trailmon keeps it); the
+        verdicts, their figures and fingerprints stay. Returns ``{"review_evidence", "evidence"}``
+        row counts erased.
+        """
+        out = {}
+        for table in ("review_evidence", "evidence"):
+            out[table] = c.execute(f"DELETE FROM {table} WHERE time_ns < ?", (int(before_ns),)).rowcount
+        return out
+
     def hits(self, *, subject: str | None = None, state: str | None = None) -> pd.DataFrame:
         """Hits with their crime and review state, by id."""
         where, params = [], []
