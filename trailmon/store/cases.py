@@ -251,6 +251,7 @@ _VOLATILE = {
     "needs_match",
     "reviewed_at",
     "evaluated_until_ns",
+    "review_id",
 }
 _MIN_NS = -(2**63) + 1
 _MAX_NS = 2**63 - 1
