@@ -266,7 +266,8 @@ def test_qualified_hit_whose_figures_change_is_not_exported(root, capsys):
     assert "evidence" in k1["changes"]["changed"]
     code, out, _ = cli(capsys, "review", "--store", store, "list", "--changed", "--user", "rev1")
     assert code == 0 and "changed_since_review" in out and "was qualified by rev1" in out
-    assert "K2" not in out and "min_distance_m 30.0" in out
+    assert "K2" not in out and "min_distance_m 30.000 -> 18.741" in out
+    assert "closest_time 2026-07-13T13:00:00.000Z ->" in out
     # the reviewer looks again and qualifies the new figures: exported again, history kept
     assert cli(capsys, "review", "--store", store, "qualify", str(ids["K1"]), "--user", "rev2")[0] == 0
     hits = [r for r in _export(capsys, root, "again.jsonl") if r["event_type"] == "proximity_hit"]

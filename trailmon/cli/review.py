@@ -149,7 +149,8 @@ def _change_lines(r: dict) -> list[str]:
         if name == "evidence":
             bits.append(f"evidence rows {d['reviewed']['rows']} -> {d['now']['rows']} (changed)")
         else:
-            bits.append(f"{name} {d['reviewed']} -> {d['now']}")
+            old, new = (f"{x:.3f}" if isinstance(x, float) else str(x) for x in (d["reviewed"], d["now"]))
+            bits.append(f"{name} {old} -> {new}")
     return ["       " + "; ".join(bits)]
 
 

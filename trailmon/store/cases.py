@@ -1421,8 +1421,9 @@ class CaseStore:
         """For each hit flagged ``changed_since_review``: the verdict it lost and what changed.
 
         Returns ``{hit_id: {"verdict": {state, reviewer, reason, reviewed_at, ended_at, ended_run},
-        "changed": {figure: {"reviewed": old, "now": new}}}}``; ``evidence`` appears among the
-        changes (rows and digest) when the evidence rows changed.
+        "changed": {figure: {"reviewed": old, "now": new}}}}`` (figures by their SPEC names, times
+        ISO 8601); ``evidence`` appears among the changes (rows and fingerprint) when the evidence
+        rows changed.
         """
         ids = [int(i) for i in hit_ids]
         if not ids:
@@ -1444,7 +1445,7 @@ class CaseStore:
             if v is None:
                 continue
             changed = {
-                name: {"reviewed": _shown(name, v[name]), "now": _shown(name, h[name])}
+                name.removesuffix("_ns"): {"reviewed": _shown(name, v[name]), "now": _shown(name, h[name])}
                 for name in figures_changed(v, h)
             }
             if v["evidence_digest"] != h["evidence_digest"]:
