@@ -1119,7 +1119,11 @@ class CaseStore:
         ]
         closest, first, last = _ns(hits["closest_time"]), _ns(hits["first_within"]), _ns(hits["last_within"])
         inserts, updates, legacy = [], [], []
-        col = {name: hits[name].to_numpy(object).tolist() for name in hits.columns}  # no per-row frame access
+        col = {  # column lists: no per-row frame access (times go through _ns above)
+            name: hits[name].to_numpy(object).tolist()
+            for name in (*_HIT_KEY, "min_distance_m", "dwell_s", "passes", "n_fixes_within", "between_fixes",
+                         "accuracy_m", "confidence", "coverage", "flags")
+        }
         for k in range(len(hits)):
             key = (str(col["force"][k]), str(col["crime_ref"][k]), int(col["crime_version"][k]),
                    str(col["subject_id"][k]))
