@@ -145,7 +145,9 @@ def subject_pack(
         )
         from trailmon.report.case_evidence import hit_evidence
 
-        evidence = hit_evidence(cases, trail_store, ids).rows  # frozen with each verdict
+        got = hit_evidence(cases, trail_store, ids)  # frozen with each verdict (or as matched)
+        shown = [h for h, st in got.status.items() if st in ("frozen", "stored", "computed")]
+        evidence = got.rows[got.rows["hit_id"].astype(int).isin(shown)].reset_index(drop=True)
     return SubjectPack(
         row, daily, ev["attendance"], ev["zone_events"], hits, evidence, states, trails, t0, t1
     )
