@@ -250,6 +250,12 @@ def test_migration_keeps_old_evidence_readable_and_verdicts(tmp_path):
         # the pending hit's rows stay where they were, readable until it is re-matched
         assert len(cases.frame("SELECT * FROM evidence WHERE hit_id = 2")) == 2
         assert cases.hits().set_index("hit_id").loc[2, "evidence_rows"] == 2
+        from trailmon.report.case_evidence import hit_evidence
+
+        shown = hit_evidence(cases, None, [1, 2])  # no trail store needed for either
+        assert shown.status == {1: "frozen", 2: "stored"}
+        assert list(shown.rows.groupby("hit_id").size()) == [2, 2]
+        assert list(shown.rows["easting"].astype(float)) == [-300.0, 300.0, -300.0, 300.0]
         # the migrated verdict is in force on the figures it was given on: still exported
         assert [r["record_id"] for r in cases.case_records()] == ["hit:1"]
         assert cases.current_verdicts() == {1}
