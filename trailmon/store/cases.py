@@ -532,7 +532,7 @@ def evidence_digests(evidence: pd.DataFrame, by: Iterable[str] = _HIT_KEY) -> di
     np.add.at(s2, gid, _mix(h ^ np.uint64(0xD6E8FEB86659FD93)))  # a second, different sum of the same rows
     count = np.bincount(gid, minlength=n_groups)
     key_cols = [
-        [int(v) if isinstance(v, np.integer) else v for v in evidence[c].to_numpy(object)[firsts]] for c in by
+        [int(v) if isinstance(v, np.integer) else v for v in evidence[c].iloc[firsts].tolist()] for c in by
     ]
     return {
         tuple(col[k] for col in key_cols): (f"{int(s1[k]):016x}{int(s2[k]):016x}", int(count[k]))
@@ -550,8 +550,8 @@ def _groups(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, np.ndarray]
     new = np.zeros(n, dtype=bool)
     new[0] = True
     for c in by:
-        v = frame[c].to_numpy()
-        new[1:] |= v[1:] != v[:-1]
+        v = frame[c]
+        new[1:] |= v.iloc[1:].reset_index(drop=True).ne(v.iloc[:-1].reset_index(drop=True)).fillna(True).to_numpy(bool)
     firsts = np.flatnonzero(new)
     keys = frame[by].iloc[firsts]
     if not keys.duplicated().any():
