@@ -166,16 +166,21 @@ def _computed(cases: CaseStore, trail_store, hits: pd.DataFrame) -> tuple[pd.Dat
             else:
                 status[hid] = "computed" if got[0] == stored[hid] else "changed"
         if len(ev):
-            hid = [
-                want.get((str(f), str(c), int(v), str(s)), -1)
-                for f, c, v, s in zip(ev["force"], ev["crime_ref"], ev["crime_version"], ev["subject_id"], strict=True)
-            ]
-            ev = ev.assign(hit_id=hid)
-            ev = ev[ev["hit_id"] >= 0]
+            key = ["force", "crime_ref", "crime_version", "subject_id"]
+            ids = pd.DataFrame(
+                {
+                    "force": grp["force"].astype(str).to_numpy(),
+                    "crime_ref": grp["crime_ref"].astype(str).to_numpy(),
+                    "crime_version": grp["crime_version"].astype(np.int64).to_numpy(),
+                    "subject_id": grp["subject_id"].astype(str).to_numpy(),
+                    "hit_id": grp["hit_id"].astype(np.int64).to_numpy(),
+                }
+            )
+            ev = ev.astype({"force": str, "crime_ref": str, "subject_id": str}).merge(ids, on=key, how="inner")
             t = pd.to_datetime(ev["time"], utc=True)
             ns = t.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
             rows = ev.assign(time_ns=ns, within_r=ev["within_r"].astype(bool).astype(np.int64))
-            out.append(rows[["hit_id", *EVIDENCE_COLUMNS]].astype(object))
+            out.append(rows[["hit_id", *EVIDENCE_COLUMNS]])
     return (pd.concat(out, ignore_index=True) if out else _empty_rows()), status
 
 
