@@ -1137,7 +1137,7 @@ class CaseStore:
             "evidence_rows",
         ]
         closest, first, last = _ns(hits["closest_time"]), _ns(hits["first_within"]), _ns(hits["last_within"])
-        inserts, updates, legacy = [], [], []
+        inserts, updates, touched, legacy = [], [], [], []
         col = {  # column lists: no per-row frame access (times go through _ns above)
             name: hits[name].to_numpy(object).tolist()
             for name in (*_HIT_KEY, "min_distance_m", "dwell_s", "passes", "n_fixes_within", "between_fixes",
@@ -1192,8 +1192,10 @@ class CaseStore:
                         (old["hit_id"],),
                     )
                     out["changed_since_review"] += 1
-            if not same or old["report_day"] != report_day or old["run_id"] != run_id:
+            if not same:
                 updates.append((*vals, run_id, report_day, old["hit_id"]))
+            elif old["report_day"] != report_day or old["run_id"] != run_id:
+                touched.append((run_id, report_day, old["hit_id"]))
         if inserts:
             inserts.sort(key=lambda row: row[:4])  # natural-key order: the unique index grows at its end
             c.executemany(
@@ -1208,6 +1210,9 @@ class CaseStore:
                 "WHERE hit_id = ?",
                 updates,
             )
+        if touched:  # matched again with the same figures: only the run and day change
+            touched.sort(key=lambda row: row[-1])
+            c.executemany("UPDATE hits SET run_id = ?, report_day = ? WHERE hit_id = ?", touched)
         if legacy:
             c.executemany("DELETE FROM evidence WHERE hit_id = ?", legacy)
         if len(gaps):
