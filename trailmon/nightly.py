@@ -634,7 +634,7 @@ class _Job:
         from trailmon.report.writers import make_provenance, write_table
 
         folder = make_private_dir(self.out / self.day)
-        tables = day_reports(self.cases, self.day)
+        tables = day_reports(self.cases, self.day, self.store)
         prov = make_provenance(
             "nightly",
             self.params,
@@ -755,8 +755,12 @@ def zone_periods(zone: pd.Series, limit_ns: int, tz: str = ZONE_TZ) -> tuple[np.
     return ps[keep], pe[keep]
 
 
-def day_reports(cases: CaseStore, day: str) -> dict[str, pd.DataFrame]:
-    """The frames of ``OUT/<day>/``: what the runs of that as-of day matched, SPEC columns."""
+def day_reports(cases: CaseStore, day: str, store=None) -> dict[str, pd.DataFrame]:
+    """The frames of ``OUT/<day>/``: what the runs of that as-of day matched, SPEC columns.
+
+    Evidence rows come from :func:`trailmon.report.case_evidence.hit_evidence` (frozen at review, else
+    computed from the trail store ``store``).
+    """
     h = cases.frame(
         "SELECT * FROM hits WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id", [day]
     )
@@ -780,15 +784,12 @@ def day_reports(cases: CaseStore, day: str) -> dict[str, pd.DataFrame]:
         },
         columns=HITS,
     )
-    e = cases.frame(
-        "SELECT h.crime_ref, h.crime_version, h.subject_id, e.* FROM evidence e JOIN hits h "
-        "USING (hit_id) WHERE h.report_day = ? ORDER BY h.crime_ref, h.crime_version, h.subject_id, "
-        "e.time_ns, e.seq",
-        [day],
-    )
-    evidence = e.drop(columns=["hit_id", "time_ns"]).assign(
-        time=ns_to_times(e["time_ns"]), within_r=e["within_r"].astype(bool)
-    )[EVIDENCE]
+    from trailmon.report.case_evidence import hit_evidence, spec_evidence
+
+    e = hit_evidence(cases, store, h["hit_id"]).rows
+    evidence = spec_evidence(e, h).sort_values(
+        ["crime_ref", "crime_version", "subject_id", "time", "seq"], kind="stable"
+    ).reset_index(drop=True)[EVIDENCE]
     g = cases.frame(
         "SELECT * FROM gaps WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id, gap_start_ns",
         [day],

@@ -208,3 +208,67 @@ def test_export_bad_extension(root, capsys):
         "p",
     )
     assert code == 1 and "use one of .csv, .jsonl" in err
+
+
+def late_fix_csv() -> str:
+    """S1 on day 1 at 13:00:30, 5 m from crime K1's scene: a fix sent late that changes K1's figures."""
+    from tests.test_nightly import DAY1, E0, N0, _ll
+
+    lat, lon = _ll(E0 + 20.0, N0 + 5.0)
+    t = DAY1 + pd.Timedelta(hours=13, seconds=30)
+    return (
+        "subject_id,timestamp,lat,lon,accuracy_m,fix_type\n"
+        f"S1,{t.strftime('%Y-%m-%dT%H:%M:%SZ')},{lat[0]:.10f},{lon[0]:.10f},10,gps\n"
+    )
+
+
+def _export(capsys, root, name):
+    out = root / name
+    code, _, err = cli(
+        capsys,
+        "export",
+        "--store",
+        str(root / "store"),
+        "--out",
+        str(out),
+        "--recipient",
+        "IOM panel",
+        "--user",
+        "om1",
+        "--purpose",
+        "briefing",
+    )
+    assert code == 0, err
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_qualified_hit_whose_figures_change_is_not_exported(root, capsys):
+    """Regression: a re-match that changed a qualified hit's figures left it qualified, and exported."""
+    store = str(root / "store")
+    _, out, _ = cli(capsys, "review", "--store", store, "list", "--json", "--user", "rev1")
+    ids = {h["crime_ref"]: h["hit_id"] for h in json.loads(out)["hits"]}
+    assert cli(capsys, "review", "--store", store, "qualify", str(ids["K1"]), "--user", "rev1")[0] == 0
+    assert cli(capsys, "review", "--store", store, "qualify", str(ids["K2"]), "--user", "rev1")[0] == 0
+    hits = [r for r in _export(capsys, root, "before.jsonl") if r["event_type"] == "proximity_hit"]
+    assert [r["crime_ref"] for r in hits] == ["K1", "K2"]
+    drop(root / "inbox", [("trails", "d1-late.csv", late_fix_csv())])
+    nightly(root, 3)
+    hits = [r for r in _export(capsys, root, "after.jsonl") if r["event_type"] == "proximity_hit"]
+    assert [r["crime_ref"] for r in hits] == ["K2"]  # K2's figures did not change: its verdict stands
+    _, out, _ = cli(capsys, "review", "--store", store, "list", "--json", "--user", "rev1")
+    got = {h["crime_ref"]: h for h in json.loads(out)["hits"]}
+    k1, k2 = got["K1"], got["K2"]
+    assert (k1["hit_id"], k1["review_state"], k1["changed_since_review"]) == (ids["K1"], "pending", True)
+    assert (k2["review_state"], k2["changed_since_review"], k2["changes"]) == ("qualified", False, None)
+    assert (k1["changes"]["verdict"]["state"], k1["changes"]["verdict"]["reviewer"]) == ("qualified", "rev1")
+    d = k1["changes"]["changed"]["min_distance_m"]
+    assert d["reviewed"] == pytest.approx(30.0, abs=0.01) and d["now"] < 25.0
+    assert "evidence" in k1["changes"]["changed"]
+    code, out, _ = cli(capsys, "review", "--store", store, "list", "--changed", "--user", "rev1")
+    assert code == 0 and "changed_since_review" in out and "was qualified by rev1" in out
+    assert "K2" not in out and "min_distance_m 30.000 -> 18.741" in out
+    assert "closest_time 2026-07-13T13:00:00.000Z ->" in out
+    # the reviewer looks again and qualifies the new figures: exported again, history kept
+    assert cli(capsys, "review", "--store", store, "qualify", str(ids["K1"]), "--user", "rev2")[0] == 0
+    hits = [r for r in _export(capsys, root, "again.jsonl") if r["event_type"] == "proximity_hit"]
+    assert [(r["crime_ref"], r["reviewer"]) for r in hits] == [("K1", "rev2"), ("K2", "rev1")]

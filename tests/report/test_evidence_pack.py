@@ -13,7 +13,9 @@ from tests.test_nightly import SUBJECTS, crimes_csv, daily_crime, drop, nightly,
 from trailmon._chromium import find_browser
 from trailmon.cli import main
 from trailmon.store import audit
+from trailmon.report.case_evidence import hit_evidence
 from trailmon.store.cases import CaseStore
+from trailmon.store.trails import TrailStore
 
 docx = pytest.importorskip("docx", reason="python-docx (a main dependency) is not installed")
 
@@ -75,7 +77,7 @@ def test_docx_pack_read_back(root, capsys):
     # positions table rows = the qualified hit's evidence rows
     with CaseStore(root / "store" / "cases.sqlite") as cases:
         h = cases.hits(state="qualified")
-        ev = cases.evidence_rows(h["hit_id"])
+        ev = hit_evidence(cases, TrailStore(root / "store"), h["hit_id"]).rows
     table = next(t for t in d.tables if t.rows[0].cells[0].text == "subject")
     rows = [[c.text for c in r.cells] for r in table.rows[1:]]
     assert len(rows) == len(ev) > 0

@@ -80,7 +80,8 @@ def test_refuses_newer_schema_and_other_files(tmp_path):
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(StoreError, match=rf"schema version {SCHEMA_VERSION + 1}, newer than this trailmon .* upgrade"):
+    newer = rf"schema version {SCHEMA_VERSION + 1}, newer than this trailmon .* upgrade trailmon"
+    with pytest.raises(StoreError, match=newer):
         CaseStore(path)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all" * 100)
@@ -201,16 +202,18 @@ def test_hits_upserted_keep_id_and_review_state(cases):
     got = _match(cases, closer, [("F", "K1", 1, 0, 0, -5, 5, 100.0)], "r3")
     assert got["updated"] == 1
     h = cases.hits().iloc[0]
-    assert (int(h["hit_id"]), h["review_state"], h["reviewer"]) == (hid, "qualified", "rev")
+    # new figures: the verdict was given on others, so the hit is pending again (SPEC §8)
+    assert (int(h["hit_id"]), h["review_state"], h["changed_since_review"]) == (hid, "pending", 1)
     assert float(h["min_distance_m"]) == pytest.approx(10.0)
-    assert len(cases.frame("SELECT * FROM evidence")) == 2  # replaced, not duplicated
+    assert len(cases.frame("SELECT * FROM evidence")) == 0  # computed on view, not stored per night
+    assert int(h["evidence_rows"]) == 2
     far = make_trail([(t - 60, -300.0, 3000.0), (t + 60, 300.0, 3000.0)])
     got = _match(cases, far, [("F", "K1", 1, 0, 0, -5, 5, 100.0)], "r4")
     assert (
         got["withdrawn"] == 1 and len(cases.hits()) == 0 and len(cases.frame("SELECT * FROM evidence")) == 0
     )
     w = cases.frame("SELECT * FROM withdrawn_hits")
-    assert (int(w["hit_id"].iloc[0]), w["review_state"].iloc[0]) == (hid, "qualified")
+    assert (int(w["hit_id"].iloc[0]), w["review_state"].iloc[0]) == (hid, "pending")
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,7 @@ def test_crime_page_shows_the_stored_answers(client, store):
         hits = cases.hits()
         hits = hits[hits["crime_ref"] == "C03"]
         n_ev = cases.frame(
-            "SELECT COUNT(*) FROM evidence JOIN hits USING (hit_id) WHERE crime_ref = 'C03'"
+            "SELECT SUM(evidence_rows) FROM hits WHERE crime_ref = 'C03'"  # rows are computed on view
         ).iat[0, 0]
     assert set(hits["subject_id"]) == {"N03", "N04"}
     for _, h in hits.iterrows():

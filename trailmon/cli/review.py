@@ -41,6 +41,8 @@ def add_parser(sub) -> None:
         "review",
         help="list hits; qualify or reject one",
         description="Hits start pending; a reviewer qualifies or rejects each (stable integer ids). "
+        "A verdict belongs to the figures and evidence it was given on: a re-match that changes them "
+        "sends the hit back to pending, flagged changed_since_review (list shows what changed). "
         "Only qualified hits are exported.",
     )
     _shared(p, top=True)
@@ -48,6 +50,11 @@ def add_parser(sub) -> None:
     a = actions.add_parser("list", help="list hits with their review state")
     a.add_argument("--state", choices=["pending", "qualified", "rejected"], help="only hits in this state")
     a.add_argument("--subject", metavar="S", help="only this subject's hits")
+    a.add_argument(
+        "--changed",
+        action="store_true",
+        help="only hits whose figures or evidence changed since their last verdict (changed_since_review)",
+    )
     _shared(a, top=False)
     a = actions.add_parser("qualify", help="qualify a pending hit")
     a.add_argument("id", type=int, metavar="ID")
@@ -75,29 +82,40 @@ def run(args) -> int:
     with CaseStore(args.db or default_db_path(store.path)) as cases:
         if args.action == "list":
             df = cases.hits(subject=args.subject, state=args.state)
-            rows = [_hit_row(r) for r in df.to_dict("records")]
+            if getattr(args, "changed", False):
+                df = df[df["changed_since_review"].astype(int) == 1]
+            changes = cases.changes_since_review(df["hit_id"]) if len(df) else {}
+            rows = [_hit_row(r, changes.get(int(r["hit_id"]))) for r in df.to_dict("records")]
             audit_run(
                 store,
                 user=user,
                 purpose=REVIEW_PURPOSE,
                 action="review list",
                 kind="consultation",
-                parameters={"state": args.state, "subject": args.subject},
+                parameters={
+                    "state": args.state,
+                    "subject": args.subject,
+                    "changed": bool(getattr(args, "changed", False)),
+                },
                 subjects=sorted({r["subject_id"] for r in rows}),
                 counts={"hits": len(rows)},
             )
             lines = [
                 f"{'id':>5}  {'state':9}  {'crime':24} {'v':>2}  {'subject':12} {'min m':>9}  confidence"
             ]
-            lines += [
-                f"{r['hit_id']:>5}  {r['review_state']:9}  {r['crime_ref']:24} {r['crime_version']:>2}  "
-                f"{r['subject_id']:12} {r['min_distance_m']:9.3f}  {r['confidence']}"
-                for r in rows
-            ]
+            for r in rows:
+                lines.append(
+                    f"{r['hit_id']:>5}  {r['review_state']:9}  {r['crime_ref']:24} {r['crime_version']:>2}  "
+                    f"{r['subject_id']:12} {r['min_distance_m']:9.3f}  {r['confidence']}"
+                    + ("  changed_since_review" if r["changed_since_review"] else "")
+                )
+                lines += _change_lines(r)
             emit(args, {"hits": rows}, lines if rows else ["no hits"])
             return 0
+        from trailmon.report.case_evidence import review_hit
+
         state = "qualified" if args.action == "qualify" else "rejected"
-        hit = cases.review(args.id, state, user=user, reason=getattr(args, "reason", None))
+        hit = review_hit(cases, store, args.id, state, user=user, reason=getattr(args, "reason", None))
     audit_run(
         store,
         user=user,
@@ -120,7 +138,23 @@ def run(args) -> int:
     return 0
 
 
-def _hit_row(r: dict) -> dict:
+def _change_lines(r: dict) -> list[str]:
+    """``was qualified by rev at T; min_distance_m 30.000 -> 10.000; evidence 2 -> 3 rows``."""
+    c = r.get("changes")
+    if not c:
+        return []
+    v = c["verdict"]
+    bits = [f"was {v['state']} by {v['reviewer']} at {v['reviewed_at']}"]
+    for name, d in c["changed"].items():
+        if name == "evidence":
+            bits.append(f"evidence rows {d['reviewed']['rows']} -> {d['now']['rows']} (changed)")
+        else:
+            old, new = (f"{x:.3f}" if isinstance(x, float) else str(x) for x in (d["reviewed"], d["now"]))
+            bits.append(f"{name} {old} -> {new}")
+    return ["       " + "; ".join(bits)]
+
+
+def _hit_row(r: dict, changes: dict | None = None) -> dict:
     from trailmon.store.cases import _iso
 
     return {
@@ -141,4 +175,6 @@ def _hit_row(r: dict) -> dict:
         "reviewed_at": r["reviewed_at"],
         "device_id": r.get("device_id") or None,  # of the monitoring window holding the closest approach
         "device_serial": r.get("device_serial") or None,
+        "changed_since_review": bool(r.get("changed_since_review")),
+        "changes": changes,
     }

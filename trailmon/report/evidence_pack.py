@@ -210,6 +210,11 @@ def _pick_hits(cases, crime: dict, subjects: list[str]) -> pd.DataFrame:
                 f"{crime['crime_version']}) is {row['review_state']}: only qualified hits go into an "
                 f"evidence pack; {how}"
             )
+        if int(row["hit_id"]) not in cases.current_verdicts([int(row["hit_id"])]):
+            raise InputError(
+                f"hit {row['hit_id']} (subject {s!r}) was qualified on figures a later match changed; "
+                "review it again before it goes into an evidence pack"
+            )
         out.append(row)
     return pd.DataFrame(out).reset_index(drop=True)
 
@@ -352,7 +357,9 @@ def evidence_pack(
         raise InputError(f"prefix must be a short text without slashes, got {prefix!r}")
     crime = _crime_version(cases, str(crime_ref), force, version)
     hits = _pick_hits(cases, crime, subjects)
-    ev = cases.evidence_rows(hits["hit_id"].astype(int))
+    from trailmon.report.case_evidence import hit_evidence
+
+    ev = hit_evidence(cases, store, hits["hit_id"].astype(int)).rows  # frozen with each verdict
     run_ids = list(dict.fromkeys(str(r) for r in hits["run_id"] if r))
     params, files = _run_info(cases, run_ids, crime.get("received_run"))
     radius = float(crime["radius_m"]) if crime.get("radius_m") is not None and np.isfinite(

@@ -55,9 +55,10 @@ class SubjectPack(NamedTuple):
     zone_events: pd.DataFrame
     """Zone events starting in the period (case store ``zone_events``)."""
     hits: pd.DataFrame
-    """Qualified hits whose crime window overlaps the period, with the crime."""
+    """Qualified hits whose crime window overlaps the period, with the crime (only verdicts given on the
+    hits' current figures and evidence, SPEC §8)."""
     evidence: pd.DataFrame
-    """Evidence rows of those hits."""
+    """Evidence rows of those hits, as frozen with their verdicts."""
     hit_states: dict
     """Counts of this subject's hits in the period by review state."""
     trails: Trails
@@ -129,6 +130,8 @@ def subject_pack(
         for st in ("pending", "qualified", "rejected")
     }
     q = h[h["review_state"] == "qualified"] if len(h) else h
+    if len(q):  # only verdicts given on the current figures and evidence (SPEC §8)
+        q = q[q["hit_id"].astype(int).isin(cases.current_verdicts(q["hit_id"]))]
     hits = pd.DataFrame()
     evidence = pd.DataFrame()
     if len(q):
@@ -140,9 +143,11 @@ def subject_pack(
             f"WHERE h.hit_id IN ({marks}) ORDER BY c.committed_from_ns, h.hit_id",
             ids,
         )
-        evidence = cases.frame(
-            f"SELECT * FROM evidence WHERE hit_id IN ({marks}) ORDER BY hit_id, time_ns, seq, kind", ids
-        )
+        from trailmon.report.case_evidence import hit_evidence
+
+        got = hit_evidence(cases, trail_store, ids)  # frozen with each verdict (or as matched)
+        shown = [h for h, st in got.status.items() if st in ("frozen", "stored", "computed")]
+        evidence = got.rows[got.rows["hit_id"].astype(int).isin(shown)].reset_index(drop=True)
     return SubjectPack(
         row, daily, ev["attendance"], ev["zone_events"], hits, evidence, states, trails, t0, t1
     )

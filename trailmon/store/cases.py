@@ -11,8 +11,12 @@ crimes             (force, crime_ref, crime_version)                every versio
 appointments       appointment_id                                   the latest content of each appointment
 zones              (zone_id, subject_id)                            the latest content of each zone
 hits               hit_id; unique (force, crime_ref, crime_version, one proximity hit, with its review state
-                   subject_id)
-evidence           (hit_id, label, kind)                            the supporting fixes of a hit
+                   subject_id)                                      and its evidence fingerprint and row count
+evidence           (hit_id, label, kind)                            evidence rows stored by trailmon before
+                                                                    the review history (none are added now)
+review_history     review_id; per hit and natural key               every verdict, with the figures and
+                                                                    evidence fingerprint it was given on
+review_evidence    (review_id, label, kind)                         evidence rows frozen with a verdict
 gaps               (force, crime_ref, crime_version, subject_id,    gaps near the scene
                    gap_start_ns)
 attendance         appointment_id                                   the latest outcome of an appointment
@@ -26,15 +30,34 @@ pending_spans      (none: a queue)                                  newly ingest
 =================  ===============================================  ==================================
 
 A crime re-sent with content (offence, location, window, radius) that differs from its latest
-stored version becomes a new version; an identical re-send changes nothing. Hits start
-``pending`` and a reviewer moves them to ``qualified`` or ``rejected``; a re-matched hit keeps
-its review state while it is still a hit, and one that is no longer found moves to
-``withdrawn_hits``. Times are stored as integer nanoseconds UTC. The schema version is
-``PRAGMA user_version``; :data:`MIGRATIONS` brings an older file up to date on open.
+stored version becomes a new version; an identical re-send changes nothing. Times are stored as
+integer nanoseconds UTC. The schema version is ``PRAGMA user_version``; :data:`MIGRATIONS` brings
+an older file up to date on open.
+
+**A verdict belongs to the figures it was given on (SPEC §8).** Hits start ``pending`` and a
+reviewer moves them to ``qualified`` or ``rejected``; each verdict is a ``review_history`` row
+holding who, when, the state, the reason, the hit's figures and its evidence fingerprint, with
+the evidence rows the reviewer was shown frozen in ``review_evidence``. A re-match that changes a
+reviewed hit's :data:`FIGURES` beyond 1 mm / 1 ms, or its evidence rows, sends it back to
+``pending`` with ``changed_since_review = 1``; the verdict is ended (``ended_why``), never
+deleted. A hit a re-match no longer finds moves to ``withdrawn_hits`` and its verdicts are
+ended ``withdrawn``. Exports and packs show a verdict only where :meth:`CaseStore.current_verdicts`
+finds it in force on the hit's current figures and evidence.
+
+**Evidence rows are not stored per night.** A national night has ~5 M evidence rows (~0.5 GB
+in SQLite, nearly a second copy of the day's fixes), and every one of them is a function of the
+trail store, the crime version and the run's parameters. So :meth:`CaseStore.apply_proximity`
+keeps per hit only a 128-bit fingerprint of its rows and their count
+(:func:`evidence_digests`, ~60 B a hit); the rows are computed again from the trail store
+when shown (:mod:`trailmon.report.case_evidence`, checked against the fingerprint) and frozen
+into ``review_evidence`` when the hit is reviewed, so a reviewed hit's evidence never changes
+under its verdict. Rows an older trailmon stored stay readable in ``evidence`` until their hit
+is re-matched; the migration froze those of reviewed hits with their verdicts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -182,6 +205,49 @@ MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY CHECK (id = 1), entries INTEGER NOT NULL, last_hash TEXT NOT NULL, updated TEXT
     );
     """,
+    # verdicts tied to figures (SPEC §8): review history with the figures and evidence each verdict was
+    # given on, changed_since_review, per-hit evidence digests (evidence rows are computed on view)
+    """
+    ALTER TABLE hits ADD COLUMN changed_since_review INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hits ADD COLUMN review_id INTEGER;
+    ALTER TABLE hits ADD COLUMN evidence_digest TEXT;
+    ALTER TABLE hits ADD COLUMN evidence_rows INTEGER;
+    CREATE TABLE review_history (
+        review_id INTEGER PRIMARY KEY AUTOINCREMENT, hit_id INTEGER NOT NULL,
+        force TEXT NOT NULL, crime_ref TEXT NOT NULL, crime_version INTEGER NOT NULL, subject_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('qualified', 'rejected')), reviewer TEXT, reason TEXT,
+        reviewed_at TEXT, run_id TEXT,
+        min_distance_m REAL, closest_time_ns INTEGER, first_within_ns INTEGER, last_within_ns INTEGER,
+        dwell_s REAL, passes INTEGER, n_fixes_within INTEGER, between_fixes INTEGER, accuracy_m REAL,
+        confidence TEXT, coverage REAL, flags TEXT,
+        evidence_rows INTEGER, evidence_digest TEXT, evidence_frozen INTEGER NOT NULL DEFAULT 0,
+        ended_at TEXT, ended_run TEXT,
+        ended_why TEXT CHECK (ended_why IS NULL OR ended_why IN ('changed_since_review', 'withdrawn'))
+    );
+    CREATE INDEX review_history_key ON review_history (force, crime_ref, crime_version, subject_id);
+    CREATE INDEX review_history_hit ON review_history (hit_id);
+    CREATE TABLE review_evidence (
+        review_id INTEGER NOT NULL REFERENCES review_history (review_id),
+        label TEXT NOT NULL, kind TEXT NOT NULL, pass TEXT, seq INTEGER, time_ns INTEGER, lat REAL, lon REAL,
+        easting REAL, northing REAL, distance_m REAL, within_r INTEGER, accuracy_m REAL, speed_kmh REAL,
+        heading_deg REAL, fix_type TEXT, flags TEXT,
+        PRIMARY KEY (review_id, label, kind)
+    );
+    INSERT INTO review_history (hit_id, force, crime_ref, crime_version, subject_id, state, reviewer, reason,
+        reviewed_at, run_id, min_distance_m, closest_time_ns, first_within_ns, last_within_ns, dwell_s, passes,
+        n_fixes_within, between_fixes, accuracy_m, confidence, coverage, flags, evidence_rows, evidence_frozen)
+        SELECT hit_id, force, crime_ref, crime_version, subject_id, review_state, reviewer, review_reason,
+        reviewed_at, run_id, min_distance_m, closest_time_ns, first_within_ns, last_within_ns, dwell_s, passes,
+        n_fixes_within, between_fixes, accuracy_m, confidence, coverage, flags,
+        (SELECT COUNT(*) FROM evidence e WHERE e.hit_id = hits.hit_id), 1
+        FROM hits WHERE review_state != 'pending' ORDER BY hit_id;
+    UPDATE hits SET review_id = (SELECT r.review_id FROM review_history r WHERE r.hit_id = hits.hit_id)
+        WHERE review_state != 'pending';
+    INSERT INTO review_evidence SELECT r.review_id, e.label, e.kind, e.pass, e.seq, e.time_ns, e.lat, e.lon,
+        e.easting, e.northing, e.distance_m, e.within_r, e.accuracy_m, e.speed_kmh, e.heading_deg, e.fix_type,
+        e.flags FROM evidence e JOIN review_history r ON r.hit_id = e.hit_id;
+    UPDATE hits SET evidence_rows = (SELECT COUNT(*) FROM evidence e WHERE e.hit_id = hits.hit_id);
+    """,
 )
 """Schema migrations, in order; ``PRAGMA user_version`` is the number applied."""
 
@@ -216,6 +282,7 @@ _VOLATILE = {
     "needs_match",
     "reviewed_at",
     "evaluated_until_ns",
+    "review_id",
 }
 _MIN_NS = -(2**63) + 1
 _MAX_NS = 2**63 - 1
@@ -345,6 +412,254 @@ def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
+# -- verdicts tied to figures (SPEC §8) ------------------------------------------------------------
+FIGURES: tuple[tuple[str, float | None], ...] = (
+    ("min_distance_m", 1e-3),
+    ("closest_time_ns", 1e6),
+    ("first_within_ns", 1e6),
+    ("last_within_ns", 1e6),
+    ("dwell_s", 1e-3),
+    ("passes", 0.0),
+    ("n_fixes_within", 0.0),
+    ("between_fixes", 0.0),
+    ("confidence", None),
+)
+"""The figures a verdict is given on (SPEC §8), each with the change it tolerates: 1 mm, 1 ms
+(times in ns), 1 ms of dwell, exact counts and flags, the same confidence word."""
+
+EVIDENCE_COLUMNS = (
+    "label",
+    "kind",
+    "pass",
+    "seq",
+    "time_ns",
+    "lat",
+    "lon",
+    "easting",
+    "northing",
+    "distance_m",
+    "within_r",
+    "accuracy_m",
+    "speed_kmh",
+    "heading_deg",
+    "fix_type",
+    "flags",
+)
+"""The stored columns of an evidence row (beside ``hit_id`` or ``review_id``)."""
+
+_EV_TEXT = ("label", "kind", "pass", "fix_type", "flags")
+_EV_SCALED = (
+    ("lat", 1e8),
+    ("lon", 1e8),
+    ("easting", 1e3),
+    ("northing", 1e3),
+    ("distance_m", 1e3),
+    ("accuracy_m", 1e3),
+    ("speed_kmh", 1e3),
+    ("heading_deg", 1e3),
+)
+_NONE_CODE = np.int64(-(2**63))
+_HIT_KEY = ("force", "crime_ref", "crime_version", "subject_id")
+
+
+def figures_changed(reviewed, now) -> list[str]:
+    """The :data:`FIGURES` that differ between two hit rows beyond their tolerance (mappings by column)."""
+    out = []
+    for name, tol in FIGURES:
+        a, b = reviewed[name], now[name]
+        if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (
+            isinstance(b, float) and math.isnan(b)
+        ):
+            same = (a is None or (isinstance(a, float) and math.isnan(a))) == (
+                b is None or (isinstance(b, float) and math.isnan(b))
+            )
+        elif tol is None:
+            same = str(a) == str(b)
+        else:
+            same = abs(float(a) - float(b)) <= tol
+        if not same:
+            out.append(name)
+    return out
+
+
+def _text_codes(values) -> np.ndarray:
+    """Stable 64-bit codes of text values (None and NaN as ``""``), computed once per distinct value."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if isinstance(s.dtype, pd.CategoricalDtype):  # codes as they are: no text per row
+        codes, uniques = s.cat.codes.to_numpy(np.int64), list(s.cat.categories)
+    else:
+        codes, uniques = pd.factorize(s, sort=False, use_na_sentinel=True)
+    # the last entry is for missing values (code -1), hashed as the empty text
+    table = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(str(u).encode(), digest_size=8).digest(), "little", signed=True)
+            for u in [*uniques, ""]
+        ],
+        dtype=np.int64,
+    )
+    return table[codes]
+
+
+def _time_ns(frame: pd.DataFrame) -> np.ndarray:
+    if "time_ns" in frame:
+        s = pd.to_numeric(frame["time_ns"], errors="coerce")
+        out = np.full(len(s), _NONE_CODE, dtype=np.int64)
+        ok = s.notna().to_numpy()
+        out[ok] = s[ok].astype(np.int64).to_numpy()
+        return out
+    dt = pd.to_datetime(frame["time"], utc=True)
+    ns = dt.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64).copy()
+    ns[dt.isna().to_numpy()] = _NONE_CODE
+    return ns
+
+
+def _evidence_columns(frame: pd.DataFrame) -> list[np.ndarray]:
+    """The compared values of evidence rows as int64 columns, at the precision of the figures."""
+    n = len(frame)
+    cols = [_text_codes(frame[c]) for c in _EV_TEXT]
+    cols.append(pd.to_numeric(frame["seq"], errors="coerce").fillna(-1).astype(np.int64).to_numpy())
+    t = _time_ns(frame)
+    cols.append(np.where(t == _NONE_CODE, _NONE_CODE, t // 1_000_000))
+    for name, scale in _EV_SCALED:
+        v = pd.to_numeric(frame[name], errors="coerce").astype(float).to_numpy()
+        q = np.full(n, _NONE_CODE, dtype=np.int64)
+        ok = np.isfinite(v)
+        q[ok] = np.rint(v[ok] * scale).astype(np.int64)
+        cols.append(q)
+    # within_r is left out: it is distance_m <= radius, a coin flip for pass ends that lie on the circle
+    return cols
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over uint64 arrays (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _row_hashes(cols: list[np.ndarray], seed: int) -> np.ndarray:
+    h = np.full(len(cols[0]), np.uint64(seed), dtype=np.uint64)
+    for j, col in enumerate(cols):
+        h = _mix(h ^ (col.view(np.uint64) + np.uint64(0x9E3779B97F4A7C15 * (j + 1) % 2**64)))
+    return h
+
+
+def evidence_digests(evidence: pd.DataFrame, by: Iterable[str] = _HIT_KEY) -> dict[tuple, tuple[str, int]]:
+    """Fingerprint and row count of the evidence rows of each hit: ``{key: (digest, rows)}``.
+
+    The fingerprint (32 hex digits) is a 128-bit multiset hash of the hit's rows: each row's
+    values, at the precision the figures are compared at (times to the millisecond, metres to
+    the millimetre, degrees to 1e-8, speeds and headings to 1e-3, texts exact; ``within_r``
+    follows from the distance and the crime's radius), are hashed to 64 bits with splitmix64,
+    and two different sums of the row hashes are taken per hit. So the same rows give the same
+    fingerprint in any order and from any code path, and any changed, added or removed row
+    changes it (a detector of change, not a cryptographic seal: the rows themselves are frozen
+    with a verdict). Vectorised: a national night's ~5 M rows take seconds. ``evidence`` has the
+    SPEC evidence columns (``time`` as datetimes, or ``time_ns``) and the columns ``by``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> row = dict(hit_id=1, label="A1", kind="fix", pass_="A", seq=1, time_ns=10**18, lat=53.0, lon=-1.1,
+    ...            easting=4e5, northing=3.4e5, distance_m=12.0, within_r=1, accuracy_m=5.0, speed_kmh=4.0,
+    ...            heading_deg=90.0, fix_type="gps", flags="")
+    >>> ev = pd.DataFrame([row]).rename(columns={"pass_": "pass"})
+    >>> one = evidence_digests(ev, by=["hit_id"])
+    >>> two = evidence_digests(ev.assign(distance_m=12.0004), by=["hit_id"])  # 0.4 mm: the same
+    >>> three = evidence_digests(ev.assign(distance_m=12.002), by=["hit_id"])  # 2 mm: changed
+    >>> one == two, one == three, one[(1,)][1]
+    (True, False, 1)
+    """
+    by = list(by)
+    if not len(evidence):
+        return {}
+    gid, firsts = _groups(evidence, by)
+    h = _row_hashes(_evidence_columns(evidence), 0x5EED0001)
+    n_groups = len(firsts)
+    s1 = np.zeros(n_groups, dtype=np.uint64)
+    s2 = np.zeros(n_groups, dtype=np.uint64)
+    np.add.at(s1, gid, h)
+    np.add.at(s2, gid, _mix(h ^ np.uint64(0xD6E8FEB86659FD93)))  # a second, different sum of the same rows
+    count = np.bincount(gid, minlength=n_groups)
+    key_cols = [
+        [int(v) if isinstance(v, np.integer) else v for v in evidence[c].iloc[firsts].tolist()] for c in by
+    ]
+    return {
+        tuple(col[k] for col in key_cols): (f"{int(s1[k]):016x}{int(s2[k]):016x}", int(count[k]))
+        for k in range(n_groups)
+    }
+
+
+def _groups(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Group number of each row and the first row of each group, for the key columns ``by``.
+
+    Rows of one hit usually arrive together (the matcher writes them so): then the groups are
+    the runs of equal keys, found by comparing neighbours; otherwise a group-by numbers them.
+    """
+    n = len(frame)
+    new = np.zeros(n, dtype=bool)
+    new[0] = True
+    for c in by:
+        v = frame[c]
+        new[1:] |= v.iloc[1:].reset_index(drop=True).ne(v.iloc[:-1].reset_index(drop=True)).fillna(True).to_numpy(bool)
+    firsts = np.flatnonzero(new)
+    keys = frame[by].iloc[firsts]
+    if not keys.duplicated().any():
+        return np.cumsum(new) - 1, firsts
+    gid = frame.groupby(by, sort=False, observed=True, dropna=False).ngroup().to_numpy(np.int64)
+    firsts = np.full(int(gid.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(firsts, gid, np.arange(n, dtype=np.int64))
+    return gid, firsts
+
+
+_VERDICT_FIGURES = (
+    "min_distance_m",
+    "closest_time_ns",
+    "first_within_ns",
+    "last_within_ns",
+    "dwell_s",
+    "passes",
+    "n_fixes_within",
+    "between_fixes",
+    "accuracy_m",
+    "confidence",
+    "coverage",
+    "flags",
+)
+
+
+def _shown(name: str, v):
+    """A figure as ``review list`` shows it (times ISO 8601)."""
+    return _iso(v) if name.endswith("_ns") and v is not None else v
+
+
+def _evidence_rows(evidence: pd.DataFrame) -> list[tuple]:
+    """Evidence rows (SPEC columns with ``time``, or stored ones with ``time_ns``) as stored tuples."""
+    t = _time_ns(evidence)
+    cols = {n: evidence[n].tolist() for n in EVIDENCE_COLUMNS if n in evidence}
+    rows = []
+    for k in range(len(evidence)):
+        rows.append(
+            (
+                str(cols["label"][k]),
+                str(cols["kind"][k]),
+                _s(cols["pass"][k]),
+                int(cols["seq"][k]),
+                None if t[k] == _NONE_CODE else int(t[k]),
+                *[_f(cols[n][k]) for n in ("lat", "lon", "easting", "northing", "distance_m")],
+                int(bool(cols["within_r"][k])),
+                *[_f(cols[n][k]) for n in ("accuracy_m", "speed_kmh", "heading_deg")],
+                _s(cols["fix_type"][k]),
+                _s(cols["flags"][k]) or "",
+            )
+        )
+    return rows
+
+
+EMPTY_EVIDENCE_DIGEST = "0" * 32
+"""The digest of a hit with no evidence rows."""
+
+
 class CaseStore:
     """The SQLite case-record store.
 
@@ -423,6 +738,21 @@ class CaseStore:
                     if stmt.strip():
                         c.execute(stmt)
                 c.execute(f"PRAGMA user_version = {version}")
+        self._fill_review_digests()
+
+    def _fill_review_digests(self) -> None:
+        """Digest the evidence frozen by the migration from the rows an older trailmon stored."""
+        todo = [
+            int(r[0])
+            for r in self.conn.execute("SELECT review_id FROM review_history WHERE evidence_digest IS NULL")
+        ]
+        if not todo:
+            return
+        with self.transaction() as c:
+            for rid in todo:
+                rows = self.frame("SELECT * FROM review_evidence WHERE review_id = ?", [rid])
+                digest = evidence_digests(rows, by=["review_id"]).get((rid,), (EMPTY_EVIDENCE_DIGEST, 0))[0]
+                c.execute("UPDATE review_history SET evidence_digest = ? WHERE review_id = ?", (digest, rid))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -715,6 +1045,19 @@ class CaseStore:
         )
         return _crime_frame(df)
 
+    def crime_frame(self, keys: Iterable[tuple[str, str, int]]) -> pd.DataFrame:
+        """The stored crime versions ``(force, crime_ref, crime_version)``, in that order; canonical frame."""
+        keys = [(str(f), str(r), int(v)) for f, r, v in keys]
+        rows = []
+        for key in keys:
+            got = self.frame("SELECT * FROM crimes WHERE force = ? AND crime_ref = ? AND crime_version = ?", key)
+            if not len(got):
+                raise InputError(f"no crime version {key!r} in the case store")
+            rows.append(got)
+        if not rows:
+            return _crime_frame(self.frame("SELECT * FROM crimes WHERE 0"))
+        return _crime_frame(pd.concat(rows, ignore_index=True))
+
     def appointments_to_match(
         self, spans: list[tuple[int, int]], pad_lo_ns: int, pad_hi_ns: int, due_ns: int
     ) -> pd.DataFrame:
@@ -782,13 +1125,21 @@ class CaseStore:
         """Replace the results of the crime versions in ``matched`` with a fresh proximity run.
 
         ``matched`` holds ``force, crime_ref, crime_version`` of every crime version matched; the
-        result frames carry ``force`` beside the SPEC columns. Hits are upserted on their natural
-        key and keep their id and review state; hits no longer found are withdrawn.
+        result frames carry ``force`` beside the SPEC columns, and ``evidence`` is the whole
+        evidence of ``hits``. Hits are upserted on their natural key and keep their id. Evidence
+        rows are not stored: each hit keeps the digest and count of its rows (SPEC §8; the rows are
+        computed again from the trail store when shown, and frozen when the hit is reviewed).
+
+        A reviewed hit whose figures (:data:`FIGURES`, beyond their tolerance) or evidence digest
+        differ from those its verdict was given on goes back to ``pending``, flagged
+        ``changed_since_review``; the verdict stays in ``review_history``, ended. A hit no longer
+        found is withdrawn (``withdrawn_hits``), its history kept.
 
         Returns
         -------
         dict
-            ``{"crimes", "new", "updated", "unchanged", "withdrawn", "evidence_rows", "gaps"}``.
+            ``{"crimes", "new", "updated", "unchanged", "withdrawn", "changed_since_review",
+            "evidence_rows", "gaps"}``.
         """
         out = {
             "crimes": len(matched),
@@ -796,6 +1147,7 @@ class CaseStore:
             "updated": 0,
             "unchanged": 0,
             "withdrawn": 0,
+            "changed_since_review": 0,
             "evidence_rows": len(evidence),
             "gaps": len(gaps),
         }
@@ -805,40 +1157,52 @@ class CaseStore:
         ]
         found = {
             (str(f), str(r), int(v), str(s))
-            for f, r, v, s in zip(
-                hits["force"], hits["crime_ref"], hits["crime_version"], hits["subject_id"], strict=True
-            )
+            for f, r, v, s in zip(*(hits[name].to_numpy(object).tolist() for name in _HIT_KEY), strict=True)
         }
+        digests = evidence_digests(evidence) if len(evidence) else {}
         now = utc_now()
-        for key in keys:
-            for old in c.execute(
-                "SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ?", key
-            ).fetchall():
-                if (old["force"], old["crime_ref"], old["crime_version"], old["subject_id"]) in found:
-                    continue
-                c.execute(
-                    "INSERT INTO withdrawn_hits VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        old["hit_id"],
-                        old["force"],
-                        old["crime_ref"],
-                        old["crime_version"],
-                        old["subject_id"],
-                        old["review_state"],
-                        old["reviewer"],
-                        old["review_reason"],
-                        run_id,
-                        now,
-                    ),
-                )
-                c.execute("DELETE FROM hits WHERE hit_id = ?", (old["hit_id"],))
-                out["withdrawn"] += 1
-            c.execute("DELETE FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ?", key)
+        old_hits: dict[tuple, sqlite3.Row] = {}
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS matched_now (force TEXT, crime_ref TEXT, crime_version INTEGER)")
+        c.execute("DELETE FROM temp.matched_now")
+        c.executemany("INSERT INTO temp.matched_now VALUES (?, ?, ?)", keys)
+        olds = c.execute(  # one query, the matched crimes driving the hits_crime index
+            "SELECT h.* FROM temp.matched_now m CROSS JOIN hits h ON h.force = m.force "
+            "AND h.crime_ref = m.crime_ref AND h.crime_version = m.crime_version"
+        ).fetchall()
+        c.execute("DELETE FROM temp.matched_now")
+        for old in olds:
+            nk = (old["force"], old["crime_ref"], int(old["crime_version"]), old["subject_id"])
+            if nk in found:
+                old_hits[nk] = old
+                continue
             c.execute(
-                "UPDATE crimes SET needs_match = 0, matched_run = ? WHERE force = ? AND crime_ref = ? "
-                "AND crime_version = ?",
-                (run_id, *key),
+                "INSERT INTO withdrawn_hits VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    old["hit_id"],
+                    old["force"],
+                    old["crime_ref"],
+                    old["crime_version"],
+                    old["subject_id"],
+                    old["review_state"],
+                    old["reviewer"],
+                    old["review_reason"],
+                    run_id,
+                    now,
+                ),
             )
+            c.execute(
+                "UPDATE review_history SET ended_at = ?, ended_run = ?, ended_why = 'withdrawn' "
+                "WHERE hit_id = ? AND ended_at IS NULL",
+                (now, run_id, old["hit_id"]),
+            )
+            c.execute("DELETE FROM hits WHERE hit_id = ?", (old["hit_id"],))
+            out["withdrawn"] += 1
+        c.executemany("DELETE FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ?", keys)
+        c.executemany(
+            "UPDATE crimes SET needs_match = 0, matched_run = ? WHERE force = ? AND crime_ref = ? "
+            "AND crime_version = ?",
+            [(run_id, *key) for key in keys],
+        )
         hit_cols = [
             "min_distance_m",
             "closest_time_ns",
@@ -852,77 +1216,88 @@ class CaseStore:
             "confidence",
             "coverage",
             "flags",
+            "evidence_digest",
+            "evidence_rows",
         ]
         closest, first, last = _ns(hits["closest_time"]), _ns(hits["first_within"]), _ns(hits["last_within"])
-        ids: dict[tuple, int] = {}
-        for k, r in enumerate(hits.itertuples(index=False)):
-            key = (str(r.force), str(r.crime_ref), int(r.crime_version), str(r.subject_id))
+        inserts, updates, touched, legacy = [], [], [], []
+        col = {  # column lists: no per-row frame access (times go through _ns above)
+            name: hits[name].to_numpy(object).tolist()
+            for name in (*_HIT_KEY, "min_distance_m", "dwell_s", "passes", "n_fixes_within", "between_fixes",
+                         "accuracy_m", "confidence", "coverage", "flags")
+        }
+        for k in range(len(hits)):
+            key = (str(col["force"][k]), str(col["crime_ref"][k]), int(col["crime_version"][k]),
+                   str(col["subject_id"][k]))
+            digest, n_rows = digests.get(key, (EMPTY_EVIDENCE_DIGEST, 0))
             vals = (
-                _f(r.min_distance_m),
+                _f(col["min_distance_m"][k]),
                 closest[k],
                 first[k],
                 last[k],
-                _f(r.dwell_s),
-                int(r.passes),
-                int(r.n_fixes_within),
-                int(bool(r.between_fixes)),
-                _f(r.accuracy_m),
-                _s(r.confidence),
-                _f(r.coverage),
-                _s(r.flags) or "",
+                _f(col["dwell_s"][k]),
+                int(col["passes"][k]),
+                int(col["n_fixes_within"][k]),
+                int(bool(col["between_fixes"][k])),
+                _f(col["accuracy_m"][k]),
+                _s(col["confidence"][k]),
+                _f(col["coverage"][k]),
+                _s(col["flags"][k]) or "",
+                digest,
+                n_rows,
             )
-            old = c.execute(
-                "SELECT * FROM hits WHERE force = ? AND crime_ref = ? AND crime_version = ? "
-                "AND subject_id = ?",
-                key,
-            ).fetchone()
+            old = old_hits.get(key)
             if old is None:
-                cur = c.execute(
-                    f"INSERT INTO hits (force, crime_ref, crime_version, subject_id, {', '.join(hit_cols)},"
-                    " run_id, report_day) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (*key, *vals, run_id, report_day),
-                )
-                ids[key] = int(cur.lastrowid)
+                inserts.append((*key, *vals, run_id, report_day))
                 out["new"] += 1
                 continue
-            ids[key] = int(old["hit_id"])
             same = tuple(old[col] for col in hit_cols) == vals
             out["unchanged" if same else "updated"] += 1
-            c.execute(
+            if old["evidence_digest"] is None:
+                legacy.append((old["hit_id"],))  # rows stored by an older trailmon: now computed on view
+            if old["review_state"] != "pending" and not same:
+                verdict = c.execute(
+                    "SELECT * FROM review_history WHERE review_id = ?", (old["review_id"],)
+                ).fetchone()
+                if (
+                    verdict is None
+                    or figures_changed(verdict, dict(zip(hit_cols, vals, strict=True)))
+                    or verdict["evidence_digest"] != digest
+                ):
+                    c.execute(
+                        "UPDATE review_history SET ended_at = ?, ended_run = ?, ended_why = 'changed_since_review' "
+                        "WHERE hit_id = ? AND ended_at IS NULL",
+                        (now, run_id, old["hit_id"]),
+                    )
+                    c.execute(
+                        "UPDATE hits SET review_state = 'pending', reviewer = NULL, review_reason = NULL, "
+                        "reviewed_at = NULL, review_id = NULL, changed_since_review = 1 WHERE hit_id = ?",
+                        (old["hit_id"],),
+                    )
+                    out["changed_since_review"] += 1
+            if not same:
+                updates.append((*vals, run_id, report_day, old["hit_id"]))
+            elif old["report_day"] != report_day or old["run_id"] != run_id:
+                touched.append((run_id, report_day, old["hit_id"]))
+        if inserts:
+            inserts.sort(key=lambda row: row[:4])  # natural-key order: the unique index grows at its end
+            c.executemany(
+                f"INSERT INTO hits (force, crime_ref, crime_version, subject_id, {', '.join(hit_cols)},"
+                f" run_id, report_day) VALUES ({','.join('?' * (len(hit_cols) + 6))})",
+                inserts,
+            )
+        if updates:
+            updates.sort(key=lambda row: row[-1])  # by hit id: the table's own order
+            c.executemany(
                 f"UPDATE hits SET {', '.join(f'{col} = ?' for col in hit_cols)}, run_id = ?, report_day = ? "
                 "WHERE hit_id = ?",
-                (*vals, run_id, report_day, old["hit_id"]),
+                updates,
             )
-            c.execute("DELETE FROM evidence WHERE hit_id = ?", (old["hit_id"],))
-        if len(evidence):
-            times = _ns(evidence["time"])
-            cols = {name: evidence[name].tolist() for name in evidence.columns}
-            rows = []
-            for k in range(len(evidence)):
-                hid = ids[
-                    (
-                        str(cols["force"][k]),
-                        str(cols["crime_ref"][k]),
-                        int(cols["crime_version"][k]),
-                        str(cols["subject_id"][k]),
-                    )
-                ]
-                rows.append(
-                    (
-                        hid,
-                        str(cols["label"][k]),
-                        str(cols["kind"][k]),
-                        _s(cols["pass"][k]),
-                        int(cols["seq"][k]),
-                        times[k],
-                        *[_f(cols[n][k]) for n in ("lat", "lon", "easting", "northing", "distance_m")],
-                        int(bool(cols["within_r"][k])),
-                        *[_f(cols[n][k]) for n in ("accuracy_m", "speed_kmh", "heading_deg")],
-                        _s(cols["fix_type"][k]),
-                        _s(cols["flags"][k]) or "",
-                    )
-                )
-            c.executemany("INSERT OR REPLACE INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        if touched:  # matched again with the same figures: only the run and day change
+            touched.sort(key=lambda row: row[-1])
+            c.executemany("UPDATE hits SET run_id = ?, report_day = ? WHERE hit_id = ?", touched)
+        if legacy:
+            c.executemany("DELETE FROM evidence WHERE hit_id = ?", legacy)
         if len(gaps):
             g1, g2 = _ns(gaps["gap_start"]), _ns(gaps["gap_end"])
             c.executemany(
@@ -1043,14 +1418,30 @@ class CaseStore:
         )
 
     # -- review --------------------------------------------------------------------------------------
-    def review(self, hit_id: int, state: str, *, user: str, reason: str | None = None) -> dict:
+    def review(
+        self,
+        hit_id: int,
+        state: str,
+        *,
+        user: str,
+        reason: str | None = None,
+        evidence: pd.DataFrame | None = None,
+    ) -> dict:
         """Qualify or reject a pending hit; returns the updated hit.
+
+        The verdict is recorded in ``review_history`` with the hit's figures and evidence digest
+        (what the reviewer saw). ``evidence`` (the hit's rows, as
+        :func:`trailmon.report.case_evidence.hit_evidence` gives them) is frozen with it in
+        ``review_evidence``, so the rows the verdict was given on never change under it; without
+        it, rows an older trailmon stored for the hit are frozen, if any.
 
         Raises
         ------
         InputError
             For an unknown ``hit_id``, a state other than ``qualified`` / ``rejected``, a rejection
-            without a reason, or a hit already reviewed.
+            without a reason, a hit already reviewed, or ``evidence`` that is not the evidence the
+            hit's figures were matched with (the trail store changed since: the next nightly run
+            re-matches it).
         """
         if state not in ("qualified", "rejected"):
             raise InputError(f"a review moves a hit to 'qualified' or 'rejected', got {state!r}")
@@ -1065,12 +1456,182 @@ class CaseStore:
                     f"hit {hit_id} was already {row['review_state']} by {row['reviewer']} at "
                     f"{row['reviewed_at']}; only pending hits can be reviewed"
                 )
+            if evidence is None:
+                evidence = self.frame("SELECT * FROM evidence WHERE hit_id = ?", [int(hit_id)])
+                if not len(evidence) and row["evidence_digest"] is not None:
+                    evidence = None  # only the digest: the verdict is tied to it, no rows frozen
+            if evidence is not None:
+                ev = evidence.assign(_hit=int(hit_id))
+                digest, n_rows = evidence_digests(ev, by=["_hit"]).get((int(hit_id),), (EMPTY_EVIDENCE_DIGEST, 0))
+                if row["evidence_digest"] is not None and digest != row["evidence_digest"]:
+                    raise InputError(
+                        f"hit {hit_id}: the evidence shown is not the evidence its figures were matched with "
+                        "(the trail store changed since the match); the next nightly run re-matches it, "
+                        "review it then"
+                    )
+            else:
+                digest, n_rows = row["evidence_digest"], row["evidence_rows"]
+            now = utc_now()
+            cur = c.execute(
+                "INSERT INTO review_history (hit_id, force, crime_ref, crime_version, subject_id, state, "
+                f"reviewer, reason, reviewed_at, run_id, {', '.join(_VERDICT_FIGURES)}, evidence_rows, "
+                f"evidence_digest, evidence_frozen) VALUES ({','.join('?' * (len(_VERDICT_FIGURES) + 13))})",
+                (
+                    int(hit_id),
+                    row["force"],
+                    row["crime_ref"],
+                    row["crime_version"],
+                    row["subject_id"],
+                    state,
+                    user,
+                    reason.strip() if reason else None,
+                    now,
+                    row["run_id"],
+                    *[row[col] for col in _VERDICT_FIGURES],
+                    n_rows,
+                    digest,
+                    int(evidence is not None),
+                ),
+            )
+            review_id = int(cur.lastrowid)
+            if evidence is not None and len(evidence):
+                c.executemany(
+                    f"INSERT INTO review_evidence VALUES ({','.join('?' * (len(EVIDENCE_COLUMNS) + 1))})",
+                    [(review_id, *r) for r in _evidence_rows(evidence)],
+                )
             c.execute(
-                "UPDATE hits SET review_state = ?, reviewer = ?, review_reason = ?, reviewed_at = ? "
-                "WHERE hit_id = ?",
-                (state, user, reason.strip() if reason else None, utc_now(), int(hit_id)),
+                "UPDATE hits SET review_state = ?, reviewer = ?, review_reason = ?, reviewed_at = ?, "
+                "review_id = ?, changed_since_review = 0 WHERE hit_id = ?",
+                (state, user, reason.strip() if reason else None, now, review_id, int(hit_id)),
             )
             return dict(c.execute("SELECT * FROM hits WHERE hit_id = ?", (int(hit_id),)).fetchone())
+
+    def review_history(self, hit_ids: Iterable[int] | None = None) -> pd.DataFrame:
+        """Every verdict given (oldest first), with the figures and evidence digest it was given on.
+
+        ``hit_ids`` selects the history of these hits' natural keys (a verdict stays with the
+        crime version and subject, even when the hit was withdrawn and found again). A verdict still
+        in force has no ``ended_at``; an ended one says why (``changed_since_review`` /
+        ``withdrawn``) and in which run.
+        """
+        if hit_ids is None:
+            return self.frame("SELECT * FROM review_history ORDER BY review_id")
+        ids = [int(i) for i in hit_ids]
+        if not ids:
+            return self.frame("SELECT * FROM review_history WHERE 0")
+        marks = ",".join("?" * len(ids))
+        return self.frame(
+            "SELECT * FROM review_history r WHERE r.hit_id IN ("
+            f"{marks}) OR EXISTS (SELECT 1 FROM hits h WHERE h.hit_id IN ({marks}) AND h.force = r.force "
+            "AND h.crime_ref = r.crime_ref AND h.crime_version = r.crime_version AND h.subject_id = r.subject_id) "
+            "ORDER BY r.review_id",
+            ids + ids,
+        )
+
+    def changes_since_review(self, hit_ids: Iterable[int]) -> dict[int, dict]:
+        """For each hit flagged ``changed_since_review``: the verdict it lost and what changed.
+
+        Returns ``{hit_id: {"verdict": {state, reviewer, reason, reviewed_at, ended_at, ended_run},
+        "changed": {figure: {"reviewed": old, "now": new}}}}`` (figures by their SPEC names, times
+        ISO 8601); ``evidence`` appears among the changes (rows and fingerprint) when the evidence
+        rows changed.
+        """
+        ids = [int(i) for i in hit_ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        now = {
+            int(r["hit_id"]): dict(r)
+            for r in self.conn.execute(
+                f"SELECT * FROM hits WHERE changed_since_review = 1 AND hit_id IN ({marks})", ids
+            )
+        }
+        out: dict[int, dict] = {}
+        for hid, h in now.items():
+            v = self.conn.execute(
+                "SELECT * FROM review_history WHERE force = ? AND crime_ref = ? AND crime_version = ? "
+                "AND subject_id = ? AND ended_why = 'changed_since_review' ORDER BY review_id DESC LIMIT 1",
+                (h["force"], h["crime_ref"], h["crime_version"], h["subject_id"]),
+            ).fetchone()
+            if v is None:
+                continue
+            changed = {
+                name.removesuffix("_ns"): {"reviewed": _shown(name, v[name]), "now": _shown(name, h[name])}
+                for name in figures_changed(v, h)
+            }
+            if v["evidence_digest"] != h["evidence_digest"]:
+                changed["evidence"] = {
+                    "reviewed": {"rows": v["evidence_rows"], "digest": v["evidence_digest"]},
+                    "now": {"rows": h["evidence_rows"], "digest": h["evidence_digest"]},
+                }
+            out[hid] = {
+                "verdict": {
+                    "review_id": int(v["review_id"]),
+                    "state": v["state"],
+                    "reviewer": v["reviewer"],
+                    "reason": v["reason"],
+                    "reviewed_at": v["reviewed_at"],
+                    "ended_at": v["ended_at"],
+                    "ended_run": v["ended_run"],
+                },
+                "changed": changed,
+            }
+        return out
+
+    def current_verdicts(self, hit_ids: Iterable[int] | None = None) -> set[int]:
+        """Ids of reviewed hits whose verdict was given on their current figures and evidence.
+
+        The check an export or a pack makes before it shows a verdict (SPEC §8): the hit's verdict
+        is in force in ``review_history`` and its figures (within :data:`FIGURES` tolerances) and
+        evidence digest are those the verdict recorded.
+        """
+        sql = (
+            "SELECT h.*, r.review_id AS r_id, r.state AS r_state, r.ended_at AS r_ended, "
+            "r.evidence_digest AS r_digest, "
+            + ", ".join(f"r.{n} AS r_{n}" for n, _ in FIGURES)
+            + " FROM hits h LEFT JOIN review_history r ON r.review_id = h.review_id "
+            "WHERE h.review_state != 'pending'"
+        )
+        params: list = []
+        if hit_ids is not None:
+            ids = [int(i) for i in hit_ids]
+            if not ids:
+                return set()
+            sql += f" AND h.hit_id IN ({','.join('?' * len(ids))})"
+            params = ids
+        out = set()
+        for h in self.conn.execute(sql, params):
+            if h["r_id"] is None or h["r_ended"] is not None or h["r_state"] != h["review_state"]:
+                continue
+            if figures_changed({n: h[f"r_{n}"] for n, _ in FIGURES}, h):
+                continue
+            if h["evidence_digest"] is not None and h["r_digest"] != h["evidence_digest"]:
+                continue
+            out.add(int(h["hit_id"]))
+        return out
+
+    def frozen_evidence(self, review_ids: Iterable[int]) -> pd.DataFrame:
+        """The evidence rows frozen with these verdicts (``review_id`` and :data:`EVIDENCE_COLUMNS`)."""
+        ids = [int(i) for i in review_ids]
+        if not ids:
+            return pd.DataFrame(columns=["review_id", *EVIDENCE_COLUMNS], dtype=object)
+        return self.frame(
+            f"SELECT * FROM review_evidence WHERE review_id IN ({','.join('?' * len(ids))}) "
+            "ORDER BY review_id, time_ns, seq, kind",
+            ids,
+        )
+
+    def erase_evidence(self, c: sqlite3.Connection, before_ns: int) -> dict:
+        """Erase stored evidence rows (frozen with verdicts, or left by an older trailmon) older than ``before_ns``.
+
+        For retention (SPEC §8: a purge erases location data wherever trailmon keeps it); the
+        verdicts, their figures and fingerprints stay. Returns ``{"review_evidence", "evidence"}``
+        row counts erased.
+        """
+        out = {}
+        for table in ("review_evidence", "evidence"):
+            out[table] = c.execute(f"DELETE FROM {table} WHERE time_ns < ?", (int(before_ns),)).rowcount
+        return out
 
     def hits(self, *, subject: str | None = None, state: str | None = None) -> pd.DataFrame:
         """Hits with their crime and review state, by id."""
@@ -1095,19 +1656,6 @@ class CaseStore:
         )
         return self.frame(sql, params)
 
-    def evidence_rows(self, hit_ids: Iterable[int]) -> pd.DataFrame:
-        """The evidence rows (``label, kind, pass, seq, time_ns, lat, lon, ...``) of the hits given.
-
-        Ordered by hit id, time, sequence and kind; the one place that reads evidence back.
-        """
-        ids = sorted({int(h) for h in hit_ids})
-        if not ids:
-            return self.frame("SELECT * FROM evidence WHERE 0")
-        marks = ",".join("?" * len(ids))
-        return self.frame(
-            f"SELECT * FROM evidence WHERE hit_id IN ({marks}) ORDER BY hit_id, time_ns, seq, kind", ids
-        )
-
     # -- case records --------------------------------------------------------------------------------
     def case_records(self, *, subject: str | None = None, exportable: bool = True) -> list[dict]:
         """Case records (SPEC §4), one per event, following :data:`SCHEMA_PATH`.
@@ -1117,7 +1665,8 @@ class CaseStore:
         subject : str, optional
             Only this subject's records.
         exportable : bool, default True
-            Only qualified hits (appointment and zone outcomes need no review); False gives
+            Only qualified hits whose verdict was given on their current figures and evidence
+            (:meth:`current_verdicts`; appointment and zone outcomes need no review); False gives
             every hit whatever its review state.
 
         Returns
@@ -1150,6 +1699,7 @@ class CaseStore:
             where.append("subject_id = ?")
             params.append(subject)
         hit_where = where + (["review_state = 'qualified'"] if exportable else [])
+        current = self.current_verdicts() if exportable else set()
         for h in self.conn.execute(
             "SELECT h.*, c.offence FROM hits h LEFT JOIN crimes c USING (force, crime_ref, "
             "crime_version)"
@@ -1157,6 +1707,8 @@ class CaseStore:
             + " ORDER BY h.hit_id",
             params,
         ):
+            if exportable and int(h["hit_id"]) not in current:
+                continue  # a verdict given on other figures is never exported (SPEC §8)
             rec = base("proximity_hit", f"hit:{h['hit_id']}", h["subject_id"])
             rec.update(
                 start=_iso(h["first_within_ns"]),
@@ -1217,17 +1769,20 @@ class CaseStore:
 
     # -- comparison ----------------------------------------------------------------------------------
     def purge_evidence(self, cutoff_ns: int, *, dry_run: bool = False) -> int:
-        """Delete evidence rows (fixes) older than ``cutoff_ns`` (retention, SPEC §8); returns how many.
+        """Delete stored evidence rows (fixes) older than ``cutoff_ns`` (retention, SPEC §8); returns how many.
 
-        Hits keep their figures and review history; nothing is re-matched. The one place the
-        retention purge touches evidence storage.
+        The rows frozen with verdicts and those left by an older trailmon (:meth:`erase_evidence`);
+        hits keep their figures, fingerprints and review history; nothing is re-matched. The one
+        place the retention purge touches evidence storage.
         """
-        where = "FROM evidence WHERE time_ns < ?"
         if dry_run:
-            return int(self.conn.execute(f"SELECT COUNT(*) {where}", (int(cutoff_ns),)).fetchone()[0])
+            return sum(
+                int(self.conn.execute(f"SELECT COUNT(*) FROM {t} WHERE time_ns < ?", (int(cutoff_ns),)).fetchone()[0])
+                for t in ("review_evidence", "evidence")
+            )
         self.conn.execute("PRAGMA secure_delete = ON")  # the freed pages are zeroed, not left readable
         with self.transaction() as c:
-            n = int(c.execute(f"DELETE {where}", (int(cutoff_ns),)).rowcount)
+            n = sum(self.erase_evidence(c, cutoff_ns).values())
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor kept in the write-ahead log
         return n
 

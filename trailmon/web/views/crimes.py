@@ -31,6 +31,20 @@ from trailmon.web.auth import allowed
 
 bp = Blueprint("crimes", __name__)
 
+
+def _crime_evidence(cases: CaseStore, store, hits: list[dict]) -> list[dict]:
+    """Evidence rows of a crime's hits (frozen at review, else computed from the trail store), with keys."""
+    from trailmon.report.case_evidence import hit_evidence
+
+    rows = hit_evidence(cases, store, [h["hit_id"] for h in hits]).rows
+    by_id = {int(h["hit_id"]): h for h in hits}
+    out = _records(rows)
+    for e in out:
+        h = by_id[int(e["hit_id"])]
+        e.update(crime_ref=h["crime_ref"], crime_version=h["crime_version"], subject_id=h["subject_id"])
+    return out
+
+
 MAP_MAX_SECONDS = 20.0
 """Most seconds a crime map may spend reading tracks before it draws none (and says so)."""
 
@@ -143,14 +157,7 @@ def crime():
                 )
             )
         ]
-        evidence = _records(
-            cases.frame(
-                "SELECT e.*, h.crime_ref, h.crime_version, h.subject_id FROM evidence e JOIN hits h "
-                "USING (hit_id) WHERE h.force = ? AND h.crime_ref = ? AND h.crime_version = ? "
-                "ORDER BY h.hit_id, e.time_ns, e.seq, e.kind",
-                key,
-            )
-        )
+        evidence = _crime_evidence(cases, trail_store(), hits)
         gaps = _records(
             cases.frame(
                 "SELECT * FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ? "
@@ -238,14 +245,7 @@ def crime_map_view():
         _, c = load_crime(cases, force, ref, version)
         key = [force, ref, int(c["crime_version"])]
         hits = _records(cases.frame(_HITS_OF_CRIME, key))
-        evidence = _records(
-            cases.frame(
-                "SELECT e.*, h.crime_ref, h.crime_version, h.subject_id FROM evidence e JOIN hits h "
-                "USING (hit_id) WHERE h.force = ? AND h.crime_ref = ? AND h.crime_version = ? "
-                "ORDER BY h.hit_id, e.time_ns, e.seq, e.kind",
-                key,
-            )
-        )
+        evidence = _crime_evidence(cases, trail_store(), hits)
         radius, max_gap = _run_parameters(cases, c.get("matched_run"))
     t1 = pd.Timestamp(int(c["committed_from_ns"]), unit="ns", tz="UTC")
     t2 = pd.Timestamp(int(c["committed_to_ns"]), unit="ns", tz="UTC")
@@ -346,7 +346,9 @@ def review(hit_id: int):
     reason = _field(request.form, "reason")
     state = "qualified" if action == "qualify" else "rejected"
     with open_cases() as cases:
-        hit = cases.review(hit_id, state, user=g.user.name, reason=reason)
+        from trailmon.report.case_evidence import review_hit
+
+        hit = review_hit(cases, trail_store(), hit_id, state, user=g.user.name, reason=reason)
     log(
         f"review {action}",
         parameters={"hit_id": hit_id, "reason": reason},
