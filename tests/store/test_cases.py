@@ -69,7 +69,7 @@ def test_migrates_an_older_file(tmp_path):
     con.commit()
     con.close()
     with CaseStore(path) as c:
-        assert c.schema_version == 2
+        assert c.schema_version == SCHEMA_VERSION
         names = {r[0] for r in c.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "crimes_window" in names
         assert c.frame("SELECT * FROM subjects")["cohort"].tolist() == ["fixed"]
@@ -80,7 +80,7 @@ def test_refuses_newer_schema_and_other_files(tmp_path):
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(StoreError, match=r"schema version 3, newer than this trailmon .* upgrade trailmon"):
+    with pytest.raises(StoreError, match=rf"schema version {SCHEMA_VERSION + 1}, newer than this trailmon .* upgrade trailmon"):
         CaseStore(path)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all" * 100)
@@ -345,3 +345,24 @@ def test_runs_log(cases):
         cases.start_run("r3", command="nightly", parameters={}, trigger="cron")
     with pytest.raises(InputError, match="status must be 'done' or 'failed', got 'ok'"):
         cases.finish_run("r2", status="ok")
+
+
+def test_gaps_keep_reachability(cases):
+    import pandas as pd
+
+    cols = {r[1] for r in cases.conn.execute("PRAGMA table_info(gaps)")}
+    assert {"min_speed_kmh", "reachable_by"} <= cols
+    t = pd.to_datetime([0, 1200], unit="s", utc=True)
+    gaps = pd.DataFrame({"force": ["F"], "crime_ref": ["K1"], "crime_version": [1], "subject_id": ["S1"],
+                         "gap_start": t[:1], "gap_end": t[1:], "gap_s": [1200.0], "before_distance_m": [900.0],
+                         "after_distance_m": [300.0], "coverage": [0.1], "min_speed_kmh": [float("nan")],
+                         "reachable_by": ["no"]})
+    matched = pd.DataFrame({"force": ["F"], "crime_ref": ["K1"], "crime_version": [1]})
+    from trailmon.report._columns import HITS
+
+    empty = pd.DataFrame({c: [] for c in ("force", *HITS)})
+    with cases.transaction() as c:
+        cases.apply_proximity(c, matched, empty, pd.DataFrame(), gaps, run_id="r1", report_day="2026-01-01")
+    got = cases.frame("SELECT min_speed_kmh, reachable_by FROM gaps")
+    assert got["min_speed_kmh"].isna().tolist() == [True]
+    assert got["reachable_by"].tolist() == ["no"]

@@ -14,7 +14,7 @@ EVIDENCE = [
 ]
 GAPS = [
     "crime_ref", "crime_version", "subject_id", "gap_start", "gap_end", "gap_s", "before_distance_m",
-    "after_distance_m", "coverage",
+    "after_distance_m", "coverage", "min_speed_kmh", "reachable_by",
 ]
 ATTENDANCE = [
     "appointment_id", "subject_id", "start", "end", "inside_s", "arrival", "departure", "coverage", "status",

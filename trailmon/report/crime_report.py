@@ -109,6 +109,8 @@ _GAP_SHOWN = [
     "before_distance_m",
     "after_distance_m",
     "coverage",
+    "min_speed_kmh",
+    "reachable_by",
 ]
 _DECIMALS = {
     "min_distance_m": 1,
@@ -125,6 +127,7 @@ _DECIMALS = {
     "before_distance_m": 1,
     "after_distance_m": 1,
     "coverage": 3,
+    "min_speed_kmh": 1,
 }
 
 
@@ -363,6 +366,10 @@ def crime_report_html(
         ]
     parts += [
         "<h2>Gaps near the scene</h2>",
+        '<p class="note">min_speed_kmh is the least average speed, in straight lines, at which the subject '
+        "could have been at the scene point during the gap and the window (blank: not possible); "
+        "reachable_by is the slowest of foot, cycle and vehicle at or above it. It is a bound, never "
+        "evidence of presence.</p>",
         _table(gp, _GAP_SHOWN, "None."),
         f'<figure><h2>Disclaimer</h2><div class="disclaimer">{_e(DISCLAIMER)}</div></figure>',
         "<h2>Provenance</h2>",

@@ -158,6 +158,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX hits_subject ON hits (subject_id);
     CREATE INDEX zone_events_period ON zone_events (zone_id, subject_id, period_start_ns);
     """,
+    # gaps near scene: reachability across the gap (SPEC §3 space-time prism)
+    """
+    ALTER TABLE gaps ADD COLUMN min_speed_kmh REAL;
+    ALTER TABLE gaps ADD COLUMN reachable_by TEXT;
+    """,
 )
 """Schema migrations, in order; ``PRAGMA user_version`` is the number applied."""
 
@@ -842,8 +847,12 @@ class CaseStore:
             c.executemany("INSERT OR REPLACE INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         if len(gaps):
             g1, g2 = _ns(gaps["gap_start"]), _ns(gaps["gap_end"])
+            speed = gaps["min_speed_kmh"] if "min_speed_kmh" in gaps.columns else [None] * len(gaps)
+            reach = gaps["reachable_by"] if "reachable_by" in gaps.columns else [None] * len(gaps)
             c.executemany(
-                "INSERT OR REPLACE INTO gaps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO gaps (force, crime_ref, crime_version, subject_id, gap_start_ns, "
+                "gap_end_ns, gap_s, before_distance_m, after_distance_m, coverage, run_id, report_day, "
+                "min_speed_kmh, reachable_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         str(r.force),
@@ -858,8 +867,10 @@ class CaseStore:
                         _f(r.coverage),
                         run_id,
                         report_day,
+                        _f(v),
+                        _s(b),
                     )
-                    for k, r in enumerate(gaps.itertuples(index=False))
+                    for k, (r, v, b) in enumerate(zip(gaps.itertuples(index=False), speed, reach, strict=True))
                 ],
             )
         return out
