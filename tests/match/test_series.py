@@ -150,3 +150,11 @@ def test_series_matches_brute_force(tr, crime_rows):
         for (hit, p, n), got in zip(r["long"], mine.itertuples(index=False), strict=True):
             assert (bool(got.hit), int(got.counted_days)) == (hit, n)
             assert (np.isnan(got.p) if p is None else got.p == pytest.approx(p, abs=1e-12))
+
+
+def test_no_hit_lists_nobody():
+    tr = make_trail(_away(T0))
+    res = series(tr, _crimes([("C1", 0.0, 0.0, T0, T0 + 1800)]), days=2)
+    assert len(res.ranked) == len(res.long) == 0
+    assert list(res.ranked.columns) == ["subject_id", "n_hits", "expected_hits", "n_unknown", "p_tail",
+                                        "routine_hits"]

@@ -28,8 +28,8 @@ from trailmon.match.proximity import _checked_index, _crime_arrays, _hits_of
 from trailmon.report._columns import SERIES, SERIES_LONG
 from trailmon.trail import _FIX_FIELDS, DEFAULT_MAX_GAP_S, FIX_HALO_S, Trails
 
-__all__ = ["COUNTED_COVERAGE", "ROUTINE_P", "SERIES_TZ", "SeriesResult", "poisson_binomial_tail", "series",
-           "shifted_windows"]
+__all__ = ["COUNTED_COVERAGE", "ROUTINE_P", "SERIES_TZ", "SeriesResult", "hit_subjects", "poisson_binomial_tail",
+           "series", "shifted_windows"]
 
 SERIES_TZ = "Europe/London"
 """Wall clock of the shifted days."""
@@ -145,6 +145,22 @@ def _subset(trails: Trails, subjects: np.ndarray) -> Trails:
                            **{f: np.ascontiguousarray(getattr(trails, f)[fix]) for f in _FIX_FIELDS},
                            win_offsets=win_offsets, win_start_s=trails.win_start_s[win],
                            win_end_s=trails.win_end_s[win], window_known=trails.window_known[subjects])
+
+
+def hit_subjects(trails: Trails, crimes: pd.DataFrame, *, radius_m: float = 100.0,
+                 max_gap_s: float = DEFAULT_MAX_GAP_S) -> list[str]:
+    """The subjects with a §3 hit on at least one of the crimes (the only ones :func:`series` lists), sorted.
+
+    A reader of a large store reads the crime windows for everyone, then the ±days span for these
+    subjects only: :func:`series` on those trails gives the same rows.
+    """
+    radius_m = check_positive("radius_m", radius_m)
+    max_gap_s = check_positive("max_gap_s", max_gap_s, allow_zero=True)
+    cr = _crime_arrays(crimes, radius_m)
+    if not len(cr.ref) or not trails.n_fixes:
+        return []
+    h = _hits_of(TrailIndex.build(trails, max_gap_s=max_gap_s), cr.x, cr.y, cr.r, cr.t1, cr.t2, False)
+    return sorted(str(s) for s in trails.subject_ids[np.unique(h.subject)])
 
 
 def series(
