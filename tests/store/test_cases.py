@@ -366,3 +366,32 @@ def test_gaps_keep_reachability(cases):
     got = cases.frame("SELECT min_speed_kmh, reachable_by FROM gaps")
     assert got["min_speed_kmh"].isna().tolist() == [True]
     assert got["reachable_by"].tolist() == ["no"]
+
+
+def test_associations_are_upserted_and_a_changed_reviewed_one_goes_back_to_pending(cases):
+    import pandas as pd
+
+    t = pd.to_datetime([0, 720, 0], unit="s", utc=True)
+
+    def episodes(duration):
+        return pd.DataFrame({"subject_a": ["A"], "subject_b": ["B"], "start": t[:1], "end": t[1:2],
+                             "duration_s": [duration], "min_distance_m": [30.0], "closest_time": t[2:],
+                             "lat": [51.5], "lon": [-0.1], "easting": [530000.0], "northing": [180015.0]})
+
+    with cases.transaction() as c:
+        assert cases.apply_associations(c, episodes(720.0), distance_m=50.0, run_id="r1", report_day="d")["new"] == 1
+    with cases.transaction() as c:
+        assert cases.apply_associations(c, episodes(720.0), distance_m=50.0, run_id="r2",
+                                        report_day="d")["unchanged"] == 1
+    aid = int(cases.associations()["association_id"].iloc[0])
+    assert cases.review_association(aid, "qualified", user="rev1")["review_state"] == "qualified"
+    with pytest.raises(InputError, match="already qualified"):
+        cases.review_association(aid, "rejected", user="rev1", reason="x")
+    with pytest.raises(InputError, match="no association with id 999"):
+        cases.review_association(999, "qualified", user="rev1")
+    with cases.transaction() as c:
+        assert cases.apply_associations(c, episodes(700.0), distance_m=50.0, run_id="r3",
+                                        report_day="d")["updated"] == 1
+    row = cases.associations(subject="B").iloc[0]
+    assert (row["review_state"], row["flags"]) == ("pending", "changed_since_review")
+    assert "was qualified by rev1" in row["review_reason"]
