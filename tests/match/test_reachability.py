@@ -78,7 +78,8 @@ def test_accuracy_is_taken_off_and_missing_accuracy_counts_as_zero():
 
 
 def test_gaps_near_scene_carry_reachability():
-    # both fixes lie within 1 km of P (a gap near scene): A 900 m west at 0 s, B 300 m east at 1200 s: cross at 900 s, 900 m / 900 s = 3.6 km/h: foot
+    # both fixes lie within 1 km of P (a gap near scene): A 900 m west at 0 s, B 300 m east at 1200 s:
+    # cross at 900 s, 900 m / 900 s = 3.6 km/h: foot
     tr = make_trail([(T0, -900.0, 0.0, 0.0), (T0 + 1200.0, 300.0, 0.0, 0.0)])
     t = pd.to_datetime([T0, T0 + 1200.0], unit="s", utc=True)
     crimes = pd.DataFrame({"crime_ref": ["K1"], "x_m": [0.0], "y_m": [0.0], "committed_from": t[:1],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from tests.naive import proximity as prox
 from tests.naive import segment as seg
 

@@ -1,5 +1,8 @@
-"""Maps of the leads: a crime series (crimes numbered, top subjects' tracks in the crime windows) and a
-co-location episode (both subjects' tracks over the episode, the closest point)."""
+"""Maps of the leads: a crime series, and a co-location episode.
+
+The series map numbers the crimes and draws the top subjects' tracks in the crime windows; the
+episode map draws both subjects' tracks over the episode and the closest point.
+"""
 
 from __future__ import annotations
 
