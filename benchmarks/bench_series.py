@@ -1,0 +1,178 @@
+"""A crime series against routine on a 29-day store (SPEC §3), beside the per-window loop and the brute-force twin.
+
+    python benchmarks/bench_series.py [--subjects 5000] [--days 14] [--crimes 20] [--naive-pairs 10]
+
+The workload is ``_workload.py``'s national day repeated over 2 x days + 1 consecutive days (the
+generator draws each day's tours afresh; homes and hotspots stay), so a routine exists: people go
+home every night and revisit the shared hotspots. The series is ``--crimes`` crimes on the middle
+day, each at a fix of a random subject (so each has at least one hit) with a window of 15 min to
+2 h. Times (best of --repeat after a warm-up):
+
+- ``series()`` on the in-memory trails of all days (the index of every subject is built for the
+  crimes themselves, then one of the hit subjects for the 28 shifted windows of every crime);
+- the path ``trailmon series`` takes: the crime windows for everyone, then the ±days span of the
+  hit subjects only (``hit_subjects`` + ``series``);
+- the per-window loop: ``proximity()`` of the existing API called once per shift on the full
+  trails (what one would write without a series function; hits only, so it lacks the counted days);
+- the brute-force twin (``tests/naive/series.py``: §3 proximity in plain Python on each shifted
+  window) on ``--naive-pairs`` (subject, crime) pairs, checked equal, scaled to every pair.
+
+pymeos has no notion of shifted local days; the series is 28 x crimes tdwithin calls per subject
+there, which the per-window loop already bounds from below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _common import save, table, timed
+from _workload import START, concat_chunks, iter_chunks
+
+from trailmon.match.proximity import proximity
+from trailmon.match.series import hit_subjects, series, shifted_windows
+from trailmon.trail import Trails, windows_to_csr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DAY = 86_400.0
+
+
+def month_trails(n_subjects: int, days: int) -> Trails:
+    """``2 * days + 1`` generated days ending on the national day's date in the middle, as one :class:`Trails`."""
+    start = (pd.Timestamp(START) - pd.Timedelta(days=days)).isoformat().replace("+00:00", "Z")
+    per_day: dict[int, list] = {}
+    for c in iter_chunks(n_subjects, days=2 * days + 1, start=start):
+        per_day.setdefault(c.day, []).append(c)
+    fixes = [concat_chunks(per_day[d])[0] for d in sorted(per_day)]
+    ids = np.asarray(fixes[0].subject_ids, dtype=object)
+    # interleave the days per subject: subject-major, time order
+    counts = np.stack([np.diff(f.offsets) for f in fixes])  # (day, subject)
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=offsets[1:])
+    idx = []
+    for s in range(len(ids)):
+        base = 0
+        for d, f in enumerate(fixes):
+            idx.append(np.arange(f.offsets[s], f.offsets[s + 1]) + base)
+            base += f.n_fixes
+    take = np.concatenate(idx)
+    cat = {k: np.concatenate([getattr(f, k) for f in fixes])[take] for k in ("t_s", "x_m", "y_m", "accuracy_m",
+                                                                            "fix_code")}
+    n = len(take)
+    wo, ws, we, known = windows_to_csr(ids, None)
+    nan = np.full(n, np.nan)
+    return Trails(subject_ids=ids, offsets=offsets, t_s=np.ascontiguousarray(cat["t_s"], dtype=np.float64),
+                  x_m=np.ascontiguousarray(cat["x_m"]), y_m=np.ascontiguousarray(cat["y_m"]), lat=nan, lon=nan,
+                  accuracy_m=np.ascontiguousarray(cat["accuracy_m"]), fix_type=cat["fix_code"].astype(np.int8),
+                  speed_mps=nan, heading_deg=nan, flags=np.zeros(n, np.int32), win_offsets=wo, win_start_s=ws,
+                  win_end_s=we, window_known=known)
+
+
+def series_crimes(trails: Trails, n: int, day0_s: float, seed: int = 17) -> pd.DataFrame:
+    """``n`` crimes on the day starting ``day0_s``, each at a fix of a random subject, windows 15 min - 2 h."""
+    rng = np.random.default_rng(seed)
+    on_day = np.flatnonzero((trails.t_s >= day0_s + 7 * 3600) & (trails.t_s < day0_s + 21 * 3600))
+    pick = rng.choice(on_day, n, replace=False)
+    width = rng.uniform(900, 7200, n)
+    t1 = trails.t_s[pick] - rng.uniform(0, 1, n) * width
+    return pd.DataFrame({
+        "crime_ref": [f"SER{k + 1:02d}" for k in range(n)],
+        "x_m": trails.x_m[pick] + rng.normal(0, 30, n), "y_m": trails.y_m[pick] + rng.normal(0, 30, n),
+        "committed_from": pd.to_datetime(np.round(t1 * 1e3).astype("int64"), unit="ms", utc=True),
+        "committed_to": pd.to_datetime(np.round((t1 + width) * 1e3).astype("int64"), unit="ms", utc=True),
+    })
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--subjects", type=int, default=5000)
+    ap.add_argument("--days", type=int, default=14)
+    ap.add_argument("--crimes", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--naive-pairs", type=int, default=10)
+    args = ap.parse_args()
+
+    t = time.perf_counter()
+    trails = month_trails(args.subjects, args.days)
+    gen_s = time.perf_counter() - t
+    day0 = pd.Timestamp(START).value / 1e9
+    crimes = series_crimes(trails, args.crimes, day0)
+    print(f"workload: {args.subjects} subjects x {2 * args.days + 1} days, {trails.n_fixes:,} fixes "
+          f"(generated in {gen_s:.0f} s), {len(crimes)} crimes", flush=True)
+
+    series(trails, crimes.head(2), days=2)  # warm-up: compile
+    rows, out = [], {"subjects": args.subjects, "days": args.days, "fixes": trails.n_fixes, "crimes": len(crimes)}
+    best, res = timed(series, trails, crimes, days=args.days, repeat=args.repeat)
+    out["series_s"] = best
+    out["ranked"] = len(res.ranked)
+    rows.append(("series(), all days in memory", f"{best:.2f} s", f"{len(res.ranked)} subjects ranked", ""))
+
+    span = (trails.t_s >= crimes["committed_from"].min().value / 1e9 - 600) & (
+        trails.t_s <= crimes["committed_to"].max().value / 1e9 + 600)
+    crime_day = trails.select_fixes(span)
+
+    def cli_path():
+        near = hit_subjects(crime_day, crimes)
+        keep = np.isin(trails.subject_ids, np.asarray(near, dtype=object))
+        return series(trails.select_fixes(keep[trails.subject_of_fix()]), crimes, days=args.days)
+
+    best_cli, res_cli = timed(cli_path, repeat=args.repeat)
+    assert res_cli.ranked.equals(res.ranked) and res_cli.long.equals(res.long)
+    out["cli_path_s"] = best_cli
+    rows.append(("hit subjects, then series() on their trails (the CLI path)", f"{best_cli:.2f} s", "same rows",
+                 ""))
+
+    shifts = [k for k in range(-args.days, args.days + 1) if k != 0]
+    a, b = shifted_windows(pd.DatetimeIndex(crimes["committed_from"]).as_unit("ns").asi8 / 1e9,
+                           pd.DatetimeIndex(crimes["committed_to"]).as_unit("ns").asi8 / 1e9, shifts)
+
+    def loop():
+        n = 0
+        for j in range(len(shifts)):
+            shifted = crimes.assign(committed_from=pd.to_datetime(np.round(a[:, j] * 1e9).astype("int64"), utc=True),
+                                    committed_to=pd.to_datetime(np.round(b[:, j] * 1e9).astype("int64"), utc=True))
+            n += len(proximity(trails, shifted, with_evidence=False).hits)
+        return n
+
+    t_loop, _ = timed(loop, repeat=1)
+    out["per_window_loop_s"] = t_loop
+    rows.append((f"per-window loop: proximity() x {len(shifts)} shifts on all trails", f"{best_cli:.2f} s", f"{t_loop:.2f} s",
+                 f"{t_loop / best_cli:.0f}x (and it lacks the counted days)"))
+
+    # brute-force twin on a few (subject, crime) pairs
+    from tests.naive import series as naive
+
+    long = res.long[res.long["hit"].astype(bool)].head(args.naive_pairs)
+    tn = 0.0
+    equal = True
+    for row in long.itertuples(index=False):
+        s = trails.subject_index(row.subject_id)
+        c = crimes[crimes["crime_ref"] == row.crime_ref].iloc[0]
+        one = trails.select_fixes(trails.subject_of_fix() == s)
+        one = one._replace(subject_ids=one.subject_ids[s:s + 1], offsets=np.array([0, one.n_fixes]),
+                           win_offsets=np.array([0, 1]), win_start_s=one.win_start_s[s:s + 1],
+                           win_end_s=one.win_end_s[s:s + 1], window_known=one.window_known[s:s + 1])
+        crime = [(float(c.x_m), float(c.y_m), 100.0, c.committed_from.value / 1e9, c.committed_to.value / 1e9)]
+        t = time.perf_counter()
+        ref = naive.series(one, crime, args.days)
+        tn += time.perf_counter() - t
+        hit, p, n = ref[row.subject_id]["long"][0]
+        equal &= hit == bool(row.hit) and n == row.counted_days and (
+            (p is None and np.isnan(row.p)) or (p is not None and abs(p - row.p) < 1e-12))
+    per_pair = tn / max(len(long), 1)
+    scaled = per_pair * len(res.long)
+    out["naive"] = {"pairs": len(long), "seconds": tn, "per_pair_s": per_pair, "scaled_s": scaled,
+                    "equal": bool(equal)}
+    rows.append((f"brute-force twin, {len(long)} (subject, crime) pairs", f"{best_cli:.2f} s",
+                 f"{tn:.1f} s (equal: {equal})", f"scaled to the {len(res.long)} pairs: {scaled:,.0f} s"))
+    print(table(rows, ("what", "trailmon", "peer", "note")))
+    print(save("series", out))
+
+
+if __name__ == "__main__":
+    main()
