@@ -180,8 +180,8 @@ def _together(t_s, x_m, y_m, pi, pj, pa, pb, poff, sa, sb, w0, w1, dist_m, out, 
             r1y = ya1 - yb1
             u0, u1 = time_within_segment(lo, r0x, r0y, hi, r1x, r1y, 0.0, 0.0, dist_m, lo, hi)
             if not np.isnan(u0):
-                d, tc = closest_approach_segment(lo, r0x, r0y, hi, r1x, r1y, 0.0, 0.0, u0, u1)
-                if m + n < cap:
+                if m + n < cap:  # the counting pass needs no closest approach
+                    d, tc = closest_approach_segment(lo, r0x, r0y, hi, r1x, r1y, 0.0, 0.0, u0, u1)
                     xa, ya = piece_position(t_s, x_m, y_m, pi[ua], pj[ua], tc)
                     xb, yb = piece_position(t_s, x_m, y_m, pi[ub], pj[ub], tc)
                     out[m + n, 0] = u0
@@ -214,6 +214,8 @@ def together_intervals(t_s, x_m, y_m, pi, pj, pa, pb, poff, ca, cb, cw0, cw1, di
         off[q + 1] = off[q] + counts[q]
     out = np.empty((off[n], 6), np.float64)
     for q in prange(n):
+        if counts[q] == 0:  # most candidates are never together: walk them once only
+            continue
         _together(t_s, x_m, y_m, pi, pj, pa, pb, poff, ca[q], cb[q], cw0[q], cw1[q], dist_m, out[off[q]:off[q + 1]], 0)
     return off, out
 

@@ -52,10 +52,9 @@ def known_pieces(trails: Trails, t_from_s: float, t_to_s: float, *, max_gap_s: f
         linked = (sof[1:] == sof[:-1]) & (t[1:] - t[:-1] <= max_gap_s)
     prev = np.concatenate([[False], linked])
     nxt = np.concatenate([linked, [False]])
-    seg = np.flatnonzero(nxt)
-    iso = np.flatnonzero(~prev & ~nxt) if n else np.zeros(0, dtype=np.int64)
-    pi = np.concatenate([seg, iso]).astype(np.int64)
-    pj = np.concatenate([seg + 1, iso]).astype(np.int64)
+    # one piece per fix that starts a segment or stands alone: in fix order, so by subject and time
+    pi = np.flatnonzero(nxt | ~prev).astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+    pj = np.where(nxt[pi], pi + 1, pi).astype(np.int64)
     ps = sof[pi] if n else np.zeros(0, dtype=np.int64)
     # every monitoring window of the piece's subject
     nwin = (tr.win_offsets[1:] - tr.win_offsets[:-1])[ps]
@@ -66,10 +65,8 @@ def known_pieces(trails: Trails, t_from_s: float, t_to_s: float, *, max_gap_s: f
     pi, pj, ps = pi[rep], pj[rep], ps[rep]
     a = np.maximum(np.maximum(t[pi], tr.win_start_s[w]), t_from_s)
     b = np.minimum(np.minimum(t[pj], tr.win_end_s[w]), t_to_s)
-    ok = a <= b
+    ok = a <= b  # pieces stay in order: each one's clipped parts follow its subject's sorted windows
     pi, pj, ps, a, b = pi[ok], pj[ok], ps[ok], a[ok], b[ok]
-    order = np.lexsort((b, a, ps))
-    pi, pj, ps, a, b = pi[order], pj[order], ps[order], a[order], b[order]
     poff = np.searchsorted(ps, np.arange(tr.n_subjects + 1)).astype(np.int64)
     return tr, pi, pj, a, b, ps, poff
 
