@@ -196,6 +196,7 @@ def _crime(args, user: str, purpose: str) -> int:
     from trailmon.io._time import check_tz
     from trailmon.io.crimes import distinct_crimes, read_crimes
     from trailmon.map import crime_map, save_map
+    from trailmon.map.crime import add_prism_layer
     from trailmon.match.proximity import proximity
     from trailmon.report.runs import _plain, audit_run, pick_crime, quarantine_rejects, run_id
     from trailmon.store.trails import TrailStore
@@ -220,6 +221,7 @@ def _crime(args, user: str, purpose: str) -> int:
         crs=store.crs,
         tiles=args.tiles,
     )
+    add_prism_layer(m, trails, crime, res.gaps, crs=store.crs)  # the area reachable in each gap near the scene
     save_map(m, args.out)
     subjects = sorted(set(res.hits["subject_id"].astype(str)))
     params = {

@@ -429,6 +429,7 @@ def write_crime_report(
     """
     from trailmon.map import crime_map, save_map, static_map_png
     from trailmon.map._offline import write_private
+    from trailmon.map.crime import add_prism_layer
 
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
@@ -437,7 +438,9 @@ def write_crime_report(
     map_path = path.with_name(f"{path.stem}.map.html")
     png_path = path.with_name(f"{path.stem}.map.png")
     kw = {"radius_m": radius_m, "max_gap_s": max_gap_s, "t_from": t_from, "t_to": t_to, "crs": crs}
-    save_map(crime_map(trails, crime_row, hits, evidence, **kw), map_path)
+    m = crime_map(trails, crime_row, hits, evidence, **kw)
+    add_prism_layer(m, trails, crime_row, gaps, crs=crs)  # the area reachable in each gap near the scene
+    save_map(m, map_path)
     png = static_map_png(trails, crime_row, hits, evidence, path=png_path, **kw)
     doc = crime_report_html(
         crime_row,
