@@ -29,6 +29,7 @@ def _walk(sid, dy, minutes=12, t0=T0, speed=1.4, acc=5.0):
     return [(t0 + 60.0 * k, E0 + speed * 60.0 * k, N0 + dy, acc, "gps", sid) for k in range(minutes + 1)]
 
 
+@pytest.mark.kernels
 def test_two_walking_the_same_street_30_m_apart_for_12_min():
     tr = make_trail(_walk("A", 0.0) + _walk("B", 30.0) + _walk("C", 400.0))
     ep = associations(tr, _ts(T0 - 3600), _ts(T0 + 3600))
@@ -45,6 +46,7 @@ def test_two_walking_the_same_street_30_m_apart_for_12_min():
     assert (clip.iloc[0].start, clip.iloc[0].end) == (_ts(T0 + 60), _ts(T0 + 700))
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize(
     ("b_rows", "kwargs", "expected"),
     [
@@ -68,6 +70,7 @@ def test_known_episodes(b_rows, kwargs, expected):
     assert got == [pytest.approx(e) for e in expected]
 
 
+@pytest.mark.kernels
 def test_monitoring_windows_split_episodes_and_subject_filter():
     rows = _walk("A", 0.0, minutes=24) + _walk("B", 10.0, minutes=24) + _walk("C", 20.0, minutes=24)
     tr = make_trail(rows, windows={"B": [(T0, T0 + 600.0), (T0 + 900.0, T0 + 3600.0)]})

@@ -62,6 +62,7 @@ def test_every_morning_is_routine_and_crime_days_only_is_a_lead():
     assert long.loc[("S_ROUTINE", "C3"), "p"] == 1.0
 
 
+@pytest.mark.kernels
 def test_unknown_p_without_counted_days_and_no_claim_without_known_hits():
     # only the crime day has data: no counted day, p unknown, p_tail 1.0 (no baseline, no claim)
     tr = make_trail(_visit(T0, 0.0, 0.0))
@@ -71,6 +72,7 @@ def test_unknown_p_without_counted_days_and_no_claim_without_known_hits():
     assert np.isnan(res.long["p"].iloc[0]) and res.long["counted_days"].iloc[0] == 0
 
 
+@pytest.mark.kernels
 def test_days_not_monitored_throughout_do_not_count():
     fixes = [f for d in range(-3, 4) for f in _visit(T0 + d * DAY, 0.0, 0.0)]
     # monitored from the middle of day -2's window: day -3 and -2 do not count, days -1..3 do (5 days)
