@@ -154,6 +154,18 @@ def _first_piece(pb, lo, hi, t):
 
 
 @kernel
+def _boxes_near(x_m, y_m, i1, j1, i2, j2, dist_m):
+    """False when the boxes of two fix pairs are more than ``dist_m`` apart along x or y (never together)."""
+    if min(x_m[i1], x_m[j1]) - max(x_m[i2], x_m[j2]) > dist_m:
+        return False
+    if min(x_m[i2], x_m[j2]) - max(x_m[i1], x_m[j1]) > dist_m:
+        return False
+    if min(y_m[i1], y_m[j1]) - max(y_m[i2], y_m[j2]) > dist_m:
+        return False
+    return not min(y_m[i2], y_m[j2]) - max(y_m[i1], y_m[j1]) > dist_m
+
+
+@kernel
 def _together(t_s, x_m, y_m, pi, pj, pa, pb, poff, sa, sb, w0, w1, dist_m, out, m):
     """Together intervals of subjects ``sa`` and ``sb`` within ``[w0, w1]``, written to ``out[m:]``; the count.
 
@@ -168,7 +180,7 @@ def _together(t_s, x_m, y_m, pi, pj, pa, pb, poff, sa, sb, w0, w1, dist_m, out, 
             break
         lo = max(pa[ua], pa[ub], w0)
         hi = min(pb[ua], pb[ub], w1)
-        if lo <= hi:
+        if lo <= hi and _boxes_near(x_m, y_m, pi[ua], pj[ua], pi[ub], pj[ub], dist_m):
             xa0, ya0 = piece_position(t_s, x_m, y_m, pi[ua], pj[ua], lo)
             xb0, yb0 = piece_position(t_s, x_m, y_m, pi[ub], pj[ub], lo)
             xa1, ya1 = piece_position(t_s, x_m, y_m, pi[ua], pj[ua], hi)
