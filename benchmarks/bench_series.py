@@ -8,12 +8,12 @@ home every night and revisit the shared hotspots. The series is ``--crimes`` cri
 day, each at a fix of a random subject (so each has at least one hit) with a window of 15 min to
 2 h. Times (best of --repeat after a warm-up):
 
-- ``series()`` on the in-memory trails of all days (the index of every subject is built for the
-  crimes themselves, then one of the hit subjects for the 28 shifted windows of every crime);
-- the path ``trailmon series`` takes: the crime windows for everyone, then the ±days span of the
-  hit subjects only (``hit_subjects`` + ``series``);
-- the per-window loop: ``proximity()`` of the existing API called once per shift on the full
-  trails and one index built beforehand (what one would write without a series function; hits
+- the path ``trailmon series`` takes, at any size: the crime day for everyone (``hit_subjects``),
+  then ``series()`` on the 2 x days + 1 days of the hit subjects only (the month is generated a
+  second time keeping those subjects, block by block, so a national month never sits in memory);
+- up to 1,000 subjects, also ``series()`` on everyone's month in memory (the same rows);
+- the per-window loop: ``proximity()`` of the existing API called once per shift on the same
+  trails with one index built beforehand (what one would write without a series function; hits
   only, so it lacks the counted days);
 - the brute-force twin (``tests/naive/series.py``: §3 proximity in plain Python on each shifted
   window) on ``--naive-pairs`` (subject, crime) pairs, checked equal, scaled to every pair.
@@ -43,12 +43,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DAY = 86_400.0
 
 
-def month_trails(n_subjects: int, days: int) -> Trails:
-    """``2 * days + 1`` generated days ending on the national day's date in the middle, as one :class:`Trails`."""
+def _subjects_of(fx, keep: np.ndarray):
+    """The fixes of one generated block for the subjects ``keep`` (bool over the block's subjects)."""
+    counts = np.diff(fx.offsets)
+    take = np.repeat(keep, counts)
+    offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(counts[keep], out=offsets[1:])
+    return fx._replace(subject_ids=np.asarray(fx.subject_ids)[keep], offsets=offsets,
+                       **{k: getattr(fx, k)[take] for k in ("t_s", "x_m", "y_m", "accuracy_m", "fix_code")})
+
+
+def month_trails(n_subjects: int, days: int, *, only_day: int | None = None, keep: np.ndarray | None = None) -> Trails:
+    """``2 * days + 1`` generated days with the national day's date in the middle, as one :class:`Trails`.
+
+    ``only_day`` keeps that day (0-based) alone; ``keep`` (bool over all subjects) keeps those subjects
+    alone, block by block as they are generated, so a national-size month never sits in memory.
+    """
     start = (pd.Timestamp(START) - pd.Timedelta(days=days)).isoformat().replace("+00:00", "Z")
     per_day: dict[int, list] = {}
     for c in iter_chunks(n_subjects, days=2 * days + 1, start=start):
-        per_day.setdefault(c.day, []).append(c)
+        if only_day is not None and c.day != only_day:
+            continue
+        fx = c.fixes
+        if keep is not None:
+            fx = _subjects_of(fx, keep[c.first_subject:c.first_subject + len(fx.subject_ids)])
+        per_day.setdefault(c.day, []).append(c._replace(fixes=fx))
     fixes = [concat_chunks(per_day[d])[0] for d in sorted(per_day)]
     ids = np.asarray(fixes[0].subject_ids, dtype=object)
     # interleave the days per subject: subject-major, time order
@@ -58,7 +77,7 @@ def month_trails(n_subjects: int, days: int) -> Trails:
     idx = []
     for s in range(len(ids)):
         base = 0
-        for d, f in enumerate(fixes):
+        for f in fixes:
             idx.append(np.arange(f.offsets[s], f.offsets[s + 1]) + base)
             base += f.n_fixes
     take = np.concatenate(idx)
@@ -98,40 +117,49 @@ def main() -> None:
     ap.add_argument("--naive-pairs", type=int, default=10)
     args = ap.parse_args()
 
-    t = time.perf_counter()
-    trails = month_trails(args.subjects, args.days)
-    gen_s = time.perf_counter() - t
     day0 = pd.Timestamp(START).value / 1e9
-    crimes = series_crimes(trails, args.crimes, day0)
-    print(f"workload: {args.subjects} subjects x {2 * args.days + 1} days, {trails.n_fixes:,} fixes "
-          f"(generated in {gen_s:.0f} s), {len(crimes)} crimes", flush=True)
+    rows, out = [], {"subjects": args.subjects, "days": args.days, "crimes": args.crimes}
 
-    series(trails, crimes.head(2), days=2)  # warm-up: compile
-    rows, out = [], {"subjects": args.subjects, "days": args.days, "fixes": trails.n_fixes, "crimes": len(crimes)}
-    best, res = timed(series, trails, crimes, days=args.days, repeat=args.repeat)
-    out["series_s"] = best
-    out["ranked"] = len(res.ranked)
-    rows.append(("series(), all days in memory", f"{best:.2f} s", f"{len(res.ranked)} subjects ranked", ""))
-
-    span = (trails.t_s >= crimes["committed_from"].min().value / 1e9 - 600) & (
-        trails.t_s <= crimes["committed_to"].max().value / 1e9 + 600)
-    crime_day = trails.select_fixes(span)
-
-    def cli_path():
+    # the path of `trailmon series` at any size: the crime day for everyone, then the month of the hit
+    # subjects only (generated twice, block by block, so the month of everyone never sits in memory)
+    t = time.perf_counter()
+    crime_day = month_trails(args.subjects, args.days, only_day=args.days)
+    crimes = series_crimes(crime_day, args.crimes, day0)
+    near, t_near = None, float("inf")
+    hit_subjects(crime_day.select_fixes(crime_day.t_s < day0 + 3600), crimes.head(1))  # warm-up: compile
+    for _ in range(args.repeat):
+        t1 = time.perf_counter()
         near = hit_subjects(crime_day, crimes)
-        keep = np.isin(trails.subject_ids, np.asarray(near, dtype=object))
-        return series(trails.select_fixes(keep[trails.subject_of_fix()]), crimes, days=args.days)
+        t_near = min(t_near, time.perf_counter() - t1)
+    keep = np.isin(crime_day.subject_ids, np.asarray(near, dtype=object))
+    month = month_trails(args.subjects, args.days, keep=keep)
+    gen_s = time.perf_counter() - t - t_near * args.repeat
+    print(f"workload: {args.subjects} subjects, crime day {crime_day.n_fixes:,} fixes; {len(near)} hit subjects x "
+          f"{2 * args.days + 1} days, {month.n_fixes:,} fixes (generated in {gen_s:.0f} s), {len(crimes)} crimes",
+          flush=True)
+    series(month, crimes.head(2), days=2)  # warm-up: compile
+    t_series, res = timed(series, month, crimes, days=args.days, repeat=args.repeat)
+    best_cli = t_near + t_series
+    out.update({"crime_day_fixes": crime_day.n_fixes, "hit_subjects": len(near), "month_fixes": month.n_fixes,
+                "hit_subjects_s": t_near, "series_s": t_series, "ranked": len(res.ranked)})
+    rows.append((f"hit subjects on the crime day ({args.subjects} subjects)", f"{t_near:.2f} s",
+                 f"{len(near)} subjects", ""))
+    rows.append((f"series() on their {2 * args.days + 1} days ({month.n_fixes:,} fixes)", f"{t_series:.2f} s",
+                 f"{len(res.ranked)} ranked", f"total {best_cli:.2f} s"))
+    trails = month
 
-    best_cli, res_cli = timed(cli_path, repeat=args.repeat)
-    assert res_cli.ranked.equals(res.ranked) and res_cli.long.equals(res.long)
-    out["cli_path_s"] = best_cli
-    rows.append(("hit subjects, then series() on their trails (the CLI path)", f"{best_cli:.2f} s", "same rows",
-                 ""))
+    if args.subjects <= 1000:  # everyone's month in memory: the same rows
+        everyone = month_trails(args.subjects, args.days)
+        best, res_all = timed(series, everyone, crimes, days=args.days, repeat=args.repeat)
+        assert res_all.ranked.equals(res.ranked) and res_all.long.equals(res.long)
+        out["series_all_in_memory_s"] = best
+        rows.append((f"series(), everyone's month in memory ({everyone.n_fixes:,} fixes)", f"{best:.2f} s",
+                     "same rows", ""))
+        del everyone
 
     shifts = [k for k in range(-args.days, args.days + 1) if k != 0]
     a, b = shifted_windows(pd.DatetimeIndex(crimes["committed_from"]).as_unit("ns").asi8 / 1e9,
                            pd.DatetimeIndex(crimes["committed_to"]).as_unit("ns").asi8 / 1e9, shifts)
-
     from trailmon.index import TrailIndex
 
     index = TrailIndex.build(trails)  # built once: the loop re-uses it, as series() re-uses its own
@@ -146,8 +174,8 @@ def main() -> None:
 
     t_loop, _ = timed(loop, repeat=1)
     out["per_window_loop_s"] = t_loop
-    rows.append((f"per-window loop: proximity() x {len(shifts)} shifts on all trails", f"{best_cli:.2f} s", f"{t_loop:.2f} s",
-                 f"{t_loop / best_cli:.0f}x (and it lacks the counted days)"))
+    rows.append((f"per-window loop: proximity() x {len(shifts)} shifts on the same trails", f"{t_series:.2f} s",
+                 f"{t_loop:.2f} s", f"{t_loop / t_series:.1f}x (and it lacks the counted days)"))
 
     # brute-force twin on a few (subject, crime) pairs
     from tests.naive import series as naive
@@ -173,7 +201,7 @@ def main() -> None:
     scaled = per_pair * len(res.long)
     out["naive"] = {"pairs": len(long), "seconds": tn, "per_pair_s": per_pair, "scaled_s": scaled,
                     "equal": bool(equal)}
-    rows.append((f"brute-force twin, {len(long)} (subject, crime) pairs", f"{best_cli:.2f} s",
+    rows.append((f"brute-force twin, {len(long)} (subject, crime) pairs", f"{t_series:.2f} s",
                  f"{tn:.1f} s (equal: {equal})", f"scaled to the {len(res.long)} pairs: {scaled:,.0f} s"))
     print(table(rows, ("what", "trailmon", "peer", "note")))
     print(save("series", out))
