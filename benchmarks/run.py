@@ -32,6 +32,9 @@ def main() -> None:
         ["bench_proximity.py", "--subjects", subjects, "--crimes", crimes],
         ["bench_query.py", "--subjects", subjects, "--queries", "200" if args.quick else "2000"],
         ["bench_attendance.py", "--subjects", subjects],
+        # a 29-day store of 5,000 subjects (196 M fixes) does not fit this machine's memory: 1,000 subjects
+        ["bench_series.py", "--subjects", "100" if args.quick else "1000"],
+        ["bench_associations.py", "--subjects", subjects],
     ]
     for cmd in scripts:
         print(f"\n$ python benchmarks/{' '.join(cmd)}", flush=True)

@@ -75,6 +75,32 @@ m = crime_map(trails, burglary.iloc[0], result.hits, result.evidence, crs=store.
 path = save_map(m, WORK / "crime-C08.html")
 print(path, path.stat().st_size // 1024, "kB")
 m'''),
+    ("md", "## 8. How fast would they have had to move? Reachability across a gap\n\nEvery gap near the scene "
+           "also says the least average speed, in straight lines, at which the subject could have been at the "
+           "scene during the gap and the window (`min_speed_kmh`) and the slowest of foot, cycle and vehicle that "
+           "reaches it (`reachable_by`). A bound, never evidence of presence: a charging tag at home 'reaches' "
+           "the scene next door on foot."),
+    ("code", '''res.gaps[["subject_id", "gap_start", "gap_end", "before_distance_m", "after_distance_m", "coverage",
+          "min_speed_kmh", "reachable_by"]]'''),
+    ("md", "## 9. A crime series against routine\n\nFive thefts around the city centre on three days. For each "
+           "subject with a hit, `p` is how often they are near that place at that time of day anyway: the share "
+           "of the surrounding days (the sample holds a week, so 3 either side here; 14 by default) with enough "
+           "data on which the same window, moved by whole days on the UK clock, is also a hit. `p_tail` is the "
+           "exact chance of at least that many hits from routine alone: small means a lead worth a look, never "
+           "evidence."),
+    ("code", '''series_crimes = crimes[crimes.crime_ref.isin(["C01", "C02", "C04", "C09", "C10"])]
+week = store.read(pd.Timestamp("2026-07-12", tz="UTC"), pd.Timestamp("2026-07-21", tz="UTC"))
+ranked, long = tm.series(week, series_crimes, days=3)
+ranked'''),
+    ("code", '''long[long.subject_id == ranked.subject_id.iloc[0]]'''),
+    ("md", "## 10. Who moves together? Co-location\n\nEpisodes of two subjects within 50 m of each other for at "
+           "least 10 minutes over the week, exact on the interpolated trails (relative motion is linear between "
+           "fixes). Pairs are found from an index of occupied cells and hours, never by trying all pairs."),
+    ("code", '''a, b = pd.Timestamp("2026-07-13", tz="UTC"), pd.Timestamp("2026-07-20", tz="UTC")
+together = tm.associations(store.read(a, b), a, b, crs=store.crs)
+together[["subject_a", "subject_b", "start", "end", "duration_s", "min_distance_m", "closest_time"]]'''),
+    ("code", '''m = tm.association_map(store.read(a, b), together.iloc[0], crs=store.crs) if len(together) else None
+m'''),
 ]
 
 MANAGER = [

@@ -29,3 +29,11 @@ def test_errors_tree():
     assert issubclass(errors.AccessRefusedError, PermissionError)
     assert {errors.StoreLockedError.exit_code, errors.AccessRefusedError.exit_code,
             errors.AuditTamperedError.exit_code, errors.TrailmonError.exit_code} == {4, 3, 5, 1}
+
+
+def test_leads_are_public():
+    from trailmon.match.associations import associations
+    from trailmon.match.series import series
+
+    assert trailmon.series is series and trailmon.associations is associations
+    assert {"SeriesResult", "association_map", "gap_reachability", "series_map"} <= set(trailmon.__all__)

@@ -373,3 +373,53 @@ def test_devices_of_monitoring_windows_on_subjects_and_hits(tmp_path):
         hits = c.hits()
         assert hits[["crime_ref", "device_id", "device_serial"]].values.tolist() == [
             ["K1", "DEV-1", "SN-1"], ["K2", "DEV-2", "SN-2"]]
+
+
+def test_gaps_keep_reachability(cases):
+    import pandas as pd
+
+    cols = {r[1] for r in cases.conn.execute("PRAGMA table_info(gaps)")}
+    assert {"min_speed_kmh", "reachable_by"} <= cols
+    t = pd.to_datetime([0, 1200], unit="s", utc=True)
+    gaps = pd.DataFrame({"force": ["F"], "crime_ref": ["K1"], "crime_version": [1], "subject_id": ["S1"],
+                         "gap_start": t[:1], "gap_end": t[1:], "gap_s": [1200.0], "before_distance_m": [900.0],
+                         "after_distance_m": [300.0], "coverage": [0.1], "min_speed_kmh": [float("nan")],
+                         "reachable_by": ["no"]})
+    matched = pd.DataFrame({"force": ["F"], "crime_ref": ["K1"], "crime_version": [1]})
+    from trailmon.report._columns import HITS
+
+    empty = pd.DataFrame({c: [] for c in ("force", *HITS)})
+    with cases.transaction() as c:
+        cases.apply_proximity(c, matched, empty, pd.DataFrame(), gaps, run_id="r1", report_day="2026-01-01")
+    got = cases.frame("SELECT min_speed_kmh, reachable_by FROM gaps")
+    assert got["min_speed_kmh"].isna().tolist() == [True]
+    assert got["reachable_by"].tolist() == ["no"]
+
+
+def test_associations_are_upserted_and_a_changed_reviewed_one_goes_back_to_pending(cases):
+    import pandas as pd
+
+    t = pd.to_datetime([0, 720, 0], unit="s", utc=True)
+
+    def episodes(duration):
+        return pd.DataFrame({"subject_a": ["A"], "subject_b": ["B"], "start": t[:1], "end": t[1:2],
+                             "duration_s": [duration], "min_distance_m": [30.0], "closest_time": t[2:],
+                             "lat": [51.5], "lon": [-0.1], "easting": [530000.0], "northing": [180015.0]})
+
+    with cases.transaction() as c:
+        assert cases.apply_associations(c, episodes(720.0), distance_m=50.0, run_id="r1", report_day="d")["new"] == 1
+    with cases.transaction() as c:
+        assert cases.apply_associations(c, episodes(720.0), distance_m=50.0, run_id="r2",
+                                        report_day="d")["unchanged"] == 1
+    aid = int(cases.associations()["association_id"].iloc[0])
+    assert cases.review_association(aid, "qualified", user="rev1")["review_state"] == "qualified"
+    with pytest.raises(InputError, match="already qualified"):
+        cases.review_association(aid, "rejected", user="rev1", reason="x")
+    with pytest.raises(InputError, match="no association with id 999"):
+        cases.review_association(999, "qualified", user="rev1")
+    with cases.transaction() as c:
+        assert cases.apply_associations(c, episodes(700.0), distance_m=50.0, run_id="r3",
+                                        report_day="d")["updated"] == 1
+    row = cases.associations(subject="B").iloc[0]
+    assert (row["review_state"], row["flags"]) == ("pending", "changed_since_review")
+    assert "was qualified by rev1" in row["review_reason"]

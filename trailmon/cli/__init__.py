@@ -17,7 +17,7 @@ from trailmon import __version__
 __all__ = ["main"]
 
 COMMANDS = ["ingest", "proximity", "trail", "attendance", "zones", "audit", "purge", "demo", "nightly", "review",
-            "export", "map", "report", "serve", "users", "status"]
+            "export", "map", "report", "serve", "users", "status", "series", "associations"]
 
 
 def build_parser() -> argparse.ArgumentParser:

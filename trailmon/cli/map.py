@@ -205,6 +205,7 @@ def _crime(args, user: str, purpose: str) -> int:
     from trailmon.io.crimes import distinct_crimes, read_crimes
     from trailmon.map import _layers as L
     from trailmon.map import crime_map, save_map
+    from trailmon.map.crime import add_prism_layer
     from trailmon.match.proximity import proximity
     from trailmon.report.runs import _plain, audit_run, pick_crime, quarantine_rejects, run_id
     from trailmon.store.trails import TrailStore
@@ -241,6 +242,7 @@ def _crime(args, user: str, purpose: str) -> int:
         tiles=args.tiles,
         basemap=_basemap(args, store),
     )
+    add_prism_layer(m, trails, crime, res.gaps, crs=store.crs)  # the area reachable in each gap near the scene
     subjects = sorted(set(res.hits["subject_id"].astype(str)))
     a_s, b_s = t_from.value / 1e9, t_to.value / 1e9
     n_fixes = sum(len(L.subject_fixes(trails, s, a_s, b_s, store.crs).t_s) for s in subjects)

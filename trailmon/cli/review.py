@@ -35,6 +35,11 @@ def _shared(p: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+def _kind(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kind", choices=["hit", "association"], default="hit",
+                   help="proximity hits (default) or co-location associations")
+
+
 def add_parser(sub) -> None:
     """Register the sub-command."""
     p = sub.add_parser(
@@ -55,13 +60,16 @@ def add_parser(sub) -> None:
         action="store_true",
         help="only hits whose figures or evidence changed since their last verdict (changed_since_review)",
     )
+    _kind(a)
     _shared(a, top=False)
     a = actions.add_parser("qualify", help="qualify a pending hit")
     a.add_argument("id", type=int, metavar="ID")
+    _kind(a)
     _shared(a, top=False)
     a = actions.add_parser("reject", help="reject a pending hit")
     a.add_argument("id", type=int, metavar="ID")
     a.add_argument("--reason", required=True, metavar="TEXT", help="why the hit is rejected")
+    _kind(a)
     _shared(a, top=False)
     p.set_defaults(run=run, _parser=p)
 
@@ -79,6 +87,8 @@ def run(args) -> int:
         raise AccessRefusedError("review records who decided: say who you are with --user")
     user = args.user.strip()
     store = TrailStore(args.store)
+    if args.kind == "association":
+        return _review_associations(args, store, user)
     with CaseStore(args.db or default_db_path(store.path)) as cases:
         if args.action == "list":
             df = cases.hits(subject=args.subject, state=args.state)
@@ -178,3 +188,36 @@ def _hit_row(r: dict, changes: dict | None = None) -> dict:
         "changed_since_review": bool(r.get("changed_since_review")),
         "changes": changes,
     }
+
+
+def _review_associations(args, store, user: str) -> int:
+    """``review --kind association``: list, qualify or reject co-location case records."""
+    from trailmon.report.runs import audit_run
+    from trailmon.store.cases import CaseStore, _iso, default_db_path
+
+    with CaseStore(args.db or default_db_path(store.path)) as cases:
+        if args.action == "list":
+            df = cases.associations(subject=args.subject, state=args.state)
+        else:
+            state = "qualified" if args.action == "qualify" else "rejected"
+            df = [cases.review_association(args.id, state, user=user, reason=getattr(args, "reason", None))]
+    recs = df.to_dict("records") if hasattr(df, "to_dict") else df
+    rows = [{"association_id": int(r["association_id"]), "subject_a": r["subject_a"], "subject_b": r["subject_b"],
+             "distance_m": r["distance_m"], "start": _iso(r["start_ns"]), "end": _iso(r["end_ns"]),
+             "duration_s": r["duration_s"], "min_distance_m": r["min_distance_m"], "flags": r["flags"] or "",
+             "review_state": r["review_state"], "reviewer": r["reviewer"], "review_reason": r["review_reason"],
+             "reviewed_at": r["reviewed_at"]} for r in recs]
+    audit_run(store, user=user, purpose=REVIEW_PURPOSE, action=f"review {args.action}", kind="consultation",
+              parameters={"kind": "association", "id": getattr(args, "id", None),
+                          "reason": getattr(args, "reason", None)},
+              subjects=sorted({s for r in rows for s in (r["subject_a"], r["subject_b"])}),
+              counts={"associations": len(rows)})
+    if args.action == "list":
+        lines = [f"{r['association_id']:>5}  {r['review_state']:9}  {r['subject_a']:12} {r['subject_b']:12} "
+                 f"{r['start']}  {r['duration_s']:8.1f} s  {r['min_distance_m']:7.2f} m" for r in rows]
+        emit(args, {"associations": rows}, lines or ["no associations"])
+    else:
+        r = rows[0]
+        emit(args, r, [f"association {r['association_id']} ({r['subject_a']}, {r['subject_b']}) "
+                       f"{r['review_state']} by {user}"])
+    return 0

@@ -19,6 +19,7 @@ from trailmon.index import _kernels as IK
 from trailmon.index._cast import check_positive, check_query
 from trailmon.io._time import instant_s
 from trailmon.match import _proximity_kernels as K
+from trailmon.match.reachability import gap_reachability
 from trailmon.report._columns import EVIDENCE, GAPS
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, FIX_TYPES, Trails, flags_to_text
 
@@ -162,6 +163,7 @@ def proximity(
     index: TrailIndex | None = None,
     with_evidence: bool = True,
     crs: StoreCRS | None = None,
+    speed_thresholds_kmh: dict[str, float] | None = None,
 ) -> ProximityResult:
     """Who was within R of each crime scene while it was committed, exactly.
 
@@ -186,6 +188,9 @@ def proximity(
     crs : StoreCRS, optional
         The store's CRS, for WGS84 coordinates of interpolated evidence points; British National
         Grid when omitted.
+    speed_thresholds_kmh : dict, optional
+        Upper speeds of ``foot``, ``cycle`` and ``vehicle`` for the gaps' ``reachable_by``, km/h
+        (:data:`trailmon.match.reachability.SPEED_THRESHOLDS_KMH` by default).
 
     Returns
     -------
@@ -235,7 +240,7 @@ def proximity(
         evidence = _evidence_frame(trails, cr, h.crime[is_hit], h.subject[is_hit], max_gap_s, crs or BNG_CRS())
     else:
         evidence = _empty(EVIDENCE)
-    gaps = _gaps_frame(trails, cr, arrays.gaps)
+    gaps = _gaps_frame(trails, cr, arrays.gaps, speed_thresholds_kmh)
     return ProximityResult(hits, evidence, gaps)
 
 
@@ -708,11 +713,17 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
     return frame[EVIDENCE]
 
 
-def _gaps_frame(trails: Trails, cr: _Crimes, g: GapArrays) -> pd.DataFrame:
+def _gaps_frame(trails: Trails, cr: _Crimes, g: GapArrays,
+                speed_thresholds_kmh: dict[str, float] | None = None) -> pd.DataFrame:
     if len(g.crime) == 0:
         return _empty(GAPS)
     q = g.crime
     start, end = _times(g.gap_start_s, g.gap_end_s)
+    fa, fb = g.fix, g.fix + 1
+    acc = trails.accuracy_m
+    kmh, by = gap_reachability(cr.x[q], cr.y[q], trails.x_m[fa], trails.y_m[fa], acc[fa], trails.x_m[fb],
+                               trails.y_m[fb], acc[fb], g.gap_start_s, g.gap_end_s, cr.t1[q], cr.t2[q],
+                               speed_thresholds_kmh)
     return pd.DataFrame({
         "crime_ref": cr.ref[q],
         "crime_version": cr.version[q],
@@ -723,4 +734,6 @@ def _gaps_frame(trails: Trails, cr: _Crimes, g: GapArrays) -> pd.DataFrame:
         "before_distance_m": g.before_distance_m,
         "after_distance_m": g.after_distance_m,
         "coverage": g.coverage,
+        "min_speed_kmh": kmh,
+        "reachable_by": by,
     })

@@ -14,7 +14,13 @@ EVIDENCE = [
 ]
 GAPS = [
     "crime_ref", "crime_version", "subject_id", "gap_start", "gap_end", "gap_s", "before_distance_m",
-    "after_distance_m", "coverage",
+    "after_distance_m", "coverage", "min_speed_kmh", "reachable_by",
+]
+SERIES = ["subject_id", "n_hits", "expected_hits", "n_unknown", "p_tail", "routine_hits"]
+SERIES_LONG = ["subject_id", "crime_ref", "crime_version", "hit", "p", "counted_days"]
+ASSOCIATIONS = [
+    "subject_a", "subject_b", "start", "end", "duration_s", "min_distance_m", "closest_time", "lat", "lon",
+    "easting", "northing",
 ]
 ATTENDANCE = [
     "appointment_id", "subject_id", "start", "end", "inside_s", "arrival", "departure", "coverage", "status",

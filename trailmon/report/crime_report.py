@@ -109,6 +109,8 @@ _GAP_SHOWN = [
     "before_distance_m",
     "after_distance_m",
     "coverage",
+    "min_speed_kmh",
+    "reachable_by",
 ]
 _DECIMALS = {
     "min_distance_m": 1,
@@ -125,6 +127,7 @@ _DECIMALS = {
     "before_distance_m": 1,
     "after_distance_m": 1,
     "coverage": 3,
+    "min_speed_kmh": 1,
 }
 
 
@@ -363,6 +366,10 @@ def crime_report_html(
         ]
     parts += [
         "<h2>Gaps near the scene</h2>",
+        '<p class="note">min_speed_kmh is the least average speed, in straight lines, at which the subject '
+        "could have been at the scene point during the gap and the window (blank: not possible); "
+        "reachable_by is the slowest of foot, cycle and vehicle at or above it. It is a bound, never "
+        "evidence of presence.</p>",
         _table(gp, _GAP_SHOWN, "None."),
         f'<figure><h2>Disclaimer</h2><div class="disclaimer">{_e(DISCLAIMER)}</div></figure>',
         "<h2>Provenance</h2>",
@@ -428,6 +435,7 @@ def write_crime_report(
     """
     from trailmon.map import crime_map, save_map, static_map_png
     from trailmon.map._offline import write_private
+    from trailmon.map.crime import add_prism_layer
 
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
@@ -436,7 +444,9 @@ def write_crime_report(
     map_path = path.with_name(f"{path.stem}.map.html")
     png_path = path.with_name(f"{path.stem}.map.png")
     kw = {"radius_m": radius_m, "max_gap_s": max_gap_s, "t_from": t_from, "t_to": t_to, "crs": crs}
-    save_map(crime_map(trails, crime_row, hits, evidence, tiles=tiles, basemap=basemap, **kw), map_path)
+    m = crime_map(trails, crime_row, hits, evidence, tiles=tiles, basemap=basemap, **kw)
+    add_prism_layer(m, trails, crime_row, gaps, crs=crs)  # the area reachable in each gap near the scene
+    save_map(m, map_path)
     png = static_map_png(trails, crime_row, hits, evidence, path=png_path, basemap=basemap, **kw)
     doc = crime_report_html(
         crime_row,

@@ -248,6 +248,27 @@ MIGRATIONS: tuple[str, ...] = (
         e.flags FROM evidence e JOIN review_history r ON r.hit_id = e.hit_id;
     UPDATE hits SET evidence_rows = (SELECT COUNT(*) FROM evidence e WHERE e.hit_id = hits.hit_id);
     """,
+    # gaps near scene: reachability across the gap (SPEC §3 space-time prism)
+    """
+    ALTER TABLE gaps ADD COLUMN min_speed_kmh REAL;
+    ALTER TABLE gaps ADD COLUMN reachable_by TEXT;
+    """,
+    # associations: co-location episodes (SPEC §3), case records reviewed like hits
+    """
+    CREATE TABLE associations (
+        association_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subject_a TEXT NOT NULL, subject_b TEXT NOT NULL, distance_m REAL NOT NULL, start_ns INTEGER NOT NULL,
+        end_ns INTEGER, duration_s REAL, min_distance_m REAL, closest_time_ns INTEGER, lat REAL, lon REAL,
+        easting REAL, northing REAL, flags TEXT,
+        review_state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (review_state IN ('pending', 'qualified', 'rejected')),
+        reviewer TEXT, review_reason TEXT, reviewed_at TEXT,
+        run_id TEXT, report_day TEXT,
+        UNIQUE (subject_a, subject_b, distance_m, start_ns)
+    );
+    CREATE INDEX associations_a ON associations (subject_a);
+    CREATE INDEX associations_b ON associations (subject_b);
+    """,
 )
 """Schema migrations, in order; ``PRAGMA user_version`` is the number applied."""
 
@@ -270,11 +291,13 @@ CASE_TABLES = (
     "gaps",
     "attendance",
     "zone_events",
+    "associations",
 )
 """The tables that hold case records (compared by :meth:`CaseStore.snapshot`)."""
 
 _VOLATILE = {
     "hit_id",
+    "association_id",
     "run_id",
     "report_day",
     "received_run",
@@ -1300,8 +1323,12 @@ class CaseStore:
             c.executemany("DELETE FROM evidence WHERE hit_id = ?", legacy)
         if len(gaps):
             g1, g2 = _ns(gaps["gap_start"]), _ns(gaps["gap_end"])
+            speed = gaps["min_speed_kmh"] if "min_speed_kmh" in gaps.columns else [None] * len(gaps)
+            reach = gaps["reachable_by"] if "reachable_by" in gaps.columns else [None] * len(gaps)
             c.executemany(
-                "INSERT OR REPLACE INTO gaps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO gaps (force, crime_ref, crime_version, subject_id, gap_start_ns, "
+                "gap_end_ns, gap_s, before_distance_m, after_distance_m, coverage, run_id, report_day, "
+                "min_speed_kmh, reachable_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         str(r.force),
@@ -1316,8 +1343,10 @@ class CaseStore:
                         _f(r.coverage),
                         run_id,
                         report_day,
+                        _f(v),
+                        _s(b),
                     )
-                    for k, r in enumerate(gaps.itertuples(index=False))
+                    for k, (r, v, b) in enumerate(zip(gaps.itertuples(index=False), speed, reach, strict=True))
                 ],
             )
         return out
@@ -1656,6 +1685,101 @@ class CaseStore:
         )
         return self.frame(sql, params)
 
+    # -- associations (co-location episodes) ----------------------------------------------------------
+    def apply_associations(
+        self, c: sqlite3.Connection, episodes: pd.DataFrame, *, distance_m: float, run_id: str, report_day: str
+    ) -> dict:
+        """Upsert co-location episodes (``ASSOCIATIONS`` rows) found at ``distance_m`` as pending case records.
+
+        An episode is keyed by ``(subject_a, subject_b, distance_m, start)``. A reviewed episode whose
+        figures change goes back to ``pending``, flagged ``changed_since_review`` (the earlier verdict's
+        reviewer and reason stay in ``review_reason``).
+
+        Returns
+        -------
+        dict
+            ``{"episodes", "new", "updated", "unchanged"}``.
+        """
+        out = {"episodes": len(episodes), "new": 0, "updated": 0, "unchanged": 0}
+        if not len(episodes):
+            return out
+        cols = ["end_ns", "duration_s", "min_distance_m", "closest_time_ns", "lat", "lon", "easting", "northing"]
+        starts, ends, closest = _ns(episodes["start"]), _ns(episodes["end"]), _ns(episodes["closest_time"])
+        for k, r in enumerate(episodes.itertuples(index=False)):
+            key = (str(r.subject_a), str(r.subject_b), float(distance_m), starts[k])
+            vals = (ends[k], _f(r.duration_s), _f(r.min_distance_m), closest[k], _f(r.lat), _f(r.lon),
+                    _f(r.easting), _f(r.northing))
+            old = c.execute(
+                "SELECT * FROM associations WHERE subject_a = ? AND subject_b = ? AND distance_m = ? AND start_ns = ?",
+                key,
+            ).fetchone()
+            if old is None:
+                c.execute(
+                    f"INSERT INTO associations (subject_a, subject_b, distance_m, start_ns, {', '.join(cols)}, flags, "
+                    "run_id, report_day) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (*key, *vals, "", run_id, report_day),
+                )
+                out["new"] += 1
+                continue
+            same = all(_same_figure(old[col], v) for col, v in zip(cols, vals, strict=True))
+            out["unchanged" if same else "updated"] += 1
+            if same:
+                continue
+            state, flags, reason = old["review_state"], old["flags"] or "", old["review_reason"]
+            if state != "pending":
+                flags = "changed_since_review"
+                reason = f"was {state} by {old['reviewer']} at {old['reviewed_at']}: {old['review_reason'] or ''}"
+                state = "pending"
+            c.execute(
+                f"UPDATE associations SET {', '.join(f'{col} = ?' for col in cols)}, review_state = ?, flags = ?, "
+                "review_reason = ?, run_id = ?, report_day = ? WHERE association_id = ?",
+                (*vals, state, flags, reason, run_id, report_day, old["association_id"]),
+            )
+        return out
+
+    def review_association(self, association_id: int, state: str, *, user: str, reason: str | None = None) -> dict:
+        """Qualify or reject a pending co-location episode; returns the updated record.
+
+        Raises
+        ------
+        InputError
+            For an unknown id, a state other than ``qualified`` / ``rejected``, a rejection without a
+            reason, or an episode already reviewed.
+        """
+        if state not in ("qualified", "rejected"):
+            raise InputError(f"a review moves an association to 'qualified' or 'rejected', got {state!r}")
+        if state == "rejected" and not (reason and reason.strip()):
+            raise InputError("a rejection needs a reason: give --reason TEXT")
+        with self.transaction() as c:
+            row = c.execute("SELECT * FROM associations WHERE association_id = ?", (int(association_id),)).fetchone()
+            if row is None:
+                raise InputError(f"no association with id {association_id!r}; `trailmon review list --kind "
+                                 "association` shows the ids")
+            if row["review_state"] != "pending":
+                raise InputError(
+                    f"association {association_id} was already {row['review_state']} by {row['reviewer']} at "
+                    f"{row['reviewed_at']}; only pending associations can be reviewed"
+                )
+            c.execute(
+                "UPDATE associations SET review_state = ?, reviewer = ?, review_reason = ?, reviewed_at = ? "
+                "WHERE association_id = ?",
+                (state, user, reason.strip() if reason else None, utc_now(), int(association_id)),
+            )
+            return dict(c.execute("SELECT * FROM associations WHERE association_id = ?",
+                                  (int(association_id),)).fetchone())
+
+    def associations(self, *, subject: str | None = None, state: str | None = None) -> pd.DataFrame:
+        """Co-location case records (either subject ``subject``; in ``state``), by id."""
+        where, params = [], []
+        if subject is not None:
+            where.append("(subject_a = ? OR subject_b = ?)")
+            params += [subject, subject]
+        if state is not None:
+            where.append("review_state = ?")
+            params.append(state)
+        sql = "SELECT * FROM associations" + (" WHERE " + " AND ".join(where) if where else "")
+        return self.frame(sql + " ORDER BY association_id", params)
+
     # -- case records --------------------------------------------------------------------------------
     def case_records(self, *, subject: str | None = None, exportable: bool = True) -> list[dict]:
         """Case records (SPEC §4), one per event, following :data:`SCHEMA_PATH`.
@@ -1805,6 +1929,15 @@ class CaseStore:
             rows = [tuple(_cmp(v) for v in row) for row in df[cols].itertuples(index=False)]
             out[table] = sorted(rows, key=repr)
         return out
+
+
+def _same_figure(old, new) -> bool:
+    """Equal within 1 mm / 1 ms (SPEC §8): floats to 1e-3, integer nanoseconds to 1e6."""
+    if old is None or new is None:
+        return old is None and new is None
+    if isinstance(new, int) and isinstance(old, int):
+        return abs(old - new) <= 1_000_000
+    return abs(float(old) - float(new)) <= 1e-3
 
 
 def _cmp(v):
