@@ -491,13 +491,21 @@ def test_purge_keeps_case_records_and_a_rerun_changes_nothing(tmp_path, capsys):
         [("trails", "d1.csv", trail_csv(1)), ("crimes", "c1.csv", crimes_csv([daily_crime(1)]))],
     )
     nightly(tmp_path, 1)
+    db = tmp_path / "store" / "cases.sqlite"
+    with CaseStore(db) as cases:
+        hit = int(cases.hits()["hit_id"].iloc[0])
+    assert main(["review", "--store", str(tmp_path / "store"), "qualify", str(hit), "--user", "rev"]) == 0
+    frozen = "SELECT COUNT(*) FROM review_evidence"
+    with CaseStore(db) as cases:
+        assert cases.conn.execute(frozen).fetchone()[0] > 0  # the rows the reviewer saw, frozen with the verdict
     before = snapshot(tmp_path)
-    assert before["evidence"]
     assert main(["purge", "--store", str(tmp_path / "store"), "--older-than", "1d", "--user", "dpo"]) == 0
     assert TrailStore(tmp_path / "store").days() == []
     nightly(tmp_path, 2)
     after = snapshot(tmp_path)
-    assert after["evidence"] == []  # evidence rows are location data: erased (SPEC §8)
+    with CaseStore(db) as cases:  # evidence rows are location data: erased (SPEC §8), the verdict kept
+        assert cases.conn.execute(frozen).fetchone()[0] == 0
+        assert cases.hits()["review_state"].tolist()[0] == "qualified"
     assert {k: v for k, v in after.items() if k != "evidence"} == {k: v for k, v in before.items() if k != "evidence"}
     assert [e["kind"] for e in audit.entries(tmp_path / "store" / "audit.jsonl")].count("erasure") == 1
 

@@ -18,6 +18,7 @@ from tests.test_nightly import E0, N0, _ll
 from trailmon.cli import main
 from trailmon.nightly import run_nightly
 from trailmon.store import audit
+from trailmon.report.case_evidence import review_hit
 from trailmon.store.cases import CaseStore
 from trailmon.store.trails import TrailStore
 
@@ -132,7 +133,7 @@ def _search(roots: list[Path], needles: set[str]) -> dict[str, list[str]]:
             elif p.name.endswith((".sqlite", ".sqlite-wal")):
                 if p.name.endswith(".sqlite"):
                     con = sqlite3.connect(p)
-                    lats = {r[0] for r in con.execute("SELECT lat FROM evidence")}
+                    lats = {r[0] for r in con.execute("SELECT lat FROM evidence UNION SELECT lat FROM review_evidence")}
                     con.close()
                     hits += [str(v) for v in lats & floats]
                 raw = p.read_bytes()  # deleted rows left in free pages or the write-ahead log count too
@@ -153,14 +154,15 @@ def test_purge_erases_every_copy_older_than_the_period(operated, capsys):
     o = operated
     roots = [o["store"], o["inbox"], o["out"]]
     old = _lat_strings(o["old"]) | set(o["also_old"])
-    assert set(_search(roots, old)) >= {  # before: the old fixes are everywhere trailmon keeps them
-        str(o["inbox"] / "processed" / "trails" / "day1.csv"), str(o["out"] / "2026-07-16" / "evidence.csv"),
-        str(o["store"] / "cases.sqlite"), str(o["map"])}
     with CaseStore(o["store"] / "cases.sqlite") as cases:
         hits_before = cases.hits()
         assert len(hits_before) == 2
-        cases.review(int(hits_before["hit_id"].iloc[0]), "qualified", user="rev")
+        for hid in hits_before["hit_id"]:  # the evidence rows the reviewer saw are frozen into the case store
+            review_hit(cases, TrailStore(o["store"]), int(hid), "qualified", user="rev")
         hits_before = cases.hits()
+    assert set(_search(roots, old)) >= {  # before: the old fixes are everywhere trailmon keeps them
+        str(o["inbox"] / "processed" / "trails" / "day1.csv"), str(o["out"] / "2026-07-16" / "evidence.csv"),
+        str(o["store"] / "cases.sqlite"), str(o["map"])}
     def listing():
         """Every data file and its bytes (locks, leases and SQLite's shared-memory files aside)."""
         return {str(p): p.read_bytes() for r in roots for p in r.rglob("*") if p.is_file()

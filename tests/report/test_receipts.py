@@ -126,7 +126,7 @@ def test_receipts_mailed_through_a_local_relay(inbox):
         (inbox / "to.json").write_text(json.dumps({"default": ["hub@example.internal"]}))
         code = main(["nightly", "--store", str(inbox / "store"), "--inbox", str(inbox / "inbox"), "--out",
                      str(inbox / "out"), "--as-of", "2026-07-14T06:00:00Z", "--smtp", f"127.0.0.1:{port}",
-                     "--smtp-recipients", str(inbox / "to.json"), "--json"])
+                     "--smtp-recipients", str(inbox / "to.json"), "--settle", "0", "--json"])
     finally:
         ctl.stop()
     assert code == 0
@@ -143,7 +143,7 @@ def test_relay_down_never_fails_the_run(inbox, capsys):
     (inbox / "to.json").write_text(json.dumps({"default": ["hub@example.internal"]}))
     code = main(["nightly", "--store", str(inbox / "store"), "--inbox", str(inbox / "inbox"), "--out",
                  str(inbox / "out"), "--as-of", "2026-07-14T06:00:00Z", "--smtp", f"127.0.0.1:{port}",
-                 "--smtp-recipients", str(inbox / "to.json"), "--json"])
+                 "--smtp-recipients", str(inbox / "to.json"), "--settle", "0", "--json"])
     s = json.loads(capsys.readouterr().out)
     assert code == 0 and s["status"] == "done"
     mail = s["receipts"]["mail"]

@@ -135,7 +135,7 @@ def receipt_for(entry: dict, result, *, run_id: str, received: str) -> tuple[dic
 def _accepted_frame(result) -> pd.DataFrame:
     acc = result.accepted.copy()
     for c in acc.columns:
-        if c == "geometry" or acc[c].map(lambda v: hasattr(v, "wkt")).any():
+        if c == "geometry" or (acc[c].dtype == object and any(hasattr(v, "wkt") for v in acc[c])):
             acc[c] = [None if v is None else getattr(v, "wkt", v) for v in acc[c]]
         elif isinstance(acc[c].dtype, pd.DatetimeTZDtype):
             s = acc[c].dt.tz_convert("UTC")

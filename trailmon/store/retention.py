@@ -106,6 +106,8 @@ def purge(store: str | Path, older_than: pd.Timestamp, *, dry_run: bool = False,
                     n_evidence += cases.purge_evidence(cut_ns, dry_run=dry_run)
         report["evidence_rows_case_store"] = n_evidence
         report["evidence_csv_rows"] = _purge_out_evidence([Path(p) for p in known["outs"]], cut_ns, dry_run)
+        report["receipt_rows"] = _purge_out_evidence([Path(p) for p in known["outs"]], cut_ns, dry_run,
+                                                     pattern="*/receipts/*.accepted.csv")
         report["outputs"] = _purge_outputs(tstore.audit_path, cut_ns, dry_run)
     return report
 
@@ -121,6 +123,8 @@ def counts(report: dict) -> dict[str, int]:
         "evidence_rows_case_store": report["evidence_rows_case_store"],
         "evidence_csv_files": len(report["evidence_csv_rows"]),
         "evidence_csv_rows": int(sum(report["evidence_csv_rows"].values())),
+        "receipt_files": len(report.get("receipt_rows", {})),
+        "receipt_rows": int(sum(report.get("receipt_rows", {}).values())),
         "maps_and_reports": len(report["outputs"]),
     }
 
@@ -234,12 +238,18 @@ def _purge_inboxes(inboxes: list[Path], crs, cut_ns: int, dry_run: bool) -> list
     return gone
 
 
-def _purge_out_evidence(outs: list[Path], cut_ns: int, dry_run: bool) -> dict[str, int]:
+def _purge_out_evidence(outs: list[Path], cut_ns: int, dry_run: bool,
+                        pattern: str = "*/evidence.csv") -> dict[str, int]:
+    """Rows older than the cut-off dropped from the written tables ``pattern`` finds in each output folder.
+
+    The nightly evidence tables (``time``) and the accepted rows of the ingestion receipts
+    (``t_ns``, ``timestamp`` or ``time``, as read).
+    """
     out: dict[str, int] = {}
     for folder in outs:
         if not folder.is_dir():
             continue
-        for p in sorted(folder.glob("*/evidence.csv")):
+        for p in sorted(folder.glob(pattern)):
             n = _purge_evidence_csv(p, cut_ns, dry_run)
             if n:
                 out[str(p)] = n
@@ -254,13 +264,14 @@ def _purge_evidence_csv(path: Path, cut_ns: int, dry_run: bool) -> int:
     if not body:
         return 0
     columns = next(csv.reader([body[0]]))
-    if "time" not in columns:
+    name = next((c for c in ("time", "timestamp", "t_ns") if c in columns), None)
+    if name is None:
         return 0
-    k = columns.index("time")
+    k = columns.index(name)
     kept, dropped = [body[0]], 0
     for line in body[1:]:
         row = next(csv.reader([line]), [])
-        t = _value_ns("time", row[k]) if len(row) > k else None
+        t = _value_ns(name, row[k]) if len(row) > k else None
         if t is not None and t < cut_ns:
             dropped += 1
         else:
