@@ -672,9 +672,10 @@ def window_changes(old: pd.DataFrame, new: pd.DataFrame) -> list[tuple[int, int]
         def inside(w, x):
             return any(lo <= x <= hi for lo, hi in w)
 
+        out += [(p, p) for p in points if inside(wa, p) != inside(wb, p)]  # a boundary instant
         for p, q in zip(points[:-1], points[1:], strict=True):
             mid = p + (q - p) // 2
-            if any(inside(wa, x) != inside(wb, x) for x in (p, mid, q)):
+            if inside(wa, mid) != inside(wb, mid):  # the open stretch between two boundaries
                 out.append((p, q))
     return _merge_ns(out)
 
