@@ -162,7 +162,8 @@ def test_window_changes_is_the_symmetric_difference():
     b = frame([("S", at(1), at(4)), ("T", at(1), at(3))])
     assert window_changes(a, b) == [(at(4).value, 2**62)]
     c = frame([("S", at(1), None), ("T", at(2), at(3)), ("U", None, at(2))])
-    assert window_changes(a, c) == [(at(1).value, 2**62)]
+    assert window_changes(a, c) == [(-(2**62), 2**62)]  # U becomes known: everything
+    assert window_changes(a, c[:2]) == [(at(1).value, at(2).value)]
 
 
 # -- 4. `trailmon ingest` and hand-loaded subjects reach the case records ----------------------------------

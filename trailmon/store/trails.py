@@ -658,14 +658,17 @@ def window_changes(old: pd.DataFrame, new: pd.DataFrame) -> list[tuple[int, int]
 
     Per subject, the symmetric difference of its old and new windows (SPEC §8; an identical
     re-send gives none).
-    A subject without windows is monitored throughout (window unknown), so a first window changes
-    the time outside it. Unbounded sides are ``±2**62``.
+    A subject without windows is monitored throughout but flagged window-unknown, so its first
+    window (or the loss of its last) changes every instant. Unbounded sides are ``±2**62``.
     """
     a, b = _windows_ns(old), _windows_ns(new)
     out: list[tuple[int, int]] = []
     for sid in sorted(set(a) | set(b)):
         wa, wb = a.get(sid, [(_MIN_NS, _MAX_NS)]), b.get(sid, [(_MIN_NS, _MAX_NS)])
         if wa == wb:
+            continue
+        if sid not in a or sid not in b:  # known-ness itself changed: results are flagged window-unknown or not
+            out.append((_MIN_NS, _MAX_NS))
             continue
         points = sorted({p for w in (wa, wb) for iv in w for p in iv} | {_MIN_NS, _MAX_NS})
 
