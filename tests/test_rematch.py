@@ -112,16 +112,16 @@ def test_known_subject_without_fixes_is_not_monitored_and_zone_silent(tmp_path):
     root = tmp_path
     drop(root, "subjects", "s.csv", subjects_csv([("K", iso(at(1)), iso(at(2))), ("O", "", iso(at(2)))]))
     drop(root, "trails", "t.csv", trails_csv(walk("K", at(1, 12), 60, E0, N0) + walk("O", at(1, 12), 60, E0, N0)))
-    drop(root, "appointments", "a.csv",
-         appointments_csv([("A1", "K", at(4, 10), at(4, 11)), ("A2", "O", at(4, 10), at(4, 11))]))
-    drop(root, "zones", "z.csv", zones_csv([("Z", "K", "inclusion", at(1), at(5))]))
-    night(root, 5)
+    drop(root, "appointments", "a.csv",  # over a week after the last fix: no bracketing fix is read either
+         appointments_csv([("A1", "K", at(12, 10), at(12, 11)), ("A2", "O", at(12, 10), at(12, 11))]))
+    drop(root, "zones", "z.csv", zones_csv([("Z", "K", "inclusion", at(1), at(12))]))
+    night(root, 13)
     att = table(root, "SELECT appointment_id, status, flags FROM attendance ORDER BY appointment_id")
     assert att["status"].tolist() == ["not_monitored", "not_monitored"], att
     z = table(root, "SELECT event, start_ns, end_ns FROM zone_events")
     assert (z["end_ns"] <= at(2).value).all(), z  # nothing after the tag came off: no no_data every night
     store = TrailStore(root / "store")
-    tr = store.read_span(at(4), at(4, 12))
+    tr = store.read_span(at(12), at(12, 12))
     assert "K" in set(tr.subject_ids.astype(str)) and tr.window_known.all()
 
 
