@@ -11,20 +11,26 @@ case-record store. The steps, in order, each either done or redone by the next r
 3. read the new files (crime layouts sniffed); a reader raising a ``TrailmonError`` sends the
    file to ``INBOX/quarantine/<kind>/`` with ``<name>.reason.txt``;
 4. ingest trails and subjects into the trail store (atomic and idempotent);
-5. one SQLite transaction: subjects, crime versions, appointments and zones upserted, the
-   time spans of the new trail data queued, the files logged;
-6. proximity for every crime version never matched or whose window overlaps queued trail
-   time; attendance for every appointment ended by ``as_of`` never judged or overlapping it;
-   zones for every zone period ended by ``as_of`` never judged or overlapping it: one
-   transaction per step, which also clears what it consumed;
+5. one SQLite transaction: subjects, crime versions, appointments and zones upserted, the time
+   the trail store's change journal says changed (this run's ingest and any ``trailmon ingest``
+   or subjects file loaded by hand since the last run) queued and its entries marked consumed, the
+   files logged;
+6. proximity for every crime version never matched or whose window overlaps queued time;
+   attendance for every appointment ended by ``as_of`` never judged or overlapping it; zones for
+   every zone period ended by ``as_of`` never judged or overlapping it, stored as whole events
+   (an event across a period boundary is one record): one transaction per step, which also
+   clears what it consumed. Each step is streamed by UTC day: a group of crimes (appointments,
+   zone periods) that needs the same days reads only those days;
 7. the day's reports ``OUT/<as-of day>/{hits,evidence,gaps,attendance,zones}.csv`` and
    ``summary.json``, written from the case store (so a re-run writes the same);
 8. move the files to ``INBOX/processed/<kind>/`` and close the run (``done``).
 
 Because queued work lives in the case store, a run killed anywhere leaves nothing lost: the
 next run re-reads uncommitted files (their ingest adds nothing the second time), and redoes
-what was queued but not cleared. Re-matching everything that new trail data can touch makes
-nights processed one by one equal to one catch-up run with the same final ``as_of``.
+what was queued but not cleared. Re-matching exactly what a change can touch (SPEC §8: for new
+fixes, from the stored fix before them to the stored fix after them; for a subjects file, where
+its monitoring windows changed; for a purge, nothing) makes any split of the files into nights,
+mixed with hand ingests, equal to one catch-up run with the same final ``as_of``.
 """
 
 from __future__ import annotations
