@@ -469,7 +469,12 @@ class _Job:
             )
             del trails
             parts.append((h, e, limit_gaps(g, q)))
-        return tuple(_concat([p[i] for p in parts]) for i in range(3))
+        out = []
+        for i in range(3):  # back to the order of the crimes, as one call over all of them gives
+            df = _concat([p[i] for p in parts])
+            pos = pd.to_numeric(df["crime_ref"]).to_numpy() if len(df) else np.zeros(0, np.int64)
+            out.append(df.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True))
+        return tuple(out)
 
     def match_attendance(self) -> None:
         spans = self.cases.pending_spans()

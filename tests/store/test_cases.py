@@ -69,7 +69,7 @@ def test_migrates_an_older_file(tmp_path):
     con.commit()
     con.close()
     with CaseStore(path) as c:
-        assert c.schema_version == 2
+        assert c.schema_version == SCHEMA_VERSION
         names = {r[0] for r in c.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "crimes_window" in names
         assert c.frame("SELECT * FROM subjects")["cohort"].tolist() == ["fixed"]
@@ -80,7 +80,7 @@ def test_refuses_newer_schema_and_other_files(tmp_path):
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(StoreError, match=r"schema version 3, newer than this trailmon .* upgrade trailmon"):
+    with pytest.raises(StoreError, match=rf"schema version {SCHEMA_VERSION + 1}, newer than this trailmon .* upgrade trailmon"):
         CaseStore(path)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all" * 100)
