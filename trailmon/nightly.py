@@ -424,7 +424,6 @@ class _Job:
                     workers=self.params["workers"],
                     progress=False,
                 )
-                out = (out[0], out[1], limit_gaps(out[2], query))
             else:
                 out = self._proximity_by_days(query, proximity)
             hits, evidence, gaps = (_restore(df, keys) for df in out)
