@@ -23,9 +23,10 @@ letters to renumber), so none of those merges can be wrong.
   (the halo), taken from a first pass that records each day's first and last fix per subject.
   Whole days plus those two fixes are a contiguous piece of every subject's trail, so
   segments across midnight and across partitions are the very segments of the whole store,
-  and a gap near the scene that begins days before the window is still found (the
-  single-machine :func:`trailmon.report.runs.run_proximity` reads ``H`` either side only and
-  would miss it; the whole store would not).
+  and a gap near the scene that begins days before the window is still seen. Gaps near scene
+  are then kept only when their bracketing fixes lie within 7 days of the window
+  (:func:`trailmon.store.trails.limit_gaps`), the one bracketing rule of both engines: a local
+  store read looks that far for them, and no further.
 - **Spatial tiles.** A day with more crimes than ``max_crimes_per_task`` is cut into tiles of
   crimes sorted along a coarse grid; each tile reads the same days but keeps only subjects
   whose bounding box over those fixes comes within ``max(R + accuracy, 1 km)`` of the tile's
