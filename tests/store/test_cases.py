@@ -80,7 +80,8 @@ def test_refuses_newer_schema_and_other_files(tmp_path):
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(StoreError, match=rf"schema version {SCHEMA_VERSION + 1}, newer than this trailmon .* upgrade trailmon"):
+    newer = rf"schema version {SCHEMA_VERSION + 1}, newer than this trailmon .* upgrade trailmon"
+    with pytest.raises(StoreError, match=newer):
         CaseStore(path)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all" * 100)
