@@ -382,3 +382,30 @@ def test_cli_workers_without_engine_dask_is_an_error(built, tmp_path, capsys):
     )
     assert code == 1
     assert "--scheduler and --workers need --engine dask" in capsys.readouterr().err
+
+
+def test_gap_bracketing_rule_is_the_local_one(client, tmp_path):
+    """Gaps near scene: the Dask halo sees any distance back, a local read 7 days; one rule for both."""
+    from trailmon.store.trails import limit_gaps
+
+    day = 86_400
+    store = TrailStore(tmp_path / "store", create=True)
+    t = [DAY0 + 36_000, DAY0 + 10 * day + 36_000, DAY0 + 36_000, DAY0 + 3 * day + 36_000]
+    store.ingest([_trail_result(["L", "L", "M", "M"], t, [P[0] + 200] * 2 + [P[0] + 300] * 2, [P[1]] * 4,
+                                [10.0] * 4, [0] * 4)])
+    crimes = pd.DataFrame({
+        "crime_ref": ["C", "D"], "x_m": [P[0]] * 2, "y_m": [P[1]] * 2,
+        "committed_from": pd.to_datetime([DAY0 + day + 43_200, DAY0 + 8 * day + 43_200], unit="s", utc=True),
+        "committed_to": pd.to_datetime([DAY0 + day + 46_800, DAY0 + 8 * day + 46_800], unit="s", utc=True),
+    })
+    got = distributed.proximity(store, crimes, client=client, progress=False)
+    local = []
+    for ref in ("C", "D"):
+        q = crimes[crimes.crime_ref == ref]
+        trails = store.read_span(q.committed_from.min(), q.committed_to.max(), halo_s=660.0)
+        local.append(limit_gaps(proximity_local(trails, q, crs=store.crs).gaps, q))
+    local = pd.concat(local, ignore_index=True)
+    assert sorted(zip(got.gaps.crime_ref, got.gaps.subject_id, strict=True)) == [("C", "M")]
+    _assert_same(got.gaps, local, tol={"coverage": 1e-9})
+    unlimited = distributed.proximity(store, crimes, client=client, progress=False, bracket_s=None)
+    assert {("C", "L"), ("D", "L")} <= set(zip(unlimited.gaps.crime_ref, unlimited.gaps.subject_id, strict=True))

@@ -23,9 +23,10 @@ letters to renumber), so none of those merges can be wrong.
   (the halo), taken from a first pass that records each day's first and last fix per subject.
   Whole days plus those two fixes are a contiguous piece of every subject's trail, so
   segments across midnight and across partitions are the very segments of the whole store,
-  and a gap near the scene that begins days before the window is still found (the
-  single-machine :func:`trailmon.report.runs.run_proximity` reads ``H`` either side only and
-  would miss it; the whole store would not).
+  and a gap near the scene that begins days before the window is still seen. Gaps near scene
+  are then kept only when their bracketing fixes lie within 7 days of the window
+  (:func:`trailmon.store.trails.limit_gaps`), the one bracketing rule of both engines: a local
+  store read looks that far for them, and no further.
 - **Spatial tiles.** A day with more crimes than ``max_crimes_per_task`` is cut into tiles of
   crimes sorted along a coarse grid; each tile reads the same days but keeps only subjects
   whose bounding box over those fixes comes within ``max(R + accuracy, 1 km)`` of the tile's
@@ -82,7 +83,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trailmon.errors import InputError
-from trailmon.store.trails import _day_name
+from trailmon.store.trails import BRACKET_S, FIX_SCHEMA, day_name, limit_gaps, table_to_trails
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
 
 __all__ = [
@@ -337,7 +338,7 @@ def plan_proximity(
         for k, part in enumerate(np.array_split(pos, n_tiles)):
             part = np.sort(part).astype(np.int64)
             lo, hi = float(t1[part].min() - halo), float(t2[part].max() + halo)
-            tasks.append(Task(f"{_day_name(d)}+{n_days}/{k}", part, _days_overlapping(days, lo, hi), lo, hi))
+            tasks.append(Task(f"{day_name(d)}+{n_days}/{k}", part, _days_overlapping(days, lo, hi), lo, hi))
     return tasks
 
 
@@ -387,7 +388,7 @@ def plan_attendance(
                 tasks.append(Task(f"invalid/{k}", part, (), 0.0, 0.0))
                 continue
             lo, hi = float(np.nanmin(s[part]) - halo), float(np.nanmax(e[part]) + halo)
-            tasks.append(Task(f"{_day_name(d)}/{k}", part, _days_overlapping(days, lo, hi), lo, hi))
+            tasks.append(Task(f"{day_name(d)}/{k}", part, _days_overlapping(days, lo, hi), lo, hi))
     return tasks
 
 
@@ -442,9 +443,7 @@ def plan_zones(
 
 def _day_edges(path: str) -> tuple[pa.Table, pa.Table]:
     """First and last stored fix of each subject in one day file."""
-    from trailmon.store.trails import _SCHEMA
-
-    table = pq.read_table(path, schema=_SCHEMA)
+    table = pq.read_table(path, schema=FIX_SCHEMA)
     n = table.num_rows
     if n == 0:
         return table, table
@@ -479,11 +478,9 @@ def _halo_rows(
     client, store, tasks: list[Task], files: dict[str, str], progress: bool, retries: int
 ) -> list[tuple[pa.Table, pa.Table]]:
     """Per task: each subject's last fix before its first day and first fix after its last day."""
-    from trailmon.store.trails import _SCHEMA
-
     days = sorted(files)
     if not tasks or not days:
-        return [(_SCHEMA.empty_table(), _SCHEMA.empty_table()) for _ in tasks]
+        return [(FIX_SCHEMA.empty_table(), FIX_SCHEMA.empty_table()) for _ in tasks]
     root = Path(store.path)
     paths = [str(root / files[d]) for d in days]
     edge_tasks = [Task(d, np.zeros(0, np.int64), (d,), 0.0, 0.0) for d in days]
@@ -504,14 +501,14 @@ def _halo_rows(
     k1 = [int(np.searchsorted(day_num, math.floor(t.t_hi_s / DAY_S), side="right")) for t in tasks]
     need_b, need_a = set(k0), set(k1)
     before: dict[int, pa.Table] = {}
-    running = _SCHEMA.empty_table()
+    running = FIX_SCHEMA.empty_table()
     for k in range(len(days) + 1):  # running = each subject's last fix in days[:k]
         if k in need_b:
             before[k] = running
         if k < len(days):
             running = _latest_per_subject(pa.concat_tables([running, edges[k][1]]), last=True)
     after: dict[int, pa.Table] = {}
-    running = _SCHEMA.empty_table()
+    running = FIX_SCHEMA.empty_table()
     for k in range(len(days), -1, -1):  # running = each subject's first fix in days[k:]
         if k in need_a:
             after[k] = running
@@ -583,12 +580,11 @@ def _proximity_task(
     """Run :func:`trailmon.match.proximity.proximity` for some crimes on the days they need."""
     from trailmon.crs import StoreCRS
     from trailmon.match.proximity import GAP_NEAR_M, proximity
-    from trailmon.store.trails import _SCHEMA, table_to_trails
 
     _maybe_die(fail_once)
     sub = _with_position_ids(crimes, "crime_ref", positions)
     table = pa.concat_tables(
-        [before.cast(_SCHEMA), *(pq.read_table(p, schema=_SCHEMA) for p in paths), after.cast(_SCHEMA)]
+        [before.cast(FIX_SCHEMA), *(pq.read_table(p, schema=FIX_SCHEMA) for p in paths), after.cast(FIX_SCHEMA)]
     )
     x = pd.to_numeric(sub["x_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
     y = pd.to_numeric(sub["y_m"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
@@ -637,7 +633,7 @@ def _read_span(store_ref: tuple[str, dict], lo_s: float, hi_s: float, subjects, 
     path, manifest = store_ref
     store = TrailStore(path).at(manifest)  # the client's generation; the client holds its lease
     table = store.fixes_table(int(math.floor(lo_s * 1e9)), int(math.ceil(hi_s * 1e9)), subjects)
-    return table_to_trails(table, windows)
+    return table_to_trails(table, windows, subjects)
 
 
 def _attendance_task(
@@ -722,6 +718,7 @@ def proximity(
     max_crimes_per_task: int = MAX_CRIMES_PER_TASK,
     retries: int = 2,
     progress: bool = True,
+    bracket_s: float | None = BRACKET_S,
     _fail_once: str | None = None,
 ):
     """Crime-scene proximity over a whole trail store on Dask, identical to one machine.
@@ -754,12 +751,16 @@ def proximity(
         Times a task that raised is run again.
     progress : bool, default True
         Show a progress bar on stderr.
+    bracket_s : float or None, default :data:`trailmon.store.trails.BRACKET_S` (7 days)
+        Gaps near scene are listed only when their bracketing fixes lie within this of the
+        window (:func:`trailmon.store.trails.limit_gaps`), the rule the store's reads follow, so
+        this engine and the local one give the same rows; None lists every gap the whole store has.
 
     Returns
     -------
     ProximityResult
         ``hits``, ``evidence`` and ``gaps``, rows in the order and with the values of
-        :func:`trailmon.match.proximity.proximity` on the whole store.
+        :func:`trailmon.match.proximity.proximity` on the whole store (gaps limited by ``bracket_s``).
 
     Raises
     ------
@@ -772,15 +773,14 @@ def proximity(
     ``max(max_gap_s, 60)`` s) overlaps, plus each subject's last fix before and first fix after
     those days, so it sees a contiguous piece of every trail; see the module docstring.
     """
-    from trailmon.match.proximity import ProximityResult, _crime_arrays
+    from trailmon.match.proximity import ProximityResult, crime_arrays
     from trailmon.match.proximity import proximity as proximity_local
-    from trailmon.store.trails import _SCHEMA, table_to_trails
 
-    cr = _crime_arrays(crimes, radius_m)  # validates as the single-machine path does
+    cr = crime_arrays(crimes, radius_m)  # validates as the single-machine path does
     tasks = plan_proximity(store, crimes, max_gap_s=max_gap_s, max_crimes_per_task=max_crimes_per_task)
     if not tasks:
         return proximity_local(
-            table_to_trails(_SCHEMA.empty_table(), {}),
+            table_to_trails(FIX_SCHEMA.empty_table(), {}),
             crimes,
             radius_m=radius_m,
             max_gap_s=max_gap_s,
@@ -816,7 +816,10 @@ def proximity(
             },
         )
     ids = cr.ref
-    return ProximityResult(*(_restore([r[k] for r in results], "crime_ref", ids) for k in range(3)))
+    hits, evidence, gaps = (_restore([r[k] for r in results], "crime_ref", ids) for k in range(3))
+    if bracket_s is not None:
+        gaps = limit_gaps(gaps, crimes, bracket_s)
+    return ProximityResult(hits, evidence, gaps)
 
 
 @_one_generation
@@ -868,14 +871,13 @@ def attendance(
         One row per appointment in input order, columns ``ATTENDANCE``.
     """
     from trailmon.match.attendance import attendance as attendance_local
-    from trailmon.store.trails import _SCHEMA, table_to_trails
 
     kwargs = {"max_gap_s": max_gap_s, "max_accuracy_m": max_accuracy_m, "early_s": early_s, **thresholds}
     if not len(appointments):
-        return attendance_local(table_to_trails(_SCHEMA.empty_table(), {}), appointments, **kwargs)
+        return attendance_local(table_to_trails(FIX_SCHEMA.empty_table(), {}), appointments, **kwargs)
     if "appointment_id" not in appointments.columns or "start" not in appointments.columns:
         return attendance_local(
-            table_to_trails(_SCHEMA.empty_table(), {}), appointments, **kwargs
+            table_to_trails(FIX_SCHEMA.empty_table(), {}), appointments, **kwargs
         )  # its error
     tasks = plan_attendance(
         store, appointments, max_gap_s=max_gap_s, early_s=early_s, max_per_task=max_per_task
@@ -951,10 +953,9 @@ def zones(
         One row per event, columns ``ZONES``, in the order of :func:`trailmon.match.zones.zones`.
     """
     from trailmon.match.zones import zones as zones_local
-    from trailmon.store.trails import _SCHEMA, table_to_trails
 
     kwargs = {"tz": tz, "max_gap_s": max_gap_s, "max_accuracy_m": max_accuracy_m, "min_event_s": min_event_s}
-    empty = table_to_trails(_SCHEMA.empty_table(), {})
+    empty = table_to_trails(FIX_SCHEMA.empty_table(), {})
     if not len(zone_rows) or "zone_id" not in zone_rows.columns or "subject_id" not in zone_rows.columns:
         return zones_local(empty, zone_rows, t_from, t_to, **kwargs)
     zones_local(

@@ -12,20 +12,26 @@ case-record store. The steps, in order, each either done or redone by the next r
 3. read the new files (crime layouts sniffed); a reader raising a ``TrailmonError`` sends the
    file to ``INBOX/quarantine/<kind>/`` with ``<name>.reason.txt``;
 4. ingest trails and subjects into the trail store (atomic and idempotent);
-5. one SQLite transaction: subjects, crime versions, appointments and zones upserted, the
-   time spans of the new trail data queued, the files logged;
-6. proximity for every crime version never matched or whose window overlaps queued trail
-   time; attendance for every appointment ended by ``as_of`` never judged or overlapping it;
-   zones for every zone period ended by ``as_of`` never judged or overlapping it: one
-   transaction per step, which also clears what it consumed;
+5. one SQLite transaction: subjects, crime versions, appointments and zones upserted, the time
+   the trail store's change journal says changed (this run's ingest and any ``trailmon ingest``
+   or subjects file loaded by hand since the last run) queued and its entries marked consumed, the
+   files logged;
+6. proximity for every crime version never matched or whose window overlaps queued time;
+   attendance for every appointment ended by ``as_of`` never judged or overlapping it; zones for
+   every zone period ended by ``as_of`` never judged or overlapping it, stored as whole events
+   (an event across a period boundary is one record): one transaction per step, which also
+   clears what it consumed. Each step is streamed by UTC day: a group of crimes (appointments,
+   zone periods) that needs the same days reads only those days;
 7. the day's reports ``OUT/<as-of day>/{hits,evidence,gaps,attendance,zones}.csv`` and
    ``summary.json``, written from the case store (so a re-run writes the same);
 8. move the files to ``INBOX/processed/<kind>/`` and close the run (``done``).
 
 Because queued work lives in the case store, a run killed anywhere leaves nothing lost: the
 next run re-reads uncommitted files (their ingest adds nothing the second time), and redoes
-what was queued but not cleared. Re-matching everything that new trail data can touch makes
-nights processed one by one equal to one catch-up run with the same final ``as_of``.
+what was queued but not cleared. Re-matching exactly what a change can touch (SPEC §8: for new
+fixes, from the stored fix before them to the stored fix after them; for a subjects file, where
+its monitoring windows changed; for a purge, nothing) makes any split of the files into nights,
+mixed with hand ingests, equal to one catch-up run with the same final ``as_of``.
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ from trailmon.report._columns import ATTENDANCE, EVIDENCE, GAPS, HITS, ZONES
 from trailmon.store import audit
 from trailmon.store._files import make_private_dir, sha256_file, write_bytes_atomic, write_json_atomic
 from trailmon.store.cases import CaseStore, default_db_path, merge_spans, ns_to_times
-from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, SPEED_JUMP_MPS
+from trailmon.store.trails import limit_gaps
+from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
 
 __all__ = ["INBOX_KINDS", "NIGHTLY_PURPOSE", "NIGHTLY_USER", "ZONE_TZ", "run_nightly"]
 
@@ -64,11 +71,6 @@ ZONE_TZ = "Europe/London"
 
 EARLY_S = 900.0
 """Attendance looks at ``[start - 15 min, end]`` (SPEC §3)."""
-
-FLAG_REACH_S = 1_400_000.0 / SPEED_JUMP_MPS
-"""How long after a new fix a stored fix's ``speed_jump`` flag can change, seconds: the next fix
-of the subject is flagged only when it lies over 70 m/s away, and no two points of the British
-National Grid (1,400 km across) are further apart than 70 m/s for this long (5.6 h)."""
 
 DAY_NS = 86_400 * 10**9
 _MIN_NS, _MAX_NS = -(2**62), 2**62
@@ -417,20 +419,11 @@ class _Job:
             )
 
     def records(self) -> None:
-        spans = []
-        for res in self.results["trails"]:
-            t = res.accepted["t_ns"].to_numpy(np.int64) if len(res.accepted) else np.zeros(0, np.int64)
-            if len(t):
-                day = t // DAY_NS
-                order = np.argsort(day, kind="stable")
-                d, t = day[order], t[order]
-                cut = np.flatnonzero(np.diff(d)) + 1
-                reach = int(
-                    FLAG_REACH_S * 1e9
-                )  # the flags of later stored fixes may change (evidence shows them)
-                spans += [(int(part.min()), int(part.max()) + reach) for part in np.split(t, cut)]
-        if any(len(r.accepted) for r in self.results["subjects"]):
-            spans.append((_MIN_NS, _MAX_NS))  # monitoring windows may have changed: everything can change
+        # what changed comes from the trail store's journal (SPEC §8): this run's ingest and any made by
+        # hand (`trailmon ingest`, a subjects file) since the last run, each consumed exactly once
+        done = self.cases.consumed_changes()
+        journal = [e for e in self.store.changes() if e["id"] not in done]
+        spans = merge_spans(x for e in journal for x in e["changes"])
         subj = self.store.subjects()
         with self.cases.transaction() as c:
             n_subj = self.cases.upsert_subjects(c, subj)
@@ -441,7 +434,8 @@ class _Job:
                 self.cases.upsert_appointments(c, r.accepted, self.rid) for r in self.results["appointments"]
             )
             n_zone = sum(self.cases.upsert_zones(c, r.accepted, self.rid) for r in self.results["zones"])
-            self.cases.add_pending_spans(c, merge_spans(spans), self.rid)
+            self.cases.add_pending_spans(c, spans, self.rid)
+            self.cases.consume_changes(c, [e["id"] for e in journal], self.rid)
             self.cases.record_files(
                 c,
                 [{k: f.get(k) for k in ("sha256", "kind", "name", "status", "reason")} for f in self.files],
@@ -453,7 +447,8 @@ class _Job:
             "crime_versions_new": len(versions),
             "appointments_changed": n_appt,
             "zones_changed": n_zone,
-            "trail_spans": len(merge_spans(spans)),
+            "trail_spans": len(spans),
+            "journal_entries": len(journal),
         }
 
     # -- 3. matching -------------------------------------------------------------------------------------
@@ -488,16 +483,7 @@ class _Job:
                     progress=False,
                 )
             else:
-                t1, t2 = query["committed_from"].min(), query["committed_to"].max()
-                halo = max(self.params["max_gap_s"], FIX_HALO_S)
-                trails = self.store.read_span(t1, t2, halo_s=halo)
-                out = proximity(
-                    trails,
-                    query,
-                    radius_m=self.params["radius_m"],
-                    max_gap_s=self.params["max_gap_s"],
-                    crs=self.store.crs,
-                )
+                out = self._proximity_by_days(query, proximity)
             hits, evidence, gaps = (_restore(df, keys) for df in out)
             with self.cases.transaction() as c:
                 res = self.cases.apply_proximity(
@@ -521,6 +507,32 @@ class _Job:
             f"({res['new']} new, {res['withdrawn']} withdrawn)"
         )
 
+    def _proximity_by_days(self, query: pd.DataFrame, proximity) -> tuple:
+        """Proximity streamed day by day.
+
+        Crimes are grouped by the run of UTC days their windows need, each group reading only those
+        days (a late crime reads its own days, SPEC §8).
+        """
+        halo = max(self.params["max_gap_s"], FIX_HALO_S)
+        halo_ns = int(halo * 1e9)
+        t1 = _ns_of(query["committed_from"])
+        t2 = _ns_of(query["committed_to"])
+        parts = []
+        for idx in day_groups(t1 - halo_ns, t2 + halo_ns):
+            q = query.iloc[idx]
+            trails = self.store.read_span(q["committed_from"].min(), q["committed_to"].max(), halo_s=halo)
+            h, e, g = proximity(
+                trails, q, radius_m=self.params["radius_m"], max_gap_s=self.params["max_gap_s"], crs=self.store.crs
+            )
+            del trails
+            parts.append((h, e, limit_gaps(g, q)))
+        out = []
+        for i in range(3):  # back to the order of the crimes, as one call over all of them gives
+            df = _concat([p[i] for p in parts])
+            pos = pd.to_numeric(df["crime_ref"]).to_numpy() if len(df) else np.zeros(0, np.int64)
+            out.append(df.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True))
+        return tuple(out)
+
     def match_attendance(self) -> None:
         spans = self.cases.pending_spans()
         appts = self.cases.appointments_to_match(
@@ -530,16 +542,28 @@ class _Job:
         if len(appts):
             from trailmon.match.attendance import attendance
 
-            t1 = appts["start"].min() - pd.Timedelta(seconds=EARLY_S)
-            trails = self.store.read_span(
-                t1, appts["end"].max(), halo_s=max(self.params["max_gap_s"], FIX_HALO_S)
-            )
-            outcomes = attendance(
-                trails,
-                appts,
-                max_gap_s=self.params["max_gap_s"],
-                max_accuracy_m=self.params["max_accuracy_m"],
-            )
+            halo = max(self.params["max_gap_s"], FIX_HALO_S)
+            lo = _ns_of(appts["start"]) - int((EARLY_S + halo) * 1e9)
+            hi = _ns_of(appts["end"]) + int(halo * 1e9)
+            parts = []
+            for idx in day_groups(lo, hi):  # streamed: each group reads its own days, its subjects only
+                a = appts.iloc[idx].reset_index(drop=True)
+                trails = self.store.read_span(
+                    a["start"].min() - pd.Timedelta(seconds=EARLY_S),
+                    a["end"].max(),
+                    sorted(set(a["subject_id"].astype(str))),
+                    halo_s=halo,
+                )
+                parts.append(
+                    attendance(
+                        trails,
+                        a,
+                        max_gap_s=self.params["max_gap_s"],
+                        max_accuracy_m=self.params["max_accuracy_m"],
+                    )
+                )
+                del trails
+            outcomes = _concat(parts)
             with self.cases.transaction() as c:
                 res.update(self.cases.apply_attendance(c, outcomes, run_id=self.rid, report_day=self.day))
             by_status = {str(k): int(v) for k, v in outcomes["status"].value_counts().sort_index().items()}
@@ -554,10 +578,17 @@ class _Job:
         self.say(f"attendance: {res['outcomes']} outcome(s)")
 
     def match_zones(self) -> None:
+        """Zone periods due or overlapping queued time, judged period by period (streamed).
+
+        Stored as whole events: a visit, absence or ``no_data`` spell across a period boundary
+        (midnight, a night's end) is one event and one case record (SPEC §8).
+        """
         spans = self.cases.pending_spans()
         zones = self.cases.zones_frame()
         limit = int(self.now.value)
         todo: dict[tuple[int, int], list[int]] = {}
+        judged: dict[int, list[tuple[int, int]]] = {}
+        periods: dict[int, np.ndarray] = {}
         until: dict[int, int] = {}
         for k, z in zones.iterrows():
             ps, pe = zone_periods(z, limit, self.params["zone_tz"])
@@ -566,59 +597,61 @@ class _Job:
             done = z["evaluated_until_ns"]
             new = np.ones(len(ps), bool) if done is None else ps >= int(done)
             redo = ~new & _overlaps(ps, pe, spans, self.pad_ns)
+            periods[k] = ps
             for a, b in zip(ps[new | redo], pe[new | redo], strict=True):
                 todo.setdefault((int(a), int(b)), []).append(k)
+                judged.setdefault(k, []).append((int(a), int(b)))
             if new.any():
                 until[k] = int(pe[new].max())
         res = {"periods": sum(len(v) for v in todo.values()), "events": 0}
-        results = []
+        pieces: dict[int, list[pd.DataFrame]] = {}
         if todo:
             from trailmon.match.zones import zones as zone_events
 
-            lo = min(a for a, _ in todo)
-            hi = max(b for _, b in todo)
-            trails = self.store.read_span(
-                pd.Timestamp(lo, unit="ns", tz="UTC"),
-                pd.Timestamp(hi, unit="ns", tz="UTC"),
-                halo_s=max(self.params["max_gap_s"], FIX_HALO_S),
-            )
-            for (a, b), rows in sorted(todo.items()):
+            halo = max(self.params["max_gap_s"], FIX_HALO_S)
+            for (a, b), rows in sorted(todo.items()):  # streamed: one period's days at a time
                 zdf = zones.loc[rows].drop(columns=["evaluated_until_ns"]).reset_index(drop=True)
+                t_a, t_b = pd.Timestamp(a, unit="ns", tz="UTC"), pd.Timestamp(b, unit="ns", tz="UTC")
+                trails = self.store.read_span(t_a, t_b, sorted(set(zdf["subject_id"].astype(str))), halo_s=halo)
                 ev = zone_events(
                     trails,
                     zdf,
-                    pd.Timestamp(a, unit="ns", tz="UTC"),
-                    pd.Timestamp(b, unit="ns", tz="UTC"),
+                    t_a,
+                    t_b,
                     tz=self.params["zone_tz"],
                     max_gap_s=self.params["max_gap_s"],
                     max_accuracy_m=self.params["max_accuracy_m"],
                 )
-                results.append((a, zdf, ev))
-        with self.cases.transaction() as c:
-            subjects = set()
-            for a, zdf, ev in results:
-                for z in zdf.itertuples(index=False):
+                del trails
+                for k, z in zip(rows, zdf.itertuples(index=False), strict=True):
                     mine = ev[
                         (ev["zone_id"].astype(str) == str(z.zone_id))
                         & (ev["subject_id"].astype(str) == str(z.subject_id))
                     ]
-                    res["events"] += self.cases.apply_zone_period(
-                        c,
-                        str(z.zone_id),
-                        str(z.subject_id),
-                        str(z.kind),
-                        a,
-                        mine,
-                        run_id=self.rid,
-                        report_day=self.day,
-                    )
-                    subjects.add(str(z.subject_id))
+                    pieces.setdefault(k, []).append(_event_ns(mine, a, b))
+        with self.cases.transaction() as c:
+            subjects = set()
+            for k, ranges in judged.items():
+                z = zones.loc[k]
+                res["events"] += self.cases.replace_zone_events(
+                    c,
+                    str(z["zone_id"]),
+                    str(z["subject_id"]),
+                    str(z["kind"]),
+                    merge_zone_events(pieces.get(k, []), ranges, self._stored_events(c, z, ranges)),
+                    periods[k],
+                    min(a for a, _ in ranges),
+                    max(b for _, b in ranges),
+                    run_id=self.rid,
+                    report_day=self.day,
+                )
+                subjects.add(str(z["subject_id"]))
             for k, t in until.items():
                 self.cases.set_zone_evaluated(
                     c, str(zones.at[k, "zone_id"]), str(zones.at[k, "subject_id"]), t
                 )
             self.cases.clear_pending_spans(c)  # the last matching step: the queued trail time is consumed
-        if results:
+        if judged:
             self.audit(
                 "zones",
                 "compliance",
@@ -628,6 +661,10 @@ class _Job:
             )
         self.summary["zones"] = res
         self.say(f"zones: {res['periods']} zone period(s) judged, {res['events']} event(s)")
+
+    def _stored_events(self, c, z: pd.Series, ranges: list[tuple[int, int]]) -> pd.DataFrame:
+        lo, hi = min(a for a, _ in ranges), max(b for _, b in ranges)
+        return self.cases.zone_events_touching(c, str(z["zone_id"]), str(z["subject_id"]), lo, hi)
 
     # -- 4. reports and files ----------------------------------------------------------------------------
     def reports(self) -> None:
@@ -714,6 +751,104 @@ def _restore(df: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     df["crime_ref"] = keys["crime_ref"].to_numpy(dtype=object)[k]
     df["crime_version"] = keys["crime_version"].to_numpy(dtype=np.int64)[k]
     return df
+
+
+def _ns_of(values) -> np.ndarray:
+    """Instants (a datetime column) as int64 ns UTC."""
+    return np.asarray(pd.to_datetime(pd.Series(values), utc=True).dt.as_unit("ns").astype("int64"), dtype=np.int64)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of the same columns one after the other (the first kept when all are empty)."""
+    full = [f for f in frames if len(f)]
+    if len(full) == 1:
+        return full[0].reset_index(drop=True)
+    if not full:
+        return frames[0].reset_index(drop=True)
+    return pd.concat(full, ignore_index=True)
+
+
+def day_groups(lo_ns: np.ndarray, hi_ns: np.ndarray) -> list[np.ndarray]:
+    """Row positions grouped by the run of UTC days ``[lo, hi]`` each row needs, earliest first.
+
+    Each group is then read and matched on its own, so a night holds the days of one group at a
+    time, not ``[min lo, max hi]`` of everything queued (SPEC §8 "Memory and time").
+
+    Examples
+    --------
+    >>> d = 86_400 * 10**9
+    >>> [g.tolist() for g in day_groups(np.array([0, 5 * d, 1, 30 * d]), np.array([10, 5 * d + 1, d + 1, 30 * d]))]
+    [[0], [2], [1], [3]]
+    """
+    d0 = np.floor_divide(np.asarray(lo_ns, dtype=np.int64), DAY_NS)
+    d1 = np.floor_divide(np.asarray(hi_ns, dtype=np.int64), DAY_NS)
+    order = np.lexsort((d1, d0))
+    key0, key1 = d0[order], d1[order]
+    cut = np.flatnonzero((key0[1:] != key0[:-1]) | (key1[1:] != key1[:-1])) + 1
+    return [np.sort(g) for g in np.split(order, cut)] if len(order) else []
+
+
+_SNAP_NS = 1_000
+"""Event ends within this of a period boundary are the boundary (float seconds round-trip)."""
+
+
+def _event_ns(events: pd.DataFrame, a: int, b: int) -> pd.DataFrame:
+    """A zone's events of one period as int ns ``event, start_ns, end_ns``, ends snapped to ``[a, b]``."""
+    s = _ns_of(events["start"]) if len(events) else np.zeros(0, np.int64)
+    e = _ns_of(events["end"]) if len(events) else np.zeros(0, np.int64)
+    for bound in (a, b):
+        s = np.where(np.abs(s - bound) <= _SNAP_NS, bound, s)
+        e = np.where(np.abs(e - bound) <= _SNAP_NS, bound, e)
+    return pd.DataFrame({"event": events["event"].astype(str).to_numpy(), "start_ns": s, "end_ns": e})
+
+
+def merge_zone_events(
+    pieces: list[pd.DataFrame], ranges: list[tuple[int, int]], stored: pd.DataFrame
+) -> pd.DataFrame:
+    """A zone's whole events after re-judging the periods ``ranges``.
+
+    ``pieces`` are the new events of those periods (clipped to them); ``stored`` the stored events
+    touching their hull, whose parts outside the periods still hold (nothing changed there: a
+    period overlapping changed time is always re-judged). Pieces of one kind that touch are one
+    event (SPEC §8), so an event across period boundaries is stored once, whatever the nights.
+
+    Examples
+    --------
+    >>> p = [pd.DataFrame({"event": ["visit"], "start_ns": [5], "end_ns": [10]}),
+    ...      pd.DataFrame({"event": ["visit", "no_data"], "start_ns": [10, 14], "end_ns": [12, 20]})]
+    >>> old = pd.DataFrame({"event": ["no_data"], "start_ns": [0], "end_ns": [2]})
+    >>> merge_zone_events(p, [(2, 10), (10, 20)], old).values.tolist()
+    [['no_data', 0, 2], ['visit', 5, 12], ['no_data', 14, 20]]
+    """
+    rows: list[tuple[str, int, int]] = []
+    for f in pieces:
+        rows += list(zip(f["event"].astype(str), f["start_ns"].astype(np.int64), f["end_ns"].astype(np.int64),
+                         strict=True))
+    cover = merge_spans(ranges)
+    for ev, s, e in zip(stored["event"].astype(str), stored["start_ns"], stored["end_ns"], strict=True):
+        rest = [(int(s), int(e))]
+        for a, b in cover:  # the stored event minus the re-judged periods (their ends included)
+            nxt = []
+            for x, y in rest:
+                if y < a or x > b:
+                    nxt.append((x, y))
+                    continue
+                if x < a:
+                    nxt.append((x, a))
+                if y > b:
+                    nxt.append((b, y))
+            rest = nxt
+        rows += [(ev, x, y) for x, y in rest]
+    out: list[list] = []
+    for ev, s, e in sorted((str(ev), int(s), int(e)) for ev, s, e in rows):
+        if out and out[-1][0] == ev and s <= out[-1][2]:
+            out[-1][2] = max(out[-1][2], e)
+        else:
+            out.append([ev, s, e])
+    out.sort(key=lambda r: (r[1], r[2], r[0]))
+    return pd.DataFrame(out, columns=["event", "start_ns", "end_ns"]).astype(
+        {"event": object, "start_ns": np.int64, "end_ns": np.int64}
+    )
 
 
 def _overlaps(ps: np.ndarray, pe: np.ndarray, spans: list[tuple[int, int]], pad_ns: int) -> np.ndarray:

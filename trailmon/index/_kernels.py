@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from trailmon._jit import kernel, parallel_kernel, prange
+from trailmon._known_kernels import fix_known_interval
 
 _HX = 73856093
 _HY = 19349663
@@ -245,8 +246,9 @@ def candidates_many(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell
 def known_runs(t_s, offsets, max_gap_s, halo_s):
     """Maximal intervals where the position is known, CSR by subject: ``(run_offsets, run_start, run_end)``.
 
-    The rule of :func:`trailmon.match._kernels.known_time_window` (each fix known within ``halo_s``,
-    segments up to ``max_gap_s`` known, touching intervals merged), over the whole trail, seconds UTC.
+    The rule of :func:`trailmon._known_kernels.fix_known_interval` (each fix known within ``halo_s``,
+    segments up to ``max_gap_s`` known), touching intervals merged, over the whole trail, seconds UTC;
+    :func:`trailmon.match._kernels.known_time_window` sums the same intervals over a window.
     """
     n = t_s.shape[0]
     n_sub = offsets.shape[0] - 1
@@ -259,10 +261,7 @@ def known_runs(t_s, offsets, max_gap_s, halo_s):
         hi = offsets[s + 1]
         cur_e = -np.inf
         for i in range(lo, hi):
-            a = t_s[i] - halo_s
-            b = t_s[i] + halo_s
-            if i + 1 < hi and t_s[i + 1] - t_s[i] <= max_gap_s and t_s[i + 1] > b:
-                b = t_s[i + 1]
+            a, b = fix_known_interval(t_s, i, hi, max_gap_s, halo_s)
             if i == lo or a > cur_e:
                 rs[m] = a
                 re[m] = b

@@ -6,6 +6,9 @@ alike, so the three agree on what "known" means (SPEC §3 trail model):
 * between consecutive fixes at most ``max_gap_s`` apart the position is known (interpolated);
 * within ``halo_s`` (60 s) of any fix the position counts as known *for coverage*;
 * only time inside a monitoring window counts.
+
+The interval each fix makes known is :func:`trailmon._known_kernels.fix_known_interval`, the one
+rule the index's ``known_runs`` uses too.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from trailmon._jit import kernel
+from trailmon._known_kernels import fix_known_interval
 
 
 @kernel
@@ -28,10 +32,7 @@ def known_time_window(t_s, lo, hi, a, b, max_gap_s, halo_s):
     cur_s = 0.0
     cur_e = -np.inf
     while i < hi and t_s[i] - halo_s <= b:
-        s = t_s[i] - halo_s
-        e = t_s[i] + halo_s
-        if i + 1 < hi and t_s[i + 1] - t_s[i] <= max_gap_s and t_s[i + 1] > e:
-            e = t_s[i + 1]
+        s, e = fix_known_interval(t_s, i, hi, max_gap_s, halo_s)
         if s < a:
             s = a
         if e > b:

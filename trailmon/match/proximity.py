@@ -468,6 +468,10 @@ def _crime_arrays(crimes: pd.DataFrame, radius_m: float) -> _Crimes:
 # --- evaluation -------------------------------------------------------------------------------
 
 
+crime_arrays = _crime_arrays
+"""Crimes validated into the arrays the kernels take (public: the Dask engine validates with it)."""
+
+
 def _arrays(index: TrailIndex, x: np.ndarray, y: np.ndarray, r: np.ndarray, t1: np.ndarray, t2: np.ndarray,
             include_uncertain: bool) -> ProximityArrays:
     """Hits and gaps of the crimes ``(x, y, r, t1, t2)`` (checked float64 arrays) on ``index``."""

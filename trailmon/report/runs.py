@@ -105,6 +105,9 @@ def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str,
         trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
         result = proximity(trails, accepted, radius_m=radius, max_gap_s=max_gap_s,
                            include_uncertain=include_uncertain, crs=store.crs)
+        from trailmon.store.trails import limit_gaps  # the bracketing rule of both engines
+
+        result = result._replace(gaps=limit_gaps(result.gaps, accepted))
     params = {"radius_m": radius, "max_gap_s": max_gap_s, "include_uncertain": include_uncertain,
               "crimes": str(crimes_path), "crime_layout": crimes.info.get("layout"), "tz": tz,
               "store": str(store.path), "run_id": rid, **_engine_params(engine, scheduler, workers)}

@@ -269,6 +269,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX associations_a ON associations (subject_a);
     CREATE INDEX associations_b ON associations (subject_b);
     """,
+    # the trail store's change journal entries (ingest ids) the nightly job has queued (SPEC §8)
+    """
+    CREATE TABLE trail_changes_consumed (ingest_id TEXT PRIMARY KEY, run_id TEXT);
+    """,
 )
 """Schema migrations, in order; ``PRAGMA user_version`` is the number applied."""
 
@@ -1057,6 +1061,75 @@ class CaseStore:
     def clear_pending_spans(self, c: sqlite3.Connection) -> None:
         """Empty the queue of trail time (inside the transaction that re-matched it)."""
         c.execute("DELETE FROM pending_spans")
+
+    def consumed_changes(self) -> set[str]:
+        """Ids of the trail store's journal entries already queued (SPEC §8)."""
+        return {r[0] for r in self.conn.execute("SELECT ingest_id FROM trail_changes_consumed")}
+
+    def consume_changes(self, c: sqlite3.Connection, ingest_ids: Iterable[str], run_id: str) -> None:
+        """Mark journal entries queued (inside the transaction that queues their time)."""
+        c.executemany(
+            "INSERT OR IGNORE INTO trail_changes_consumed (ingest_id, run_id) VALUES (?, ?)",
+            [(str(i), run_id) for i in ingest_ids],
+        )
+
+    def zone_events_touching(
+        self, c: sqlite3.Connection, zone_id: str, subject_id: str, lo_ns: int, hi_ns: int
+    ) -> pd.DataFrame:
+        """Stored events of a zone and subject that overlap or touch ``[lo_ns, hi_ns]``: event, start_ns, end_ns."""
+        rows = c.execute(
+            "SELECT event, start_ns, end_ns FROM zone_events WHERE zone_id = ? AND subject_id = ? "
+            "AND start_ns <= ? AND COALESCE(end_ns, start_ns) >= ? ORDER BY start_ns, event",
+            (zone_id, subject_id, int(hi_ns), int(lo_ns)),
+        ).fetchall()
+        return pd.DataFrame(
+            [(r[0], int(r[1]), int(r[2] if r[2] is not None else r[1])) for r in rows],
+            columns=["event", "start_ns", "end_ns"],
+        )
+
+    def replace_zone_events(
+        self,
+        c: sqlite3.Connection,
+        zone_id: str,
+        subject_id: str,
+        kind: str,
+        events: pd.DataFrame,
+        period_starts: np.ndarray,
+        lo_ns: int,
+        hi_ns: int,
+        *,
+        run_id: str,
+        report_day: str,
+    ) -> int:
+        """Replace a zone's stored events touching ``[lo_ns, hi_ns]`` with whole ``events``.
+
+        ``events`` has ``event, start_ns, end_ns``; an event stored before unchanged keeps its run and
+        report day. Each event's ``period_start_ns`` is the start of the period it begins in. Returns
+        the number of events.
+        """
+        old = {
+            (r[0], int(r[1]), None if r[2] is None else int(r[2])): (r[3], r[4])
+            for r in c.execute(
+                "SELECT event, start_ns, end_ns, run_id, report_day FROM zone_events WHERE zone_id = ? "
+                "AND subject_id = ? AND start_ns <= ? AND COALESCE(end_ns, start_ns) >= ?",
+                (zone_id, subject_id, int(hi_ns), int(lo_ns)),
+            )
+        }
+        c.execute(
+            "DELETE FROM zone_events WHERE zone_id = ? AND subject_id = ? AND start_ns <= ? "
+            "AND COALESCE(end_ns, start_ns) >= ?",
+            (zone_id, subject_id, int(hi_ns), int(lo_ns)),
+        )
+        ps = np.asarray(period_starts, dtype=np.int64)
+        rows = []
+        for ev, s, e in zip(events["event"], events["start_ns"], events["end_ns"], strict=True):
+            s, e = int(s), int(e)
+            k = max(int(np.searchsorted(ps, s, side="right")) - 1, 0)
+            rid, day = old.get((str(ev), s, e), (run_id, report_day))
+            rows.append((zone_id, subject_id, kind, str(ev), s, e, (e - s) / 1e9, int(ps[k]) if len(ps) else s,
+                         rid, day))
+        c.executemany("INSERT OR REPLACE INTO zone_events VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        return len(rows)
 
     # -- what to match -----------------------------------------------------------------------------
     def crimes_to_match(self, spans: list[tuple[int, int]], pad_ns: int) -> pd.DataFrame:

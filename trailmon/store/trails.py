@@ -67,7 +67,8 @@ from trailmon.store._files import (
 )
 from trailmon.trail import FIX_TYPES, FLAG_SPEED_JUMP, SPEED_JUMP_MPS, Trails, windows_to_csr
 
-__all__ = ["IngestSummary", "TrailStore"]
+__all__ = ["FIX_SCHEMA", "IngestSummary", "TrailStore", "day_name", "limit_gaps", "subject_windows",
+           "table_to_trails", "window_changes"]
 
 FORMAT_VERSION = 1
 HOUR_NS = 3600 * 10**9  # row groups of a day file: one per UTC hour
@@ -82,6 +83,12 @@ _SCHEMA = pa.schema([
     ("lat", pa.float64()), ("lon", pa.float64()), ("accuracy_m", pa.float64()), ("fix_type", pa.int8()),
     ("speed_mps", pa.float64()), ("heading_deg", pa.float64()), ("flags", pa.int32()),
 ])
+FIX_SCHEMA = _SCHEMA
+"""The Arrow schema of a stored day file (public: the Dask engine reads day files with it)."""
+BRACKET_S = BRACKET_DAYS * 86_400
+"""The bracketing limit in seconds: a gap near scene is listed only when its bracketing fixes lie
+within this of the crime's window (both engines apply it, :func:`trailmon.match.proximity.proximity`
+results filtered by :func:`limit_gaps`), and new fixes re-match at most this far either side."""
 SUBJECT_COLUMNS = ["subject_id", "cohort", "monitoring_start", "monitoring_end", "crn", "pnc_id", "nomis_id",
                    "offender_manager", "flags", "device_id", "device_serial"]
 _DEVICE = ["device_id", "device_serial"]  # of a monitoring window (EM device activations)
@@ -266,9 +273,10 @@ class TrailStore:
                 return s.read(t_from, t_to, subjects, halo_s=halo_s, brackets=brackets)
         lo = None if t_from is None else int(pd.Timestamp(t_from).value - halo_s * 1e9)
         hi = None if t_to is None else int(pd.Timestamp(t_to).value + halo_s * 1e9)
+        only = None if subjects is None else sorted(set(map(str, subjects)))
         if not brackets or lo is None or hi is None:
-            return table_to_trails(self.fixes_table(lo, hi, subjects), self.windows())
-        return table_to_trails(self._bracketed_table(lo, hi, subjects), self.windows())
+            return table_to_trails(self.fixes_table(lo, hi, only), self.windows(), only)
+        return table_to_trails(self._bracketed_table(lo, hi, only), self.windows(), only)
 
     def _bracketed_table(self, lo: int, hi: int, subjects: Iterable[str] | None) -> pa.Table:
         """Fixes in ``[lo, hi]`` plus each subject's nearest fix either side (time order by day and hour)."""
@@ -341,15 +349,8 @@ class TrailStore:
         return self.read(t_from, t_to, subjects, halo_s=halo_s)
 
     def windows(self) -> dict[str, list[tuple[float, float]]]:
-        """Monitoring windows per subject, seconds UTC (open ends are +inf)."""
-        subj = self.subjects()
-        out: dict[str, list[tuple[float, float]]] = {}
-        known = subj[subj["monitoring_start"].notna()]
-        for sid, start, end in zip(known["subject_id"], known["monitoring_start"], known["monitoring_end"],
-                                   strict=True):
-            e = np.inf if pd.isna(end) else pd.Timestamp(end).value / 1e9
-            out.setdefault(str(sid), []).append((pd.Timestamp(start).value / 1e9, e))
-        return out
+        """Monitoring windows per subject, seconds UTC (a blank start is -inf, a blank end +inf; SPEC §3)."""
+        return subject_windows(self.subjects())
 
     # -- writing -------------------------------------------------------------------------------
     def lock(self, *, what: str = "ingest") -> StoreLock:
@@ -398,11 +399,14 @@ class TrailStore:
         rejected_parts = [r.rejected for r in trails + subjects if len(r.rejected)]
         new_files: list[str] = []
 
+        changes: list[tuple[int, int]] = []  # the journal: time whose results may have changed (SPEC §8)
+
         # subjects first (small tables, pandas is fine)
         subj_name = manifest.get("subjects")
         if subjects:
             current = pd.read_parquet(self.path / subj_name) if subj_name else _empty_subjects()
             merged, stats = merge_subjects(current, subjects)
+            changes += window_changes(current, merged)
             subj_name = f"subjects.{ingest_id}.parquet"
             _write_parquet(merged, self.path / subj_name)
             new_files.append(subj_name)
@@ -430,7 +434,10 @@ class TrailStore:
                 lo, hi = np.searchsorted(day_of[by_day], [d, d + 1])
                 add = new if hi - lo == len(by_day) else _take(new, by_day[lo:hi])
                 old = _read_day(self.path / days[name]) if name in days else None
+                tail_before = prev_tail
                 merged, stats, conflicts, prev_tail = _merge_day(old, add, prev_tail)
+                if hi > lo:
+                    changes += self._change_spans(d, merged, old, tail_before, days, edges)
                 summary.added += stats["added"]
                 summary.already_stored += stats["already"]
                 summary.flagged += stats["flagged"]
@@ -470,7 +477,8 @@ class TrailStore:
         new_manifest = {"generation": manifest["generation"] + 1, "days": days, "edges": edges, "subjects": subj_name,
                         "ingests": manifest["ingests"] + [{"id": ingest_id, "files": new_files,
                                                            "summary": {k: v for k, v in summary.as_dict().items()
-                                                                       if k not in ("files", "days")}}]}
+                                                                       if k not in ("files", "days")},
+                                                           "changes": [list(x) for x in _merge_ns(changes)]}]}
         write_json_atomic(self.path / "manifest.json", new_manifest)  # the commit point
         if subj_name:
             shutil.copyfile(self.path / subj_name, self.path / ".subjects.tmp")
@@ -479,6 +487,79 @@ class TrailStore:
         summary.quarantine = str(self.path / quarantine_name) if quarantine_name else None
         self._collect_garbage()
         return summary
+
+    def _change_spans(self, d: int, merged: dict, old: dict | None, tail: dict | None, days: dict,
+                      edges: dict) -> list[tuple[int, int]]:
+        """The time new fixes of day ``d`` can change, as int ns spans.
+
+        Per run of new fixes of a subject, from the fix before the run to the fix after it (SPEC
+        §8), at most :data:`BRACKET_S` either side.
+        ``merged`` is the day after the merge (by subject and time), ``old`` the stored day before it,
+        ``tail`` each subject's last fix of the day before; ``days`` and ``edges`` the manifest's maps.
+        """
+        t = merged["t_ns"]
+        if not len(t):
+            return []
+        codes, names = _sorted_codes(merged["subject_id"])
+        is_new = np.ones(len(t), dtype=bool)
+        if old is not None and len(old["t_ns"]):
+            both = pa.concat_arrays([merged["subject_id"], old["subject_id"]])
+            c_all, _ = _sorted_codes(both)
+            n = len(t)
+            tt = np.r_[t, old["t_ns"]]
+            src = np.r_[np.ones(n, np.int8), np.zeros(len(old["t_ns"]), np.int8)]
+            order = np.lexsort((src, tt, c_all))  # a stored twin sorts just before its merged row
+            cs, ts, ss = c_all[order], tt[order], src[order]
+            twin = np.r_[False, (cs[1:] == cs[:-1]) & (ts[1:] == ts[:-1]) & (ss[:-1] == 0)]
+            stored = order[twin & (ss == 1)]
+            is_new[stored] = False
+        if not is_new.any():
+            return []
+        same_prev = np.r_[False, codes[1:] == codes[:-1]]
+        same_next = np.r_[codes[1:] == codes[:-1], False]
+        start = is_new & ~(same_prev & np.r_[False, is_new[:-1]])
+        end = is_new & ~(same_next & np.r_[is_new[1:], False])
+        s_idx, e_idx = np.flatnonzero(start), np.flatnonzero(end)
+        lim = BRACKET_S * 10**9
+        lo = t[s_idx] - lim
+        hi = t[e_idx] + lim
+        inner = same_prev[s_idx]
+        lo[inner] = np.maximum(lo[inner], t[s_idx[inner] - 1])
+        inner = same_next[e_idx]
+        hi[inner] = np.minimum(hi[inner], t[e_idx[inner] + 1])
+        first = np.flatnonzero(~same_prev[s_idx])  # runs opening the subject's day: the fix before is earlier
+        if len(first):
+            subj = names[codes[s_idx[first]]].astype(str)
+            before = _nearest(tail, subj)
+            missing = np.isnan(before)
+            if missing.any():
+                rows = self._edge_rows(edges, days, range(d - 2, d - 1 - BRACKET_DAYS, -1), before=(d - 1) * DAY_NS,
+                                       skip=set(), only=set(subj[missing]))
+                found = _nearest(_edge_dict(rows), subj)
+                before = np.where(missing, found, before)
+            ok = ~np.isnan(before)
+            lo[first[ok]] = np.maximum(lo[first[ok]], before[ok].astype(np.int64))
+        last = np.flatnonzero(~same_next[e_idx])  # runs closing the subject's day: the fix after is later
+        if len(last):
+            subj = names[codes[e_idx[last]]].astype(str)
+            rows = self._edge_rows(edges, days, range(d + 1, d + 1 + BRACKET_DAYS), after=(d + 1) * DAY_NS,
+                                   skip=set(), only=set(subj))
+            after = _nearest(_edge_dict(rows), subj)
+            ok = ~np.isnan(after)
+            hi[last[ok]] = np.minimum(hi[last[ok]], after[ok].astype(np.int64))
+        return list(zip(lo.tolist(), hi.tolist(), strict=True))
+
+    def changes(self) -> list[dict]:
+        """The change journal: per ingest, in commit order, ``{"id", "changes": [(lo_ns, hi_ns), ...]}``.
+
+        ``changes`` is the time whose results the ingest may have changed (SPEC §8).
+        Every ingest writes its entry in the same manifest commit as its data (``trailmon ingest``, a
+        subjects file loaded by hand and the nightly job's own ingest alike); the nightly job
+        re-matches the entries it has not consumed yet. Ingests made before the journal existed
+        carry none and are left out.
+        """
+        return [{"id": e["id"], "changes": [tuple(x) for x in e["changes"]]}
+                for e in self.manifest["ingests"] if "changes" in e]
 
     def _tail_before(self, days: dict, day: int) -> dict | None:
         name = _day_name(day - 1)
@@ -716,6 +797,133 @@ def _day_name(day: int) -> str:
     return str(np.datetime64(int(day), "D"))
 
 
+def day_name(day: int) -> str:
+    """The ``YYYY-MM-DD`` name of UTC day number ``day`` (days since 1970-01-01)."""
+    return _day_name(day)
+
+
+_MIN_NS, _MAX_NS = -(2**62), 2**62
+"""Open window ends and unbounded changes, int ns (the case store's overlap queries take these)."""
+
+
+def _nearest(tail: dict | None, subjects: np.ndarray) -> np.ndarray:
+    """``tail["t_ns"]`` of each name in ``subjects`` (float, NaN where absent); ``tail["names"]`` sorted."""
+    out = np.full(len(subjects), np.nan)
+    if tail is None or not len(tail["names"]):
+        return out
+    names = tail["names"].astype(str)
+    at = np.searchsorted(names, subjects)
+    ok = at < len(names)
+    ok[ok] = names[at[ok]] == subjects[ok]
+    out[ok] = tail["t_ns"][at[ok]]
+    return out
+
+
+def _edge_dict(rows: pa.Table) -> dict:
+    """One nearest fix per subject (from :meth:`TrailStore._edge_rows`) as sorted ``names``/``t_ns``."""
+    names = np.asarray(rows.column("subject_id").to_pylist(), dtype=object).astype(str)
+    t = rows.column("t_ns").to_numpy()
+    order = np.argsort(names, kind="stable")
+    return {"names": names[order], "t_ns": t[order]}
+
+
+def _merge_ns(spans) -> list[tuple[int, int]]:
+    """Union of closed ``[lo, hi]`` int ns spans, sorted, merged where they overlap or touch."""
+    spans = list(spans)
+    if not spans:
+        return []
+    a = np.array([lo for lo, _ in spans], dtype=np.int64)
+    b = np.array([hi for _, hi in spans], dtype=np.int64)
+    order = np.argsort(a, kind="stable")
+    a, b = a[order], b[order]
+    reach = np.maximum.accumulate(b)
+    new = np.r_[True, a[1:] > reach[:-1]]
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(a)] - 1
+    return list(zip(a[starts].tolist(), reach[ends].tolist(), strict=True))
+
+
+def _windows_ns(frame: pd.DataFrame) -> dict[str, list[tuple[int, int]]]:
+    """Monitoring windows per subject, int ns, merged; a blank start or end is unbounded (SPEC §3)."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    rows = frame[frame["monitoring_start"].notna() | frame["monitoring_end"].notna()]
+    for sid, start, end in zip(rows["subject_id"], rows["monitoring_start"], rows["monitoring_end"], strict=True):
+        a = _MIN_NS if pd.isna(start) else int(pd.Timestamp(start).value)
+        b = _MAX_NS if pd.isna(end) else int(pd.Timestamp(end).value)
+        if b >= a:
+            out.setdefault(str(sid), []).append((a, b))
+    return {k: _merge_ns(v) for k, v in out.items()}
+
+
+def subject_windows(frame: pd.DataFrame) -> dict[str, list[tuple[float, float]]]:
+    """Monitoring windows per subject of a subjects frame, seconds UTC (SPEC §3 "Monitoring windows").
+
+    A row with a start or an end is a window; a blank start is -inf (an open start keeps its end),
+    a blank end +inf. A subject with no such row has no entry (its window is unknown).
+    """
+    out: dict[str, list[tuple[float, float]]] = {}
+    rows = frame[frame["monitoring_start"].notna() | frame["monitoring_end"].notna()]
+    for sid, start, end in zip(rows["subject_id"], rows["monitoring_start"], rows["monitoring_end"], strict=True):
+        a = -np.inf if pd.isna(start) else pd.Timestamp(start).value / 1e9
+        b = np.inf if pd.isna(end) else pd.Timestamp(end).value / 1e9
+        out.setdefault(str(sid), []).append((a, b))
+    return out
+
+
+def window_changes(old: pd.DataFrame, new: pd.DataFrame) -> list[tuple[int, int]]:
+    """Where monitoring changed between two subjects frames, as closed int ns spans.
+
+    Per subject, the symmetric difference of its old and new windows (SPEC §8; an identical
+    re-send gives none).
+    A subject without windows is monitored throughout but flagged window-unknown, so its first
+    window (or the loss of its last) changes every instant. Unbounded sides are ``±2**62``.
+    """
+    a, b = _windows_ns(old), _windows_ns(new)
+    out: list[tuple[int, int]] = []
+    for sid in sorted(set(a) | set(b)):
+        wa, wb = a.get(sid, [(_MIN_NS, _MAX_NS)]), b.get(sid, [(_MIN_NS, _MAX_NS)])
+        if wa == wb:
+            continue
+        if sid not in a or sid not in b:  # known-ness itself changed: results are flagged window-unknown or not
+            out.append((_MIN_NS, _MAX_NS))
+            continue
+        points = sorted({p for w in (wa, wb) for iv in w for p in iv} | {_MIN_NS, _MAX_NS})
+
+        def inside(w, x):
+            return any(lo <= x <= hi for lo, hi in w)
+
+        out += [(p, p) for p in points if inside(wa, p) != inside(wb, p)]  # a boundary instant
+        for p, q in zip(points[:-1], points[1:], strict=True):
+            mid = p + (q - p) // 2
+            if inside(wa, mid) != inside(wb, mid):  # the open stretch between two boundaries
+                out.append((p, q))
+    return _merge_ns(out)
+
+
+def limit_gaps(gaps: pd.DataFrame, crimes: pd.DataFrame, bracket_s: float = BRACKET_S) -> pd.DataFrame:
+    """Gaps near scene whose bracketing fixes lie within ``bracket_s`` of their crime's window.
+
+    The one bracketing rule of both engines: a store read gives each subject its fixes either
+    side of the period read only up to :data:`BRACKET_DAYS` days away, and the Dask engine sees
+    further; keeping the rows with ``gap_start >= T1 - bracket_s`` and ``gap_end <= T2 +
+    bracket_s`` makes the answer independent of what was read. ``gaps`` and ``crimes`` are
+    joined on ``crime_ref`` (as :func:`trailmon.match.proximity.proximity` gives them).
+    """
+    if not len(gaps):
+        return gaps
+    c = crimes.assign(crime_ref=crimes["crime_ref"].astype(str)).drop_duplicates("crime_ref").set_index("crime_ref")
+    refs = gaps["crime_ref"].astype(str)
+
+    def ns(values) -> np.ndarray:
+        return pd.DatetimeIndex(pd.to_datetime(values, utc=True)).as_unit("ns").asi8
+
+    t1 = ns(c["committed_from"].reindex(refs))
+    t2 = ns(c["committed_to"].reindex(refs))
+    lim = int(bracket_s * 1e9)
+    keep = (ns(gaps["gap_start"]) >= t1 - lim) & (ns(gaps["gap_end"]) <= t2 + lim)
+    return gaps[keep].reset_index(drop=True)
+
+
 def _day_start_ns(name: str) -> int:
     return int(np.datetime64(name, "D").astype("datetime64[ns]").astype(np.int64))
 
@@ -931,8 +1139,14 @@ def day_edges(table: pa.Table) -> pa.Table:
     return table.filter(pa.array(new_group | np.r_[new_group[1:], True]))
 
 
-def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]]] | None) -> Trails:
+def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]]] | None,
+                    subjects: Iterable[str] | None = None) -> Trails:
     """Stored fixes (days in time order, each sorted by subject and time) to :class:`Trails`.
+
+    Every subject with a monitoring window in ``windows`` (only those in ``subjects``, when
+    given) is in the result, with or without fixes: a known subject is known whether or not it
+    has fixes in the period read (SPEC §3), so it is ``not_monitored`` outside its windows rather
+    than window-unknown.
 
     A stable sort on the subject code alone keeps each subject's fixes in time order, since
     every day file is sorted and the days come in order; with under 65,536 subjects the codes
@@ -940,6 +1154,14 @@ def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]
     """
     subject = _text_array(table.column("subject_id"))
     codes, names = _sorted_codes(subject) if len(subject) else (np.zeros(0, np.int64), np.zeros(0, object))
+    known = set(windows or {})
+    if subjects is not None:
+        known &= set(map(str, subjects))
+    extra = sorted(known - set(names.astype(str)))
+    if extra:
+        full = np.array(sorted(set(names.astype(str)) | set(extra)), dtype=object)
+        codes = np.searchsorted(full.astype(str), names.astype(str))[codes] if len(codes) else codes
+        names = full
     if len(names) < 2**16:
         codes = codes.astype(np.uint16)
     order = np.argsort(codes, kind="stable")
@@ -974,7 +1196,8 @@ def merge_subjects(current: pd.DataFrame, results: list[ReadResult]) -> tuple[pd
     """Upsert subject rows: windows by (subject_id, monitoring_start); attributes by subject.
 
     A non-empty attribute overwrites; an empty one keeps what is known. Cohort defaults to
-    ``free`` when no file says. Rows without a window (e.g. the EM caseload) only carry
+    ``free`` when no file says. A row with a start or an end is a window (a blank start is an
+    open start and keeps its end, SPEC §3); rows with neither (e.g. the EM caseload) only carry
     attributes.
     """
     stats = {"read": 0, "accepted": 0, "rejected": 0, "flagged": 0, "windows": 0}
@@ -998,7 +1221,8 @@ def merge_subjects(current: pd.DataFrame, results: list[ReadResult]) -> tuple[pd
     allrows["monitoring_end"] = pd.to_datetime(allrows["monitoring_end"], utc=True)
     attrs = allrows.groupby("subject_id", sort=True)[_ATTRS + ["flags"]].last()
     attrs["cohort"] = attrs["cohort"].fillna("free")
-    win = allrows[allrows["monitoring_start"].notna()].drop_duplicates(
+    has_window = allrows["monitoring_start"].notna() | allrows["monitoring_end"].notna()
+    win = allrows[has_window].drop_duplicates(
         ["subject_id", "monitoring_start"], keep="last")[["subject_id", "monitoring_start", "monitoring_end"]]
     dev = allrows[allrows["monitoring_start"].notna()].groupby(["subject_id", "monitoring_start"])[_DEVICE].last()
     win = win.merge(dev, left_on=["subject_id", "monitoring_start"], right_index=True, how="left")
@@ -1008,6 +1232,6 @@ def merge_subjects(current: pd.DataFrame, results: list[ReadResult]) -> tuple[pd
     rows = pd.concat([win, nowin], ignore_index=True) if len(nowin) else win
     out = rows.merge(attrs, left_on="subject_id", right_index=True, how="left")
     out = out.sort_values(["subject_id", "monitoring_start"], na_position="last").reset_index(drop=True)
-    stats["windows"] = int(out["monitoring_start"].notna().sum())
+    stats["windows"] = int((out["monitoring_start"].notna() | out["monitoring_end"].notna()).sum())
     stats["subjects"] = int(out["subject_id"].nunique())
     return out[SUBJECT_COLUMNS], stats
