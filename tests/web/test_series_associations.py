@@ -323,3 +323,16 @@ def test_long_episode_needs_a_justification(client, store):
     src = re.search(r'<iframe id="episode-map"[^>]*src="([^"]+)"', r.text).group(1).replace("&amp;", "&")
     assert client.get(src).status_code == 200
     assert audit_entries(store)[-1]["parameters"]["justify"] == "op Y timeline"
+
+
+def test_series_map_thins_tracks_and_says_so(client, store, monkeypatch):
+    from trailmon.web import _request as R
+
+    monkeypatch.setattr(R, "MAP_MAX_FIXES", 10)
+    sign_in(client, "ana")
+    r = _series(client, refs="B1")
+    src = re.search(r'<iframe id="series-map"[^>]*src="([^"]+)"', r.text).group(1).replace("&amp;", "&")
+    m = client.get(src)
+    assert m.status_code == 200 and "Tracks thinned" in m.text and "Track S_LEAD" in m.text
+    entry = audit_entries(store)[-1]
+    assert entry["parameters"]["thinned"] is True and 0 < entry["counts"]["fixes"] <= 12

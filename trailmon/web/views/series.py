@@ -271,17 +271,59 @@ def series_map_view():
 
     p = _from_token()
     crimes, trails, ranked, _long, store = _rank(p["k"], float(p["r"]), int(p["d"]))
+    drawn = [str(s) for s in ranked["subject_id"].head(SERIES_TOP)]
+    trails, note = _map_fixes(trails, crimes, drawn)
     m = series_map(trails, crimes, ranked, top=SERIES_TOP, radius_m=float(p["r"]), max_gap_s=SERIES_MAX_GAP_S,
                    crs=store.crs)
-    drawn = [str(s) for s in ranked["subject_id"].head(SERIES_TOP)]
+    if note:
+        _add_note(m, note)
     n = 0
     for s in drawn:
         for a, b in zip(crimes["committed_from"], crimes["committed_to"], strict=True):
             n += len(L.subject_fixes(trails, s, pd.Timestamp(a).value / 1e9 - SERIES_MAX_GAP_S,
                                      pd.Timestamp(b).value / 1e9 + SERIES_MAX_GAP_S, store.crs).t_s)
-    log("map", parameters={"form": "series", **_parameters(p["k"], float(p["r"]), int(p["d"])), "top": SERIES_TOP},
+    log("map", parameters={"form": "series", **_parameters(p["k"], float(p["r"]), int(p["d"])), "top": SERIES_TOP,
+                           "thinned": note is not None},
         subjects=drawn, counts={"crimes": len(p["k"]), "subjects": len(drawn), "fixes": n}, purpose=p["p"])
     return _map_response(offline_html(m.get_root().render()))
+
+
+def _map_fixes(trails, crimes: pd.DataFrame, drawn: list[str]):
+    """Only the drawn subjects' fixes near the crime windows, thinned to ``MAP_MAX_FIXES``; and the note saying so.
+
+    A fix more than twice ``max_gap`` from every window cannot bound a segment drawn in a padded
+    window (a longer segment is a gap), so dropping it changes nothing drawn.
+    """
+    import numpy as np
+
+    from trailmon.web import _request as R
+    from trailmon.web._request import thin_trails, thinned_note
+
+    per_fix = np.repeat(np.arange(trails.n_subjects), np.diff(trails.offsets))
+    keep = np.isin(trails.subject_ids.astype(str), drawn)[per_fix] if trails.n_fixes else np.zeros(0, bool)
+    pad = 2 * SERIES_MAX_GAP_S
+    near = np.zeros(trails.n_fixes, dtype=bool)
+    a = np.array([pd.Timestamp(t).value / 1e9 for t in crimes["committed_from"]]) - pad
+    b = np.array([pd.Timestamp(t).value / 1e9 for t in crimes["committed_to"]]) + pad
+    for lo, hi in zip(a, b, strict=True):
+        near |= (trails.t_s >= lo) & (trails.t_s <= hi)
+    trails = trails.select_fixes(keep & near)
+    if not len(a):
+        return trails, None
+    trails, n_window, stride = thin_trails(trails, float(a.min()), float(b.max()), R.MAP_MAX_FIXES)
+    return trails, (thinned_note(n_window, stride, R.MAP_MAX_FIXES) if stride > 1 else None)
+
+
+def _add_note(m, note: str) -> None:
+    """A fixed note box (top left) on a folium map, its text escaped."""
+    from html import escape
+
+    from folium import Element
+
+    m.get_root().html.add_child(Element(
+        '<div class="trailmon-note" style="position:fixed;top:10px;left:50px;z-index:1000;background:#fff;'
+        f'padding:4px 8px;border:1px solid #999;font:12px sans-serif;max-width:60%;">{escape(note)}</div>'
+    ))
 
 
 @bp.get("/series/report")
