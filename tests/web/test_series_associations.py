@@ -336,3 +336,26 @@ def test_series_map_thins_tracks_and_says_so(client, store, monkeypatch):
     assert m.status_code == 200 and "Tracks thinned" in m.text and "Track S_LEAD" in m.text
     entry = audit_entries(store)[-1]
     assert entry["parameters"]["thinned"] is True and 0 < entry["counts"]["fixes"] <= 12
+
+
+def test_series_map_of_a_month_long_crime_needs_a_justification(client, store):
+    with CaseStore(store / "cases.sqlite") as cases, cases.transaction() as c:
+        c.execute(
+            "INSERT INTO crimes (force, crime_ref, crime_version, offence, offence_group, x_m, y_m, lat, lon, "
+            "committed_from_ns, committed_to_ns, radius_m, batch_id, source_format, content, received_run, "
+            "needs_match) SELECT force, 'LONG1', 1, offence, offence_group, x_m, y_m, lat, lon, "
+            "committed_from_ns - ?, committed_to_ns + ?, radius_m, batch_id, source_format, 'x', received_run, 0 "
+            "FROM crimes WHERE crime_ref = 'B1'",
+            (2 * 86_400 * 10**9, 2 * 86_400 * 10**9),
+        )
+    sign_in(client, "ana")
+    for justify, tracks in (("", False), ("op X: the month of the series", True)):
+        r = _series(client, refs="LONG1", justify=justify)
+        assert r.status_code == 200, r.text[:800]
+        src = re.search(r'<iframe id="series-map"[^>]*src="([^"]+)"', r.text).group(1).replace("&amp;", "&")
+        m = client.get(src)
+        assert m.status_code == 200
+        assert ("Track S_LEAD" in m.text) == tracks and ("wider than the 48 h cap" in m.text) == (not tracks)
+        entry = audit_entries(store)[-1]
+        assert entry["parameters"]["tracks"] is tracks and entry["parameters"]["justify"] == (justify or None)
+        assert (entry["counts"]["fixes"] > 0) == tracks

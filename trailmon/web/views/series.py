@@ -36,6 +36,7 @@ from trailmon.web._request import (
     page,
     trail_store,
 )
+from trailmon.web.auth import allowed
 
 bp = Blueprint("series", __name__)
 
@@ -214,7 +215,8 @@ def series_page():
     """The series form, and on POST the ranked subjects, the long form, the map and the report link."""
     source = request.form if request.method == "POST" else request.args
     shown = {k: source.get(k, "")[:n] for k, n in (("refs", 4000), ("force", 100), ("from", 40), ("to", 40),
-                                                   ("group", 40), ("radius", 20), ("days", 10), ("purpose", 300))}
+                                                   ("group", 40), ("radius", 20), ("days", 10), ("purpose", 300),
+                                                   ("justify", 500))}
     limits = {"crimes": MAX_SERIES_CRIMES, "span_days": MAX_SERIES_SPAN_DAYS, "max_days": MAX_DAYS,
               "max_gap_s": SERIES_MAX_GAP_S, "top": SERIES_TOP}
     if request.method == "GET":
@@ -222,15 +224,16 @@ def series_page():
                                tz=DEFAULT_TZ)
     purpose = _purpose_field(request.form)
     form = _form(request.form)
+    justify = _field(request.form, "justify")
     keys = _select(form)
     crimes, _trails, ranked, long, _store = _rank(keys, form["radius_m"], form["days"])
     params = {**_parameters(keys, form["radius_m"], form["days"]),
               "refs": form["refs"] or None, "force": form["force"], "from": form["from"], "to": form["to"],
-              "group": form["group"]}
+              "group": form["group"], "justify": justify}
     log("series", parameters=params, subjects=ranked["subject_id"].tolist(),
         counts={"crimes": len(keys), "subjects": len(ranked)}, purpose=purpose)
     token = _tokens().dumps({"u": g.user.name, "k": [list(k) for k in keys], "r": form["radius_m"],
-                             "d": form["days"], "p": purpose})
+                             "d": form["days"], "p": purpose, "j": justify})
     crime_rows = [
         {"no": i, "force": f, "crime_ref": r, "crime_version": v, "offence": o,
          "from": _iso_ns(pd.Timestamp(a).value), "to": _iso_ns(pd.Timestamp(b).value),
@@ -271,21 +274,40 @@ def series_map_view():
 
     p = _from_token()
     crimes, trails, ranked, _long, store = _rank(p["k"], float(p["r"]), int(p["d"]))
-    drawn = [str(s) for s in ranked["subject_id"].head(SERIES_TOP)]
+    justify = p.get("j")
+    why_not = _no_tracks_reason(crimes, justify)
+    top = 0 if why_not else SERIES_TOP
+    drawn = [str(s) for s in ranked["subject_id"].head(top)]
     trails, note = _map_fixes(trails, crimes, drawn)
-    m = series_map(trails, crimes, ranked, top=SERIES_TOP, radius_m=float(p["r"]), max_gap_s=SERIES_MAX_GAP_S,
+    m = series_map(trails, crimes, ranked, top=top, radius_m=float(p["r"]), max_gap_s=SERIES_MAX_GAP_S,
                    crs=store.crs)
-    if note:
-        _add_note(m, note)
+    for text in (why_not, note):
+        if text:
+            _add_note(m, text)
     n = 0
     for s in drawn:
         for a, b in zip(crimes["committed_from"], crimes["committed_to"], strict=True):
             n += len(L.subject_fixes(trails, s, pd.Timestamp(a).value / 1e9 - SERIES_MAX_GAP_S,
                                      pd.Timestamp(b).value / 1e9 + SERIES_MAX_GAP_S, store.crs).t_s)
-    log("map", parameters={"form": "series", **_parameters(p["k"], float(p["r"]), int(p["d"])), "top": SERIES_TOP,
-                           "thinned": note is not None},
+    log("map", parameters={"form": "series", **_parameters(p["k"], float(p["r"]), int(p["d"])), "top": top,
+                           "justify": justify, "tracks": not why_not, "thinned": note is not None},
         subjects=drawn, counts={"crimes": len(p["k"]), "subjects": len(drawn), "fixes": n}, purpose=p["p"])
     return _map_response(offline_html(m.get_root().render()))
+
+
+def _no_tracks_reason(crimes: pd.DataFrame, justify: str | None) -> str | None:
+    """Why the series map draws no tracks (SPEC §9 trail rules), or None when it may draw them."""
+    from trailmon.report.trail_rows import MAX_WINDOW_S
+
+    if not allowed(g.user.role, "trail"):
+        return f"Tracks not drawn: the {g.user.role} role may not view trails; the scenes only."
+    spans = [(pd.Timestamp(b) - pd.Timestamp(a)).total_seconds() + 2 * SERIES_MAX_GAP_S
+             for a, b in zip(crimes["committed_from"], crimes["committed_to"], strict=True)]
+    if spans and max(spans) > MAX_WINDOW_S and not justify:
+        return (f"Tracks not drawn: a crime window padded by {SERIES_MAX_GAP_S:g} s is {max(spans) / 3600:.1f} h, "
+                f"wider than the {MAX_WINDOW_S / 3600:.0f} h cap; give a justification on the series page to draw "
+                "them.")
+    return None
 
 
 def _map_fixes(trails, crimes: pd.DataFrame, drawn: list[str]):
