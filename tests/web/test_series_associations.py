@@ -167,6 +167,11 @@ def test_series_by_period_and_group(client, store):
     assert "3 crime(s), 2 subject(s) with a hit" in T(r)
     # the hostile reference is shown as text, never as markup
     assert HOSTILE_REF not in r.text and "R&lt;img src=x onerror=alert(1)&gt;" in r.text
+    src = re.search(r'<iframe id="series-map"[^>]*src="([^"]+)"', r.text).group(1).replace("&amp;", "&")
+    m = client.get(src)
+    assert m.status_code == 200 and "<img src=x" not in m.text and "3 crime(s)" in m.text
+    link = re.search(r'href="([^"]+)" id="series-report-link"', r.text).group(1).replace("&amp;", "&")
+    assert "<img src=x" not in client.get(link).text
 
 
 def test_series_empty_result(client, store):

@@ -150,6 +150,7 @@ def _select(form: dict) -> list[tuple[str, str, int]]:
                 f"no crime {', '.join(repr(m) for m in missing[:10])}"
                 + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
                 + " in the case records" + (f" of force {form['force']!r}" if form["force"] else "")
+                + (f" in offence group {form['group']!r}" if form["group"] else "")
             )
     if not rows:
         raise InputError("no crime of the case records matches: widen the period or the filters")
