@@ -197,7 +197,7 @@ def _tokens() -> URLSafeTimedSerializer:
 
 
 def _from_token() -> dict:
-    token = request.args.get("t", "")[:8000]
+    token = request.args.get("t", "")[:20000]
     try:
         p = _tokens().loads(token, max_age=MAP_TOKEN_S)
     except BadSignature:
