@@ -108,6 +108,8 @@ def test_permission_table():
         "subjects",
         "subject",
         "export",
+        "associations",
+        "association_review",
     }
     assert {w for w in PERMISSIONS if allowed("analyst", w)} == {
         "crimes",
@@ -117,12 +119,17 @@ def test_permission_table():
         "trail",
         "cohort",
         "export",
+        "series",
+        "associations",
+        "association_map",
     }
     assert {w for w in PERMISSIONS if allowed("offender_manager", w)} == {
         "subjects",
         "subject",
         "trail",
         "cohort",
+        "associations",
+        "association_map",
     }
     assert {w for w in PERMISSIONS if allowed("auditor", w)} == {"audit"}
     assert not allowed(None, "crime")

@@ -304,7 +304,7 @@ def test_subject_page(client, store):
         "subject",
         "om",
         ["N02"],
-        {"appointments": 0, "zone_events": 0, "qualified_hits": 1},
+        {"appointments": 0, "zone_events": 0, "qualified_hits": 1, "associations": 0},
     )
     r = client.get("/subject?subject=N10")
     assert "<td>no_data</td>" in T(r).split('id="zone-events"')[1]

@@ -53,6 +53,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cohort": frozenset({"analyst", "offender_manager"}),  # the cohort report
     "export": frozenset({"analyst", "reviewer"}),  # disclosure of qualified case records
     "audit": frozenset({"auditor"}),  # the audit log and its verification
+    "series": frozenset({"analyst"}),  # crime series against routine: ranking, map, report
+    "associations": frozenset({"analyst", "reviewer", "offender_manager"}),  # co-location records of a subject
+    "association_review": frozenset({"reviewer"}),  # qualify / reject a pending co-location episode
+    "association_map": frozenset({"analyst", "offender_manager"}),  # an episode's two tracks (as "trail")
 }
 """Which roles may open each page or take each action; the only permission table."""
 
