@@ -263,3 +263,22 @@ def test_gap_bracketing_rule_is_read_independent(tmp_path):
     assert BRACKET_S == 7 * 86_400
     # unlimited, the whole store would list L for both crimes: the rule is what makes the engines agree
     assert {("C", "L"), ("D", "L")} <= set(zip(whole.gaps.crime_ref, whole.gaps.subject_id, strict=True))
+
+
+# -- purge: time a purge erased is never re-matched ----------------------------------------------------------
+def test_a_change_reaching_back_past_a_purge_rematches_nothing_there(tmp_path):
+    root = tmp_path
+    drop(root, "trails", "t.csv", trails_csv(walk("U", at(1, 12), 60, E0 - 60, N0 + 20, 2.0)))
+    drop(root, "crimes", "c.csv", crimes_csv([("C1", E0, N0, at(1, 12, 25), at(1, 12, 35))]))
+    night(root, 2)
+    before = table(root, "SELECT crime_ref, subject_id, min_distance_m, flags FROM hits")
+    assert before["flags"].tolist() == ["monitoring_window_unknown"]
+    assert main(["purge", "--store", str(root / "store"), "--older-than", "1d", "--user", "dpo"]) == 0
+    # U becomes known: its whole time changes (the flag), reaching back into the erased days
+    g = root / "s.csv"
+    g.write_text(subjects_csv([("U", iso(at(1)), "")]))
+    assert main(["ingest", "--store", str(root / "store"), "--subjects", str(g)]) == 0
+    s = night(root, 3)
+    assert s["proximity"]["crimes"] == 0  # C1 lies in erased time: its result stands
+    pd.testing.assert_frame_equal(table(root, "SELECT crime_ref, subject_id, min_distance_m, flags FROM hits"),
+                                  before)

@@ -424,6 +424,9 @@ class _Job:
         done = self.cases.consumed_changes()
         journal = [e for e in self.store.changes() if e["id"] not in done]
         spans = merge_spans(x for e in journal for x in e["changes"])
+        erased = self.store.erased_before_ns
+        if erased is not None:  # time a purge erased keeps its results (SPEC §8): it is never re-matched
+            spans = [(max(lo, erased), hi) for lo, hi in spans if hi > erased]
         subj = self.store.subjects()
         with self.cases.transaction() as c:
             n_subj = self.cases.upsert_subjects(c, subj)

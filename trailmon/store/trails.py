@@ -474,7 +474,8 @@ class TrailStore:
             new_files.append(quarantine_name)
         if crash:
             os._exit(17)  # test hook: die after writing files, before the commit point
-        new_manifest = {"generation": manifest["generation"] + 1, "days": days, "edges": edges, "subjects": subj_name,
+        new_manifest = {**manifest, "generation": manifest["generation"] + 1, "days": days, "edges": edges,
+                        "subjects": subj_name,
                         "ingests": manifest["ingests"] + [{"id": ingest_id, "files": new_files,
                                                            "summary": {k: v for k, v in summary.as_dict().items()
                                                                        if k not in ("files", "days")},
@@ -561,6 +562,12 @@ class TrailStore:
         return [{"id": e["id"], "changes": [tuple(x) for x in e["changes"]]}
                 for e in self.manifest["ingests"] if "changes" in e]
 
+    @property
+    def erased_before_ns(self) -> int | None:
+        """The latest retention cut-off (ns UTC): fixes before it were erased, so results there are final."""
+        v = self.manifest.get("erased_before_ns")
+        return None if v is None else int(v)
+
     def _tail_before(self, days: dict, day: int) -> dict | None:
         name = _day_name(day - 1)
         if name not in days:
@@ -624,6 +631,7 @@ class TrailStore:
                 m["days"] = {d: f for d, f in m["days"].items() if d not in gone}
                 m["edges"] = {d: f for d, f in m.get("edges", {}).items() if d not in gone}
                 m["generation"] += 1
+                m["erased_before_ns"] = max(int(m.get("erased_before_ns", cut)), int(cut))
                 write_json_atomic(self.path / "manifest.json", m)
                 self._collect_garbage()
             return gone
@@ -676,7 +684,9 @@ class TrailStore:
                 days[d], edges[d] = fname, ename
                 new_files += [fname, ename]
             if removed and not dry_run:
-                m = {**m, "days": days, "edges": edges, "generation": m["generation"] + 1}
+                erased = max(int(m.get("erased_before_ns", cut)), cut)  # nothing before it is re-matched
+                m = {**m, "days": days, "edges": edges, "generation": m["generation"] + 1,
+                     "erased_before_ns": erased}
                 write_json_atomic(self.path / "manifest.json", m)  # the commit point
                 self._collect_garbage()
             return removed
