@@ -164,7 +164,7 @@ def _write_heads(path: Path, n: int, h: str) -> None:
     if not db.exists():
         return
     try:  # best effort: a busy case store keeps its older head, which the log still extends
-        conn = sqlite3.connect(db, timeout=2.0, isolation_level=None)
+        conn = sqlite3.connect(db, timeout=0.1, isolation_level=None)  # never wait on a nightly write
         try:
             conn.execute("INSERT OR REPLACE INTO audit_head (id, entries, last_hash, updated) VALUES (1, ?, ?, ?)",
                          (n, h, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
