@@ -316,6 +316,8 @@ def crime_map_view():
         t_to=b,
         crs=ts.crs,
         notes=notes,
+        tiles=R.state().get("tiles"),
+        basemap=R.state().get("basemap"),
     )
     log(
         "map",

@@ -110,7 +110,9 @@ def trail_map():
     trails = ts.read(t1, t2, [sid], halo_s=900.0)
     trails, n_window, stride = thin_trails(trails, t1.value / 1e9, t2.value / 1e9, R.MAP_MAX_FIXES)
     notes = [thinned_note(n_window, stride, R.MAP_MAX_FIXES)] if stride > 1 else []
-    m = subject_map(trails, sid, t1, t2, crs=ts.crs, notes=notes)
+    m = subject_map(
+        trails, sid, t1, t2, crs=ts.crs, notes=notes, tiles=state().get("tiles"), basemap=state().get("basemap")
+    )
     html = offline_html(m.get_root().render())
     from trailmon.map import _layers as L
 
