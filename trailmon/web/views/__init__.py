@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from trailmon.web.views import audit, cohort, crimes, export, police, session, subjects, trail
+from trailmon.web.views import audit, cohort, crimes, export, pack, police, session, subjects, trail
 
-BLUEPRINTS = (session.bp, crimes.bp, police.bp, subjects.bp, trail.bp, cohort.bp, export.bp, audit.bp)
+BLUEPRINTS = (session.bp, crimes.bp, pack.bp, police.bp, subjects.bp, trail.bp, cohort.bp, export.bp, audit.bp)
 """Every blueprint of the app, in registration order."""
 
 __all__ = ["BLUEPRINTS"]
