@@ -69,7 +69,8 @@ def test_police_data_page_shows_batches_errors_actions_and_the_run(client, store
     assert "<td>BIAD</td><td>burglary</td><td>1</td>" in page
     assert f"matched by run {run_id} (done" in section
     e = audit_entries(store)[-1]
-    assert (e["user"], e["action"], e["kind"], e["purpose"]) == ("ana", "police data", "consultation", "police data check")
+    got = (e["user"], e["action"], e["kind"], e["purpose"])
+    assert got == ("ana", "police data", "consultation", "police data check")
     assert e["parameters"]["interface"] == "web" and e["counts"]["batches"] == 2
     # filters: force, and days
     page = client.get("/police-data?force=nottinghamshire").text
@@ -145,7 +146,7 @@ def test_hit_changed_since_review_shows_the_verdict_lost_and_the_figures(client,
         assert now["changed_since_review"] == 1 and now["review_state"] == "pending"
     r = client.get("/crime?ref=C03")
     box = T(r).split(f'id="changes-{hid}"')[1].split("</div>")[0]
-    assert "Changed since review" in box and f"qualified by rev at" in box and f"ended by run {run_id}" in box
+    assert "Changed since review" in box and "qualified by rev at" in box and f"ended by run {run_id}" in box
     row = re.search(r"<td>min_distance_m</td><td>([^<]+)</td><td>([^<]+)</td>", box)
     assert float(row.group(1)) == pytest.approx(before, abs=1e-3)
     assert float(row.group(2)) == pytest.approx(float(now["min_distance_m"]), abs=1e-3) and float(row.group(2)) < 1
@@ -170,7 +171,7 @@ PACK_FORM = {
 
 def test_reviewer_downloads_the_evidence_pack_audited_before_sent(client, store):
     docx = pytest.importorskip("docx", reason="the evidence pack needs python-docx")
-    ids = dict(zip(["N03", "N04"], sorted(hit_ids(store, "C03"))))
+    ids = dict(zip(["N03", "N04"], sorted(hit_ids(store, "C03")), strict=True))
     sign_in(client, "rev", purpose="daily review")
     r = client.get("/crime?ref=C03")
     assert "No qualified hit on current figures yet" in T(r)
@@ -202,7 +203,7 @@ def test_reviewer_downloads_the_evidence_pack_audited_before_sent(client, store)
 
 
 def test_pack_refuses_pending_rejected_and_missing_fields_as_pages(client, store, monkeypatch):
-    ids = dict(zip(["N03", "N04"], sorted(hit_ids(store, "C03"))))
+    ids = dict(zip(["N03", "N04"], sorted(hit_ids(store, "C03")), strict=True))
     sign_in(client, "rev")
     post(client, f"/review/{ids['N04']}", {"action": "reject", "reason": "a neighbour"})
     n = len(audit_entries(store))
@@ -304,7 +305,8 @@ def test_trail_csv_download_under_the_trail_rules(client, store, mode):
     assert list(df.columns) == want and len(df) > 10
     assert (pd.to_datetime(df["time"], utc=True) == pd.to_datetime(df["time_europe_london"], utc=True)).all()
     (e,) = audit_entries(store)[n:]
-    assert (e["action"], e["purpose"], e["subjects"], e["counts"]) == ("trail csv", "curfew check", ["N03"], {"fixes": len(df)})
+    got = (e["action"], e["purpose"], e["subjects"], e["counts"])
+    assert got == ("trail csv", "curfew check", ["N03"], {"fixes": len(df)})
     assert e["parameters"]["rows"] == mode and e["parameters"]["interface"] == "web"
 
 

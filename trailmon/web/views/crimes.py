@@ -274,7 +274,9 @@ def _change_rows(change: dict | None) -> dict | None:
         if name == "evidence":
             old = f"{old['rows']} row(s), fingerprint {str(old['digest'])[:16]}"
             new = f"{new['rows']} row(s), fingerprint {str(new['digest'])[:16]}"
-        rows.append({"figure": name, "reviewed": "" if old is None else str(old), "now": "" if new is None else str(new)})
+        rows.append(
+            {"figure": name, "reviewed": "" if old is None else str(old), "now": "" if new is None else str(new)}
+        )
     v = change["verdict"]
     return {
         "verdict": f"{v['state']} by {v['reviewer']} at {v['reviewed_at']}"

@@ -27,7 +27,10 @@ from trailmon.web.views.crimes import crime_key, load_crime
 
 bp = Blueprint("pack", __name__)
 
-PACK_FORMATS = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "pdf": "application/pdf"}
+PACK_FORMATS = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
 """What the pack can be downloaded as, and the media type sent."""
 
 MAX_SUBJECTS = 50

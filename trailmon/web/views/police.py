@@ -59,9 +59,10 @@ def _batch(cases, f: dict, rec: dict | None) -> dict:
         accepted = P.read_csv_text(rec["paths"]["accepted"])
         errors = P.read_csv_text(rec["paths"]["errors"])
     if accepted is not None and "crime_ref" in accepted.columns and len(accepted):
+        forces = accepted["force"] if "force" in accepted.columns else [""] * len(accepted)
         keys = {
             (P.unquote_cell(str(fo)), P.unquote_cell(str(ref)))
-            for fo, ref in zip(accepted.get("force", pd.Series([""] * len(accepted))), accepted["crime_ref"])
+            for fo, ref in zip(forces, accepted["crime_ref"], strict=True)
         }
         latest = cases.frame(
             "SELECT c.force, c.crime_ref, c.crime_version, c.offence, c.offence_group, c.matched_run, "
@@ -69,7 +70,8 @@ def _batch(cases, f: dict, rec: dict | None) -> dict:
             "GROUP BY force, crime_ref) m ON m.force = c.force AND m.crime_ref = c.crime_ref "
             "AND m.v = c.crime_version"
         )
-        mine = latest[[(a, b) in keys for a, b in zip(latest["force"].astype(str), latest["crime_ref"].astype(str))]]
+        pairs = zip(latest["force"].astype(str), latest["crime_ref"].astype(str), strict=True)
+        mine = latest[[p in keys for p in pairs]]
     else:
         mine = cases.frame(
             "SELECT force, crime_ref, crime_version, offence, offence_group, matched_run, needs_match "
@@ -82,9 +84,8 @@ def _batch(cases, f: dict, rec: dict | None) -> dict:
     n_err = 0
     if errors is not None:
         n_err = len(errors)
-        err_rows = [
-            {k: P.unquote_cell(str(v)) for k, v in r.items()} for r in errors.head(P.MAX_ERRORS_SHOWN).to_dict("records")
-        ]
+        shown = errors.head(P.MAX_ERRORS_SHOWN).to_dict("records")
+        err_rows = [{k: P.unquote_cell(str(v)) for k, v in r.items()} for r in shown]
     elif rec is not None:
         err_rows = [{k: "" if v is None else str(v) for k, v in e.items()} for e in rec.get("errors", [])]
         n_err = int(rec.get("counts", {}).get("rejected", len(err_rows)))
