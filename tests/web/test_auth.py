@@ -105,6 +105,8 @@ def test_permission_table():
         "crimes",
         "crime",
         "review",
+        "evidence_pack",
+        "police_data",
         "subjects",
         "subject",
         "export",
@@ -112,6 +114,7 @@ def test_permission_table():
     assert {w for w in PERMISSIONS if allowed("analyst", w)} == {
         "crimes",
         "crime",
+        "police_data",
         "subjects",
         "subject",
         "trail",
