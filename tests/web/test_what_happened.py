@@ -373,3 +373,18 @@ def test_serve_takes_tiles_and_basemap_from_flags_or_environment(store, monkeypa
     assert st["tiles"] == other and st["basemap"] is None
     assert main(["serve", "--store", str(store), "--tiles", "ftp://tiles.example/{z}/{x}/{y}.png"]) != 0
     assert "--tiles must be" in capsys.readouterr().err
+
+
+def test_pack_as_pdf_when_chromium_is_installed(client, store):
+    from trailmon._chromium import find_browser
+
+    if find_browser() is None:
+        pytest.skip("no chromium on PATH: the PDF pack is printed with headless Chromium")
+    (hid, _) = sorted(hit_ids(store, "C03"))
+    sign_in(client, "rev")
+    post(client, f"/review/{hid}", {"action": "qualify"})
+    assert "PDF is not offered" not in client.get("/crime/pack?ref=C03").text
+    r = post(client, "/crime/pack", {**PACK_FORM, "format": "pdf", "subject": ["N03"]})
+    assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
+    e = audit_entries(store)[-1]
+    assert e["kind"] == "disclosure" and e["parameters"]["sha256"] == hashlib.sha256(r.data).hexdigest()
