@@ -83,6 +83,17 @@ def test_police_data_page_shows_batches_errors_actions_and_the_run(client, store
     assert r.status_code == 400 and "from must be a day" in T(r)
 
 
+def test_police_data_shows_at_most_max_batches_newest_first(client, store, tmp_path, monkeypatch):
+    from trailmon.web.views import police
+
+    night2(store, tmp_path, crimes=CRIMES_CSV)
+    monkeypatch.setattr(police, "MAX_BATCHES", 1)
+    sign_in(client, "rev")
+    r = client.get("/police-data")
+    assert "1 batch(es), newest first; 1 more match" in T(r) and CRIMES_FILE in r.text and ">crimes.csv<" not in r.text
+    assert audit_entries(store)[-1]["counts"]["more"] == 1
+
+
 @pytest.mark.parametrize(("role", "code"), [("ana", 200), ("rev", 200), ("om", 403), ("aud", 403)])
 def test_police_data_for_every_role(client, role, code):
     sign_in(client, role)

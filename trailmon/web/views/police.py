@@ -52,7 +52,18 @@ def _breakdown(accepted: pd.DataFrame | None, crimes: pd.DataFrame) -> list[dict
     ]
 
 
-def _batch(cases, f: dict, rec: dict | None) -> dict:
+MAX_BATCHES = 100
+"""Most batches one page shows (newest first; the page says how many more match)."""
+
+_LATEST = (
+    "SELECT c.force, c.crime_ref, c.crime_version, c.offence, c.offence_group, c.matched_run, "
+    "c.needs_match FROM crimes c JOIN (SELECT force, crime_ref, MAX(crime_version) AS v FROM crimes "
+    "GROUP BY force, crime_ref) m ON m.force = c.force AND m.crime_ref = c.crime_ref "
+    "AND m.v = c.crime_version"
+)
+
+
+def _batch(cases, f: dict, rec: dict | None, latest: pd.DataFrame) -> dict:
     """One inbox file of crimes: its receipt, counts, errors, breakdown and the runs that matched it."""
     accepted = errors = None
     if rec is not None:
@@ -64,12 +75,6 @@ def _batch(cases, f: dict, rec: dict | None) -> dict:
             (P.unquote_cell(str(fo)), P.unquote_cell(str(ref)))
             for fo, ref in zip(forces, accepted["crime_ref"], strict=True)
         }
-        latest = cases.frame(
-            "SELECT c.force, c.crime_ref, c.crime_version, c.offence, c.offence_group, c.matched_run, "
-            "c.needs_match FROM crimes c JOIN (SELECT force, crime_ref, MAX(crime_version) AS v FROM crimes "
-            "GROUP BY force, crime_ref) m ON m.force = c.force AND m.crime_ref = c.crime_ref "
-            "AND m.v = c.crime_version"
-        )
         pairs = zip(latest["force"].astype(str), latest["crime_ref"].astype(str), strict=True)
         mine = latest[[p in keys for p in pairs]]
     else:
@@ -130,15 +135,22 @@ def police_data():
             )
         )
         recs = P.receipts(state()["store"])
-        batches = [_batch(cases, f, recs.get(f["sha256"])) for f in files]
+        for f in files:
+            rec = recs.get(f["sha256"])
+            f["day"] = (rec or {}).get("day") or str(f.get("received") or "")[:10]
+            f["force"] = str((rec or {}).get("force") or "")
+        if d_from:
+            files = [f for f in files if f["day"] >= d_from]
+        if d_to:
+            files = [f for f in files if f["day"] <= d_to]
+        latest = cases.frame(_LATEST) if files else None
+        batches = [_batch(cases, f, recs.get(f["sha256"]), latest) for f in files]
+        if force:
+            batches = [b for b in batches if force.lower() in b["force"].lower()]
+        batches.sort(key=lambda b: (b["day"], b["force"], b["batch_id"], b["file"]), reverse=True)
+        more = max(0, len(batches) - MAX_BATCHES)
+        batches = batches[:MAX_BATCHES]
         runs = _runs(cases, [r for b in batches for r in [b["received_run"], *b["matched_runs"]]])
-    if force:
-        batches = [b for b in batches if force.lower() in b["force"].lower()]
-    if d_from:
-        batches = [b for b in batches if b["day"] >= d_from]
-    if d_to:
-        batches = [b for b in batches if b["day"] <= d_to]
-    batches.sort(key=lambda b: (b["day"], b["force"], b["batch_id"], b["file"]), reverse=True)
     for i, b in enumerate(batches, 1):
         b["anchor"] = f"batch-{i}"
         b["runs"] = [
@@ -150,11 +162,12 @@ def police_data():
     log(
         "police data",
         parameters={"force": force, "from": d_from, "to": d_to},
-        counts={"batches": len(batches), "crimes": sum(int(b["crimes"]) for b in batches)},
+        counts={"batches": len(batches), "crimes": sum(int(b["crimes"]) for b in batches), "more": more},
     )
     return render_template(
         "police_data.html",
         batches=batches,
         q={"force": force or "", "from": d_from or "", "to": d_to or ""},
         max_errors=P.MAX_ERRORS_SHOWN,
+        more=more,
     )
