@@ -40,15 +40,17 @@ RECEIVED_COLUMNS = frozenset(
 """Accepted-row columns that the case records already hold as values; the others are the text as received."""
 
 
-def receipts(store: Path, kind: str | None = "crimes") -> dict[str, dict]:
+def receipts(store: Path, kind: str | None = "crimes", *, day: str | None = None) -> dict[str, dict]:
     """Every receipt the nightly job wrote for ``store`` (one ``kind`` of file, or all), by file sha256.
 
-    Each receipt gains ``paths`` (``receipt``, ``errors``, ``accepted``) and ``day`` (its ``OUT/<day>``
-    folder). A file received twice keeps its latest receipt.
+    ``day`` (``YYYY-MM-DD``) reads only the receipts of ``OUT/<day>/``. Each receipt gains ``paths``
+    (``receipt``, ``errors``, ``accepted``) and ``day`` (its ``OUT/<day>`` folder). A file received
+    twice keeps its latest receipt.
     """
     out: dict[str, dict] = {}
+    pattern = f"{day if day else '*'}/receipts/*.receipt.json"
     for folder in places(store)["outs"]:
-        for path in sorted(Path(folder).glob("*/receipts/*.receipt.json")):
+        for path in sorted(Path(folder).glob(pattern)):
             try:
                 rec = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):

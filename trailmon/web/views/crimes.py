@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
@@ -299,7 +301,10 @@ def _as_received(cases: CaseStore, c: dict) -> list[tuple[str, str]]:
     ]
     if not shas:
         return []
-    recs = P.receipts(R.state()["store"])
+    row = cases.conn.execute("SELECT as_of FROM runs WHERE run_id = ?", (run,)).fetchone()
+    day = str(row[0])[:10] if row is not None and row[0] else ""
+    day = day if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None
+    recs = P.receipts(R.state()["store"], day=day)  # the nightly job writes to OUT/<UTC day of as_of>
     for sha in shas:
         rec = recs.get(sha)
         acc = P.read_csv_text(rec["paths"]["accepted"]) if rec else None
