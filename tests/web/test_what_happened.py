@@ -295,6 +295,7 @@ def test_trail_page_gives_london_time_beside_utc(client):
     first = re.search(r"<td>N03</td><td>([^<]+)</td><td>([^<]+)</td>", html)
     utc, local = pd.Timestamp(first.group(1)), pd.Timestamp(first.group(2))
     assert local == utc and first.group(2).endswith("+01:00")  # BST in July
+    assert "(Europe/London: 2026-07-15T09:00:00.000+01:00 to 2026-07-15T10:00:00.000+01:00)" in html
     assert utc >= pd.Timestamp("2026-07-15T08:00Z")
 
 

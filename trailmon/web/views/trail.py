@@ -81,6 +81,8 @@ def trail():
         sid=sid,
         t1=_iso_ns(t1.value),
         t2=_iso_ns(t2.value),
+        t1_local=_local_text(t1),
+        t2_local=_local_text(t2),
         justify=justify,
         trail_purpose=purpose,
         n=len(df),
@@ -116,11 +118,18 @@ def _rows(trail_frame, sid: str, t1: pd.Timestamp, t2: pd.Timestamp) -> pd.DataF
     return df
 
 
+def _local_text(t: pd.Timestamp) -> str:
+    """``t`` in Europe/London as ISO 8601 with its offset, to the millisecond."""
+    t = t.tz_convert(DEFAULT_TZ)
+    z = t.strftime("%z")
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + z[:3] + ":" + z[3:]
+
+
 def _local_times(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with :data:`LOCAL_TIME` after ``time``: ISO 8601 in Europe/London with its offset, to the ms."""
     out = df.copy()
     local = out["time"].dt.tz_convert(DEFAULT_TZ) if len(out) else out["time"]
-    text = [t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + t.strftime("%z")[:3] + ":" + t.strftime("%z")[3:] for t in local]
+    text = [_local_text(t) for t in local]
     out.insert(out.columns.get_loc("time") + 1, LOCAL_TIME, pd.Series(text, index=out.index, dtype=object))
     return out
 
