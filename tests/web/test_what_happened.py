@@ -83,6 +83,19 @@ def test_police_data_page_shows_batches_errors_actions_and_the_run(client, store
     assert r.status_code == 400 and "from must be a day" in T(r)
 
 
+def test_police_data_without_receipts_reads_the_case_store(client, store):
+    from trailmon.store.retention import PLACES
+
+    (store / PLACES).unlink()  # receipts purged, or a store whose output folders are unknown
+    sign_in(client, "ana")
+    r = client.get("/police-data")
+    assert r.status_code == 200
+    text = T(r)
+    assert "crimes.csv" in text and "none found in the output folders the nightly job used" in text
+    assert "<td>BIAD</td><td>burglary</td><td>6</td>" in r.text  # by type, from the stored crimes
+    assert "matched by run nightly-" in text
+
+
 def test_police_data_shows_at_most_max_batches_newest_first(client, store, tmp_path, monkeypatch):
     from trailmon.web.views import police
 
