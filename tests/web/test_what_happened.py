@@ -205,6 +205,12 @@ def test_reviewer_downloads_the_evidence_pack_audited_before_sent(client, store)
     form = client.get("/crime/pack?ref=C03").text
     assert re.search(rf'id="subject-{ids["N04"]}" checked', form)
     assert re.search(rf'id="subject-{ids["N03"]}" disabled', form) and "pending: only qualified hits" in form
+    e = audit_entries(store)[-1]
+    assert (e["action"], e["subjects"], e["counts"]) == (
+        "evidence pack form",
+        ["N03", "N04"],
+        {"hits": 2, "qualified_current": 1},
+    )
     n = len(audit_entries(store))
     r = post(client, "/crime/pack", {**PACK_FORM, "subject": ["N04"]})
     assert r.status_code == 200, T(r)[-600:]

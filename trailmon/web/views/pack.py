@@ -80,6 +80,12 @@ def pack_form():
     with open_cases() as cases:
         _, c = load_crime(cases, force, ref, version)
         choices = _choices(cases, force, ref, int(c["crime_version"]))
+    log(
+        "evidence pack form",
+        parameters={"force": force, "crime_ref": ref, "crime_version": int(c["crime_version"])},
+        subjects=[ch["subject_id"] for ch in choices],
+        counts={"hits": len(choices), "qualified_current": sum(ch["ok"] for ch in choices)},
+    )
     return render_template(
         "pack.html",
         crime=c,
