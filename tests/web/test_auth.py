@@ -105,6 +105,8 @@ def test_permission_table():
         "crimes",
         "crime",
         "review",
+        "evidence_pack",
+        "police_data",
         "subjects",
         "subject",
         "export",
@@ -114,6 +116,7 @@ def test_permission_table():
     assert {w for w in PERMISSIONS if allowed("analyst", w)} == {
         "crimes",
         "crime",
+        "police_data",
         "subjects",
         "subject",
         "trail",

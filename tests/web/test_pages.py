@@ -25,11 +25,13 @@ PAGES = {
     "cohort": "/cohort",
     "export": "/export",
     "audit": "/audit",
+    "police_data": "/police-data",
+    "evidence_pack": "/crime/pack?ref=C03",
 }
 EXPECTED = {
     # role: the pages it may open (the policy of PERMISSIONS, written out)
-    "analyst": {"crimes", "crime", "subjects", "subject", "trail", "cohort", "export"},
-    "reviewer": {"crimes", "crime", "subjects", "subject", "export"},
+    "analyst": {"crimes", "crime", "subjects", "subject", "trail", "cohort", "export", "police_data"},
+    "reviewer": {"crimes", "crime", "subjects", "subject", "export", "police_data", "evidence_pack"},
     "offender_manager": {"subjects", "subject", "trail", "cohort"},
     "auditor": {"audit"},
 }

@@ -48,6 +48,20 @@ def add_parser(sub) -> None:
         help="take the client address from one reverse proxy's X-Forwarded-For (only when that proxy is "
         "the only way in): sign-in throttling then counts per real client",
     )
+    p.add_argument(
+        "--tiles",
+        metavar="URL",
+        default=None,
+        help="XYZ tile URL template drawn beneath the app's maps (default $TRAILMON_TILES); the maps' "
+        "Content Security Policy then allows images from exactly that origin",
+    )
+    p.add_argument(
+        "--basemap",
+        metavar="FILE",
+        default=None,
+        help="offline vector base map (GeoPackage, GeoJSON, Shapefile) drawn beneath the app's maps and "
+        "evidence packs (default $TRAILMON_BASEMAP)",
+    )
     p.add_argument("--threads", type=int, default=4, metavar="N", help="worker threads (default 4)")
     p.add_argument("--debug", action="store_true", help="show tracebacks on error")
     p.set_defaults(run=run, _parser=p)
@@ -101,14 +115,18 @@ def run(args) -> int:
         import waitress
     except ImportError as exc:
         raise InputError("trailmon serve needs waitress and flask: pip install 'trailmon[web]'") from exc
+    from trailmon.map.basemap import resolve_base_layers
     from trailmon.web import create_app
 
+    tiles, basemap = resolve_base_layers(args.tiles, args.basemap)
     app = create_app(
         args.store,
         db=args.db,
         secure_cookies=args.secure_cookies,
         host_names=args.host_name,
         trust_proxy=args.trust_proxy,
+        tiles=tiles,
+        basemap=basemap,
     )
     if not UsersFile(default_users_path(args.store)).list():
         print(

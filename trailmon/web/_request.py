@@ -49,6 +49,10 @@ MAX_FIELD = {
     "action": 10,
     "next": 300,
     "user": 64,
+    "author": 200,
+    "authorised_by": 200,
+    "batch": 100,
+    "rows": 10,
 }
 """Longest value accepted per form or query field, characters."""
 
@@ -227,7 +231,7 @@ def subject_id_arg() -> str:
 
 # -- the app's state, the audit and the page guard ---------------------------------------------------------
 def state() -> dict:
-    """The current app's ``{"store", "db", "users", "map_tokens", ...}``."""
+    """The current app's ``{"store", "db", "users", "map_tokens", "tiles", "basemap"}``."""
     return current_app.extensions["trailmon"]
 
 
@@ -370,13 +374,22 @@ def thinned_note(n_window: int, stride: int, max_fixes: int) -> str:
 def _map_response(html: str) -> Response:
     """A self-contained map page: its own hash-based CSP, sandboxed even when opened as a page.
 
+    Images come from ``data:`` URIs and, when the app was given ``tiles``, from exactly that tile
+    origin (:func:`~trailmon.map.basemap.tile_origin`); nothing else.
+
     The ``sandbox allow-scripts`` directive gives the map an opaque origin whether it is shown in
     the crime page's frame or opened on its own, so a script in it could never reach the app's
     cookies, pages or forms; its scripts run only when their SHA-256 is in the policy.
     """
     from trailmon.map._offline import map_csp
+    from trailmon.map.basemap import tile_origin
 
+    tiles = state().get("tiles")
+    origin = tile_origin(tiles)
+    csp = map_csp(html)
+    if origin or not tiles:  # a folium tile name: the origins the map names
+        csp = re.sub(r"img-src [^;]*", "img-src data:" + (f" {origin}" if origin else ""), csp)
     resp = Response(html, mimetype="text/html")
-    resp.headers["Content-Security-Policy"] = f"{map_csp(html)}; frame-ancestors 'self'; sandbox allow-scripts"
+    resp.headers["Content-Security-Policy"] = f"{csp}; frame-ancestors 'self'; sandbox allow-scripts"
     resp.headers["X-Frame-Options"] = "SAMEORIGIN"
     return resp

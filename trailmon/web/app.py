@@ -58,6 +58,8 @@ def create_app(
     secure_cookies: bool = False,
     host_names: tuple[str, ...] | list[str] | None = None,
     trust_proxy: bool = False,
+    tiles: str | None = None,
+    basemap: str | Path | None = None,
 ) -> Flask:
     """The trailmon web app over one store.
 
@@ -80,6 +82,12 @@ def create_app(
         Take the client address and scheme from one reverse proxy's ``X-Forwarded-For`` and
         ``X-Forwarded-Proto`` (set it only when a proxy on this machine is the only way in): sign-in
         throttling then counts per real client instead of per proxy.
+    tiles : str, optional
+        An XYZ tile URL template drawn beneath every map of the app; the maps' Content Security
+        Policy then allows images from exactly that origin (:func:`~trailmon.map.basemap.tile_origin`).
+    basemap : str or Path, optional
+        An offline vector base map (GeoPackage, GeoJSON, Shapefile) drawn beneath every map and
+        into evidence packs (:func:`~trailmon.map.basemap.read_basemap`, read once here).
 
     Returns
     -------
@@ -113,6 +121,11 @@ def create_app(
     if len(key) < 16:
         raise InputError(f"secret must be at least 16 bytes, got {len(key)}")
 
+    from trailmon.map.basemap import check_tiles, read_basemap
+
+    tiles = check_tiles(tiles) if tiles else None
+    base = read_basemap(basemap, crs=tstore.crs) if basemap else None
+
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=key,
@@ -132,6 +145,8 @@ def create_app(
         "db": db_path,
         "users": users,
         "map_tokens": URLSafeTimedSerializer(key, salt="trailmon-trail-map"),
+        "tiles": tiles,
+        "basemap": base,
     }
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)

@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "crimes": frozenset({"analyst", "reviewer"}),  # crime search
     "crime": frozenset({"analyst", "reviewer"}),  # a crime: versions, hits, evidence, gaps, map
     "review": frozenset({"reviewer"}),  # qualify / reject a pending hit
+    "evidence_pack": frozenset({"reviewer"}),  # download the evidence pack of qualified hits (a disclosure)
+    "police_data": frozenset({"analyst", "reviewer"}),  # crime batches by force and day, receipts, errors
     "subjects": frozenset({"analyst", "reviewer", "offender_manager"}),  # subject search
     "subject": frozenset({"analyst", "reviewer", "offender_manager"}),  # identifiers, outcomes, hits
     "trail": frozenset({"analyst", "offender_manager"}),  # a subject's fixes and map (48 h cap)

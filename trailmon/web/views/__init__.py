@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from trailmon.web.views import audit, cohort, crimes, export, series, session, subjects, trail
+from trailmon.web.views import audit, cohort, crimes, export, pack, police, series, session, subjects, trail
 
-BLUEPRINTS = (session.bp, crimes.bp, subjects.bp, trail.bp, cohort.bp, export.bp, audit.bp, series.bp)
+BLUEPRINTS = (session.bp, crimes.bp, pack.bp, police.bp, subjects.bp, trail.bp, cohort.bp, export.bp, audit.bp,
+              series.bp)
 """Every blueprint of the app, in registration order."""
 
 __all__ = ["BLUEPRINTS"]

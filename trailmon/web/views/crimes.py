@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
@@ -166,13 +168,21 @@ def crime():
             )
         )
         default_radius, _ = _run_parameters(cases, c.get("matched_run"))
+        changes = cases.changes_since_review([h["hit_id"] for h in hits])
+        current = cases.current_verdicts([h["hit_id"] for h in hits])
+        packable = sorted(
+            {h["subject_id"] for h in hits if h["review_state"] == "qualified" and int(h["hit_id"]) in current}
+        )
+        matched = _matched_line(cases, c, len(hits), default_radius)
+        received = _as_received(cases, c)
     c["radius_shown"] = (
         f"{c['radius_m']:g} m" if c.get("radius_m") is not None else f"{default_radius:g} m (the run's default)"
     )
     for gp in gaps:
         gp["gap_start"], gp["gap_end"] = _iso_ns(gp["gap_start_ns"]), _iso_ns(gp["gap_end_ns"])
-    for v in versions:
-        v["from"], v["to"] = _iso_ns(v["committed_from_ns"]), _iso_ns(v["committed_to_ns"])
+    _version_changes(versions)
+    for h in hits:
+        h["changes"] = _change_rows(changes.get(int(h["hit_id"])))
     by_hit: dict[int, list[dict]] = {}
     for e in evidence:
         by_hit.setdefault(int(e["hit_id"]), []).append(_evidence_row(e))
@@ -197,8 +207,120 @@ def crime():
         and allowed(g.user.role, "trail")
         and (int(c["committed_to_ns"]) - int(c["committed_from_ns"])) / 1e9 + 2 * _run_max_gap(c) > _cap_s(),
         can_review=allowed(g.user.role, "review"),
+        can_pack=allowed(g.user.role, "evidence_pack"),
+        packable=packable,
+        matched=matched,
+        received=received,
         done=_done_message(),
     )
+
+
+VERSION_FIELDS = (
+    ("offence", ("offence",)),
+    ("location", ("x_m", "y_m")),
+    ("committed_from", ("committed_from_ns",)),
+    ("committed_to", ("committed_to_ns",)),
+    ("radius_m", ("radius_m",)),
+    ("batch_id", ("batch_id",)),
+)
+"""What the versions table compares between a crime version and the one before it."""
+
+
+def _version_changes(versions: list[dict]) -> None:
+    """Give each version its times, the fields changed from the version before it, and the latest mark."""
+    prev = None
+    for v in versions:
+        v["from"], v["to"] = _iso_ns(v["committed_from_ns"]), _iso_ns(v["committed_to_ns"])
+        if prev is None:
+            v["changed"] = "first version"
+        else:
+            diff = [name for name, cols in VERSION_FIELDS if any(_differs(prev.get(k), v.get(k)) for k in cols)]
+            v["changed"] = ", ".join(diff) if diff else "none"
+        v["latest"] = False
+        prev = v
+    if versions:
+        versions[-1]["latest"] = True
+
+
+def _differs(a, b) -> bool:
+    if a is None or b is None:
+        return (a is None) != (b is None)
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) > 1e-9
+    return a != b
+
+
+def _matched_line(cases: CaseStore, c: dict, n_hits: int, default_radius: float) -> dict:
+    """Whether the crime version was matched: ``{"state", "text"}`` (not yet, nobody within R m, or hits)."""
+    run = c.get("matched_run")
+    if not run or int(c.get("needs_match") or 0):
+        text = "Not yet matched: the next nightly run matches this version against the trails."
+        if run:
+            text = f"Not yet matched again: queued for a re-match (last matched by run {run})."
+        return {"state": "unmatched", "text": text}
+    row = cases.conn.execute("SELECT ended, started, as_of FROM runs WHERE run_id = ?", (run,)).fetchone()
+    when = (row["ended"] or row["started"]) if row is not None else "an unknown time"
+    radius = float(c["radius_m"]) if c.get("radius_m") is not None else default_radius
+    if not n_hits:
+        return {"state": "nobody", "text": f"Matched by run {run} at {when}: nobody within {radius:g} m."}
+    return {"state": "hits", "text": f"Matched by run {run} at {when}: {n_hits} hit(s) within {radius:g} m."}
+
+
+def _change_rows(change: dict | None) -> dict | None:
+    """What :meth:`CaseStore.changes_since_review` says of one hit, as the page shows it."""
+    if not change:
+        return None
+    rows = []
+    for name, d in change["changed"].items():
+        old, new = d["reviewed"], d["now"]
+        if name == "evidence":
+            old = f"{old['rows']} row(s), fingerprint {str(old['digest'])[:16]}"
+            new = f"{new['rows']} row(s), fingerprint {str(new['digest'])[:16]}"
+        rows.append(
+            {"figure": name, "reviewed": "" if old is None else str(old), "now": "" if new is None else str(new)}
+        )
+    v = change["verdict"]
+    return {
+        "verdict": f"{v['state']} by {v['reviewer']} at {v['reviewed_at']}"
+        + (f" ({v['reason']})" if v.get("reason") else "")
+        + f", ended by run {v.get('ended_run') or '?'} at {v.get('ended_at') or '?'}",
+        "rows": rows,
+    }
+
+
+def _as_received(cases: CaseStore, c: dict) -> list[tuple[str, str]]:
+    """The crime's row as the force sent it (free text included), from the receipt of its file."""
+    from trailmon.web import _police as P
+
+    run = c.get("received_run")
+    if not run:
+        return []
+    shas = [
+        r[0]
+        for r in cases.conn.execute("SELECT sha256 FROM inbox_files WHERE kind = 'crimes' AND run_id = ?", (run,))
+    ]
+    if not shas:
+        return []
+    row = cases.conn.execute("SELECT as_of FROM runs WHERE run_id = ?", (run,)).fetchone()
+    day = str(row[0])[:10] if row is not None and row[0] else ""
+    day = day if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None
+    recs = P.receipts(R.state()["store"], day=day)  # the nightly job writes to OUT/<UTC day of as_of>
+    for sha in shas:
+        rec = recs.get(sha)
+        acc = P.read_csv_text(rec["paths"]["accepted"]) if rec else None
+        if acc is None or "crime_ref" not in acc.columns:
+            continue
+        refs = acc["crime_ref"].map(P.unquote_cell)
+        forces = acc["force"].map(P.unquote_cell) if "force" in acc.columns else pd.Series([""] * len(acc))
+        hit = acc[(refs == str(c["crime_ref"])) & (forces == str(c.get("force") or ""))]
+        if len(hit):
+            row = hit.iloc[-1]
+            return [
+                (k, P.unquote_cell(str(v)))
+                for k, v in row.items()
+                if k not in P.RECEIVED_COLUMNS and str(v) != ""
+            ]
+    return []
 
 
 def _cap_s() -> float:
@@ -316,6 +438,8 @@ def crime_map_view():
         t_to=b,
         crs=ts.crs,
         notes=notes,
+        tiles=R.state().get("tiles"),
+        basemap=R.state().get("basemap"),
     )
     log(
         "map",

@@ -28,7 +28,8 @@ bp = Blueprint("export", __name__)
 def export():
     """The export form, and on POST the export file as a download (a disclosure)."""
     form = {
-        k: request.values.get(k, "")[: MAX_FIELD[k]] for k in ("subject", "recipient", "purpose", "format", "filename")
+        k: request.values.get(k, "")[: MAX_FIELD[k]]
+        for k in ("subject", "recipient", "purpose", "format", "filename", "force", "batch", "from", "to")
     }
     if request.method == "GET":
         return render_template("export.html", form=form)
@@ -44,8 +45,23 @@ def export():
         f"case-records-{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%SZ')}.{fmt}"
     )
     _check_export_name(name, fmt)
+    filters = {
+        "force": _field(request.form, "force"),
+        "batch": _field(request.form, "batch"),
+        "from": _day_field("from"),
+        "to": _day_field("to"),
+    }
+    if filters["from"] and filters["to"] and filters["to"] < filters["from"]:
+        raise InputError(f"'to' ({filters['to']}) is before 'from' ({filters['from']})")
     data, by_type, frame_subjects, params = _export_bytes(
-        state()["store"], state()["db"], name, subject=subject, recipient=recipient, user=g.user.name, purpose=purpose
+        state()["store"],
+        state()["db"],
+        name,
+        subject=subject,
+        recipient=recipient,
+        user=g.user.name,
+        purpose=purpose,
+        filters=filters,
     )
     n = sum(by_type.values())
     log(
@@ -72,23 +88,83 @@ def _check_export_name(name: str, fmt: str) -> None:
         raise InputError(f"file name must end with .{fmt} for the {fmt} format, got {name!r}")
 
 
+def _day_field(name: str) -> str | None:
+    """A ``YYYY-MM-DD`` day of the form (UTC), checked; None when empty."""
+    text = _field(request.form, name)
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text).strftime("%Y-%m-%d")
+    except ValueError as exc:
+        raise InputError(f"'{name}' must be a day such as 2026-07-14, got {text!r}") from exc
+
+
+def _filter_records(cases: CaseStore, records: list[dict], filters: dict) -> list[dict]:
+    """The records of one force, one crime batch and a range of UTC days (each filter optional).
+
+    ``force`` and ``batch`` keep only crime hits (appointment and zone records belong to no force or
+    batch): the force the crime came from, the ``batch_id`` of the crime version hit. ``from`` and
+    ``to`` keep records whose ``start`` falls on those UTC days, both included.
+    """
+    force, batch, d1, d2 = filters.get("force"), filters.get("batch"), filters.get("from"), filters.get("to")
+    keys = None
+    if batch is not None:
+        keys = {
+            (str(r[0] or ""), str(r[1]), int(r[2]))
+            for r in cases.conn.execute(
+                "SELECT force, crime_ref, crime_version FROM crimes WHERE batch_id = ?", (batch,)
+            )
+        }
+    out = []
+    for r in records:
+        if force is not None and str(r.get("force") or "") != force:
+            continue
+        if keys is not None and (
+            r.get("crime_ref") is None
+            or (str(r.get("force") or ""), str(r["crime_ref"]), int(r["crime_version"])) not in keys
+        ):
+            continue
+        if d1 or d2:
+            if not r.get("start"):
+                continue
+            day = pd.Timestamp(r["start"]).tz_convert("UTC").strftime("%Y-%m-%d")
+            if (d1 and day < d1) or (d2 and day > d2):
+                continue
+        out.append(r)
+    return out
+
+
 def _export_bytes(
-    store: Path, db: Path, name: str, *, subject: str | None, recipient: str, user: str, purpose: str
+    store: Path,
+    db: Path,
+    name: str,
+    *,
+    subject: str | None,
+    recipient: str,
+    user: str,
+    purpose: str,
+    filters: dict | None = None,
 ) -> tuple[bytes, dict, list[str], dict]:
     """The export file as ``trailmon export`` writes it: case records following the schema, provenance first.
 
-    Returns the file's bytes, the counts by event type, the subjects and the audit parameters.
+    ``filters`` (``force``, ``batch``, ``from``, ``to``; see :func:`_filter_records`) narrow the same
+    exportable records. Returns the file's bytes, the counts by event type, the subjects and the
+    audit parameters.
     """
     from trailmon.report.writers import make_provenance, write_table
     from trailmon.store.cases import SCHEMA_PATH, load_schema, validate_records
 
+    filters = {k: v for k, v in (filters or {}).items() if v is not None}
     with CaseStore(db) as cases:
         records = cases.case_records(subject=subject, exportable=True)
+        if filters:
+            records = _filter_records(cases, records, filters)
     schema = load_schema()
     validate_records(records, schema)
     frame = pd.DataFrame.from_records(records, columns=schema["required"])
     params = {
         "subject": subject,
+        **filters,
         "recipient": recipient,
         "schema": schema["$id"],
         "store": str(store),

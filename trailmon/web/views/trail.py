@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
-from flask import Blueprint, g, render_template, request, url_for
+from flask import Blueprint, Response, g, render_template, request, url_for
 from itsdangerous import BadSignature
 
 from trailmon.errors import AccessRefusedError, InputError
@@ -29,6 +31,8 @@ from trailmon.web._request import (
 )
 
 bp = Blueprint("trail", __name__)
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 @bp.route("/trail", methods=["GET", "POST"])
@@ -60,10 +64,7 @@ def trail():
             purpose=purpose,
         )
         raise
-    trails = trail_store().read(t1, t2, [sid], halo_s=0.0)
-    df = trail_frame(trails, sid)
-    if len(df):
-        df = df[(df["time"] >= t1) & (df["time"] <= t2)].reset_index(drop=True)
+    df = _rows(trail_frame, sid, t1, t2)
     params = {"subject": sid, "from": t1.isoformat(), "to": t2.isoformat(), "justify": justify}
     log(
         "trail",
@@ -80,12 +81,117 @@ def trail():
         sid=sid,
         t1=_iso_ns(t1.value),
         t2=_iso_ns(t2.value),
+        t1_local=_local_text(t1),
+        t2_local=_local_text(t2),
         justify=justify,
         trail_purpose=purpose,
         n=len(df),
-        trail_table=_table(TRAIL, _records(df)),
+        trail_table=_table(_with_local(TRAIL), _records(_local_times(df))),
         map_url=url_for("trail.trail_map", t=token),
+        form=form,
+        modes=CSV_MODES,
+        local_col=LOCAL_TIME,
     )
+
+
+LOCAL_TIME = "time_europe_london"
+"""The column that gives each fix's time in Europe/London (BST or GMT, with its offset) beside UTC ``time``."""
+
+CSV_MODES = {
+    "condensed": ["subject_id", "time", LOCAL_TIME, "lat", "lon", "accuracy_m", "flags"],
+    "full": None,  # every SPEC §5 trail column, and the local time
+}
+"""The trail CSV downloads: condensed (where and when) or full (every trail column)."""
+
+
+def _with_local(cols: list[str]) -> list[str]:
+    i = cols.index("time") + 1
+    return [*cols[:i], LOCAL_TIME, *cols[i:]]
+
+
+def _rows(trail_frame, sid: str, t1: pd.Timestamp, t2: pd.Timestamp) -> pd.DataFrame:
+    """The subject's trail rows in ``[t1, t2]`` (inside its monitoring windows), as ``trailmon trail`` gives them."""
+    trails = trail_store().read(t1, t2, [sid], halo_s=0.0)
+    df = trail_frame(trails, sid)
+    if len(df):
+        df = df[(df["time"] >= t1) & (df["time"] <= t2)].reset_index(drop=True)
+    return df
+
+
+def _local_text(t: pd.Timestamp) -> str:
+    """``t`` in Europe/London as ISO 8601 with its offset, to the millisecond."""
+    t = t.tz_convert(DEFAULT_TZ)
+    z = t.strftime("%z")
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + z[:3] + ":" + z[3:]
+
+
+def _local_times(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :data:`LOCAL_TIME` after ``time``: ISO 8601 in Europe/London with its offset, to the ms."""
+    out = df.copy()
+    local = out["time"].dt.tz_convert(DEFAULT_TZ) if len(out) else out["time"]
+    text = [_local_text(t) for t in local]
+    out.insert(out.columns.get_loc("time") + 1, LOCAL_TIME, pd.Series(text, index=out.index, dtype=object))
+    return out
+
+
+@bp.post("/trail/csv")
+@page("trail")
+def trail_csv():
+    """The trail as a CSV download, under the rules of ``trailmon trail --out``.
+
+    The same period checks (48 h cap unless justified), a stated purpose, and an audit entry
+    (``trail csv``) naming the rows written; the file is written by the same writer as the CLI's
+    (provenance header, text cells that could start a formula prefixed with ``'``).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from trailmon.io._time import parse_instant
+    from trailmon.report.trail_rows import MAX_WINDOW_S, trail_frame
+    from trailmon.report.writers import make_provenance, write_table
+
+    sid = subject_id_arg()
+    purpose = _purpose_field(request.form)
+    mode = _field(request.form, "rows") or "condensed"
+    if mode not in CSV_MODES:
+        raise InputError(f"rows must be one of {', '.join(CSV_MODES)}, got {mode!r}")
+    try:
+        t1, t2, justify = _period(parse_instant, MAX_WINDOW_S)
+    except (InputError, AccessRefusedError) as exc:
+        log(
+            "trail refused",
+            parameters={
+                "subject": sid,
+                "from": request.form.get("from", "")[: MAX_FIELD["from"]],
+                "to": request.form.get("to", "")[: MAX_FIELD["to"]],
+                "justify": request.form.get("justify", "")[: MAX_FIELD["justify"]] or None,
+                "download": "csv",
+                "refused": str(exc)[:300],
+            },
+            counts={"fixes": 0},
+            purpose=purpose,
+        )
+        raise
+    df = _local_times(_rows(trail_frame, sid, t1, t2))
+    cols = CSV_MODES[mode] or _with_local(TRAIL)
+    df = df[cols]
+    params = {"subject": sid, "from": t1.isoformat(), "to": t2.isoformat(), "justify": justify, "rows": mode}
+    ts = trail_store()
+    prov = make_provenance("trail", params, transformation=ts.crs.info.as_dict(), user=g.user.name, purpose=purpose)
+    stamp = f"{t1.strftime('%Y%m%dT%H%M%SZ')}-{t2.strftime('%Y%m%dT%H%M%SZ')}"
+    name = f"trail-{_SAFE.sub('_', sid)[:40]}-{stamp}-{mode}.csv"
+    with tempfile.TemporaryDirectory(prefix="trailmon-trail-") as tmp:
+        data = write_table(df, Path(tmp) / name, prov).read_bytes()
+    log(
+        "trail csv",
+        parameters={**params, "file": name},
+        subjects=[sid] if len(df) else [],
+        counts={"fixes": len(df)},
+        purpose=purpose,
+    )
+    resp = Response(data, mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return resp
 
 
 @bp.get("/trail/map")
@@ -110,7 +216,9 @@ def trail_map():
     trails = ts.read(t1, t2, [sid], halo_s=900.0)
     trails, n_window, stride = thin_trails(trails, t1.value / 1e9, t2.value / 1e9, R.MAP_MAX_FIXES)
     notes = [thinned_note(n_window, stride, R.MAP_MAX_FIXES)] if stride > 1 else []
-    m = subject_map(trails, sid, t1, t2, crs=ts.crs, notes=notes)
+    m = subject_map(
+        trails, sid, t1, t2, crs=ts.crs, notes=notes, tiles=state().get("tiles"), basemap=state().get("basemap")
+    )
     html = offline_html(m.get_root().render())
     from trailmon.map import _layers as L
 
