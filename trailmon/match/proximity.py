@@ -553,11 +553,34 @@ def _gap_arrays(tr: Trails, x: np.ndarray, y: np.ndarray, q: np.ndarray, fix: np
 # --- frames -----------------------------------------------------------------------------------
 
 
+def _computed_ns(sec: np.ndarray) -> np.ndarray:
+    """Computed instants, float seconds UTC (NaN: NaT), as int64 ns rounded to the microsecond.
+
+    A float64 of seconds since 1970 holds ~0.24 µs: rounding to the microsecond takes the float
+    noise off, so an instant that falls on a fix recorded to the millisecond (or microsecond)
+    comes out exactly at it.
+    """
+    sec = np.asarray(sec, dtype=np.float64)
+    return np.where(np.isnan(sec), np.iinfo(np.int64).min,
+                    np.round(np.nan_to_num(sec) * 1e6) * 1000).astype(np.int64)
+
+
+def _fix_ns(trails: Trails, i: np.ndarray) -> np.ndarray:
+    """Instants of fixes ``i`` exactly as recorded (int64 ns), from ``trails.t_ns`` where it is held."""
+    if trails.t_ns is not None:
+        return trails.t_ns[i]
+    return _computed_ns(trails.t_s[i])
+
+
+def _ns_times(ns: np.ndarray):
+    """int64 ns UTC (NaT: int64 min) as datetime64[ns, UTC]."""
+    return pd.array(np.ascontiguousarray(ns, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
+
+
 def _times(*seconds: np.ndarray) -> list:
-    """Each array of seconds UTC (NaN: NaT) as datetime64[ns, UTC], converted in one call."""
+    """Each array of computed seconds UTC (NaN: NaT) as datetime64[ns, UTC], converted in one call."""
     sec = np.concatenate(seconds) if len(seconds) > 1 else np.asarray(seconds[0], dtype=np.float64)
-    ns = np.where(np.isnan(sec), np.iinfo(np.int64).min, np.round(np.nan_to_num(sec) * 1e9)).astype(np.int64)
-    arr = pd.array(ns.view("datetime64[ns]")).tz_localize("UTC")
+    arr = _ns_times(_computed_ns(sec))
     out = []
     a = 0
     for part in seconds:
@@ -692,7 +715,7 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
         "pass": letters,
         "seq": seq.astype(np.int64),
         "kind": np.array(["fix", "first", "last"], dtype=object)[kind],
-        "time": _times(t)[0],
+        "time": _ns_times(np.where(at_fix, _fix_ns(tr, fa), _computed_ns(t))),
         "lat": lat,
         "lon": lon,
         "easting": x,
@@ -712,7 +735,7 @@ def _gaps_frame(trails: Trails, cr: _Crimes, g: GapArrays) -> pd.DataFrame:
     if len(g.crime) == 0:
         return _empty(GAPS)
     q = g.crime
-    start, end = _times(g.gap_start_s, g.gap_end_s)
+    start, end = _ns_times(_fix_ns(trails, g.fix)), _ns_times(_fix_ns(trails, g.fix + 1))
     return pd.DataFrame({
         "crime_ref": cr.ref[q],
         "crime_version": cr.version[q],

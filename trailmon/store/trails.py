@@ -741,6 +741,7 @@ def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]
         lon=arr("lon", np.float64), accuracy_m=arr("accuracy_m", np.float64), fix_type=arr("fix_type", np.int8),
         speed_mps=arr("speed_mps", np.float64), heading_deg=arr("heading_deg", np.float64),
         flags=arr("flags", np.int32), win_offsets=wo, win_start_s=ws, win_end_s=we, window_known=known,
+        t_ns=t_ns,
     )
 
 
