@@ -123,3 +123,15 @@ def test_times_floored_to_the_millisecond_as_recorded(tmp_path, prov):
     body = [x for x in write_table(df, tmp_path / "t.csv", prov).read_text().splitlines() if not x.startswith("#")]
     assert body[1:] == ["1970-01-01T00:00:00.000Z", "2026-07-14T13:00:00.123Z", "2026-07-14T13:00:00.999Z",
                         "1969-12-31T23:59:59.999Z", "2000-02-29T00:00:00.000Z"]
+
+
+@pytest.mark.kernels
+def test_iso_ms_kernel_equals_numpy():
+    from trailmon.report._format_kernels import iso_ms_buffer
+
+    rng = np.random.default_rng(3)
+    ns = np.r_[rng.integers(-2 * 10**18, 7 * 10**18, 2000), 0, -1, 10**6 - 1].astype(np.int64)
+    got = iso_ms_buffer(ns).tobytes().decode()
+    want = "".join(s + "Z" for s in np.datetime_as_string(ns.view("datetime64[ns]").astype("datetime64[ms]"),
+                                                            unit="ms"))
+    assert got == want

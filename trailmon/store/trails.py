@@ -350,8 +350,13 @@ class TrailStore:
         edges = dict(manifest.get("edges", {}))
         if new is not None:
             day_of = new["t_ns"] // DAY_NS
-            by_day = np.argsort(day_of, kind="stable")
-            touched = np.unique(day_of).tolist()
+            d_lo, d_hi = int(day_of.min()), int(day_of.max())
+            if d_lo == d_hi:  # one UTC day (the usual file): no sort
+                by_day = np.arange(len(day_of))
+                touched = [d_lo]
+            else:
+                by_day = np.argsort(day_of, kind="stable")
+                touched = np.unique(day_of).tolist()
             # a changed day can change the speed_jump flag of the next day's first fix
             affected = sorted(set(touched) | {d + 1 for d in touched if _day_name(d + 1) in days})
             store_rejects = []
@@ -515,13 +520,35 @@ def _write_parquet(df: pd.DataFrame, path: Path, schema: pa.Schema | None = None
     _write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False), path)
 
 
+_DICTIONARY_COLUMNS = ("subject_id", "fix_type", "flags", "cohort", "crn", "pnc_id", "nomis_id", "offender_manager")
+"""Columns worth a Parquet dictionary (few distinct values); coordinates and times are not: trying a
+dictionary on them first costs half the write time and makes the file larger."""
+
+
 def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] | None = None) -> None:
-    """Parquet (zstd) written atomically; ``row_groups`` as ``(start, stop)`` row slices, else one."""
-    sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, table.schema, compression="zstd", compression_level=1) as writer:
-        for a, b in (row_groups or [(0, table.num_rows)]):
-            writer.write_table(table.slice(a, b - a))
-    write_bytes_atomic(path, sink.getvalue().to_pybytes())
+    """Parquet (zstd) written atomically; ``row_groups`` as ``(start, stop)`` row slices, else one.
+
+    Streamed to a temporary file beside ``path`` (fsync, rename, directory fsync): no copy of the
+    whole file in memory.
+    """
+    from trailmon.store._files import fsync_dir
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    dictionary = [c for c in table.column_names if c in _DICTIONARY_COLUMNS]
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with pq.ParquetWriter(fh, table.schema, compression="zstd", compression_level=1,
+                                  use_dictionary=dictionary) as writer:
+                for a, b in (row_groups or [(0, table.num_rows)]):
+                    writer.write_table(table.slice(a, b - a))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
 
 
 def _hour_of(t_ns: np.ndarray, day: int) -> np.ndarray:
@@ -538,6 +565,8 @@ def by_hour(table: pa.Table, day: int) -> pa.Table:
     hour = _hour_of(table.column("t_ns").to_numpy(), day)
     if len(hour) < 2 or np.all(hour[1:] >= hour[:-1]):
         return table
+    if hour.min() >= 0 and hour.max() < 128:  # one day's hours: a stable radix sort on 8 bits
+        hour = hour.astype(np.int8)
     return table.take(pa.array(np.argsort(hour, kind="stable")))
 
 
@@ -679,6 +708,14 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
     if not n:
         return flags
     t, x, y = cols["t_ns"], cols["x_m"], cols["y_m"]
+    if prev_tail is None or not len(prev_tail["names"]):  # no fix before this day: one pass, no temporaries
+        from trailmon.store._trails_kernels import speed_jump_within
+
+        jump = speed_jump_within(np.ascontiguousarray(codes, dtype=np.int64), np.ascontiguousarray(t, np.int64),
+                                 np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64),
+                                 float(SPEED_JUMP_MPS))
+        flags[jump] |= FLAG_SPEED_JUMP
+        return flags
     pt, px, py = np.empty_like(t), np.empty_like(x), np.empty_like(y)  # the previous fix of each row
     pt[1:], px[1:], py[1:] = t[:-1], x[:-1], y[:-1]
     pt[0], px[0], py[0] = t[0], x[0], y[0]
