@@ -34,3 +34,14 @@ def test_speed_jump_kernel_equals_numpy_rule():
     want = _numpy_rule(codes, t, x, y)
     assert got.any() and (~got).any()
     assert (got == want).all()
+
+
+def test_strictly_increasing_kernel():
+    from trailmon.store._trails_kernels import strictly_increasing
+
+    c = np.array([0, 0, 1, 1, 2], dtype=np.int64)
+    assert strictly_increasing(c, np.array([1, 2, 1, 5, 0], dtype=np.int64))
+    assert not strictly_increasing(c, np.array([1, 1, 1, 5, 0], dtype=np.int64))  # an instant twice
+    assert not strictly_increasing(c, np.array([2, 1, 1, 5, 0], dtype=np.int64))  # time backwards
+    assert not strictly_increasing(c[::-1].copy(), np.arange(5, dtype=np.int64))  # subjects backwards
+    assert strictly_increasing(np.zeros(0, np.int64), np.zeros(0, np.int64))

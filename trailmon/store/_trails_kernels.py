@@ -25,3 +25,12 @@ def speed_jump_within(codes, t_ns, x, y, limit_mps):
             if v > limit_mps:
                 out[i] = True
     return out
+
+
+@kernel
+def strictly_increasing(codes, t_ns):
+    """True when rows are sorted by subject code, then time, with no instant twice for a subject."""
+    for i in range(1, len(codes)):
+        if codes[i] < codes[i - 1] or (codes[i] == codes[i - 1] and t_ns[i] <= t_ns[i - 1]):
+            return False
+    return True

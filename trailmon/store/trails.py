@@ -373,10 +373,10 @@ class TrailStore:
                 if len(conflicts["t_ns"]):
                     store_rejects.append(_conflict_rows(conflicts, trails))
                 fname = f"trails/{name}.{ingest_id}.parquet"
-                table = by_hour(pa.table(merged, schema=_SCHEMA), d)
-                _write_table(table, self.path / fname, row_groups=_hour_slices(table, d))
+                table = by_hour(pa.table(merged, schema=_DAY_WRITE_SCHEMA), d)
+                _write_table(table, self.path / fname, row_groups=_hour_slices(table, d), plain_schema=True)
                 ename = f"trails/{name}.{ingest_id}.edges.parquet"
-                _write_table(day_edges(table), self.path / ename)
+                _write_table(day_edges(table), self.path / ename, plain_schema=True)
                 new_files += [fname, ename]
                 days[name] = fname
                 edges[name] = ename
@@ -525,11 +525,18 @@ _DICTIONARY_COLUMNS = ("subject_id", "fix_type", "flags", "cohort", "crn", "pnc_
 dictionary on them first costs half the write time and makes the file larger."""
 
 
-def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] | None = None) -> None:
+_DAY_WRITE_SCHEMA = _SCHEMA.set(0, pa.field("subject_id", pa.dictionary(pa.int32(), pa.string())))
+"""A day table as the write path holds it: subjects dictionary-encoded (written as Parquet's own
+dictionary, read back as plain strings)."""
+
+
+def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] | None = None, *,
+                 plain_schema: bool = False) -> None:
     """Parquet (zstd) written atomically; ``row_groups`` as ``(start, stop)`` row slices, else one.
 
     Streamed to a temporary file beside ``path`` (fsync, rename, directory fsync): no copy of the
-    whole file in memory.
+    whole file in memory. ``plain_schema`` leaves the Arrow schema out of the file, so that a
+    dictionary-encoded text column reads back as plain strings (the Parquet types say the rest).
     """
     from trailmon.store._files import fsync_dir
 
@@ -539,7 +546,7 @@ def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] 
     try:
         with os.fdopen(fd, "wb") as fh:
             with pq.ParquetWriter(fh, table.schema, compression="zstd", compression_level=1,
-                                  use_dictionary=dictionary) as writer:
+                                  use_dictionary=dictionary, store_schema=not plain_schema) as writer:
                 for a, b in (row_groups or [(0, table.num_rows)]):
                     writer.write_table(table.slice(a, b - a))
             fh.flush()
@@ -654,10 +661,11 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
     else:
         cols = {c: add[c] for c in _COLUMNS}
         seq, file_, row = np.arange(n_new), add["_file"], add["_row"]
+    from trailmon.store._trails_kernels import strictly_increasing
+
     codes, names = _sorted_codes(cols["subject_id"])
     t = cols["t_ns"]
-    step_c, step_t = np.diff(codes), np.diff(t)
-    if old is None and np.all((step_c > 0) | ((step_c == 0) & (step_t > 0))):
+    if old is None and strictly_increasing(codes, np.ascontiguousarray(t, dtype=np.int64)):
         # already sorted by subject and time with no instant twice (a day file as written): no sort, no copy
         n = len(t)
         merged = {c: cols[c] for c in _COLUMNS}
@@ -674,15 +682,21 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
         conflict = dup & ~same
         keep = ~dup
         kept = order[keep]
-        merged = {c: (cols[c].take(pa.array(kept)) if c == "subject_id" else cols[c][kept]) for c in _COLUMNS}
+        merged = {c: cols[c][kept] for c in _COLUMNS if c != "subject_id"}
         k_codes = codes[keep]
+    # subjects as a dictionary over the sorted names: no string is copied, sorted or hashed again
+    merged["subject_id"] = pa.DictionaryArray.from_arrays(pa.array(k_codes.astype(np.int32)),
+                                                          pa.array(names.tolist(), type=pa.string()))
     merged["flags"] = speed_jump_flags(k_codes, names, merged, prev_tail)
     is_new = seq[keep] >= 0
     stats = {"added": int(is_new.sum()), "already": int(same.sum()),
              "flagged": int(((merged["flags"][is_new] & FLAG_SPEED_JUMP) != 0).sum())}
     conflicts = {"subject_id": names[codes[conflict]], "t_ns": t[conflict], "x_m": x[conflict], "y_m": y[conflict],
                  "_file": file_[conflict], "_row": row[conflict]}
-    return merged, stats, conflicts, _tail(merged["subject_id"], merged)
+    last = np.flatnonzero(np.r_[k_codes[1:] != k_codes[:-1], True]) if len(k_codes) else np.zeros(0, np.int64)
+    tail = {"names": names[k_codes[last]], "t_ns": merged["t_ns"][last], "x_m": merged["x_m"][last],
+            "y_m": merged["y_m"][last]}
+    return {c: merged[c] for c in _COLUMNS}, stats, conflicts, tail
 
 
 def _conflict_rows(conflicts: dict, trails: list[ReadResult]) -> pd.DataFrame:
