@@ -525,18 +525,25 @@ def locate(t_s, x_m, y_m, lo, hi, tq):
 
 
 @kernel
-def _evidence_one(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, margin_m,
-                  out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
-    """Evidence rows of one hit; returns their number, writing them when ``fill``."""
+def _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s):
+    """The exact passes of one hit: ``(n_pass, ivs)`` with pass ``k`` in ``ivs[2k:2k + 2]``."""
     a = np.searchsorted(t_s[lo:hi], t1) + lo
     b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
     st = np.empty(ST_SIZE, np.float64)
     # room for one pass per piece: evaluate_subject looks at fixes a - 1 .. b, in each window
     ivs = np.empty(2 * (b - a + 2) * (whi - wlo + 1) + 2, np.float64)
     evaluate_subject(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, st, ivs)
-    n_pass = np.int64(st[ST_PASSES])
+    return np.int64(st[ST_PASSES]), ivs
+
+
+@kernel
+def _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, margin_m, n_pass, ivs,
+                   out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
+    """Evidence rows of one hit with ``n_pass`` passes ``ivs``; returns their number, writing them when ``fill``."""
     if n_pass == 0:
         return 0
+    a = np.searchsorted(t_s[lo:hi], t1) + lo
+    b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
     m = 0
     rm2 = (r + margin_m) * (r + margin_m)
     for i in range(a, b):
@@ -583,19 +590,35 @@ def _evidence_one(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1,
     return m
 
 
+EVIDENCE_KEEP_PASSES = 8
+"""Passes per hit kept between the counting and the filling pass of :func:`evidence_many` (more: evaluated again)."""
+
+
 @parallel_kernel
 def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, px, py, r, t1, t2,
                   max_gap_s, margin_m):
-    """Evidence rows of many hits (CSR by hit): kind (0 fix, 1 first, 2 last), pass, time, position, fixes."""
+    """Evidence rows of many hits (CSR by hit): kind (0 fix, 1 first, 2 last), pass, time, position, fixes.
+
+    Each hit is evaluated once: its passes are kept from the counting pass for the filling pass
+    (up to :data:`EVIDENCE_KEEP_PASSES`; a hit with more passes is evaluated again).
+    """
     n = subject.shape[0]
     counts = np.zeros(n, np.int64)
+    npass = np.zeros(n, np.int64)
+    keep = np.empty((n, 2 * EVIDENCE_KEEP_PASSES), np.float64)
     ei = np.empty(0, np.int64)
     ef = np.empty(0, np.float64)
     for h in prange(n):
         s = subject[h]
-        counts[h] = _evidence_one(t_s, x_m, y_m, acc_m, offsets[s], offsets[s + 1], ws, we, win_offsets[s],
-                                  win_offsets[s + 1], px[h], py[h], r[h], t1[h], t2[h], max_gap_s, margin_m,
-                                  ei, ei, ef, ef, ef, ei, ei, ef, False)
+        lo, hi = offsets[s], offsets[s + 1]
+        wlo, whi = win_offsets[s], win_offsets[s + 1]
+        k, ivs = _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h],
+                                  t2[h], max_gap_s)
+        npass[h] = k
+        for j in range(min(2 * k, 2 * EVIDENCE_KEEP_PASSES)):
+            keep[h, j] = ivs[j]
+        counts[h] = _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
+                                   margin_m, k, ivs, ei, ei, ef, ef, ef, ei, ei, ef, False)
     off = np.zeros(n + 1, np.int64)
     for h in range(n):
         off[h + 1] = off[h] + counts[h]
@@ -612,9 +635,15 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
         s = subject[h]
         a = off[h]
         b = off[h + 1]
-        _evidence_one(t_s, x_m, y_m, acc_m, offsets[s], offsets[s + 1], ws, we, win_offsets[s],
-                      win_offsets[s + 1], px[h], py[h], r[h], t1[h], t2[h], max_gap_s, margin_m,
-                      kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
+        lo, hi = offsets[s], offsets[s + 1]
+        wlo, whi = win_offsets[s], win_offsets[s + 1]
+        if npass[h] <= EVIDENCE_KEEP_PASSES:
+            k, ivs = npass[h], keep[h]
+        else:
+            k, ivs = _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h],
+                                      t2[h], max_gap_s)
+        _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h], margin_m, k, ivs,
+                       kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
     return off, kind, pas, t, x, y, fa, fb, d
 
 
