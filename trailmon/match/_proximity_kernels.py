@@ -539,13 +539,20 @@ def _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, 
 @kernel
 def _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, margin_m, n_pass, ivs,
                    out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
-    """Evidence rows of one hit with ``n_pass`` passes ``ivs``; returns their number, writing them when ``fill``."""
+    """Evidence rows of one hit with ``n_pass`` passes ``ivs``; returns their number, writing them when ``fill``.
+
+    Rows come by pass, then time, then kind (first, fix, last at one instant): each fix within
+    R + margin goes to the pass nearest in time (the first on a tie), so the fixes' passes rise
+    with time, and a pass's first and last points are merged in among its fixes.
+    """
     if n_pass == 0:
         return 0
     a = np.searchsorted(t_s[lo:hi], t1) + lo
     b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
     m = 0
     rm2 = (r + margin_m) * (r + margin_m)
+    k = 0  # the pass whose rows are being written
+    stage = 0  # 0: nothing of pass k yet, 1: its first point written, 2: its last point written
     for i in range(a, b):
         if not _monitored(ws, we, wlo, whi, t_s[i]):
             continue
@@ -557,13 +564,23 @@ def _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, m
         if fill:
             best = 0
             best_dt = np.inf
-            for k in range(n_pass):
-                s0 = ivs[2 * k]
-                s1 = ivs[2 * k + 1]
+            for j in range(n_pass):
+                s0 = ivs[2 * j]
+                s1 = ivs[2 * j + 1]
                 dtk = s0 - t_s[i] if t_s[i] < s0 else (t_s[i] - s1 if t_s[i] > s1 else 0.0)
                 if dtk < best_dt:
                     best_dt = dtk
-                    best = k
+                    best = j
+            # finish the passes before this fix's, and this pass's points at or before it
+            while k < best or (k == best and ((stage == 0 and ivs[2 * k] <= t_s[i])
+                                              or (stage == 1 and ivs[2 * k + 1] < t_s[i]))):
+                _evidence_point(t_s, x_m, y_m, lo, hi, px, py, ivs, k, stage + 1, m, out_kind, out_pass, out_t,
+                                out_x, out_y, out_fa, out_fb, out_d)
+                m += 1
+                stage += 1
+                if stage == 2:
+                    k += 1
+                    stage = 0
             out_kind[m] = 0
             out_pass[m] = best
             out_t[m] = t_s[i]
@@ -573,21 +590,34 @@ def _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, m
             out_fb[m] = i
             out_d[m] = np.sqrt(d2)
         m += 1
-    for k in range(n_pass):
-        for kind in range(1, 3):
-            if fill:
-                tq = ivs[2 * k + kind - 1]
-                qx, qy, ja, jb = locate(t_s, x_m, y_m, lo, hi, tq)
-                out_kind[m] = kind
-                out_pass[m] = k
-                out_t[m] = tq
-                out_x[m] = qx
-                out_y[m] = qy
-                out_fa[m] = ja
-                out_fb[m] = jb
-                out_d[m] = np.sqrt((qx - px) * (qx - px) + (qy - py) * (qy - py))
+    if fill:
+        while k < n_pass:
+            _evidence_point(t_s, x_m, y_m, lo, hi, px, py, ivs, k, stage + 1, m, out_kind, out_pass, out_t,
+                            out_x, out_y, out_fa, out_fb, out_d)
             m += 1
+            stage += 1
+            if stage == 2:
+                k += 1
+                stage = 0
+    else:
+        m += 2 * n_pass
     return m
+
+
+@kernel
+def _evidence_point(t_s, x_m, y_m, lo, hi, px, py, ivs, k, kind, m, out_kind, out_pass, out_t, out_x, out_y,
+                    out_fa, out_fb, out_d):
+    """Write the first (``kind`` 1) or last (2) point of pass ``k`` as row ``m``."""
+    tq = ivs[2 * k + kind - 1]
+    qx, qy, ja, jb = locate(t_s, x_m, y_m, lo, hi, tq)
+    out_kind[m] = kind
+    out_pass[m] = k
+    out_t[m] = tq
+    out_x[m] = qx
+    out_y[m] = qy
+    out_fa[m] = ja
+    out_fb[m] = jb
+    out_d[m] = np.sqrt((qx - px) * (qx - px) + (qy - py) * (qy - py))
 
 
 EVIDENCE_KEEP_PASSES = 8

@@ -710,10 +710,7 @@ def _evidence_table(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
         max_gap_s, EVIDENCE_MARGIN_M)
     if len(kind) == 0:
         return None
-    h = np.repeat(np.arange(len(qid), dtype=np.int64), np.diff(off))
-    kind_order = np.array([1, 0, 2])[kind]  # first, then fixes, then last at one instant
-    order = np.lexsort((kind_order, t, pas, h))
-    h, kind, pas, t, x, y, fa, fb, d = (a[order] for a in (h, kind, pas, t, x, y, fa, fb, d))
+    h = np.repeat(np.arange(len(qid), dtype=np.int64), np.diff(off))  # rows by hit, pass, time, kind (kernel)
     new = np.ones(len(h), dtype=bool)
     new[1:] = (h[1:] != h[:-1]) | (pas[1:] != pas[:-1])
     starts = np.flatnonzero(new)
