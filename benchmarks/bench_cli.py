@@ -1,7 +1,8 @@
 """Whole commands as a user runs them, on the SPEC §6 national day, with the peers side by side.
 
     python benchmarks/bench_cli.py [--subjects 5000] [--crimes 10000] [--appointments 5000]
-                                   [--hotspots 40 5] [--repeat 2] [--pymeos-crimes 100] [--no-peers]
+                                   [--hotspots 5 40] [--peers-at 5] [--repeat 2] [--pymeos-crimes 100]
+                                   [--no-peers]
 
 For each density (``--hotspots``: 40 is the generator's default day, ~11 exact hits per crime; 5 is
 the day at SPEC §6's density, ~27), the generator writes the day's files (a generic trail CSV,
@@ -16,7 +17,8 @@ on-disk store, timed from the process start to its exit (best of ``--repeat``; t
 ``attendance`` (5,000 appointments)                                            <= 2 s
 =============================================  ========
 
-Peers, measured in the same run on the same day: the NumPy closest-approach baseline
+Peers, measured in the same run on the same day (by default on the SPEC-density day only,
+``--peers-at``): the NumPy closest-approach baseline
 (:func:`peers.numpy_cpa_hits`, exact, all crimes), pymeos with a box prefilter
 (:func:`peers.pymeos_hits_prefiltered`, on ``--pymeos-crimes`` crimes, scaled to all), and PostGIS
 ``ST_CPAWithin`` on LINESTRING M chunks in a throw-away cluster (:mod:`_postgis`; skipped, saying
@@ -188,8 +190,8 @@ def report(density: int, day, cmd: dict, peer: dict) -> str:
             for name in ("postgis", "numpy", "pymeos"):
                 p = peer.get(name, {})
                 if "s" in p:
-                    extra = f" (+{p['load_s']:.0f} s load)" if "load_s" in p else ""
-                    ratios.append(f"{name} {p['s']:.0f} s{extra}: {p['s'] / m['s']:.1f}x")
+                    extra = f" (+{p['load_s']:.3g} s load)" if "load_s" in p else ""
+                    ratios.append(f"{name} {p['s']:.3g} s{extra}: {p['s'] / m['s']:.1f}x")
                 elif p:
                     ratios.append(f"{name}: skipped")
         rows.append((key.replace("_", " "), value, tgt, "yes" if ok else "NO", "; ".join(ratios)))
@@ -209,7 +211,9 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=5000)
     ap.add_argument("--crimes", type=int, default=10000)
     ap.add_argument("--appointments", type=int, default=5000)
-    ap.add_argument("--hotspots", type=int, nargs="+", default=[40, DENSE_HOTSPOTS])
+    ap.add_argument("--hotspots", type=int, nargs="+", default=[DENSE_HOTSPOTS, 40])
+    ap.add_argument("--peers-at", type=int, nargs="*", default=[DENSE_HOTSPOTS],
+                    help="densities (hotspots) whose day also runs the peers (default: the SPEC's density)")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--pymeos-crimes", type=int, default=100)
     ap.add_argument("--no-peers", action="store_true")
@@ -226,7 +230,8 @@ def main() -> None:
                                n_hotspots=density)
             files = write_inputs(day, work)
             cmd = commands(files, work, args.repeat)
-            peer = {} if args.no_peers else peers(work / "store", day.crimes, our_hits(work), args.pymeos_crimes)
+            with_peers = not args.no_peers and density in args.peers_at
+            peer = peers(work / "store", day.crimes, our_hits(work), args.pymeos_crimes) if with_peers else {}
             print(report(density, day, cmd, peer), flush=True)
             results.append({"hotspots": density, "fixes": day.fixes.n_fixes, "crimes": len(day.crimes),
                             "commands": cmd, "peers": peer})
