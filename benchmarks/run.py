@@ -32,6 +32,7 @@ def main() -> None:
         ["bench_proximity.py", "--subjects", subjects, "--crimes", crimes],
         ["bench_query.py", "--subjects", subjects, "--queries", "200" if args.quick else "2000"],
         ["bench_attendance.py", "--subjects", subjects],
+        ["bench_cli.py", "--subjects", subjects, "--crimes", crimes, "--appointments", subjects, "--repeat", "1"],
     ]
     for cmd in scripts:
         print(f"\n$ python benchmarks/{' '.join(cmd)}", flush=True)
