@@ -135,3 +135,15 @@ def test_iso_ms_kernel_equals_numpy():
     want = "".join(s + "Z" for s in np.datetime_as_string(ns.view("datetime64[ns]").astype("datetime64[ms]"),
                                                             unit="ms"))
     assert got == want
+
+
+def test_geoparquet_points_read_back_with_geopandas(tmp_path, frame, prov):
+    import geopandas as gpd
+
+    out = write_table(frame, tmp_path / "g.parquet", prov)
+    gdf = gpd.read_parquet(out)
+    assert gdf.crs.to_epsg() == 4326
+    assert (gdf.geometry.x.iloc[0], gdf.geometry.y.iloc[0]) == (-1.55, 53.8)
+    assert gdf.geometry.iloc[1].is_empty  # no position: an empty point, as GeoPandas writes it
+    meta = json.loads(pq.read_schema(out).metadata[b"geo"])
+    assert meta["columns"]["geometry"]["bbox"] == [-1.55, 53.8, -1.55, 53.8]
