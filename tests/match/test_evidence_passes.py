@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from trailmon.match import _proximity_kernels as K
 from trailmon.match.proximity import proximity
 from trailmon.testing import make_trail
 
 
+@pytest.mark.kernels
 def test_many_passes_evidence():
     n_cross = K.EVIDENCE_KEEP_PASSES + 4
     fixes = [(60 * k, -300.0 if k % 2 == 0 else 300.0, 30.0) for k in range(n_cross + 1)]
