@@ -45,6 +45,7 @@ from trailmon.trail import FIX_TYPES
 
 __all__ = [
     "AREA",
+    "DENSE_HOTSPOTS",
     "SEED",
     "START",
     "Chunk",
@@ -71,6 +72,8 @@ __all__ = [
 SEED = 20260714
 START = "2026-07-14T00:00:00Z"
 AREA = (375000.0, 385000.0, 405000.0, 410000.0)
+DENSE_HOTSPOTS = 5
+"""Hotspots of the dense national day: 26.9 exact hits per crime (269,218), the density SPEC §6 quotes (~27)."""
 """Default area ``(e_min, n_min, e_max, n_max)`` (bounds, as shapely orders them), British National Grid
 metres: SPEC §6's 30 x 25 km."""
 
@@ -565,6 +568,7 @@ def iter_chunks(
     start: str = START,
     area: tuple[float, float, float, float] = AREA,
     chunk_subjects: int = 500,
+    n_hotspots: int = 40,
 ) -> Iterator[Chunk]:
     """Yield the workload one (day, block of subjects) at a time, days outermost.
 
@@ -587,6 +591,8 @@ def iter_chunks(
         ``(e_min, n_min, e_max, n_max)``, British National Grid metres.
     chunk_subjects : int, default 500
         Subjects per block.
+    n_hotspots : int, default 40
+        Shared destinations; fewer make a denser day (more subjects near each busy scene).
 
     Yields
     ------
@@ -601,7 +607,7 @@ def iter_chunks(
     start_s = _start_s(start)
     day0 = start_s - start_s % int(DAY_S)
     span = (float(start_s - day0), float(start_s - day0) + hours * 3600.0)
-    home_x, home_y, hot_x, hot_y = homes_and_hotspots(n_subjects, seed, area)
+    home_x, home_y, hot_x, hot_y = homes_and_hotspots(n_subjects, seed, area, n_hotspots)
     names = subject_names(n_subjects)
     for d in range(days):
         origin = float(day0 + d * DAY_S)
@@ -909,6 +915,7 @@ def national_day(
     area: tuple[float, float, float, float] = AREA,
     *,
     chunk_subjects: int = 500,
+    n_hotspots: int = 40,
 ) -> NationalDay:
     """The SPEC §6 reference day: trails, crimes, appointments and subjects.
 
@@ -932,6 +939,9 @@ def national_day(
         ``(e_min, n_min, e_max, n_max)``, British National Grid metres.
     chunk_subjects : int, default 500
         Block size of :func:`iter_chunks` (part of what the seed reproduces).
+    n_hotspots : int, default 40
+        Shared destinations. 40 gives ~11 exact hits per crime; :data:`DENSE_HOTSPOTS` gives the
+        density SPEC §6 quotes (~27 per crime).
 
     Returns
     -------
@@ -946,12 +956,13 @@ def national_day(
             start=start,
             area=area,
             chunk_subjects=chunk_subjects,
+            n_hotspots=n_hotspots,
         )
     )
     fixes, truth = concat_chunks(chunks)
     start_s = _start_s(start)
     span = (float(start_s), start_s + hours * 3600.0)
-    _, _, hot_x, hot_y = homes_and_hotspots(n_subjects, seed, area)
+    _, _, hot_x, hot_y = homes_and_hotspots(n_subjects, seed, area, n_hotspots)
     crimes = plant_crimes(fixes, n_crimes, np.random.default_rng([seed, 2]), span, area, hot_x, hot_y)
     appts = plant_appointments(
         truth, fixes.subject_ids, n_appointments, np.random.default_rng([seed, 4]), span, hot_x, hot_y

@@ -35,6 +35,7 @@ def main() -> None:
         # a 29-day store of 5,000 subjects (196 M fixes) does not fit this machine's memory: 1,000 subjects
         ["bench_series.py", "--subjects", "100" if args.quick else "1000"],
         ["bench_associations.py", "--subjects", subjects],
+        ["bench_cli.py", "--subjects", subjects, "--crimes", crimes, "--appointments", subjects, "--repeat", "1"],
     ]
     for cmd in scripts:
         print(f"\n$ python benchmarks/{' '.join(cmd)}", flush=True)

@@ -81,6 +81,9 @@ class Trails(NamedTuple):
     window_known : ndarray of bool, shape (n_subject,)
         False for subjects whose monitoring window is unknown (matched, and flagged
         ``monitoring_window_unknown``).
+    t_ns : ndarray of int64, shape (n_fix,), optional
+        The same instants as recorded, integer nanoseconds UTC (read from the store); None where
+        the trails were built from seconds. Outputs take fix times from here, exactly.
     """
 
     subject_ids: np.ndarray
@@ -99,6 +102,7 @@ class Trails(NamedTuple):
     win_start_s: np.ndarray
     win_end_s: np.ndarray
     window_known: np.ndarray
+    t_ns: np.ndarray | None = None
 
     @property
     def n_subjects(self) -> int:
@@ -130,6 +134,8 @@ class Trails(NamedTuple):
         offsets = np.zeros(self.n_subjects + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         per_fix = {f: getattr(self, f)[keep] for f in _FIX_FIELDS}
+        if self.t_ns is not None:
+            per_fix["t_ns"] = self.t_ns[keep]
         return self._replace(offsets=offsets, **per_fix)
 
     def to_frame(self) -> pd.DataFrame:

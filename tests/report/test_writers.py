@@ -74,3 +74,76 @@ def test_unknown_extension(tmp_path, frame, prov):
 
 def test_sibling():
     assert sibling("out/hits.csv", "evidence").as_posix() == "out/hits.evidence.csv"
+
+
+def test_arrow_table_same_text_as_frame(tmp_path, frame, prov):
+    """An Arrow table (text dictionary-encoded, as proximity's evidence) is written as its DataFrame is."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    k = table.column_names.index("flags")
+    table = table.set_column(k, "flags", table.column("flags").dictionary_encode())
+    for ext in (".csv", ".jsonl"):
+        a = write_table(frame, tmp_path / f"a{ext}", prov).read_text().splitlines()
+        b = write_table(table, tmp_path / f"b{ext}", prov).read_text().splitlines()
+        assert [x for x in a if not x.startswith("# generated")] == [x for x in b if not x.startswith("# generated")]
+    back = pd.read_parquet(write_table(table, tmp_path / "b.parquet", prov))
+    assert back["flags"].tolist() == ["speed_jump", ""] and back["time"].iloc[0] == frame["time"].iloc[0]
+
+
+def test_text_cells_quoted_escaped_and_safe(tmp_path, prov):
+    """CSV quoting and the safe-cell rule on text only; JSON string escapes; empty for null and NaN."""
+    import pyarrow as pa
+
+    df = pd.DataFrame({"ref": ['a,b', 'say "hi"', "=1+1", "line\nbreak", None, "-x"],
+                       "x": [-1.5, 3.0, np.nan, np.inf, 1e-7, -0.0], "n": [1, -2, 3, 4, 5, 6]})
+    lines = write_table(df, tmp_path / "c.csv", prov).read_bytes().decode().split("\n")
+    body = [line for line in lines if not line.startswith("#")]
+    assert body[0] == "ref,x,n"
+    assert body[1] == '"a,b",-1.5,1'
+    assert body[2] == '"say ""hi""",3.0,-2'
+    assert body[3] == "'=1+1,,3"
+    assert body[4:6] == ['"line', 'break",inf,4']
+    assert body[6].startswith(",1") and body[6].endswith(",5") and float(body[6].split(",")[1]) == 1e-7
+    assert body[7] == "'-x,-0.0,6"
+    back = pd.read_csv(tmp_path / "c.csv", comment="#", keep_default_na=False)
+    assert back["ref"].tolist() == ['a,b', 'say "hi"', "'=1+1", "line\nbreak", "", "'-x"]
+    rows = [json.loads(line) for line in write_table(df, tmp_path / "c.jsonl", prov).read_text().splitlines()]
+    assert [r["ref"] for r in rows] == ['a,b', 'say "hi"', "=1+1", "line\nbreak", None, "-x"]
+    assert [r["x"] for r in rows] == [-1.5, 3.0, None, None, 1e-7, -0.0]
+    ctrl = pa.table({"s": pa.array(["a\x01b", "\\"])})
+    rows = [json.loads(line) for line in write_table(ctrl, tmp_path / "d.jsonl", prov).read_text().splitlines()]
+    assert [r["s"] for r in rows] == ["a\x01b", "\\"]
+
+
+def test_times_floored_to_the_millisecond_as_recorded(tmp_path, prov):
+    ns = np.array([0, 1_784_034_000_123_000_000, 1_784_034_000_999_999_999, -1, 951_782_400_000_000_000],
+                  dtype=np.int64)  # 1970, a ms instant, the last ns of a second, before 1970, 2000-02-29
+    df = pd.DataFrame({"t": pd.to_datetime(ns, utc=True)})
+    body = [x for x in write_table(df, tmp_path / "t.csv", prov).read_text().splitlines() if not x.startswith("#")]
+    assert body[1:] == ["1970-01-01T00:00:00.000Z", "2026-07-14T13:00:00.123Z", "2026-07-14T13:00:00.999Z",
+                        "1969-12-31T23:59:59.999Z", "2000-02-29T00:00:00.000Z"]
+
+
+@pytest.mark.kernels
+def test_iso_ms_kernel_equals_numpy():
+    from trailmon.report._format_kernels import iso_ms_buffer
+
+    rng = np.random.default_rng(3)
+    ns = np.r_[rng.integers(-2 * 10**18, 7 * 10**18, 2000), 0, -1, 10**6 - 1].astype(np.int64)
+    got = iso_ms_buffer(ns).tobytes().decode()
+    want = "".join(s + "Z" for s in np.datetime_as_string(ns.view("datetime64[ns]").astype("datetime64[ms]"),
+                                                            unit="ms"))
+    assert got == want
+
+
+def test_geoparquet_points_read_back_with_geopandas(tmp_path, frame, prov):
+    import geopandas as gpd
+
+    out = write_table(frame, tmp_path / "g.parquet", prov)
+    gdf = gpd.read_parquet(out)
+    assert gdf.crs.to_epsg() == 4326
+    assert (gdf.geometry.x.iloc[0], gdf.geometry.y.iloc[0]) == (-1.55, 53.8)
+    assert gdf.geometry.iloc[1].is_empty  # no position: an empty point, as GeoPandas writes it
+    meta = json.loads(pq.read_schema(out).metadata[b"geo"])
+    assert meta["columns"]["geometry"]["bbox"] == [-1.55, 53.8, -1.55, 53.8]

@@ -22,6 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("--include-uncertain", action="store_true",
                    help="also list 'low' candidates within R only by the fix accuracy")
     p.add_argument("--tz", metavar="ZONE", help="zone of crime times written without an offset")
+    p.add_argument("--evidence", choices=("all", "none"), default="all",
+                   help="'none': write hits and gaps only, no evidence file (default all)")
     add_engine(p)
     p.add_argument("--out", required=True, type=Path, metavar="F", help="hits file (.csv/.jsonl/.geojson/.parquet)")
     add_identity(p, required=True)
@@ -47,11 +49,13 @@ def run(args) -> int:
     tz = check_tz(args.tz)
     summary = run_proximity(TrailStore(args.store), args.crimes, args.out, user=user, purpose=purpose,
                             radius_m=args.radius, max_gap_s=args.max_gap, include_uncertain=args.include_uncertain,
-                            tz=tz, engine=args.engine, scheduler=args.scheduler, workers=args.workers)
+                            tz=tz, engine=args.engine, scheduler=args.scheduler, workers=args.workers,
+                            evidence=args.evidence)
     c = summary["crimes"]
     emit(args, summary, [
         f"crimes: read {c['read']}, accepted {c['accepted']}, rejected {c['rejected']}",
-        f"hits: {summary['hits']}  evidence rows: {summary['evidence_rows']}  "
+        f"hits: {summary['hits']}  evidence rows: "
+        f"{summary['evidence_rows'] if summary['evidence_rows'] is not None else 'not built (--evidence none)'}  "
         f"gaps near scene: {summary['gaps_near_scene']}",
         *[f"wrote {p}" for p in summary["outputs"]],
     ])

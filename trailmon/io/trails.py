@@ -759,18 +759,23 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
 
     keep = rej.ok
     n_keep = int(keep.sum())
+    every = n_keep == n  # the usual file: every row accepted, the arrays are taken as they are (no copies)
     mask = pa.array(keep)
+
+    def sel(a):
+        return a if every else a[keep]
+
     if subj is not None:
-        subject_col = subj.filter(mask).to_pandas()
+        subject_col = (subj if every else subj.filter(mask)).to_pandas()
     else:
         subject_col = pd.Series(np.full(n_keep, src.subject, dtype=object), dtype="str")
     cols = {
         "subject_id": subject_col.reset_index(drop=True),
-        "t_ns": ns[keep], "x_m": x[keep], "y_m": y[keep], "lat": lat[keep], "lon": lon[keep],
-        "accuracy_m": acc[keep],
-        "fix_type": pc.take(pa.array(FIX_TYPES), pa.array(fix_ok[keep])).to_pandas(),
-        "speed_mps": speed[keep], "heading_deg": heading[keep],
-        "row": np.asarray(src.rows, dtype=np.int64)[keep],
+        "t_ns": sel(ns), "x_m": sel(x), "y_m": sel(y), "lat": sel(lat), "lon": sel(lon),
+        "accuracy_m": sel(acc),
+        "fix_type": pc.take(pa.array(FIX_TYPES), pa.array(sel(fix_ok))).to_pandas(),
+        "speed_mps": sel(speed), "heading_deg": sel(heading),
+        "row": sel(np.asarray(src.rows, dtype=np.int64)),
     }
     if src.extras:
         extra = table.select(src.extras).filter(mask).to_pandas()

@@ -525,20 +525,34 @@ def locate(t_s, x_m, y_m, lo, hi, tq):
 
 
 @kernel
-def _evidence_one(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, margin_m,
-                  out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
-    """Evidence rows of one hit; returns their number, writing them when ``fill``."""
+def _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s):
+    """The exact passes of one hit: ``(n_pass, ivs)`` with pass ``k`` in ``ivs[2k:2k + 2]``."""
     a = np.searchsorted(t_s[lo:hi], t1) + lo
     b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
     st = np.empty(ST_SIZE, np.float64)
     # room for one pass per piece: evaluate_subject looks at fixes a - 1 .. b, in each window
     ivs = np.empty(2 * (b - a + 2) * (whi - wlo + 1) + 2, np.float64)
     evaluate_subject(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, st, ivs)
-    n_pass = np.int64(st[ST_PASSES])
+    return np.int64(st[ST_PASSES]), ivs
+
+
+@kernel
+def _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, margin_m, n_pass, ivs,
+                   out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
+    """Evidence rows of one hit with ``n_pass`` passes ``ivs``; returns their number, writing them when ``fill``.
+
+    Rows come by pass, then time, then kind (first, fix, last at one instant): each fix within
+    R + margin goes to the pass nearest in time (the first on a tie), so the fixes' passes rise
+    with time, and a pass's first and last points are merged in among its fixes.
+    """
     if n_pass == 0:
         return 0
+    a = np.searchsorted(t_s[lo:hi], t1) + lo
+    b = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
     m = 0
     rm2 = (r + margin_m) * (r + margin_m)
+    k = 0  # the pass whose rows are being written
+    stage = 0  # 0: nothing of pass k yet, 1: its first point written, 2: its last point written
     for i in range(a, b):
         if not _monitored(ws, we, wlo, whi, t_s[i]):
             continue
@@ -550,13 +564,23 @@ def _evidence_one(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1,
         if fill:
             best = 0
             best_dt = np.inf
-            for k in range(n_pass):
-                s0 = ivs[2 * k]
-                s1 = ivs[2 * k + 1]
+            for j in range(n_pass):
+                s0 = ivs[2 * j]
+                s1 = ivs[2 * j + 1]
                 dtk = s0 - t_s[i] if t_s[i] < s0 else (t_s[i] - s1 if t_s[i] > s1 else 0.0)
                 if dtk < best_dt:
                     best_dt = dtk
-                    best = k
+                    best = j
+            # finish the passes before this fix's, and this pass's points at or before it
+            while k < best or (k == best and ((stage == 0 and ivs[2 * k] <= t_s[i])
+                                              or (stage == 1 and ivs[2 * k + 1] < t_s[i]))):
+                _evidence_point(t_s, x_m, y_m, lo, hi, px, py, ivs, k, stage + 1, m, out_kind, out_pass, out_t,
+                                out_x, out_y, out_fa, out_fb, out_d)
+                m += 1
+                stage += 1
+                if stage == 2:
+                    k += 1
+                    stage = 0
             out_kind[m] = 0
             out_pass[m] = best
             out_t[m] = t_s[i]
@@ -566,36 +590,65 @@ def _evidence_one(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, t1,
             out_fb[m] = i
             out_d[m] = np.sqrt(d2)
         m += 1
-    for k in range(n_pass):
-        for kind in range(1, 3):
-            if fill:
-                tq = ivs[2 * k + kind - 1]
-                qx, qy, ja, jb = locate(t_s, x_m, y_m, lo, hi, tq)
-                out_kind[m] = kind
-                out_pass[m] = k
-                out_t[m] = tq
-                out_x[m] = qx
-                out_y[m] = qy
-                out_fa[m] = ja
-                out_fb[m] = jb
-                out_d[m] = np.sqrt((qx - px) * (qx - px) + (qy - py) * (qy - py))
+    if fill:
+        while k < n_pass:
+            _evidence_point(t_s, x_m, y_m, lo, hi, px, py, ivs, k, stage + 1, m, out_kind, out_pass, out_t,
+                            out_x, out_y, out_fa, out_fb, out_d)
             m += 1
+            stage += 1
+            if stage == 2:
+                k += 1
+                stage = 0
+    else:
+        m += 2 * n_pass
     return m
+
+
+@kernel
+def _evidence_point(t_s, x_m, y_m, lo, hi, px, py, ivs, k, kind, m, out_kind, out_pass, out_t, out_x, out_y,
+                    out_fa, out_fb, out_d):
+    """Write the first (``kind`` 1) or last (2) point of pass ``k`` as row ``m``."""
+    tq = ivs[2 * k + kind - 1]
+    qx, qy, ja, jb = locate(t_s, x_m, y_m, lo, hi, tq)
+    out_kind[m] = kind
+    out_pass[m] = k
+    out_t[m] = tq
+    out_x[m] = qx
+    out_y[m] = qy
+    out_fa[m] = ja
+    out_fb[m] = jb
+    out_d[m] = np.sqrt((qx - px) * (qx - px) + (qy - py) * (qy - py))
+
+
+EVIDENCE_KEEP_PASSES = 8
+"""Passes per hit kept between the counting and the filling pass of :func:`evidence_many` (more: evaluated again)."""
 
 
 @parallel_kernel
 def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, px, py, r, t1, t2,
                   max_gap_s, margin_m):
-    """Evidence rows of many hits (CSR by hit): kind (0 fix, 1 first, 2 last), pass, time, position, fixes."""
+    """Evidence rows of many hits (CSR by hit): kind (0 fix, 1 first, 2 last), pass, time, position, fixes.
+
+    Each hit is evaluated once: its passes are kept from the counting pass for the filling pass
+    (up to :data:`EVIDENCE_KEEP_PASSES`; a hit with more passes is evaluated again).
+    """
     n = subject.shape[0]
     counts = np.zeros(n, np.int64)
+    npass = np.zeros(n, np.int64)
+    keep = np.empty((n, 2 * EVIDENCE_KEEP_PASSES), np.float64)
     ei = np.empty(0, np.int64)
     ef = np.empty(0, np.float64)
     for h in prange(n):
         s = subject[h]
-        counts[h] = _evidence_one(t_s, x_m, y_m, acc_m, offsets[s], offsets[s + 1], ws, we, win_offsets[s],
-                                  win_offsets[s + 1], px[h], py[h], r[h], t1[h], t2[h], max_gap_s, margin_m,
-                                  ei, ei, ef, ef, ef, ei, ei, ef, False)
+        lo, hi = offsets[s], offsets[s + 1]
+        wlo, whi = win_offsets[s], win_offsets[s + 1]
+        k, ivs = _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h],
+                                  t2[h], max_gap_s)
+        npass[h] = k
+        for j in range(min(2 * k, 2 * EVIDENCE_KEEP_PASSES)):
+            keep[h, j] = ivs[j]
+        counts[h] = _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
+                                   margin_m, k, ivs, ei, ei, ef, ef, ef, ei, ei, ef, False)
     off = np.zeros(n + 1, np.int64)
     for h in range(n):
         off[h + 1] = off[h] + counts[h]
@@ -612,9 +665,15 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
         s = subject[h]
         a = off[h]
         b = off[h + 1]
-        _evidence_one(t_s, x_m, y_m, acc_m, offsets[s], offsets[s + 1], ws, we, win_offsets[s],
-                      win_offsets[s + 1], px[h], py[h], r[h], t1[h], t2[h], max_gap_s, margin_m,
-                      kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
+        lo, hi = offsets[s], offsets[s + 1]
+        wlo, whi = win_offsets[s], win_offsets[s + 1]
+        if npass[h] <= EVIDENCE_KEEP_PASSES:
+            k, ivs = npass[h], keep[h]
+        else:
+            k, ivs = _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h],
+                                      t2[h], max_gap_s)
+        _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h], margin_m, k, ivs,
+                       kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
     return off, kind, pas, t, x, y, fa, fb, d
 
 

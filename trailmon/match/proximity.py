@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from trailmon.crs import BNG_CRS, StoreCRS
 from trailmon.errors import InputError, TimezoneError
@@ -164,6 +165,7 @@ def proximity(
     with_evidence: bool = True,
     crs: StoreCRS | None = None,
     speed_thresholds_kmh: dict[str, float] | None = None,
+    evidence_arrow: bool = False,
 ) -> ProximityResult:
     """Who was within R of each crime scene while it was committed, exactly.
 
@@ -191,6 +193,10 @@ def proximity(
     speed_thresholds_kmh : dict, optional
         Upper speeds of ``foot``, ``cycle`` and ``vehicle`` for the gaps' ``reachable_by``, km/h
         (:data:`trailmon.match.reachability.SPEED_THRESHOLDS_KMH` by default).
+    evidence_arrow : bool, default False
+        Give the evidence as a :class:`pyarrow.Table` (text columns dictionary-encoded, ``time``
+        as timestamp[ns, UTC]) instead of a DataFrame: the same rows and columns, built without a
+        Python string per row, for writing national-scale runs (:func:`trailmon.report.writers.write_table`).
 
     Returns
     -------
@@ -237,9 +243,10 @@ def proximity(
     hits = _hits_frame(trails, cr, h)
     if with_evidence:
         is_hit = h.confidence != 2
-        evidence = _evidence_frame(trails, cr, h.crime[is_hit], h.subject[is_hit], max_gap_s, crs or BNG_CRS())
+        build = _evidence_arrow if evidence_arrow else _evidence_frame
+        evidence = build(trails, cr, h.crime[is_hit], h.subject[is_hit], max_gap_s, crs or BNG_CRS())
     else:
-        evidence = _empty(EVIDENCE)
+        evidence = _evidence_arrow_empty() if evidence_arrow else _empty(EVIDENCE)
     gaps = _gaps_frame(trails, cr, arrays.gaps, speed_thresholds_kmh)
     return ProximityResult(hits, evidence, gaps)
 
@@ -562,11 +569,34 @@ def _gap_arrays(tr: Trails, x: np.ndarray, y: np.ndarray, q: np.ndarray, fix: np
 # --- frames -----------------------------------------------------------------------------------
 
 
+def _computed_ns(sec: np.ndarray) -> np.ndarray:
+    """Computed instants, float seconds UTC (NaN: NaT), as int64 ns rounded to the microsecond.
+
+    A float64 of seconds since 1970 holds ~0.24 µs: rounding to the microsecond takes the float
+    noise off, so an instant that falls on a fix recorded to the millisecond (or microsecond)
+    comes out exactly at it.
+    """
+    sec = np.asarray(sec, dtype=np.float64)
+    return np.where(np.isnan(sec), np.iinfo(np.int64).min,
+                    np.round(np.nan_to_num(sec) * 1e6) * 1000).astype(np.int64)
+
+
+def _fix_ns(trails: Trails, i: np.ndarray) -> np.ndarray:
+    """Instants of fixes ``i`` exactly as recorded (int64 ns), from ``trails.t_ns`` where it is held."""
+    if trails.t_ns is not None:
+        return trails.t_ns[i]
+    return _computed_ns(trails.t_s[i])
+
+
+def _ns_times(ns: np.ndarray):
+    """int64 ns UTC (NaT: int64 min) as datetime64[ns, UTC]."""
+    return pd.array(np.ascontiguousarray(ns, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
+
+
 def _times(*seconds: np.ndarray) -> list:
-    """Each array of seconds UTC (NaN: NaT) as datetime64[ns, UTC], converted in one call."""
+    """Each array of computed seconds UTC (NaN: NaT) as datetime64[ns, UTC], converted in one call."""
     sec = np.concatenate(seconds) if len(seconds) > 1 else np.asarray(seconds[0], dtype=np.float64)
-    ns = np.where(np.isnan(sec), np.iinfo(np.int64).min, np.round(np.nan_to_num(sec) * 1e9)).astype(np.int64)
-    arr = pd.array(ns.view("datetime64[ns]")).tz_localize("UTC")
+    arr = _ns_times(_computed_ns(sec))
     out = []
     a = 0
     for part in seconds:
@@ -645,27 +675,60 @@ def _neighbour_velocity(trails: Trails, i: np.ndarray, max_gap_s: float) -> tupl
 
 def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float,
                     crs: StoreCRS) -> pd.DataFrame:
+    """The evidence rows as a DataFrame (text columns as Python strings), columns ``EVIDENCE``."""
+    table = _evidence_table(trails, cr, qid, sid, max_gap_s, crs)
+    if table is None:
+        return _empty(EVIDENCE)
+    frame = pd.DataFrame({
+        name: (col.cast(col.type.value_type).to_numpy(zero_copy_only=False).astype(object)
+               if pa.types.is_dictionary(col.type) else col.to_pandas())
+        for name, col in zip(table.column_names, table.columns, strict=True)
+    })
+    return frame[EVIDENCE]
+
+
+def _evidence_arrow(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float,
+                    crs: StoreCRS) -> pa.Table:
+    table = _evidence_table(trails, cr, qid, sid, max_gap_s, crs)
+    return _evidence_arrow_empty() if table is None else table
+
+
+def _evidence_arrow_empty() -> pa.Table:
+    text = pa.dictionary(pa.int32(), pa.string())
+    types = {"crime_version": pa.int64(), "seq": pa.int64(), "time": pa.timestamp("ns", tz="UTC"),
+             "within_r": pa.bool_()}
+    for c in ("lat", "lon", "easting", "northing", "distance_m", "accuracy_m", "speed_kmh", "heading_deg"):
+        types[c] = pa.float64()
+    return pa.schema([(c, types.get(c, text)) for c in EVIDENCE]).empty_table()
+
+
+def _dict_column(codes: np.ndarray, names) -> pa.DictionaryArray:
+    """Text by code: ``names[codes]`` kept as an Arrow dictionary (no string per row)."""
+    names = pa.array(np.asarray(names, dtype=object).tolist() if not isinstance(names, pa.Array) else names,
+                     type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), names)
+
+
+def _evidence_table(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float,
+                    crs: StoreCRS) -> pa.Table | None:
+    """The evidence rows built column by column (text columns dictionary-encoded), or None when there are none."""
     tr = trails
     off, kind, pas, t, x, y, fa, fb, d = K.evidence_many(
         tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
         np.ascontiguousarray(sid, dtype=np.int64), cr.x[qid], cr.y[qid], cr.r[qid], cr.t1[qid], cr.t2[qid],
         max_gap_s, EVIDENCE_MARGIN_M)
     if len(kind) == 0:
-        return _empty(EVIDENCE)
-    h = np.repeat(np.arange(len(qid), dtype=np.int64), np.diff(off))
-    kind_order = np.array([1, 0, 2])[kind]  # first, then fixes, then last at one instant
-    order = np.lexsort((kind_order, t, pas, h))
-    h, kind, pas, t, x, y, fa, fb, d = (a[order] for a in (h, kind, pas, t, x, y, fa, fb, d))
+        return None
+    h = np.repeat(np.arange(len(qid), dtype=np.int64), np.diff(off))  # rows by hit, pass, time, kind (kernel)
     new = np.ones(len(h), dtype=bool)
     new[1:] = (h[1:] != h[:-1]) | (pas[1:] != pas[:-1])
     starts = np.flatnonzero(new)
     seq = np.arange(len(h)) - np.repeat(starts, np.diff(np.append(starts, len(h)))) + 1
     names = _pass_letters(np.arange(pas.max() + 1))  # one string per pass number, not per row
-    letters = names[pas]
     # one label string per distinct (pass, seq), taken for every row: few distinct labels, many rows
     width = int(seq.max()) + 1
     uniq, inverse = np.unique(pas * width + seq, return_inverse=True)
-    labels = np.array([names[k // width] + str(k % width) for k in uniq.tolist()], dtype=object)[inverse]
+    labels = [names[k // width] + str(k % width) for k in uniq.tolist()]
     at_fix = fa == fb
     lat = tr.lat[fa].copy()
     lon = tr.lon[fa].copy()
@@ -676,7 +739,7 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
     acc_a, acc_b = tr.accuracy_m[fa], tr.accuracy_m[fb]
     take_b = acc_b > acc_a
     acc = np.where(take_b, acc_b, acc_a)
-    ftype = np.asarray(FIX_TYPES, dtype=object)[np.where(take_b, tr.fix_type[fb], tr.fix_type[fa]).astype(np.int64)]
+    ftype = np.where(take_b, tr.fix_type[fb], tr.fix_type[fa]).astype(np.int32)
     vx, vy = _neighbour_velocity(tr, fa, max_gap_s)
     dts = tr.t_s[fb] - tr.t_s[fa]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -688,33 +751,36 @@ def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
     sup_head = np.where(at_fix, tr.heading_deg[fa], np.nan)
     speed = np.where(np.isfinite(sup_speed), sup_speed, speed)
     heading = np.where(np.isfinite(sup_head), sup_head, heading)
-    fix_flags = flags_to_text(tr.flags[fb])
-    subj_flags = _subject_flags(tr, sid[h])
-    flags = np.where(fix_flags == "", subj_flags,
-                     np.where(subj_flags == "", fix_flags, fix_flags + ";" + subj_flags)).astype(object)
+    # flags: the fix's flags, then the subject's; one string per distinct (flags, window unknown) pair
+    unknown = ~tr.window_known[sid[h]]
+    fkey, finv = np.unique(tr.flags[fb].astype(np.int64) * 2 + unknown, return_inverse=True)
+    fix_text = flags_to_text((fkey // 2).astype(np.int32))
+    subj_text = np.where(fkey % 2 == 1, FLAG_WINDOW_UNKNOWN, "")
+    flag_names = [a if not b else (b if not a else f"{a};{b}") for a, b in zip(fix_text, subj_text, strict=True)]
     q = qid[h]
-    frame = pd.DataFrame({
-        "crime_ref": cr.ref[q],
-        "crime_version": cr.version[q],
-        "subject_id": tr.subject_ids[sid[h]].astype(object),
-        "label": labels,
-        "pass": letters,
-        "seq": seq.astype(np.int64),
-        "kind": np.array(["fix", "first", "last"], dtype=object)[kind],
-        "time": _times(t)[0],
-        "lat": lat,
-        "lon": lon,
-        "easting": x,
-        "northing": y,
-        "distance_m": d,
-        "within_r": d <= cr.r[q],
-        "accuracy_m": acc,
-        "speed_kmh": speed * 3.6,
-        "heading_deg": heading,
-        "fix_type": ftype,
-        "flags": flags,
-    })
-    return frame[EVIDENCE]
+    time_ns = np.where(at_fix, _fix_ns(tr, fa), _computed_ns(t))
+    cols = {
+        "crime_ref": _dict_column(q, cr.ref),
+        "crime_version": pa.array(cr.version[q].astype(np.int64)),
+        "subject_id": _dict_column(sid[h], tr.subject_ids),
+        "label": _dict_column(inverse.reshape(-1), labels),
+        "pass": _dict_column(pas, names),
+        "seq": pa.array(seq.astype(np.int64)),
+        "kind": _dict_column(kind, ["fix", "first", "last"]),
+        "time": pa.array(time_ns, type=pa.timestamp("ns", tz="UTC")),
+        "lat": pa.array(lat),
+        "lon": pa.array(lon),
+        "easting": pa.array(x),
+        "northing": pa.array(y),
+        "distance_m": pa.array(d),
+        "within_r": pa.array(d <= cr.r[q]),
+        "accuracy_m": pa.array(acc),
+        "speed_kmh": pa.array(speed * 3.6),
+        "heading_deg": pa.array(heading),
+        "fix_type": _dict_column(ftype, FIX_TYPES),
+        "flags": _dict_column(finv.reshape(-1), flag_names),
+    }
+    return pa.table([cols[c] for c in EVIDENCE], names=EVIDENCE)
 
 
 def _gaps_frame(trails: Trails, cr: _Crimes, g: GapArrays,
@@ -722,7 +788,7 @@ def _gaps_frame(trails: Trails, cr: _Crimes, g: GapArrays,
     if len(g.crime) == 0:
         return _empty(GAPS)
     q = g.crime
-    start, end = _times(g.gap_start_s, g.gap_end_s)
+    start, end = _ns_times(_fix_ns(trails, g.fix)), _ns_times(_fix_ns(trails, g.fix + 1))
     fa, fb = g.fix, g.fix + 1
     acc = trails.accuracy_m
     kmh, by = gap_reachability(cr.x[q], cr.y[q], trails.x_m[fa], trails.y_m[fa], acc[fa], trails.x_m[fb],

@@ -80,12 +80,18 @@ def _engine_params(engine: str, scheduler: str | None, workers: int | None) -> d
 def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str, purpose: str,
                   radius_m: float | None = None, max_gap_s: float = 600.0, include_uncertain: bool = False,
                   tz: str | None = None, engine: str = "local", scheduler: str | None = None,
-                  workers: int | None = None) -> dict:
+                  workers: int | None = None, evidence: str = "all") -> dict:
     """Match a crimes file against the store; hits to ``out``, evidence and gaps beside it.
 
     ``engine="dask"`` runs the matching on Dask (:mod:`trailmon.distributed`; ``scheduler`` joins
-    a cluster, else ``workers`` local processes). Returns the SPEC §5 ``--json`` summary of ``proximity``.
+    a cluster, else ``workers`` local processes). ``evidence="none"`` builds and writes no evidence
+    (hits and gaps only; ``evidence_rows`` is None). Returns the SPEC §5 ``--json`` summary of ``proximity``.
     """
+    from trailmon.errors import InputError
+
+    if evidence not in ("all", "none"):
+        raise InputError(f"evidence must be 'all' or 'none', got {evidence!r}")
+    with_evidence = evidence == "all"
     from trailmon.io.crimes import distinct_crimes, read_crimes
     from trailmon.match.proximity import proximity
 
@@ -99,23 +105,29 @@ def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str,
 
         result = distributed.proximity(store, accepted, radius_m=radius, max_gap_s=max_gap_s,
                                        include_uncertain=include_uncertain, scheduler=scheduler,
-                                       workers=workers)
+                                       workers=workers, with_evidence=with_evidence)
     else:
         t1, t2 = time_span(accepted["committed_from"], accepted["committed_to"])
         trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
         result = proximity(trails, accepted, radius_m=radius, max_gap_s=max_gap_s,
-                           include_uncertain=include_uncertain, crs=store.crs)
+                           include_uncertain=include_uncertain, crs=store.crs, with_evidence=with_evidence,
+                           evidence_arrow=True)
         from trailmon.store.trails import limit_gaps  # the bracketing rule of both engines
 
         result = result._replace(gaps=limit_gaps(result.gaps, accepted))
     params = {"radius_m": radius, "max_gap_s": max_gap_s, "include_uncertain": include_uncertain,
               "crimes": str(crimes_path), "crime_layout": crimes.info.get("layout"), "tz": tz,
               "store": str(store.path), "run_id": rid, **_engine_params(engine, scheduler, workers)}
+    if not with_evidence:
+        params["evidence"] = "none"
     prov = make_provenance("proximity", params, transformation=store.crs.info.as_dict(), inputs=[crimes_path],
                            user=user, purpose=purpose)
-    outputs = [write_table(result.hits, out, prov), write_table(result.evidence, sibling(out, "evidence"), prov),
-               write_table(result.gaps, sibling(out, "gaps"), prov)]
-    summary = {"crimes": counts(crimes), "hits": len(result.hits), "evidence_rows": len(result.evidence),
+    outputs = [write_table(result.hits, out, prov)]
+    if with_evidence:
+        outputs.append(write_table(result.evidence, sibling(out, "evidence"), prov))
+    outputs.append(write_table(result.gaps, sibling(out, "gaps"), prov))
+    summary = {"crimes": counts(crimes), "hits": len(result.hits),
+               "evidence_rows": len(result.evidence) if with_evidence else None,
                "gaps_near_scene": len(result.gaps), "outputs": [str(p) for p in outputs]}
     if qpath:
         summary["quarantine"] = qpath

@@ -31,7 +31,8 @@ def trail_frame(trails, subject: str):
         flags = np.where(flags == "", "monitoring_window_unknown", flags + ";monitoring_window_unknown")
     return pd.DataFrame({
         "subject_id": subject,
-        "time": pd.to_datetime(np.round(trails.t_s[sl] * 1e3).astype("int64"), unit="ms", utc=True),
+        "time": pd.to_datetime(trails.t_ns[sl] if trails.t_ns is not None else
+                               np.round(trails.t_s[sl] * 1e6).astype("int64") * 1000, unit="ns", utc=True),
         "lat": trails.lat[sl], "lon": trails.lon[sl], "easting": trails.x_m[sl], "northing": trails.y_m[sl],
         "accuracy_m": trails.accuracy_m[sl],
         "fix_type": np.asarray(FIX_TYPES, dtype=object)[trails.fix_type[sl].astype(int)],

@@ -25,11 +25,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from trailmon import __version__
-from trailmon._cells import safe_cell, safe_text_frame
+from trailmon._cells import safe_cell
 from trailmon.errors import InputError
-from trailmon.store._files import FILE_MODE, sha256_file, write_bytes_atomic
+from trailmon.store._files import FILE_MODE, fsync_dir, sha256_file, write_bytes_atomic
 
 __all__ = ["MARKING", "WRITERS", "make_provenance", "sibling", "write_table"]
 
@@ -65,9 +67,9 @@ def sibling(path: str | Path, kind: str) -> Path:
 
 
 def _iso_ms(s: pd.Series) -> pd.Series:
-    s = pd.to_datetime(s, utc=True)
-    out = s.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "Z"
-    return out.where(s.notna(), None)
+    """Times as ISO 8601 UTC strings with ``Z`` and milliseconds (the one formatter); None where missing."""
+    arr = _times_text(_ns_of(pd.to_datetime(s, utc=True)))
+    return pd.Series(arr.to_numpy(zero_copy_only=False), index=s.index, dtype=object)
 
 
 def _text_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -116,18 +118,253 @@ def _header_value(v) -> str:
     return text
 
 
-def _write_csv(df: pd.DataFrame, path: Path, prov: dict) -> None:
+# --- Arrow text columns ---------------------------------------------------------------------------
+# Every text format (CSV, JSON Lines) is built column by column with Arrow compute and written in
+# row batches: no per-row Python. A column becomes one Arrow string array, null where the cell is
+# empty; text cells (strings) are made spreadsheet-safe in CSV, numbers never are.
+
+_BATCH_ROWS = 1 << 20
+_NEEDS_QUOTES = '[,"\r\n]'
+_SAFE_PREFIX = "^[=+\\-@\t\r]"
+_NAT = np.iinfo(np.int64).min
+
+
+def _join(*parts, sep: str = "", **kw) -> pa.Array:
+    """``binary_join_element_wise`` over large strings; ``str`` parts are literals."""
+    parts = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*parts, pa.scalar(sep, pa.large_string()), **kw)
+
+
+def _ns_of(values) -> np.ndarray:
+    """Datetime-like values as int64 ns UTC (NaT: int64 min)."""
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        unit = values.type.unit
+        scale = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit]
+        raw = values.cast(pa.int64()).to_numpy(zero_copy_only=False) if values.null_count == 0 else (
+            pc.fill_null(values.cast(pa.int64()), _NAT).to_numpy(zero_copy_only=False))
+        return np.where(raw == _NAT, _NAT, raw * scale).astype(np.int64)
+    s = pd.Series(values)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return s.astype("datetime64[ns]").to_numpy().view(np.int64)
+
+
+def _times_text(ns: np.ndarray) -> pa.Array:
+    """int64 ns UTC as ISO 8601 strings, ``Z`` and milliseconds (floored: as recorded for ms fixes)."""
+    from trailmon.report._format_kernels import ISO_MS_WIDTH, iso_ms_buffer
+
+    ns = np.ascontiguousarray(ns, dtype=np.int64)
+    n = len(ns)
+    missing = ns == _NAT
+    data = iso_ms_buffer(np.where(missing, 0, ns))
+    offsets = np.arange(n + 1, dtype=np.int64) * ISO_MS_WIDTH
+    arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    if missing.any():
+        arr = pc.if_else(pa.array(missing), pa.scalar(None, pa.large_string()), arr)
+    return arr
+
+
+def _float_text(arr: pa.Array, fmt: str) -> pa.Array:
+    """Floats as shortest round-trip text (``12.5``, ``3.0``, ``1e-7``); NaN empty (and inf too in JSON)."""
+    v = arr.to_numpy(zero_copy_only=False)
+    finite = np.isfinite(v)
+    empty = ~finite if fmt == "json" else np.isnan(v)
+    text = pa.array(v, mask=empty).cast(pa.large_string()) if empty.any() else pa.array(v).cast(pa.large_string())
+    whole = finite & (v == np.trunc(v)) & (np.abs(v) < 1e15)
+    if whole.any():  # Arrow writes 3.0 as "3": keep the float look ("3.0"), as before
+        text = pc.if_else(pa.array(whole), _join(text, ".0"), text)
+    return text
+
+
+def _quoted(text: pa.Array) -> pa.Array:
+    """CSV quoting where a cell needs it (a comma, a quote or a line break), as RFC 4180."""
+    need = pc.match_substring_regex(text, _NEEDS_QUOTES)
+    if not pc.any(need).as_py():
+        return text
+    q = _join('"', pc.replace_substring(text, '"', '""'), '"')
+    return pc.if_else(need, q, text)
+
+
+def _safe(text: pa.Array) -> pa.Array:
+    """:func:`trailmon._cells.safe_cell` on a string array (SPEC §4)."""
+    bad = pc.match_substring_regex(text, _SAFE_PREFIX)
+    if not pc.any(bad).as_py():
+        return text
+    return pc.if_else(bad, _join("'", text), text)
+
+
+_JSON_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def _json_string(text: pa.Array) -> pa.Array:
+    """Strings as JSON string literals (quotes, backslashes and control characters escaped)."""
+    if pc.any(pc.match_substring_regex(text, _JSON_CONTROL)).as_py():
+        vals = [None if v is None else json.dumps(v, ensure_ascii=False) for v in text.to_pylist()]
+        return pa.array(vals, type=pa.large_string())
+    t = pc.replace_substring(text, "\\", "\\\\")
+    t = pc.replace_substring(t, '"', '\\"')
+    t = pc.replace_substring(t, "\n", "\\n")
+    t = pc.replace_substring(t, "\r", "\\r")
+    t = pc.replace_substring(t, "\t", "\\t")
+    return _join('"', t, '"')
+
+
+def _string_text(arr: pa.Array, fmt: str) -> pa.Array:
+    """A string column as CSV cells (safe, quoted) or JSON literals."""
+    arr = arr.cast(pa.large_string())
+    return _quoted(_safe(arr)) if fmt == "csv" else _json_string(arr)
+
+
+def _object_text(values: np.ndarray, fmt: str) -> pa.Array:
+    """A pandas object column: strings as text cells; anything else (numbers, bools) as it was written before."""
+    try:
+        arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = None
+    if arr is not None:
+        return _string_text(arr, fmt)
+    out = []
+    for v in values.tolist():
+        if fmt == "csv":
+            if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NaT:
+                out.append(None)
+            elif isinstance(v, str):
+                cell = safe_cell(v)
+                out.append('"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\r\n') else cell)
+            else:
+                out.append(str(v))
+        else:
+            out.append(json.dumps(_json_value(v), ensure_ascii=False, default=str))
+    return pa.array(out, type=pa.large_string())
+
+
+def _column_text(col, fmt: str) -> pa.Array:
+    """One column (pandas Series or Arrow array) as text cells: null for an empty CSV cell.
+
+    ``fmt`` is ``"csv"`` (cells) or ``"json"`` (JSON literals, ``null`` filled in later).
+    """
+    if isinstance(col, pd.Series):
+        dt = col.dtype
+        if isinstance(dt, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dt):
+            text = _times_text(_ns_of(col))
+            return text if fmt == "csv" else _join('"', text, '"')
+        if isinstance(dt, pd.CategoricalDtype):
+            cats = col.cat.categories.to_numpy(dtype=object)
+            codes = col.cat.codes.to_numpy()
+            dtext = _object_text(cats, fmt)
+            return dtext.take(pa.array(codes, mask=codes < 0))
+        if pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt):
+            return _object_text(col.to_numpy(dtype=object), fmt)
+        col = pa.array(col, from_pandas=True)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    t = col.type
+    if pa.types.is_dictionary(t):
+        dtext = _column_text(col.dictionary, fmt)
+        return dtext.take(col.indices)
+    if pa.types.is_timestamp(t):
+        text = _times_text(_ns_of(col))
+        return text if fmt == "csv" else _join('"', text, '"')
+    if pa.types.is_boolean(t):
+        return col.cast(pa.large_string())
+    if pa.types.is_floating(t):
+        return _float_text(col.cast(pa.float64()), fmt)
+    if pa.types.is_integer(t):
+        return col.cast(pa.large_string())
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _string_text(col, fmt)
+    return _object_text(np.asarray(col.to_pylist(), dtype=object), fmt)
+
+
+def _columns(data) -> tuple[list[str], list, int]:
+    """Names, columns (Series or Arrow arrays) and row count of a DataFrame or Arrow table."""
+    if isinstance(data, pa.Table):
+        return list(data.column_names), list(data.columns), data.num_rows
+    return [str(c) for c in data.columns], [data.iloc[:, k] for k in range(data.shape[1])], len(data)
+
+
+def _slice(col, a: int, b: int):
+    return col.iloc[a:b] if isinstance(col, pd.Series) else col.slice(a, b - a)
+
+
+def _buffer_of(lines: pa.Array) -> memoryview:
+    """The bytes of a (large) string array without nulls, all rows back to back."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    _, offsets, data = lines.buffers()
+    off = np.frombuffer(offsets, dtype=np.int64 if pa.types.is_large_string(lines.type) else np.int32)
+    a, b = int(off[lines.offset]), int(off[lines.offset + len(lines)])
+    return memoryview(data)[a:b] if data is not None else memoryview(b"")
+
+
+def _csv_batch(cols: list, a: int, b: int) -> memoryview:
+    texts = [_column_text(_slice(c, a, b), "csv") for c in cols]
+    line = _join(*texts, sep=",", null_handling="replace", null_replacement="")
+    return _buffer_of(_join(line, "", sep="\n"))
+
+
+def _jsonl_batch(names: list[str], cols: list, a: int, b: int) -> memoryview:
+    parts = []
+    for name, c in zip(names, cols, strict=True):
+        text = pc.fill_null(_column_text(_slice(c, a, b), "json"), pa.scalar("null", pa.large_string()))
+        parts.append(_join(json.dumps(name, ensure_ascii=False) + ":", text))
+    body = _join(*parts, sep=",") if parts else pa.array([""] * (b - a), pa.large_string())
+    return _buffer_of(_join("{", body, "}\n"))
+
+
+def _stream_atomic(path: Path, head: bytes, n: int, batch) -> None:
+    """Write ``head`` then ``batch(a, b)`` for row batches to ``path`` atomically (temp file, fsync, rename).
+
+    Batches are built on two threads (Arrow compute runs without the GIL) and written in order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(head)
+            bounds = [(a, min(a + _BATCH_ROWS, n)) for a in range(0, n, _BATCH_ROWS)]
+            if len(bounds) <= 1:
+                for a, b in bounds:
+                    f.write(batch(a, b))
+            else:
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    pending = []
+                    for a, b in bounds:
+                        pending.append(pool.submit(batch, a, b))
+                        if len(pending) > 2:
+                            f.write(pending.pop(0).result())
+                    for fut in pending:
+                        f.write(fut.result())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
+
+
+def _csv_field(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"' if any(c in name for c in ',"\r\n') else name
+
+
+def _write_csv(df, path: Path, prov: dict) -> None:
+    names, cols, n = _columns(df)
     head = "".join(f"# {k}: {_header_value(v)}\n" for k, v in prov.items())
-    body = safe_text_frame(_text_frame(df)).to_csv(index=False, lineterminator="\n")
-    write_bytes_atomic(path, (head + body).encode("utf-8"))
+    head += ",".join(_csv_field(c) for c in names) + "\n"
+    _stream_atomic(path, head.encode("utf-8"), n, lambda a, b: _csv_batch(cols, a, b))
 
 
-def _write_jsonl(df: pd.DataFrame, path: Path, prov: dict) -> None:
-    lines = [json.dumps(r, ensure_ascii=False) for r in _records(df)]
-    write_bytes_atomic(path, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
+def _write_jsonl(df, path: Path, prov: dict) -> None:
+    names, cols, n = _columns(df)
+    _stream_atomic(path, b"", n, lambda a, b: _jsonl_batch(names, cols, a, b))
 
 
-def _write_geojson(df: pd.DataFrame, path: Path, prov: dict) -> None:
+def _write_geojson(df, path: Path, prov: dict) -> None:
+    if isinstance(df, pa.Table):
+        df = df.to_pandas()
     has_pt = {"lon", "lat"} <= set(df.columns)
     feats = []
     for rec in _records(df):
@@ -139,27 +376,63 @@ def _write_geojson(df: pd.DataFrame, path: Path, prov: dict) -> None:
     write_bytes_atomic(path, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
 
-def _write_parquet(df: pd.DataFrame, path: Path, prov: dict) -> None:
-    import pyarrow as pa
+_WGS84_PROJJSON: dict | None = None
+
+
+def _point_wkb(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
+    """Points as ISO WKB (little endian), 21 bytes each; NaN coordinates give ``POINT EMPTY`` as GeoPandas does."""
+    n = len(lon)
+    rec = np.empty(n, dtype=np.dtype([("bo", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")]))
+    rec["bo"], rec["type"], rec["x"], rec["y"] = 1, 1, lon, lat
+    offsets = np.arange(n + 1, dtype=np.int32) * 21
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec.view(np.uint8))])
+
+
+def _geo_metadata(lon: np.ndarray, lat: np.ndarray) -> bytes:
+    """The GeoParquet 1.1 ``geo`` metadata of a WKB point column in WGS84."""
+    global _WGS84_PROJJSON
+    if _WGS84_PROJJSON is None:
+        from pyproj import CRS
+
+        _WGS84_PROJJSON = CRS.from_epsg(4326).to_json_dict()
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    bbox = ([float(lon[ok].min()), float(lat[ok].min()), float(lon[ok].max()), float(lat[ok].max())]
+            if ok.any() else [])
+    col = {"encoding": "WKB", "crs": _WGS84_PROJJSON, "geometry_types": ["Point"]}
+    if bbox:
+        col["bbox"] = bbox
+    return json.dumps({"primary_column": "geometry", "columns": {"geometry": col}, "version": "1.1.0",
+                       "creator": {"library": "trailmon", "version": __version__}}).encode()
+
+
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded string columns as plain strings (the Parquet schema stays as it always was)."""
+    for k, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(k, f.name, table.column(k).cast(f.type.value_type))
+    return table
+
+
+def _write_parquet(df, path: Path, prov: dict) -> None:
     import pyarrow.parquet as pq
 
     meta = {b"trailmon:provenance": json.dumps(prov, default=str).encode(), b"marking": MARKING.encode()}
-    if {"lon", "lat"} <= set(df.columns):
-        import geopandas as gpd
-        from geopandas.io.arrow import _geopandas_to_arrow  # keeps the GeoParquet "geo" metadata
-
-        gdf = gpd.GeoDataFrame(df.copy(), geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
-        table = _geopandas_to_arrow(gdf, index=False)
-    else:
-        table = pa.Table.from_pandas(df, preserve_index=False)
+    table = _plain_strings(df) if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    if {"lon", "lat"} <= set(table.column_names):
+        lon = table.column("lon").to_numpy().astype(np.float64)
+        lat = table.column("lat").to_numpy().astype(np.float64)
+        table = table.append_column("geometry", _point_wkb(lon, lat))
+        meta[b"geo"] = _geo_metadata(lon, lat)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
+    # Parquet dictionaries for text only: trying one on every float column costs half the write
+    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    pq.write_table(table, tmp, use_dictionary=text)
     os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)
 
 
-WRITERS: dict[str, Callable[[pd.DataFrame, Path, dict], None]] = {
+WRITERS: dict[str, Callable[[pd.DataFrame | pa.Table, Path, dict], None]] = {
     ".csv": _write_csv,
     ".jsonl": _write_jsonl,
     ".geojson": _write_geojson,
@@ -176,8 +449,12 @@ def check_suffix(path: str | Path) -> str:
     return suffix
 
 
-def write_table(df: pd.DataFrame, path: str | Path, provenance: dict) -> Path:
-    """Write ``df`` to ``path`` in the format its extension names, plus the provenance sidecar."""
+def write_table(df: pd.DataFrame | pa.Table, path: str | Path, provenance: dict) -> Path:
+    """Write ``df`` (a DataFrame or an Arrow table) to ``path`` in the format its extension names, plus the sidecar.
+
+    Text formats are built by Arrow in row batches (times, floats and booleans formatted in bulk,
+    never per row in Python) and streamed to a temporary file that is renamed into place.
+    """
     path = Path(path)
     suffix = check_suffix(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -423,8 +423,13 @@ class TrailStore:
         edges = dict(manifest.get("edges", {}))
         if new is not None:
             day_of = new["t_ns"] // DAY_NS
-            by_day = np.argsort(day_of, kind="stable")
-            touched = np.unique(day_of).tolist()
+            d_lo, d_hi = int(day_of.min()), int(day_of.max())
+            if d_lo == d_hi:  # one UTC day (the usual file): no sort
+                by_day = np.arange(len(day_of))
+                touched = [d_lo]
+            else:
+                by_day = np.argsort(day_of, kind="stable")
+                touched = np.unique(day_of).tolist()
             # a changed day can change the speed_jump flag of the next day's first fix
             affected = sorted(set(touched) | {d + 1 for d in touched if _day_name(d + 1) in days})
             store_rejects = []
@@ -444,10 +449,10 @@ class TrailStore:
                 if len(conflicts["t_ns"]):
                     store_rejects.append(_conflict_rows(conflicts, trails))
                 fname = f"trails/{name}.{ingest_id}.parquet"
-                table = by_hour(pa.table(merged, schema=_SCHEMA), d)
-                _write_table(table, self.path / fname, row_groups=_hour_slices(table, d))
+                table = by_hour(pa.table(merged, schema=_DAY_WRITE_SCHEMA), d)
+                _write_table(table, self.path / fname, row_groups=_hour_slices(table, d), plain_schema=True)
                 ename = f"trails/{name}.{ingest_id}.edges.parquet"
-                _write_table(day_edges(table), self.path / ename)
+                _write_table(day_edges(table), self.path / ename, plain_schema=True)
                 new_files += [fname, ename]
                 days[name] = fname
                 edges[name] = ename
@@ -950,13 +955,42 @@ def _write_parquet(df: pd.DataFrame, path: Path, schema: pa.Schema | None = None
     _write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False), path)
 
 
-def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] | None = None) -> None:
-    """Parquet (zstd) written atomically; ``row_groups`` as ``(start, stop)`` row slices, else one."""
-    sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, table.schema, compression="zstd", compression_level=1) as writer:
-        for a, b in (row_groups or [(0, table.num_rows)]):
-            writer.write_table(table.slice(a, b - a))
-    write_bytes_atomic(path, sink.getvalue().to_pybytes())
+_DICTIONARY_COLUMNS = ("subject_id", "fix_type", "flags", "cohort", "crn", "pnc_id", "nomis_id", "offender_manager")
+"""Columns worth a Parquet dictionary (few distinct values); coordinates and times are not: trying a
+dictionary on them first costs half the write time and makes the file larger."""
+
+
+_DAY_WRITE_SCHEMA = _SCHEMA.set(0, pa.field("subject_id", pa.dictionary(pa.int32(), pa.string())))
+"""A day table as the write path holds it: subjects dictionary-encoded (written as Parquet's own
+dictionary, read back as plain strings)."""
+
+
+def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] | None = None, *,
+                 plain_schema: bool = False) -> None:
+    """Parquet (zstd) written atomically; ``row_groups`` as ``(start, stop)`` row slices, else one.
+
+    Streamed to a temporary file beside ``path`` (fsync, rename, directory fsync): no copy of the
+    whole file in memory. ``plain_schema`` leaves the Arrow schema out of the file, so that a
+    dictionary-encoded text column reads back as plain strings (the Parquet types say the rest).
+    """
+    from trailmon.store._files import fsync_dir
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    dictionary = [c for c in table.column_names if c in _DICTIONARY_COLUMNS]
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with pq.ParquetWriter(fh, table.schema, compression="zstd", compression_level=1,
+                                  use_dictionary=dictionary, store_schema=not plain_schema) as writer:
+                for a, b in (row_groups or [(0, table.num_rows)]):
+                    writer.write_table(table.slice(a, b - a))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
 
 
 def _hour_of(t_ns: np.ndarray, day: int) -> np.ndarray:
@@ -973,6 +1007,8 @@ def by_hour(table: pa.Table, day: int) -> pa.Table:
     hour = _hour_of(table.column("t_ns").to_numpy(), day)
     if len(hour) < 2 or np.all(hour[1:] >= hour[:-1]):
         return table
+    if hour.min() >= 0 and hour.max() < 128:  # one day's hours: a stable radix sort on 8 bits
+        hour = hour.astype(np.int8)
     return table.take(pa.array(np.argsort(hour, kind="stable")))
 
 
@@ -1060,10 +1096,11 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
     else:
         cols = {c: add[c] for c in _COLUMNS}
         seq, file_, row = np.arange(n_new), add["_file"], add["_row"]
+    from trailmon.store._trails_kernels import strictly_increasing
+
     codes, names = _sorted_codes(cols["subject_id"])
     t = cols["t_ns"]
-    step_c, step_t = np.diff(codes), np.diff(t)
-    if old is None and np.all((step_c > 0) | ((step_c == 0) & (step_t > 0))):
+    if old is None and strictly_increasing(codes, np.ascontiguousarray(t, dtype=np.int64)):
         # already sorted by subject and time with no instant twice (a day file as written): no sort, no copy
         n = len(t)
         merged = {c: cols[c] for c in _COLUMNS}
@@ -1080,15 +1117,21 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
         conflict = dup & ~same
         keep = ~dup
         kept = order[keep]
-        merged = {c: (cols[c].take(pa.array(kept)) if c == "subject_id" else cols[c][kept]) for c in _COLUMNS}
+        merged = {c: cols[c][kept] for c in _COLUMNS if c != "subject_id"}
         k_codes = codes[keep]
+    # subjects as a dictionary over the sorted names: no string is copied, sorted or hashed again
+    merged["subject_id"] = pa.DictionaryArray.from_arrays(pa.array(k_codes.astype(np.int32)),
+                                                          pa.array(names.tolist(), type=pa.string()))
     merged["flags"] = speed_jump_flags(k_codes, names, merged, prev_tail)
     is_new = seq[keep] >= 0
     stats = {"added": int(is_new.sum()), "already": int(same.sum()),
              "flagged": int(((merged["flags"][is_new] & FLAG_SPEED_JUMP) != 0).sum())}
     conflicts = {"subject_id": names[codes[conflict]], "t_ns": t[conflict], "x_m": x[conflict], "y_m": y[conflict],
                  "_file": file_[conflict], "_row": row[conflict]}
-    return merged, stats, conflicts, _tail(merged["subject_id"], merged)
+    last = np.flatnonzero(np.r_[k_codes[1:] != k_codes[:-1], True]) if len(k_codes) else np.zeros(0, np.int64)
+    tail = {"names": names[k_codes[last]], "t_ns": merged["t_ns"][last], "x_m": merged["x_m"][last],
+            "y_m": merged["y_m"][last]}
+    return {c: merged[c] for c in _COLUMNS}, stats, conflicts, tail
 
 
 def _conflict_rows(conflicts: dict, trails: list[ReadResult]) -> pd.DataFrame:
@@ -1114,6 +1157,14 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
     if not n:
         return flags
     t, x, y = cols["t_ns"], cols["x_m"], cols["y_m"]
+    if prev_tail is None or not len(prev_tail["names"]):  # no fix before this day: one pass, no temporaries
+        from trailmon.store._trails_kernels import speed_jump_within
+
+        jump = speed_jump_within(np.ascontiguousarray(codes, dtype=np.int64), np.ascontiguousarray(t, np.int64),
+                                 np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64),
+                                 float(SPEED_JUMP_MPS))
+        flags[jump] |= FLAG_SPEED_JUMP
+        return flags
     pt, px, py = np.empty_like(t), np.empty_like(x), np.empty_like(y)  # the previous fix of each row
     pt[1:], px[1:], py[1:] = t[:-1], x[:-1], y[:-1]
     pt[0], px[0], py[0] = t[0], x[0], y[0]
@@ -1190,6 +1241,7 @@ def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]
         lon=arr("lon", np.float64), accuracy_m=arr("accuracy_m", np.float64), fix_type=arr("fix_type", np.int8),
         speed_mps=arr("speed_mps", np.float64), heading_deg=arr("heading_deg", np.float64),
         flags=arr("flags", np.int32), win_offsets=wo, win_start_s=ws, win_end_s=we, window_known=known,
+        t_ns=t_ns,
     )
 
 
