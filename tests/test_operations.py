@@ -17,8 +17,8 @@ import pytest
 from tests.test_nightly import E0, N0, _ll
 from trailmon.cli import main
 from trailmon.nightly import run_nightly
-from trailmon.store import audit
 from trailmon.report.case_evidence import review_hit
+from trailmon.store import audit
 from trailmon.store.cases import CaseStore
 from trailmon.store.trails import TrailStore
 

@@ -1,4 +1,4 @@
-"""Spreadsheet-safe CSV cells (SPEC §4): formula prefixes in text cells are neutralised.
+r"""Spreadsheet-safe CSV cells (SPEC §4): formula prefixes in text cells are neutralised.
 
 A text cell (never a number) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is written with a leading ``'``, so a spreadsheet shows it as text instead of evaluating it

@@ -12,8 +12,8 @@ import pytest
 from tests.test_nightly import SUBJECTS, crimes_csv, daily_crime, drop, nightly, trail_csv
 from trailmon._chromium import find_browser
 from trailmon.cli import main
-from trailmon.store import audit
 from trailmon.report.case_evidence import hit_evidence
+from trailmon.store import audit
 from trailmon.store.cases import CaseStore
 from trailmon.store.trails import TrailStore
 
