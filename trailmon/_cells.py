@@ -1,4 +1,4 @@
-r"""Spreadsheet-safe CSV cells (SPEC §4): formula prefixes in text cells are neutralised.
+"""Spreadsheet-safe CSV cells (SPEC §4): formula prefixes in text cells are neutralised.
 
 A text cell (never a number) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is written with a leading ``'``, so a spreadsheet shows it as text instead of evaluating it
@@ -6,8 +6,8 @@ return is written with a leading ``'``, so a spreadsheet shows it as text instea
 
 Examples
 --------
->>> safe_cell("=HYPERLINK(\\"http://x\\")")
-'\\'=HYPERLINK("http://x")'
+>>> safe_cell("=SUM(A1:A9)")
+"'=SUM(A1:A9)"
 >>> safe_cell("C02"), safe_cell("-12.5")
 ('C02', "'-12.5")
 """
