@@ -196,14 +196,16 @@ def test_readers_never_fail_while_ingests_and_purges_commit(store, tmp_path):
             r.start()
         k, t_end, purges = 1, time.monotonic() + RUN_S, 0
         writer = TrailStore(store.path)
-        while time.monotonic() < t_end or purges == 0:
-            _generation(writer, k)
-            writer.ingest([_fixes([("OLD", D0 + pd.Timedelta(seconds=k), X, Y)], f"old{k}.csv")])
-            purges += len(retention.purge(store.path, pd.Timestamp("2026-07-12T00:00:00Z"))["trail_days"])
-            k += 1
-        stop.set()
-        for r in readers:
-            r.join(timeout=120)
+        try:
+            while time.monotonic() < t_end or purges == 0:
+                _generation(writer, k)
+                writer.ingest([_fixes([("OLD", D0 + pd.Timedelta(seconds=k), X, Y)], f"old{k}.csv")])
+                purges += len(retention.purge(store.path, pd.Timestamp("2026-07-12T00:00:00Z"))["trail_days"])
+                k += 1
+        finally:  # a failing writer stops the readers too, so the test ends
+            stop.set()
+            for r in readers:
+                r.join(timeout=120)
     assert not failures, failures[:5]
     assert purges >= 1 and k >= 3
     assert all(seen[name] for name in seen), {n: len(v) for n, v in seen.items()}

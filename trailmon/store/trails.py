@@ -509,7 +509,7 @@ class TrailStore:
         codes, names = _sorted_codes(merged["subject_id"])
         is_new = np.ones(len(t), dtype=bool)
         if old is not None and len(old["t_ns"]):
-            both = pa.concat_arrays([merged["subject_id"], old["subject_id"]])
+            both = pa.concat_arrays([_text_array(merged["subject_id"]), _text_array(old["subject_id"])])
             c_all, _ = _sorted_codes(both)
             n = len(t)
             tt = np.r_[t, old["t_ns"]]
