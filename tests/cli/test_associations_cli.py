@@ -76,3 +76,39 @@ def test_subject_filter_and_refusal(tmp_path, store, capsys):
     code = main(["associations", "--store", str(store), "--from", "2026-07-14T12:00:00", "--to",
                  "2026-07-14T15:00:00Z", "--out", str(tmp_path / "x.csv"), "--user", "u", "--purpose", "p"])
     assert code == 1 and "--tz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_export_carries_qualified_associations_one_record_per_subject(tmp_path, store, capsys, suffix):
+    import jsonschema
+
+    from trailmon.store.cases import load_schema
+
+    def export(name):
+        out = tmp_path / name
+        assert main(["export", "--store", str(store), "--out", str(out), "--recipient", "IOM panel", "--user",
+                     "om1", "--purpose", "IOM panel briefing", "--json"]) == 0
+        return out, json.loads(capsys.readouterr().out)
+
+    assert _run(store, tmp_path / "together.csv") == 0
+    capsys.readouterr()
+    out, js = export(f"pending{suffix}")
+    assert js["records"] == 0  # a pending episode is never exported
+    assert main(["review", "--store", str(store), "--user", "rev1", "qualify", "1", "--kind", "association"]) == 0
+    capsys.readouterr()
+    out, js = export(f"qualified{suffix}")
+    assert js["by_event_type"] == {"association": 2}
+    schema = load_schema()
+    if suffix == ".jsonl":
+        recs = [json.loads(line) for line in out.read_text().splitlines()]
+        for r in recs:
+            jsonschema.Draft202012Validator(schema).validate(r)
+    else:
+        frame = pd.read_csv(out, comment="#", dtype=str, keep_default_na=False)
+        assert list(frame.columns) == list(schema["properties"])
+        recs = frame.to_dict("records")
+    assert [(r["record_id"], r["subject_id"], r["other_subject_id"]) for r in recs] == [
+        ("association:1:A", "A", "B"), ("association:1:B", "B", "A")]
+    assert all(r["reviewer"] == "rev1" and r["event_type"] == "association" for r in recs)
+    e = [json.loads(x) for x in (store / "audit.jsonl").read_text().splitlines()][-1]
+    assert (e["action"], e["subjects"], e["counts"]["association"]) == ("export", ["A", "B"], 2)

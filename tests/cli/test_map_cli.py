@@ -323,3 +323,20 @@ def test_report_crime_pdf(files, tmp_path, capsys):
     )
     assert code == 0 and js["outputs"][-1] == str(tmp_path / "k1.pdf")
     assert (tmp_path / "k1.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_report_crime_shows_the_device_of_the_monitoring_window(files, tmp_path, capsys):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(files / "store", store)
+    act = tmp_path / "activations.csv"
+    act.write_text("device_activation_id,device_activation_date,device_deactivation_date,person_id,device_id,"
+                   "device_serial_number\n1,2026-07-01 00:00:00,2999-12-12 23:59:59,S1,DEV-7,SN-0007\n")
+    assert main(["ingest", "--store", str(store), "--subjects", str(act)]) == 0
+    out = tmp_path / "k1.html"
+    code, _, _ = _run(capsys, ["report", "--store", str(store), "crime", "--crimes", str(files / "crimes.csv"),
+                               "--crime", "K1", "--out", str(out), *ID, "--json"])
+    assert code == 0
+    html = out.read_text()
+    assert "<td>DEV-7</td><td>SN-0007</td>" in html and "DEV-7 / SN-0007" in html

@@ -142,3 +142,30 @@ def test_print_pdf_without_browser(tmp_path, monkeypatch):
     (tmp_path / "r.html").write_text("<html></html>")
     with pytest.raises(InputError, match="printing to PDF needs headless Chromium, and neither chromium nor"):
         print_pdf(tmp_path / "r.html")
+
+
+def test_report_shows_the_device_of_each_hits_monitoring_window(case):
+    _, crime, res = case
+    closest = pd.Timestamp(res.hits["closest_time"].iloc[0])
+    windows = pd.DataFrame(
+        {
+            "subject_id": ["S1", "S1", "S1", "S2"],
+            "monitoring_start": [closest - pd.Timedelta(days=30), closest - pd.Timedelta(hours=1),
+                                 closest + pd.Timedelta(minutes=1), closest - pd.Timedelta(days=1)],
+            "monitoring_end": [closest - pd.Timedelta(days=2), pd.NaT, pd.NaT, pd.NaT],
+            "device_id": ["DEV-OLD", "DEV-7", "DEV-NEXT", "DEV-S2"],
+            "device_serial": ["SN-OLD", "SN-77", "SN-NEXT", "SN-S2"],
+        }
+    )
+    sid = str(res.hits["subject_id"].iloc[0])
+    windows["subject_id"] = windows["subject_id"].replace("S1", sid)
+    html = crime_report_html(crime, res.hits, res.evidence, res.gaps, devices=windows)
+    assert "<th>device_id</th>" in html and "<td>DEV-7</td><td>SN-77</td>" in html
+    assert "DEV-7 / SN-77" in html  # in the subject's section
+    assert "DEV-OLD" not in html and "DEV-NEXT" not in html and "DEV-S2" not in html
+    # without windows: not recorded, never another subject's device
+    bare = crime_report_html(crime, res.hits, res.evidence, res.gaps)
+    assert "not recorded / not recorded" in bare
+    # hits from the case store carry their device already
+    carried = res.hits.assign(device_id="DEV-CS", device_serial="SN-CS")
+    assert "DEV-CS / SN-CS" in crime_report_html(crime, carried, res.evidence, res.gaps, devices=windows)

@@ -162,3 +162,59 @@ def test_pdf_without_chromium_is_a_clear_error(root, capsys, monkeypatch):
     code, _, err = pack(capsys, root, "K1", root / "p.pdf")
     assert code == 1 and "printed with headless Chromium" in err and "or write the pack as .docx" in err
     assert not (root / "p.pdf").exists() and len(audit.entries(root / "store" / "audit.jsonl")) == n
+
+
+def _add_gaps(root):
+    """Two gaps near K1's scene, of subjects without a hit: one reachable on foot, one not at all."""
+    with CaseStore(root / "store" / "cases.sqlite") as cases:
+        crime = cases.frame("SELECT force, crime_version, committed_from_ns FROM crimes WHERE crime_ref = 'K1' "
+                            "ORDER BY crime_version DESC LIMIT 1").iloc[0]
+        t = int(crime["committed_from_ns"])
+        with cases.transaction() as c:
+            c.executemany(
+                "INSERT INTO gaps (force, crime_ref, crime_version, subject_id, gap_start_ns, gap_end_ns, gap_s, "
+                "before_distance_m, after_distance_m, coverage, min_speed_kmh, reachable_by) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(crime["force"], "K1", int(crime["crime_version"]), "S2", t - 600 * 10**9, t + 1200 * 10**9,
+                  1800.0, 250.0, 400.0, 0.25, 4.123456, "foot"),
+                 (crime["force"], "K1", int(crime["crime_version"]), "S3", t + 60 * 10**9, t + 900 * 10**9,
+                  840.0, 9000.0, 12000.0, 0.4, None, "no")],
+            )
+
+
+def test_gaps_near_the_scene_with_reachability_in_docx_html_and_audit(root, capsys):
+    from trailmon.report.evidence_pack import GAP_CAVEAT, evidence_pack, render_html
+
+    _add_gaps(root)
+    with CaseStore(root / "store" / "cases.sqlite") as cases:
+        p = evidence_pack(TrailStore(root / "store"), cases, "K1", ["S1"], author="A", authorised_by="M",
+                          recipient="Notts CID")
+    assert list(p.gaps["subject_id"]) == ["S2", "S3"]
+    assert list(p.gaps["min_speed_kmh"]) == ["4.1", ""] and list(p.gaps["reachable_by"]) == ["foot", "no"]
+    assert p.gaps["gap_start_uk"].iloc[0].endswith(("BST", "GMT")) and p.gaps["gap_start_utc"].iloc[0].endswith("Z")
+    assert "never evidence of presence" in GAP_CAVEAT
+    html = render_html(p)
+    assert "Gaps near the scene" in html and "<th>least speed, km/h</th>" in html and "<th>reachable by</th>" in html
+    assert "<td>4.1</td><td>foot</td>" in html and "bound from straight lines, never evidence of presence" in html
+    out = root / "gaps.docx"
+    code, _, err = pack(capsys, root, "K1", out)
+    assert code == 0, err
+    d = docx.Document(str(out))
+    text = "\n".join(p.text for p in d.paragraphs)
+    assert "Gaps near the scene" in text and "never evidence of presence" in text
+    table = next(t for t in d.tables if t.rows[0].cells[-1].text == "reachable by")
+    rows = [[c.text for c in r.cells] for r in table.rows[1:]]
+    assert [(r[0], r[-2], r[-1]) for r in rows] == [("S2", "4.1", "foot"), ("S3", "", "no")]
+    assert [(r[6], r[7], r[8]) for r in rows] == [("250.0", "400.0", "0.250"), ("9000.0", "12000.0", "0.400")]
+    last = audit.entries(root / "store" / "audit.jsonl")[-1]
+    assert last["subjects"] == ["S1", "S2", "S3"] and last["parameters"]["gap_subjects"] == ["S2", "S3"]
+    assert last["counts"]["gaps_near_scene"] == 2
+
+
+def test_no_gaps_recorded_says_so(root, capsys):
+    from trailmon.report.evidence_pack import evidence_pack, render_html
+
+    with CaseStore(root / "store" / "cases.sqlite") as cases:
+        p = evidence_pack(TrailStore(root / "store"), cases, "K1", ["S1"], author="A", authorised_by="M",
+                          recipient="Notts CID")
+    assert p.gaps.empty and "None recorded for this crime version." in render_html(p)

@@ -29,7 +29,7 @@ def test_export_rows_keyed_valid_and_qualified_only(filled, tmp_path, capsys):  
     for r in rows:
         validator.validate(r)
     csv = pd.read_csv(tmp_path / "e.csv", comment="#", dtype=str, keep_default_na=False)
-    assert csv.iloc[0, 0] != "" and list(csv.columns) == schema["required"] and len(csv) == len(rows)
+    assert csv.iloc[0, 0] != "" and list(csv.columns) == list(schema["properties"]) and len(csv) == len(rows)
     assert (tmp_path / "e.csv").read_text().startswith("# marking: OFFICIAL-SENSITIVE")
     s1 = [r for r in rows if r["subject_id"] == "S1"]
     assert s1 and all(r["crn"] == "A123456" and r["pnc_id"] == "2012/0123456Y" and r["cohort"] == "fixed"

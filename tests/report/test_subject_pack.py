@@ -89,3 +89,34 @@ def test_pack_renders_in_headless_chromium(filled, tmp_path):  # noqa: F811
         write_subject_pack(tmp_path / "s1.html", store, cases, "S1", T0, T1, user="om", purpose="supervision")
     img = screenshot(tmp_path / "s1.html", tmp_path)
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 100
+
+
+def test_device_of_each_monitoring_window_and_hit(filled, tmp_path):  # noqa: F811
+    import shutil
+
+    from trailmon.store.cases import CaseStore
+    from trailmon.store.trails import TrailStore
+
+    shutil.copytree(filled / "store", tmp_path / "store")
+    day = pd.Timedelta(days=1).value
+    with CaseStore(tmp_path / "store" / "cases.sqlite") as cases:
+        closest = int(cases.frame("SELECT closest_time_ns FROM hits WHERE subject_id = 'S1' AND "
+                                  "review_state = 'qualified'").iloc[0, 0])
+        with cases.transaction() as c:
+            c.executemany("INSERT INTO subject_devices VALUES (?,?,?,?,?)", [
+                ("S1", T0.value - 30 * day, T0.value - 2 * day, "DEV-OLD", "SN-OLD"),  # ended before the period
+                ("S1", T0.value - day, closest + 60 * 10**9, "DEV-7", "SN-0007"),  # holds the hit
+                ("S1", closest + 120 * 10**9, None, "DEV-8", "SN-0008"),  # a later swap, open
+                ("S2", T0.value - day, None, "DEV-S2", "SN-S2"),
+            ])
+    store, cases = TrailStore(tmp_path / "store"), CaseStore(tmp_path / "store" / "cases.sqlite")
+    with cases:
+        pack = subject_pack(store, cases, "S1", T0, T1)
+        write_subject_pack(tmp_path / "s1.html", store, cases, "S1", T0, T1, user="om", purpose="supervision")
+    assert list(pack.devices["device_id"].dropna()) == ["DEV-7", "DEV-8"]  # and a window sent without a device
+    assert pack.hits[["device_id", "device_serial"]].values.tolist() == [["DEV-7", "SN-0007"]]
+    doc = (tmp_path / "s1.html").read_text()
+    assert "Monitoring windows and devices" in doc
+    assert "<td>DEV-8</td><td>SN-0008</td>" in doc and "<td>open</td>" in doc
+    assert "<td>DEV-7</td><td>SN-0007</td>" in doc  # on the hit row too
+    assert "DEV-OLD" not in doc and "DEV-S2" not in doc and "<td>not recorded</td>" in doc

@@ -300,7 +300,7 @@ def test_validation_with_and_without_jsonschema(monkeypatch, changes, field):
     validate_records([_record()])
     with pytest.raises(
         StoreError,
-        match=f"case record 'hit:1' does not follow urn:trailmon:schema:case-record:1.0.0.*{field}",
+        match=f"case record 'hit:1' does not follow urn:trailmon:schema:case-record:1.1.0.*{field}",
     ):
         validate_records([_record(**changes)])
     assert builtin_check(_record(), load_schema()) is None

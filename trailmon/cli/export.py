@@ -1,4 +1,4 @@
-"""``trailmon export``: disclose case records (qualified hits, appointment and zone outcomes)."""
+"""``trailmon export``: disclose case records (qualified hits and associations, appointment and zone outcomes)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "export",
         help="export case records (a disclosure: audited with its recipient)",
-        description="Writes qualified hits plus appointment and zone outcomes as case records that "
+        description="Writes qualified hits and co-location episodes plus appointment and zone outcomes as "
+        "case records that "
         "follow the case-record JSON Schema, to .csv or .jsonl.",
     )
     add_store(p)
@@ -56,7 +57,7 @@ def run(args) -> int:
         records = cases.case_records(subject=args.subject, exportable=True)
     schema = load_schema()
     validate_records(records, schema)
-    frame = pd.DataFrame.from_records(records, columns=schema["required"])
+    frame = pd.DataFrame.from_records(records, columns=list(schema["properties"]))
     params = {
         "subject": args.subject,
         "recipient": args.recipient,

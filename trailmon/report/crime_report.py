@@ -22,7 +22,7 @@ import pandas as pd
 from trailmon.errors import InputError
 from trailmon.report.writers import MARKING
 
-__all__ = ["DISCLAIMER", "crime_report_html", "print_pdf", "write_crime_report"]
+__all__ = ["DISCLAIMER", "crime_report_html", "hit_devices", "print_pdf", "write_crime_report"]
 
 DISCLAIMER = (
     "A proximity hit shows only that the tagged person's recorded or interpolated position was within "
@@ -88,6 +88,8 @@ _EVIDENCE_SHOWN = [
 ]
 _HIT_SHOWN = [
     "subject_id",
+    "device_id",
+    "device_serial",
     "min_distance_m",
     "closest_time",
     "first_within",
@@ -189,6 +191,58 @@ def _check(frame, name: str, needed: tuple[str, ...]) -> None:
         raise InputError(f"{name} lacks the columns {missing}; its columns are {list(frame.columns)}")
 
 
+def hit_devices(hits: pd.DataFrame, windows: pd.DataFrame | None) -> pd.DataFrame:
+    """``hits`` with ``device_id`` and ``device_serial`` of the monitoring window holding each closest approach.
+
+    Parameters
+    ----------
+    hits : DataFrame
+        Hits with ``subject_id`` and ``closest_time`` (tz-aware); device columns they already carry
+        (e.g. from :meth:`trailmon.store.cases.CaseStore.hits`) are kept where not empty.
+    windows : DataFrame or None
+        Monitoring windows, one a row: ``subject_id, monitoring_start, monitoring_end, device_id,
+        device_serial`` (the trail store's subjects table, :meth:`trailmon.store.trails.TrailStore.subjects`);
+        an empty start or end is open. Of several windows holding the instant, the latest started wins.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``hits``; a hit no window holds (or with no device recorded) gets empty cells.
+    """
+    out = hits.copy()
+    for col in ("device_id", "device_serial"):
+        if col not in out.columns:
+            out[col] = None
+        out[col] = out[col].astype(object)
+    if windows is None or not len(windows) or not len(out) or "device_id" not in windows.columns:
+        return out
+    w = windows[windows["device_id"].notna() | windows.get("device_serial", windows["device_id"]).notna()]
+    start = pd.to_datetime(w.get("monitoring_start"), utc=True) if "monitoring_start" in w else None
+    end = pd.to_datetime(w.get("monitoring_end"), utc=True) if "monitoring_end" in w else None
+    sid_w = w["subject_id"].astype(str).to_numpy()
+    for i, row in enumerate(out.itertuples(index=False)):
+        if not (pd.isna(row.device_id) or row.device_id == "") or "closest_time" not in out.columns:
+            continue
+        t = pd.Timestamp(row.closest_time)
+        t = t.tz_convert("UTC") if t.tzinfo else t.tz_localize("UTC")
+        keep = sid_w == str(row.subject_id)
+        if start is not None:
+            keep &= (start.isna() | (start <= t)).to_numpy()
+        if end is not None:
+            keep &= (end.isna() | (end >= t)).to_numpy()
+        if not keep.any():
+            continue
+        cand = w[keep]
+        if start is not None:
+            order = start[keep].fillna(pd.Timestamp.min.tz_localize("UTC")).to_numpy().argsort(kind="stable")
+            cand = cand.iloc[order]
+        best = cand.iloc[-1]
+        for col in ("device_id", "device_serial"):
+            v = best.get(col)
+            out.iat[i, out.columns.get_loc(col)] = None if v is None or pd.isna(v) else str(v)
+    return out
+
+
 def _vicinity(ev: pd.DataFrame) -> pd.DataFrame:
     """The first point of the first pass and the last point of the last pass of one subject."""
     first = ev[ev["kind"].astype(str) == "first"]
@@ -211,6 +265,7 @@ def crime_report_html(
     map_png: bytes | None = None,
     map_href: str | None = None,
     provenance: dict | None = None,
+    devices: pd.DataFrame | None = None,
 ) -> str:
     """The printable proximity report of one crime as an HTML string.
 
@@ -230,6 +285,9 @@ def crime_report_html(
         Relative link to the interactive map (screen only).
     provenance : dict, optional
         The provenance record (:func:`trailmon.report.writers.make_provenance`), printed at the end.
+    devices : DataFrame, optional
+        Monitoring windows with their EM device (:func:`hit_devices`); each hit shows the device id /
+        serial of the window holding its closest approach (hits from the case store carry theirs).
 
     Returns
     -------
@@ -258,6 +316,7 @@ def crime_report_html(
         return df[keep].reset_index(drop=True)
 
     h, ev, gp = mine(hits), mine(evidence), mine(gaps)
+    h = hit_devices(h, devices)  # the device of each hit's monitoring window (SPEC §4)
     r = crime_row.get("radius_m")
     r = float(r) if r is not None and not pd.isna(r) else float(radius_m)
     t_from, t_to = pd.Timestamp(crime_row["committed_from"]), pd.Timestamp(crime_row["committed_to"])
@@ -353,6 +412,11 @@ def crime_report_html(
                         f"{_fmt('accuracy_m', row.get('accuracy_m'))} m)",
                     ),
                     ("coverage of the window", _fmt("coverage", row.get("coverage"))),
+                    (
+                        "device id / serial",
+                        f"{_fmt('', row.get('device_id')) or 'not recorded'} / "
+                        f"{_fmt('', row.get('device_serial')) or 'not recorded'}",
+                    ),
                     ("flags", _fmt("", row.get("flags"))),
                 ]
             ),
@@ -395,6 +459,7 @@ def write_crime_report(
     provenance: dict | None = None,
     tiles: str | None = None,
     basemap=None,
+    devices: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write the report, its interactive map ``<stem>.map.html`` and its PNG ``<stem>.map.png``.
 
@@ -422,6 +487,9 @@ def write_crime_report(
         XYZ tile URL template for the interactive map (:mod:`trailmon.map.basemap`).
     basemap : BaseMap, optional
         Offline vector base map drawn beneath both maps.
+    devices : DataFrame, optional
+        Monitoring windows with their EM device, for the device id / serial of each hit
+        (:func:`hit_devices`).
 
     Returns
     -------
@@ -457,6 +525,7 @@ def write_crime_report(
         map_png=png,
         map_href=map_path.name,
         provenance=provenance,
+        devices=devices,
     )
     write_private(path, doc.encode("utf-8"))
     return {"report": path, "map": map_path, "png": png_path}

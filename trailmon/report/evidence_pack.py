@@ -13,6 +13,10 @@ refused, naming its state), for the subjects the reviewer picks:
   parameters, engine version, input digests, run id);
 - a draft witness statement in the s.9 Criminal Justice Act 1967 layout (declaration, body
   naming the exhibits, signature and date left blank), with the author and the authorising manager;
+- the gaps near the scene of that crime version (case store ``gaps``: subject, gap start and end in
+  UK local time and UTC, distances before and after, coverage, the least average speed ``min_speed_kmh``
+  and ``reachable_by``), with the caveat that the speed is a bound from straight lines, never evidence
+  of presence; their subjects are named in the disclosure's audit entry;
 - the disclaimer.
 
 The content is built once as a list of blocks (headings, paragraphs, tables, images) and
@@ -50,6 +54,8 @@ __all__ = [
     "DEFAULT_PREFIX",
     "PACK_SUFFIXES",
     "POSITION_COLUMNS",
+    "GAP_CAVEAT",
+    "GAP_COLUMNS",
     "EvidencePack",
     "evidence_pack",
     "render_docx",
@@ -70,6 +76,25 @@ POSITION_COLUMNS = [
     "speed_kmh", "heading_deg",
 ]
 """Columns of the positions table (exhibit ``<prefix>/04``)."""
+
+GAP_COLUMNS = [
+    "subject_id", "gap_start_uk", "gap_start_utc", "gap_end_uk", "gap_end_utc", "gap_s", "before_distance_m",
+    "after_distance_m", "coverage", "min_speed_kmh", "reachable_by",
+]
+"""Columns of the gaps-near-the-scene table."""
+
+_GAP_HEADERS = [
+    "subject", "gap start (UK local)", "gap start (UTC)", "gap end (UK local)", "gap end (UTC)", "gap, s",
+    "distance before, m", "distance after, m", "coverage", "least speed, km/h", "reachable by",
+]
+
+GAP_CAVEAT = (
+    "The least speed is the least average speed, in straight lines from the fixes either side of the gap "
+    "(less their accuracy), at which the subject could have been at the crime location during the gap and "
+    "the committed window (blank: not possible); reachable by names the slowest of foot (6 km/h), cycle "
+    "(20 km/h) and vehicle (112 km/h) at or above it, or no. It is a bound from straight lines, never "
+    "evidence of presence."
+)
 
 _POSITION_HEADERS = [
     "subject", "label", "kind", "time (UK local)", "time (UTC)", "lat", "lon", "accuracy circle, m",
@@ -116,6 +141,8 @@ class EvidencePack:
         ``(number, title)`` of each exhibit, e.g. ``("EMAC/01", "overview map")``.
     run_ids : list of str
         The matching runs that found the hits.
+    gaps : DataFrame
+        The crime version's gaps near the scene (``GAP_COLUMNS``), by subject and gap start.
     """
 
     blocks: list
@@ -124,6 +151,7 @@ class EvidencePack:
     positions: pd.DataFrame
     exhibits: list
     run_ids: list
+    gaps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GAP_COLUMNS))
 
 
 # -- gathering -------------------------------------------------------------------------------------------
@@ -217,6 +245,24 @@ def _pick_hits(cases, crime: dict, subjects: list[str]) -> pd.DataFrame:
             )
         out.append(row)
     return pd.DataFrame(out).reset_index(drop=True)
+
+
+def _gaps(cases, crime: dict) -> pd.DataFrame:
+    """The crime version's gaps near the scene (case store ``gaps``) as ``GAP_COLUMNS`` text, in order."""
+    g = cases.frame(
+        "SELECT * FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ? ORDER BY subject_id, gap_start_ns",
+        [str(crime["force"]), str(crime["crime_ref"]), int(crime["crime_version"])],
+    )
+    rows = []
+    for r in g.to_dict("records"):
+        reach = r.get("reachable_by")
+        rows.append([
+            str(r["subject_id"]), _uk(r["gap_start_ns"]), _utc(r["gap_start_ns"]), _uk(r["gap_end_ns"]),
+            _utc(r["gap_end_ns"]), _num(r["gap_s"], 0), _num(r["before_distance_m"], 1),
+            _num(r["after_distance_m"], 1), _num(r["coverage"], 3), _num(r.get("min_speed_kmh"), 1),
+            "" if reach is None or (isinstance(reach, float) and np.isnan(reach)) else str(reach),
+        ])
+    return pd.DataFrame(rows, columns=GAP_COLUMNS)
 
 
 def _positions(ev: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
@@ -406,6 +452,16 @@ def evidence_pack(
             ("review", f"qualified by {h.reviewer} at {h.reviewed_at}"), ("hit id", str(h.hit_id)),
             ("matching run", str(h.run_id or "")),
         ]))
+    gaps = _gaps(cases, crime)
+    B.append(_Block("heading", f"2.{len(subjects) + 1} Gaps near the scene", level=2))
+    B.append(_Block("para", "Monitored subjects without a hit on this crime version whose trail has a gap "
+                            "in the data near the scene during the committed window (what trailmon recorded "
+                            "for the version; a subject listed here is not in the pack otherwise). "
+                            + GAP_CAVEAT))
+    if len(gaps):
+        B.append(_Block("table", columns=_GAP_HEADERS, rows=gaps.values.tolist(), style="wide nowrap"))
+    else:
+        B.append(_Block("para", "None recorded for this crime version."))
     B.append(_Block("pagebreak"))
     B.append(_Block("heading", "3. Exhibits", level=1))
     B.append(_Block("heading", f"Exhibit {prefix}/01: overview map", level=2))
@@ -450,7 +506,7 @@ def evidence_pack(
     from trailmon.report.crime_report import DISCLAIMER
 
     B.append(_Block("para", DISCLAIMER, style="disclaimer"))
-    return EvidencePack(B, crime, hits, positions, ex, run_ids)
+    return EvidencePack(B, crime, hits, positions, ex, run_ids, gaps)
 
 
 def _statement(author, authorised_by, recipient, ref, ver, crime, subjects, hits, ex) -> list[_Block]:
@@ -713,8 +769,10 @@ def write_evidence_pack(
             parameters={"crime": summary["crime_ref"], "crime_version": summary["crime_version"],
                         "force": summary["force"], "hit_ids": hit_ids, "prefix": prefix, "format": summary["format"],
                         "author": author, "authorised_by": authorised_by, "out": str(out), "sha256": sha,
-                        "run_ids": pack.run_ids},
-            subjects=summary["subjects"], counts={"hits": len(hit_ids), "evidence_rows": len(pack.positions)},
+                        "run_ids": pack.run_ids,
+                        "gap_subjects": sorted(set(pack.gaps["subject_id"].astype(str)))},
+            subjects=list(dict.fromkeys(summary["subjects"] + sorted(set(pack.gaps["subject_id"].astype(str))))),
+            counts={"hits": len(hit_ids), "evidence_rows": len(pack.positions), "gaps_near_scene": len(pack.gaps)},
             recipient=str(recipient),
         )
         os.replace(tmp, out)

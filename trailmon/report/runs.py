@@ -277,7 +277,7 @@ def run_crime_report(store, crimes_path: str | Path, crime_ref: str, out: str | 
                            user=user, purpose=purpose)
     paths = write_crime_report(out, trails, crime, res.hits, res.evidence, res.gaps, radius_m=radius,
                                max_gap_s=max_gap_s, t_from=t1, t_to=t2, crs=store.crs, provenance=prov,
-                               tiles=tiles, basemap=bm)
+                               tiles=tiles, basemap=bm, devices=store.subjects())
     if pdf:
         from trailmon.report.crime_report import print_pdf
 

@@ -65,6 +65,9 @@ class SubjectPack(NamedTuple):
     """The subject's fixes over the period (for the map)."""
     t_from: pd.Timestamp
     t_to: pd.Timestamp
+    devices: pd.DataFrame | None = None
+    """The subject's monitoring windows overlapping the period with their EM device (case store
+    ``subject_devices``: ``start_ns, end_ns, device_id, device_serial``), by start."""
 
 
 def subject_pack(
@@ -137,9 +140,15 @@ def subject_pack(
     if len(q):
         ids = [int(i) for i in q["hit_id"]]
         marks = ",".join("?" * len(ids))
+        dev = (  # the device of the monitoring window holding the closest approach (as CaseStore.hits)
+            "(SELECT d.{0} FROM subject_devices d WHERE d.subject_id = h.subject_id AND d.start_ns <= "
+            "h.closest_time_ns AND (d.end_ns IS NULL OR d.end_ns >= h.closest_time_ns) ORDER BY d.start_ns DESC "
+            "LIMIT 1) AS {0}"
+        )
         hits = cases.frame(
             "SELECT h.*, c.offence, c.offence_group, c.committed_from_ns, c.committed_to_ns, c.x_m, c.y_m, "
-            f"c.radius_m FROM hits h JOIN crimes c USING (force, crime_ref, crime_version) "
+            "c.radius_m, " + dev.format("device_id") + ", " + dev.format("device_serial") + " "
+            f"FROM hits h JOIN crimes c USING (force, crime_ref, crime_version) "
             f"WHERE h.hit_id IN ({marks}) ORDER BY c.committed_from_ns, h.hit_id",
             ids,
         )
@@ -148,8 +157,13 @@ def subject_pack(
         got = hit_evidence(cases, trail_store, ids)  # frozen with each verdict (or as matched)
         shown = [h for h, st in got.status.items() if st in ("frozen", "stored", "computed")]
         evidence = got.rows[got.rows["hit_id"].astype(int).isin(shown)].reset_index(drop=True)
+    devices = cases.frame(
+        "SELECT start_ns, end_ns, device_id, device_serial FROM subject_devices WHERE subject_id = ? "
+        "AND start_ns < ? AND (end_ns IS NULL OR end_ns >= ?) ORDER BY start_ns",
+        [subject, int(t1.value), int(t0.value)],
+    )
     return SubjectPack(
-        row, daily, ev["attendance"], ev["zone_events"], hits, evidence, states, trails, t0, t1
+        row, daily, ev["attendance"], ev["zone_events"], hits, evidence, states, trails, t0, t1, devices
     )
 
 
@@ -350,6 +364,12 @@ def subject_pack_html(
         for c in ("min_distance_m", "dwell_s", "accuracy_m", "coverage"):
             hits[c] = pd.to_numeric(hits[c]).astype(float)
         hits["passes"] = pd.to_numeric(hits["passes"]).astype(np.int64)
+    dv = pack.devices.copy() if pack.devices is not None else pd.DataFrame()
+    if len(dv):
+        dv["window_start"] = [_local(v, tz) for v in dv["start_ns"]]
+        dv["window_end"] = [_local(v, tz) or "open" for v in dv["end_ns"]]
+        for c in ("device_id", "device_serial"):
+            dv[c] = [v if isinstance(v, str) and v else "not recorded" for v in dv[c]]
     ev = pack.evidence.copy()
     if len(ev):
         ev["time"] = [_local(v, tz) for v in ev["time_ns"]]
@@ -404,6 +424,12 @@ def subject_pack_html(
         f'<p class="note">{H.esc(PERIOD_NOTE)} no_data is never a missed appointment and never '
         "compliance.</p>",
         H.kv(summary),
+        "<h2>Monitoring windows and devices</h2>",
+        num_table(
+            dv,
+            ["window_start", "window_end", "device_id", "device_serial"],
+            "No recorded monitoring window overlaps the period.",
+        ),
         "<h2>Attendance calendar</h2>",
         _calendar(pack, tz),
         "<h3>Appointments</h3>",
@@ -438,6 +464,8 @@ def subject_pack_html(
                 "hit_id",
                 "crime_ref",
                 "crime_version",
+                "device_id",
+                "device_serial",
                 "offence",
                 "committed_from",
                 "committed_to",

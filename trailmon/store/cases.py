@@ -1863,13 +1863,17 @@ class CaseStore:
             Only this subject's records.
         exportable : bool, default True
             Only qualified hits whose verdict was given on their current figures and evidence
-            (:meth:`current_verdicts`; appointment and zone outcomes need no review); False gives
-            every hit whatever its review state.
+            (:meth:`current_verdicts`; appointment and zone outcomes need no review) and qualified
+            co-location episodes (an episode whose figures changed after its verdict is back to
+            ``pending``, so it is left out until reviewed again); False gives every hit and episode
+            whatever its review state.
 
         Returns
         -------
         list of dict
-            Hits by id, then appointment outcomes by id, then zone events by zone, subject and start.
+            Hits by id, then appointment outcomes by id, then zone events by zone, subject and start,
+            then associations by id: two records per episode, one keyed by each subject (``subject``
+            keeps only that subject's), each naming the other in ``other_subject_id``.
         """
         subj = {str(r["subject_id"]): dict(r) for r in self.conn.execute("SELECT * FROM subjects")}
         engine = f"trailmon {__version__}"
@@ -1962,6 +1966,42 @@ class CaseStore:
                 review_state="not_required",
             )
             out.append(rec)
+        out.extend(self._association_records(base, subject=subject, exportable=exportable))
+        return out
+
+    def _association_records(self, base, *, subject: str | None, exportable: bool) -> list[dict]:
+        """Case records of co-location episodes, one per subject of each pair (see :meth:`case_records`)."""
+        where, params = [], []
+        if subject is not None:
+            where.append("(subject_a = ? OR subject_b = ?)")
+            params += [subject, subject]
+        if exportable:
+            where.append("review_state = 'qualified'")
+        sql = "SELECT * FROM associations" + (" WHERE " + " AND ".join(where) if where else "")
+        out: list[dict] = []
+        for a in self.conn.execute(sql + " ORDER BY association_id", params):
+            for sid, other in ((a["subject_a"], a["subject_b"]), (a["subject_b"], a["subject_a"])):
+                if subject is not None and sid != subject:
+                    continue
+                aid = int(a["association_id"])
+                rec = base("association", f"association:{aid}:{sid}", sid)
+                rec.update(
+                    start=_iso(a["start_ns"]),
+                    end=_iso(a["end_ns"]),
+                    status="together",
+                    distance_m=a["min_distance_m"],
+                    duration_s=a["duration_s"],
+                    flags=a["flags"] or "",
+                    closest_time=_iso(a["closest_time_ns"]),
+                    review_state=a["review_state"],
+                    reviewer=a["reviewer"],
+                    review_reason=a["review_reason"],
+                    reviewed_at=a["reviewed_at"],
+                    other_subject_id=other,
+                    association_id=aid,
+                    within_m=float(a["distance_m"]),
+                )
+                out.append(rec)
         return out
 
     # -- comparison ----------------------------------------------------------------------------------
@@ -2046,7 +2086,7 @@ def _crime_frame(df: pd.DataFrame) -> pd.DataFrame:
 SCHEMA_PATH = Path(__file__).with_name("schema") / "case_record.schema.json"
 """The JSON Schema (draft 2020-12) every exported case record follows; shipped in the wheel."""
 
-SCHEMA_RECORD_VERSION = "1.0.0"
+SCHEMA_RECORD_VERSION = "1.1.0"
 
 _RECORD_FIELDS = (
     "schema_version",
@@ -2081,6 +2121,9 @@ _RECORD_FIELDS = (
     "review_reason",
     "reviewed_at",
     "engine",
+    "other_subject_id",
+    "association_id",
+    "within_m",
 )
 
 

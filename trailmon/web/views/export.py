@@ -161,7 +161,7 @@ def _export_bytes(
             records = _filter_records(cases, records, filters)
     schema = load_schema()
     validate_records(records, schema)
-    frame = pd.DataFrame.from_records(records, columns=schema["required"])
+    frame = pd.DataFrame.from_records(records, columns=list(schema["properties"]))
     params = {
         "subject": subject,
         **filters,
