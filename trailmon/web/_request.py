@@ -349,18 +349,12 @@ def thin_trails(trails, a_s: float, b_s: float, max_fixes: int) -> tuple[object,
     """``trails`` with at most about ``max_fixes`` fixes in ``[a_s, b_s]``: every k-th fix of each subject.
 
     Returns the trails, the fixes in the period before thinning and k (1: nothing thinned). Each
-    subject's last fix is kept, so a thinned track still ends where it ended.
+    subject's last fix is kept, so a thinned track still ends where it ended
+    (:func:`trailmon.map.subject.thin_evenly`, as ``trailmon map --subject`` thins).
     """
-    import numpy as np
+    from trailmon.map.subject import thin_evenly
 
-    n_window = int(((trails.t_s >= a_s) & (trails.t_s <= b_s)).sum())
-    if n_window <= max_fixes:
-        return trails, n_window, 1
-    stride = -(-n_window // max_fixes)
-    rank = np.arange(trails.n_fixes) - np.repeat(trails.offsets[:-1], np.diff(trails.offsets))
-    last = np.zeros(trails.n_fixes, dtype=bool)
-    last[trails.offsets[1:][np.diff(trails.offsets) > 0] - 1] = True
-    return trails.select_fixes((rank % stride == 0) | last), n_window, stride
+    return thin_evenly(trails, a_s, b_s, max_fixes)
 
 
 MAP_MAX_SECONDS = 20.0
