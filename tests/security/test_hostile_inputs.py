@@ -216,3 +216,87 @@ def test_every_page_for_every_role_on_hostile_data(web, name):
         assert r.status_code == 200
         assert_csv_safe(r.get_data(as_text=True), "export download")
     _check(c.get("/crime?" + urlencode({"ref": "x", "done": "<script>XSSMARK(1)</script>"})), "done banner")
+
+
+@pytest.fixture(scope="module")
+def web_with_episodes(web, tmp_path_factory):
+    """The hostile store with co-location episodes recorded (loose: 500 m for 2 min), so the subject page lists them."""
+    from trailmon.cli import main
+
+    app, store = web
+    out = tmp_path_factory.mktemp("hostile-assoc") / "together.csv"
+    argv = ["associations", "--store", str(store), "--from", "2026-07-14T06:00:00Z", "--to", "2026-07-14T15:00:00Z",
+            "--distance", "500", "--min-duration", "120", "--out", str(out), "--user", "ana", "--purpose", "p"]
+    assert main(argv) == 0
+    with sqlite3.connect(store / "cases.sqlite") as con:
+        episodes = con.execute(
+            "SELECT association_id, subject_a, subject_b FROM associations "
+            "ORDER BY (subject_a LIKE '%XSSMARK%') + (subject_b LIKE '%XSSMARK%') DESC, association_id LIMIT 3"
+        ).fetchall()
+    assert episodes and any(MARK in a + b for _, a, b in episodes), "the hostile walkers met someone"
+    return app, store, episodes
+
+
+@pytest.mark.parametrize("name", sorted(USERS))
+def test_new_pages_and_downloads_for_every_role_on_hostile_data(web_with_episodes, name):
+    """/police-data, the evidence pack form and a refused pack, /series, episodes and /trail/csv stay inert."""
+    app, store, episodes = web_with_episodes
+    c = _signed_in(app, name)
+    with sqlite3.connect(store / "cases.sqlite") as con:
+        hostile = con.execute(
+            "SELECT DISTINCT force, crime_ref FROM crimes WHERE crime_ref LIKE '%XSSMARK%' ORDER BY crime_ref"
+        ).fetchall()
+        hit = con.execute("SELECT force, crime_ref, subject_id FROM hits ORDER BY hit_id LIMIT 1").fetchone()
+    assert hostile and hit
+    evil = "</script><script>XSSMARK(11)</script>"
+    urls = [
+        "/police-data",
+        "/police-data?" + urlencode({"force": evil, "from": "2026-07-13", "to": "2026-07-20"}),
+        "/police-data?" + urlencode({"from": evil}),
+        "/series",
+    ]
+    whole = [ref for _, ref in hostile if not re.search(r"[\s,;]", ref)][:3]  # refs the series form keeps whole
+    assert whole
+    for force, ref in [*hostile[:4], hit[:2]]:
+        urls.append("/crime/pack?" + urlencode({"force": force or "", "ref": ref}))
+    for aid, a, b in episodes:
+        urls += ["/subject?" + urlencode({"subject": a}), "/subject?" + urlencode({"subject": b, "episode": aid}),
+                 f"/association/map?id={aid}&" + urlencode({"justify": "`${XSSMARK(12)}`"})]
+    seen = 0
+    for url in urls:
+        seen += _check(c.get(url), f"{name} GET {url[:80]}").count(MARK)
+    assert seen > 0  # the payloads reached the pages this role may open
+
+    # hostile references the form splits (unknown: refused) and whole ones (a series, its map and report)
+    split = " ".join(ref for _, ref in hostile[:4])
+    r = c.post("/series", data={"csrf_token": _csrf(c), "refs": split, "days": "3", "purpose": evil})
+    assert _check(r, f"{name} POST /series split").count(MARK) and r.status_code == (400 if name == "ana" else 403)
+    refs = "\n".join(whole)
+    r = c.post("/series", data={"csrf_token": _csrf(c), "refs": refs, "days": "3", "purpose": evil, "justify": evil})
+    html = _check(r, f"{name} POST /series")
+    links = re.findall(r'src="(/series/map\?t=[^"]+)"', html) + re.findall(r'href="(/series/report\?t=[^"]+)"', html)
+    assert (r.status_code, len(links) == 2) == ((200, True) if name == "ana" else (403, False)), (r.status_code, links)
+    for link in links:
+        _check(c.get(link.replace("&amp;", "&")), f"{name} {link[:20]}")
+
+    # an evidence pack of a hit nobody qualified: refused (400) for a reviewer, 403 for the others
+    form = {"csrf_token": _csrf(c), "force": hit[0] or "", "ref": hit[1], "subject": hit[2], "purpose": evil,
+            "author": evil, "authorised_by": "=cmd|' /C calc'!A0", "recipient": "<b>XSSMARK</b>", "format": "docx"}
+    r = c.post("/crime/pack", data=form)
+    _check(r, f"{name} POST /crime/pack")
+    assert r.status_code == (400 if name == "rev" else 403), r.status_code
+    assert "attachment" not in r.headers.get("Content-Disposition", "")
+
+    # the trail as CSV, for the roles that may view trails: every cell spreadsheet-safe
+    sid = next(s for _, a, b in episodes for s in (a, b) if MARK in s)
+    r = c.post("/trail/csv?" + urlencode({"subject": sid}), data={
+        "csrf_token": _csrf(c), "from": "2026-07-14T08:00:00Z", "to": "2026-07-14T12:00:00Z",
+        "purpose": '=HYPERLINK("x") `${XSSMARK(13)}`', "rows": "full"})
+    if name in ("ana", "om"):
+        assert r.status_code == 200 and r.mimetype == "text/csv", r.status_code
+        text = r.get_data(as_text=True)
+        assert text.count("\n") > 2 and MARK in text
+        assert_csv_safe(text, f"{name} trail csv")
+    else:
+        _check(r, f"{name} POST /trail/csv")
+        assert r.status_code == 403

@@ -41,6 +41,13 @@ def add_parser(sub) -> None:
         metavar="TEXT",
         help="why a map wider than 48 h is needed (a subject period, or a crime window padded by --max-gap)",
     )
+    p.add_argument(
+        "--max-fixes",
+        type=int,
+        metavar="N",
+        help="most fixes a subject map draws; above it the track is thinned evenly and the legend says so "
+        "(default 10000)",
+    )
     p.add_argument("--tz", metavar="ZONE", help="zone of times written without an offset")
     add_base_layer_args(p)
     p.add_argument("--out", required=True, type=Path, metavar="F.html")
@@ -58,6 +65,8 @@ def _check_common(args):
         raise InputError(f"--radius must be > 0 metres, got {args.radius!r}")
     if not args.max_gap > 0:
         raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+    if args.max_fixes is not None and args.max_fixes < 1:
+        raise InputError(f"--max-fixes must be at least 1, got {args.max_fixes!r}")
 
 
 def run(args) -> int:
@@ -88,6 +97,7 @@ def _subject(args, user: str, purpose: str) -> int:
     from trailmon.io._time import check_tz, parse_instant
     from trailmon.map import _layers as L
     from trailmon.map import save_map, subject_map
+    from trailmon.map.subject import MAX_FIXES, thin_evenly
     from trailmon.report.runs import audit_run, quarantine_rejects, run_id
     from trailmon.store.trails import TrailStore
 
@@ -139,8 +149,17 @@ def _subject(args, user: str, purpose: str) -> int:
         read = read_zones(args.zones, crs=store.crs, tz=tz)
         notes["zones_quarantine"] = quarantine_rejects(store, read, rid)
         zones = read.accepted
+    # SPEC §9 size limit: matching above used every fix; the drawing is thinned evenly above --max-fixes
+    max_fixes = args.max_fixes if args.max_fixes is not None else MAX_FIXES
+    drawn, n_period, stride = thin_evenly(trails, t1.value / 1e9, t2.value / 1e9, max_fixes)
+    legend = []
+    if stride > 1:
+        legend.append(
+            f"Track thinned: {n_period} fixes in the period, about one in {stride} drawn (at most {max_fixes}; "
+            "raise with --max-fixes); gaps between drawn fixes are wider than recorded."
+        )
     m = subject_map(
-        trails,
+        drawn,
         args.subject,
         t1,
         t2,
@@ -155,9 +174,10 @@ def _subject(args, user: str, purpose: str) -> int:
         crs=store.crs,
         max_gap_s=args.max_gap,
         radius_m=radius,
+        notes=legend,
     )
     save_map(m, args.out)
-    n_fixes = len(L.subject_fixes(trails, args.subject, t1.value / 1e9, t2.value / 1e9, store.crs).t_s)
+    n_fixes = len(L.subject_fixes(drawn, args.subject, t1.value / 1e9, t2.value / 1e9, store.crs).t_s)
     n_hits = 0 if hits is None else int((hits["subject_id"].astype(str) == args.subject).sum())
     params = {
         "form": "subject",
@@ -170,6 +190,8 @@ def _subject(args, user: str, purpose: str) -> int:
         "zones": _s(args.zones),
         "radius_m": radius,
         "max_gap_s": args.max_gap,
+        "max_fixes": max_fixes,
+        "thinned": stride > 1,
         "tiles": args.tiles,
         "basemap": args.basemap,
         "store": str(args.store),
@@ -191,9 +213,10 @@ def _subject(args, user: str, purpose: str) -> int:
         **counts,
         "subjects": [args.subject] if (n_fixes or n_hits) else [],
         "outputs": [str(args.out)],
+        **({"thinned": True, "fixes_in_period": n_period, "max_fixes": max_fixes} if stride > 1 else {}),
         **{k: v for k, v in notes.items() if v},
     }
-    emit(args, summary, [f"{n_fixes} fixes, {n_hits} hits -> {args.out}"])
+    emit(args, summary, [f"{n_fixes} fixes, {n_hits} hits -> {args.out}", *legend])
     return 0
 
 

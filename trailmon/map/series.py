@@ -87,7 +87,7 @@ def series_map(
     rows = [D.swatch_line(L.CRIME_COLOUR, None, 3, "crime scene, numbered in the order given"), *D.gap_rows()]
     for i, s in enumerate(subjects):
         colour = L.SUBJECT_COLOURS[i % len(L.SUBJECT_COLOURS)]
-        track = folium.FeatureGroup(name=f"Track {s}").add_to(m)
+        track = folium.FeatureGroup(name=f"Track {D.esc(s)}").add_to(m)
         for k, g in enumerate(segs[s], start=1):
             D.draw_track(track, g, np.full(len(g.t0_s), colour, dtype=object), f"{s} (crime {k})")
         rows.append(D.swatch_line(colour, None, 4, f"rank {i + 1}: {s}"))
@@ -146,7 +146,7 @@ def association_map(
     rows = []
     for i, s in enumerate(pair):
         colour = L.SUBJECT_COLOURS[i]
-        layer = folium.FeatureGroup(name=f"Track {s}").add_to(m)
+        layer = folium.FeatureGroup(name=f"Track {D.esc(s)}").add_to(m)
         D.draw_track(layer, segs[s], np.full(len(segs[s].t0_s), colour, dtype=object), s)
         rows.append(D.swatch_line(colour, None, 4, s))
     lat, lon = episode.get("lat"), episode.get("lon")

@@ -18,7 +18,10 @@ from trailmon.map import _layers as L
 from trailmon.map.basemap import add_base_layers
 from trailmon.trail import DEFAULT_MAX_GAP_S, Trails
 
-__all__ = ["LAYERS", "subject_map"]
+__all__ = ["LAYERS", "MAX_FIXES", "subject_map", "thin_evenly"]
+
+MAX_FIXES = 10_000
+"""Most fixes a subject map draws by default (SPEC §9); above it the track is thinned evenly."""
 
 LAYERS = {
     "track": "Track (coloured by time)",
@@ -264,3 +267,30 @@ def _hit_text(hit_rows: pd.DataFrame, ref: str) -> str:
             f"{D.esc(getattr(r, 'passes', ''))} pass(es), confidence {D.esc(getattr(r, 'confidence', ''))}"
         )
     return out
+
+
+def thin_evenly(trails: Trails, a_s: float, b_s: float, max_fixes: int) -> tuple[Trails, int, int]:
+    """``trails`` with at most about ``max_fixes`` fixes in ``[a_s, b_s]``: every k-th fix of each subject.
+
+    Returns the trails, the fixes in the period before thinning and k (1: nothing thinned). Each
+    subject's last fix is kept, so a thinned track still ends where it ended.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from trailmon.trail import make_trails
+    >>> t = make_trails(np.array(["a"] * 10), np.arange(10.0), np.zeros(10), np.zeros(10))
+    >>> thinned, n, k = thin_evenly(t, 0.0, 9.0, 4)
+    >>> n, k, thinned.t_s.tolist()
+    (10, 3, [0.0, 3.0, 6.0, 9.0])
+    """
+    if not max_fixes >= 1:
+        raise InputError(f"the most fixes a map draws must be at least 1, got {max_fixes!r}")
+    n_window = int(((trails.t_s >= a_s) & (trails.t_s <= b_s)).sum())
+    if n_window <= max_fixes:
+        return trails, n_window, 1
+    stride = -(-n_window // max_fixes)
+    rank = np.arange(trails.n_fixes) - np.repeat(trails.offsets[:-1], np.diff(trails.offsets))
+    last = np.zeros(trails.n_fixes, dtype=bool)
+    last[trails.offsets[1:][np.diff(trails.offsets) > 0] - 1] = True
+    return trails.select_fixes((rank % stride == 0) | last), n_window, stride

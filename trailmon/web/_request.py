@@ -349,18 +349,44 @@ def thin_trails(trails, a_s: float, b_s: float, max_fixes: int) -> tuple[object,
     """``trails`` with at most about ``max_fixes`` fixes in ``[a_s, b_s]``: every k-th fix of each subject.
 
     Returns the trails, the fixes in the period before thinning and k (1: nothing thinned). Each
-    subject's last fix is kept, so a thinned track still ends where it ended.
+    subject's last fix is kept, so a thinned track still ends where it ended
+    (:func:`trailmon.map.subject.thin_evenly`, as ``trailmon map --subject`` thins).
     """
+    from trailmon.map.subject import thin_evenly
+
+    return thin_evenly(trails, a_s, b_s, max_fixes)
+
+
+MAP_MAX_SECONDS = 20.0
+"""Most seconds one map of the app may spend reading tracks before it draws none (and says so)."""
+
+
+def limit_tracks(trails, started: float, a_s: float, b_s: float, *, max_seconds: float | None = None):
+    """The SPEC §9 size limits of every map that draws tracks: time spent, then fixes drawn.
+
+    When more than ``max_seconds`` (:data:`MAP_MAX_SECONDS` when None) passed since ``started``
+    (a :func:`time.monotonic` reading taken before the tracks were read), no fix is kept; otherwise
+    the tracks are thinned to :data:`MAP_MAX_FIXES` in ``[a_s, b_s]`` (:func:`thin_trails`).
+
+    Returns
+    -------
+    tuple
+        ``(trails, notes, n_window, stride, drawn)``: the trails to draw, the sentences the map
+        shows, the fixes in the period before the limits, the thinning step (1: none) and whether
+        tracks are drawn at all.
+    """
+    import time
+
     import numpy as np
 
-    n_window = int(((trails.t_s >= a_s) & (trails.t_s <= b_s)).sum())
-    if n_window <= max_fixes:
-        return trails, n_window, 1
-    stride = -(-n_window // max_fixes)
-    rank = np.arange(trails.n_fixes) - np.repeat(trails.offsets[:-1], np.diff(trails.offsets))
-    last = np.zeros(trails.n_fixes, dtype=bool)
-    last[trails.offsets[1:][np.diff(trails.offsets) > 0] - 1] = True
-    return trails.select_fixes((rank % stride == 0) | last), n_window, stride
+    limit = MAP_MAX_SECONDS if max_seconds is None else float(max_seconds)
+    if time.monotonic() - started > limit:
+        n_window = int(((trails.t_s >= a_s) & (trails.t_s <= b_s)).sum())
+        note = f"Tracks not drawn: reading them took longer than {limit:g} s."
+        return trails.select_fixes(np.zeros(trails.n_fixes, dtype=bool)), [note], n_window, 1, False
+    trails, n_window, stride = thin_trails(trails, a_s, b_s, MAP_MAX_FIXES)
+    notes = [thinned_note(n_window, stride, MAP_MAX_FIXES)] if stride > 1 else []
+    return trails, notes, n_window, stride, True
 
 
 def thinned_note(n_window: int, stride: int, max_fixes: int) -> str:

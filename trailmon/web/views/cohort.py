@@ -39,7 +39,11 @@ def cohort():
 @bp.get("/cohort/report")
 @page("cohort")
 def cohort_report():
-    """The cohort report as a printable page of its own."""
+    """The cohort report as a printable page of its own.
+
+    Fixes and monitoring windows come from one trail-store generation (``TrailStore.snapshot``):
+    an ingest committed while the report is written is not half seen (SPEC §8).
+    """
     from trailmon.report.cohort import write_cohort_report
 
     q = {
@@ -47,10 +51,14 @@ def cohort_report():
         "to": _field(request.args, "to", required=True),
     }
     t1, t2 = _cohort_period(q)
-    with open_cases() as cases, tempfile.TemporaryDirectory(prefix="trailmon-cohort-") as tmp:
+    with (
+        trail_store().snapshot() as ts,
+        open_cases() as cases,
+        tempfile.TemporaryDirectory(prefix="trailmon-cohort-") as tmp,
+    ):
         res = write_cohort_report(
             tmp,
-            trail_store(),
+            ts,
             cases,
             t1,
             t2,

@@ -22,11 +22,10 @@ from trailmon.web._request import (
     _map_response,
     _records,
     _table,
+    limit_tracks,
     log,
     open_cases,
     page,
-    thin_trails,
-    thinned_note,
     trail_store,
 )
 from trailmon.web.auth import allowed
@@ -47,7 +46,7 @@ def _crime_evidence(cases: CaseStore, store, hits: list[dict]) -> list[dict]:
     return out
 
 
-MAP_MAX_SECONDS = 20.0
+MAP_MAX_SECONDS = R.MAP_MAX_SECONDS
 """Most seconds a crime map may spend reading tracks before it draws none (and says so)."""
 
 
@@ -355,8 +354,6 @@ def crime_map_view():
     """
     import time
 
-    import numpy as np
-
     from trailmon.map import crime_map, offline_html
     from trailmon.report.trail_rows import MAX_WINDOW_S
 
@@ -369,6 +366,7 @@ def crime_map_view():
         hits = _records(cases.frame(_HITS_OF_CRIME, key))
         evidence = _crime_evidence(cases, trail_store(), hits)
         radius, max_gap = _run_parameters(cases, c.get("matched_run"))
+        gaps = cases.frame(_GAPS_OF_CRIME, key)
     t1 = pd.Timestamp(int(c["committed_from_ns"]), unit="ns", tz="UTC")
     t2 = pd.Timestamp(int(c["committed_to_ns"]), unit="ns", tz="UTC")
     pad = pd.Timedelta(seconds=max_gap)
@@ -391,13 +389,11 @@ def crime_map_view():
         )
     trails = ts.read(a, b, subjects if draw else ["\x00none"], halo_s=0.0)
     n_window = int(((trails.t_s >= a.value / 1e9) & (trails.t_s <= b.value / 1e9)).sum())
-    if draw and time.monotonic() - started > MAP_MAX_SECONDS:
-        notes.append(f"Tracks not drawn: reading them took longer than {MAP_MAX_SECONDS:g} s.")
-        trails, draw = trails.select_fixes(np.zeros(trails.n_fixes, dtype=bool)), False
-    elif draw:
-        trails, n_window, stride = thin_trails(trails, a.value / 1e9, b.value / 1e9, R.MAP_MAX_FIXES)
-        if stride > 1:
-            notes.append(thinned_note(n_window, stride, R.MAP_MAX_FIXES))
+    if draw:
+        trails, limit_notes, n_window, _stride, draw = limit_tracks(
+            trails, started, a.value / 1e9, b.value / 1e9, max_seconds=MAP_MAX_SECONDS
+        )
+        notes.extend(limit_notes)
     n_drawn = int(((trails.t_s >= a.value / 1e9) & (trails.t_s <= b.value / 1e9)).sum()) if draw else 0
     crime_row = {
         "crime_ref": ref,
@@ -441,6 +437,8 @@ def crime_map_view():
         tiles=R.state().get("tiles"),
         basemap=R.state().get("basemap"),
     )
+    may_prism = draw if subjects else _may_draw(span, justify, started)
+    n_prisms = _prisms(m, ts, crime_row, gaps, may_prism) if len(gaps) else 0
     log(
         "map",
         parameters={
@@ -455,9 +453,48 @@ def crime_map_view():
             "thinned": draw and n_drawn < n_window,
         },
         subjects=subjects,
-        counts={"hits": len(hits), "evidence_rows": len(evidence), "fixes": n_drawn},
+        counts={"hits": len(hits), "evidence_rows": len(evidence), "fixes": n_drawn, "prisms": n_prisms},
     )
     return _map_response(offline_html(m.get_root().render()))
+
+
+_GAPS_OF_CRIME = (
+    "SELECT * FROM gaps WHERE force = ? AND crime_ref = ? AND crime_version = ? ORDER BY subject_id, gap_start_ns"
+)
+
+
+def _may_draw(span_s: float, justify: str | None, started: float) -> bool:
+    """Whether this user may see positions over a padded crime window of ``span_s`` (SPEC §9 trail rules).
+
+    Not when more than :data:`MAP_MAX_SECONDS` passed since ``started`` (a :func:`time.monotonic` reading).
+    """
+    import time
+
+    from trailmon.report.trail_rows import MAX_WINDOW_S
+
+    if time.monotonic() - started > MAP_MAX_SECONDS:
+        return False
+    return allowed(g.user.role, "trail") and (span_s <= MAX_WINDOW_S or bool(justify))
+
+
+def _prisms(m, ts, crime_row: dict, gaps: pd.DataFrame, may: bool) -> int:
+    """The ``Reachable in gaps`` layer of the stored gaps near the scene (as ``trailmon map --crime``).
+
+    Drawn only when the tracks may be (``may``: a role that may view trails, within the cap or
+    justified, within the time limit); the fixes bracketing each gap are read for that gap alone.
+    Returns the number of areas drawn.
+    """
+    from trailmon.map.crime import add_prism_layer
+
+    if not may:
+        return 0
+    rows = gaps.assign(
+        gap_start=pd.to_datetime(gaps["gap_start_ns"], unit="ns", utc=True),
+        gap_end=pd.to_datetime(gaps["gap_end_ns"], unit="ns", utc=True),
+    )
+    subjects = sorted(set(rows["subject_id"].astype(str)))
+    trails = ts.read(rows["gap_start"].min(), rows["gap_end"].max(), subjects, halo_s=1.0)
+    return int(add_prism_layer(m, trails, crime_row, rows, crs=ts.crs))
 
 
 @bp.post("/review/<int:hit_id>")

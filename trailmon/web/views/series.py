@@ -269,17 +269,22 @@ def series_page():
 @page("series")
 def series_map_view():
     """The series map of a series just shown (a signed, short-lived link): crimes numbered, the top tracks."""
+    import time
+
     from trailmon.map import _layers as L
     from trailmon.map import offline_html
     from trailmon.map.series import series_map
 
+    started = time.monotonic()
     p = _from_token()
     crimes, trails, ranked, _long, store = _rank(p["k"], float(p["r"]), int(p["d"]))
     justify = p.get("j")
     why_not = _no_tracks_reason(crimes, justify)
     top = 0 if why_not else SERIES_TOP
     drawn = [str(s) for s in ranked["subject_id"].head(top)]
-    trails, note = _map_fixes(trails, crimes, drawn)
+    trails, note = _map_fixes(trails, crimes, drawn, started)
+    if note and note.startswith("Tracks not drawn"):
+        why_not, note, top, drawn = note, None, 0, []
     m = series_map(trails, crimes, ranked, top=top, radius_m=float(p["r"]), max_gap_s=SERIES_MAX_GAP_S,
                    crs=store.crs)
     for text in (why_not, note):
@@ -311,16 +316,18 @@ def _no_tracks_reason(crimes: pd.DataFrame, justify: str | None) -> str | None:
     return None
 
 
-def _map_fixes(trails, crimes: pd.DataFrame, drawn: list[str]):
-    """Only the drawn subjects' fixes near the crime windows, thinned to ``MAP_MAX_FIXES``; and the note saying so.
+def _map_fixes(trails, crimes: pd.DataFrame, drawn: list[str], started: float):
+    """Only the drawn subjects' fixes near the crime windows, under the map limits; and the note saying so.
+
+    The limits are :func:`~trailmon.web._request.limit_tracks` (none drawn when ranking and reading
+    took longer than ``MAP_MAX_SECONDS`` since ``started``, else thinned to ``MAP_MAX_FIXES``).
 
     A fix more than twice ``max_gap`` from every window cannot bound a segment drawn in a padded
     window (a longer segment is a gap), so dropping it changes nothing drawn.
     """
     import numpy as np
 
-    from trailmon.web import _request as R
-    from trailmon.web._request import thin_trails, thinned_note
+    from trailmon.web._request import limit_tracks
 
     per_fix = np.repeat(np.arange(trails.n_subjects), np.diff(trails.offsets))
     keep = np.isin(trails.subject_ids.astype(str), drawn)[per_fix] if trails.n_fixes else np.zeros(0, bool)
@@ -333,8 +340,8 @@ def _map_fixes(trails, crimes: pd.DataFrame, drawn: list[str]):
     trails = trails.select_fixes(keep & near)
     if not len(a):
         return trails, None
-    trails, n_window, stride = thin_trails(trails, float(a.min()), float(b.max()), R.MAP_MAX_FIXES)
-    return trails, (thinned_note(n_window, stride, R.MAP_MAX_FIXES) if stride > 1 else None)
+    trails, notes, _n_window, _stride, _drawn = limit_tracks(trails, started, float(a.min()), float(b.max()))
+    return trails, (notes[0] if notes else None)
 
 
 def _add_note(m, note: str) -> None:

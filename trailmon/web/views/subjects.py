@@ -237,15 +237,18 @@ def association_map_view():
 
     Under the trail rules (SPEC §9): only roles that may view trails, and an episode longer than the
     48 h cap only with a justification (``justify``, audited). At most ``_request.MAP_MAX_FIXES``
-    fixes are drawn (thinned evenly above that, and the audit entry says so).
+    fixes are drawn (thinned evenly above that) and none when reading them took longer than
+    ``_request.MAP_MAX_SECONDS``; the map and the audit entry say when either happened.
     """
+    import time
+
     import numpy as np
 
     from trailmon.map import offline_html
     from trailmon.map.series import association_map
     from trailmon.report.trail_rows import MAX_WINDOW_S
-    from trailmon.web import _request as R
-    from trailmon.web._request import thin_trails
+    from trailmon.web._request import limit_tracks
+    from trailmon.web.views.series import _add_note
 
     text = request.args.get("id", "")
     if not (text.isdigit() and len(text) <= 12):
@@ -262,9 +265,10 @@ def association_map_view():
         )
     t1, t2 = pd.Timestamp(a_ns, unit="ns", tz="UTC"), pd.Timestamp(b_ns, unit="ns", tz="UTC")
     pair = [str(r["subject_a"]), str(r["subject_b"])]
+    started = time.monotonic()
     ts = trail_store()
     trails = ts.read(t1, t2, pair, halo_s=ASSOCIATION_MAX_GAP_S)
-    trails, n_window, stride = thin_trails(trails, a_ns / 1e9, b_ns / 1e9, R.MAP_MAX_FIXES)
+    trails, notes, _n_window, stride, drawn = limit_tracks(trails, started, a_ns / 1e9, b_ns / 1e9)
     episode = {
         "subject_a": pair[0],
         "subject_b": pair[1],
@@ -277,6 +281,8 @@ def association_map_view():
         "lon": r.get("lon"),
     }
     m = association_map(trails, episode, max_gap_s=ASSOCIATION_MAX_GAP_S, crs=ts.crs)
+    for note in notes:
+        _add_note(m, note)
     n = int(((trails.t_s >= a_ns / 1e9) & (trails.t_s <= b_ns / 1e9)).sum())
     log(
         "map",
@@ -287,6 +293,7 @@ def association_map_view():
             "to": t2.isoformat(),
             "justify": justify,
             "thinned": stride > 1,
+            "tracks": drawn,
         },
         subjects=pair if n else [],
         counts={"fixes": n},

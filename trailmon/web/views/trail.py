@@ -10,7 +10,6 @@ from itsdangerous import BadSignature
 
 from trailmon.errors import AccessRefusedError, InputError
 from trailmon.report._columns import TRAIL
-from trailmon.web import _request as R
 from trailmon.web._request import (
     DEFAULT_TZ,
     MAP_TOKEN_S,
@@ -21,12 +20,11 @@ from trailmon.web._request import (
     _purpose_field,
     _records,
     _table,
+    limit_tracks,
     log,
     page,
     state,
     subject_id_arg,
-    thin_trails,
-    thinned_note,
     trail_store,
 )
 
@@ -197,7 +195,13 @@ def trail_csv():
 @bp.get("/trail/map")
 @page("trail")
 def trail_map():
-    """The map of a trail just shown (a signed, short-lived link)."""
+    """The map of a trail just shown (a signed, short-lived link), under the SPEC §9 map limits.
+
+    At most ``_request.MAP_MAX_FIXES`` fixes are drawn (thinned evenly above that) and none when
+    reading them took longer than ``_request.MAP_MAX_SECONDS``; the map says when either happened.
+    """
+    import time
+
     from trailmon.map import offline_html, subject_map
 
     token = request.args.get("t", "")[:2000]
@@ -212,10 +216,10 @@ def trail_map():
     t1 = pd.Timestamp(p["a"], unit="ns", tz="UTC")
     t2 = pd.Timestamp(p["b"], unit="ns", tz="UTC")
     sid = p["s"]
+    started = time.monotonic()
     ts = trail_store()
     trails = ts.read(t1, t2, [sid], halo_s=900.0)
-    trails, n_window, stride = thin_trails(trails, t1.value / 1e9, t2.value / 1e9, R.MAP_MAX_FIXES)
-    notes = [thinned_note(n_window, stride, R.MAP_MAX_FIXES)] if stride > 1 else []
+    trails, notes, _n_window, stride, drawn = limit_tracks(trails, started, t1.value / 1e9, t2.value / 1e9)
     m = subject_map(
         trails, sid, t1, t2, crs=ts.crs, notes=notes, tiles=state().get("tiles"), basemap=state().get("basemap")
     )
@@ -232,6 +236,7 @@ def trail_map():
             "to": t2.isoformat(),
             "justify": p.get("j"),
             "thinned": stride > 1,
+            "tracks": drawn,
         },
         subjects=[sid] if n else [],
         counts={"fixes": n},
