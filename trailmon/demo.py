@@ -144,7 +144,7 @@ def _evidence_packs(store, cases, out: Path, basemap) -> list[str]:
     """Qualify the planted hit of ``EVIDENCE_CRIME`` (as the demo's reviewer, audited) and write its pack."""
     from trailmon._chromium import find_browser
     from trailmon.report.evidence_pack import write_evidence_pack
-    from trailmon.report.runs import audit_run
+    from trailmon.store.audit import audit_run
 
     hits = cases.hits()
     mine = hits[hits["crime_ref"].astype(str) == EVIDENCE_CRIME]
@@ -168,7 +168,7 @@ def _evidence_packs(store, cases, out: Path, basemap) -> list[str]:
 
 def _crime_reports(store, out: Path, hits: pd.DataFrame, base: dict | None = None) -> list[str]:
     """Printable reports of the generic-file crimes with hits (short windows first)."""
-    from trailmon.report.runs import run_crime_report
+    from trailmon.runs import run_crime_report
 
     crimes_file = out / "inbox" / "processed" / "crimes" / "crimes.csv"
     if not crimes_file.exists() or not len(hits):
@@ -191,7 +191,7 @@ def _crime_reports(store, out: Path, hits: pd.DataFrame, base: dict | None = Non
 def _subject_maps(store, out: Path, hits: pd.DataFrame, tiles=None, basemap=None, n: int = 3) -> list[str]:
     """48 h maps of the first subjects with hits, centred on their first hit."""
     from trailmon.map import save_map, subject_map
-    from trailmon.report.runs import audit_run
+    from trailmon.store.audit import audit_run
 
     written = []
     if not len(hits):

@@ -12,7 +12,7 @@ from tests.security.jscheck import assert_csv_safe
 from trailmon.cli import main
 from trailmon.io.crimes import read_crimes
 from trailmon.nightly import run_nightly
-from trailmon.report.runs import quarantine_rejects
+from trailmon.runs import quarantine_rejects
 from trailmon.store.trails import TrailStore
 
 TRAILS = (

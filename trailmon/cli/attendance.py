@@ -28,8 +28,8 @@ def run(args) -> int:
     """Run ``trailmon attendance``."""
     from trailmon.cli._common import compliance_identity
     from trailmon.io._time import check_tz
-    from trailmon.report.runs import run_attendance
     from trailmon.report.writers import check_suffix
+    from trailmon.runs import run_attendance
     from trailmon.store.trails import TrailStore
 
     user, purpose = compliance_identity(args)

@@ -34,9 +34,8 @@ def run(args) -> int:
     import pandas as pd
 
     from trailmon.errors import AccessRefusedError, InputError
-    from trailmon.report.runs import audit_run
     from trailmon.report.writers import make_provenance, write_table
-    from trailmon.store.audit import require_identity
+    from trailmon.store.audit import audit_run, require_identity
     from trailmon.store.cases import SCHEMA_PATH, CaseStore, default_db_path, load_schema, validate_records
     from trailmon.store.trails import TrailStore
 

@@ -98,7 +98,8 @@ def _subject(args, user: str, purpose: str) -> int:
     from trailmon.map import _layers as L
     from trailmon.map import save_map, subject_map
     from trailmon.map.subject import MAX_FIXES, thin_evenly
-    from trailmon.report.runs import audit_run, quarantine_rejects, run_id
+    from trailmon.runs import quarantine_rejects, run_id
+    from trailmon.store.audit import audit_run
     from trailmon.store.trails import TrailStore
 
     tz = check_tz(args.tz)
@@ -230,7 +231,8 @@ def _crime(args, user: str, purpose: str) -> int:
     from trailmon.map import crime_map, save_map
     from trailmon.map.crime import add_prism_layer
     from trailmon.match.proximity import proximity
-    from trailmon.report.runs import _plain, audit_run, pick_crime, quarantine_rejects, run_id
+    from trailmon.runs import crime_version_value, pick_crime, quarantine_rejects, run_id
+    from trailmon.store.audit import audit_run
     from trailmon.store.trails import TrailStore
 
     tz = check_tz(args.tz)
@@ -272,7 +274,7 @@ def _crime(args, user: str, purpose: str) -> int:
     params = {
         "form": "crime",
         "crime": args.crime,
-        "crime_version": _plain(crime.get("crime_version")),
+        "crime_version": crime_version_value(crime.get("crime_version")),
         "crimes": str(args.crimes),
         "radius_m": radius,
         "max_gap_s": args.max_gap,

@@ -35,8 +35,8 @@ def run(args) -> int:
     """Run ``trailmon proximity``."""
     from trailmon.errors import InputError
     from trailmon.io._time import check_tz
-    from trailmon.report.runs import run_proximity
     from trailmon.report.writers import check_suffix
+    from trailmon.runs import run_proximity
     from trailmon.store.audit import require_identity
     from trailmon.store.trails import TrailStore
 

@@ -119,7 +119,7 @@ def run_crime(args) -> int:
     from trailmon.cli._common import emit
     from trailmon.errors import InputError
     from trailmon.io._time import check_tz, parse_instant
-    from trailmon.report.runs import run_crime_report
+    from trailmon.runs import run_crime_report
     from trailmon.store.audit import require_identity
     from trailmon.store.trails import TrailStore
 

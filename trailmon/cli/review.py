@@ -77,7 +77,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Run ``trailmon review``."""
     from trailmon.errors import AccessRefusedError
-    from trailmon.report.runs import audit_run
+    from trailmon.store.audit import audit_run
     from trailmon.store.cases import CaseStore, default_db_path
     from trailmon.store.trails import TrailStore
 
@@ -192,7 +192,7 @@ def _hit_row(r: dict, changes: dict | None = None) -> dict:
 
 def _review_associations(args, store, user: str) -> int:
     """``review --kind association``: list, qualify or reject co-location case records."""
-    from trailmon.report.runs import audit_run
+    from trailmon.store.audit import audit_run
     from trailmon.store.cases import CaseStore, _iso, default_db_path
 
     with CaseStore(args.db or default_db_path(store.path)) as cases:

@@ -29,9 +29,8 @@ def run(args) -> int:
     """Run ``trailmon trail``."""
     from trailmon.errors import AccessRefusedError, InputError
     from trailmon.io._time import check_tz, parse_instant
-    from trailmon.report.runs import audit_run
     from trailmon.report.writers import check_suffix, make_provenance, write_table
-    from trailmon.store.audit import require_identity
+    from trailmon.store.audit import audit_run, require_identity
     from trailmon.store.trails import TrailStore
 
     user, purpose = require_identity(args.user, args.purpose, action="trail")

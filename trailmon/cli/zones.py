@@ -32,8 +32,8 @@ def run(args) -> int:
     from trailmon.cli._common import compliance_identity
     from trailmon.errors import InputError
     from trailmon.io._time import check_tz, parse_instant
-    from trailmon.report.runs import run_zones
     from trailmon.report.writers import check_suffix
+    from trailmon.runs import run_zones
     from trailmon.store.trails import TrailStore
 
     user, purpose = compliance_identity(args)

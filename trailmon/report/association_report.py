@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from trailmon.report.runs import audit_run, run_id
 from trailmon.report.writers import make_provenance, write_table
+from trailmon.runs import run_id
+from trailmon.store.audit import audit_run
 
 __all__ = ["run_associations"]
 

@@ -911,10 +911,9 @@ def write_cohort_report(
         For a period without a time zone or of no length.
     """
     from trailmon.map._offline import write_private
-    from trailmon.report.runs import audit_run
     from trailmon.report.writers import make_provenance, write_table
     from trailmon.store._files import make_private_dir
-    from trailmon.store.audit import require_identity
+    from trailmon.store.audit import audit_run, require_identity
 
     user, purpose = require_identity(user, purpose, action="report cohort")
     tables = cohort_tables(trail_store, cases, t_from, t_to, max_gap_s=max_gap_s, tz=tz)

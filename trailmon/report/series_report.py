@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from trailmon.report import _html as H
-from trailmon.report.runs import audit_run, counts, quarantine_rejects, run_id, time_span
 from trailmon.report.writers import MARKING, make_provenance, sibling, write_table
+from trailmon.runs import counts, quarantine_rejects, run_id, time_span
 from trailmon.store._files import write_bytes_atomic
+from trailmon.store.audit import audit_run
 
 __all__ = ["SERIES_DISCLAIMER", "run_series", "series_report_html"]
 

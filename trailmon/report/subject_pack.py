@@ -560,9 +560,8 @@ def write_subject_pack(
         When ``path`` is not ``.html``, or for the reasons of :func:`subject_pack`.
     """
     from trailmon.map._offline import write_private
-    from trailmon.report.runs import audit_run
     from trailmon.report.writers import make_provenance
-    from trailmon.store.audit import require_identity
+    from trailmon.store.audit import audit_run, require_identity
 
     user, purpose = require_identity(user, purpose, action="report subject")
     path = Path(path)

@@ -297,3 +297,11 @@ def verify(path: str | Path, *, expect_head: str | tuple[int, str] | None = None
                 + ("entries were cut off the end" if seq < hn else "the log was rewritten")
             )
     return seq
+
+
+def audit_run(store, *, user: str, purpose: str, action: str, kind: str, parameters: dict,
+              subjects, counts: dict, recipient: str | None = None) -> dict:
+    """Append a run of a command to ``store``'s audit log (``store.audit_path``); returns the entry."""
+    return append(store.audit_path, user=user, purpose=purpose, action=action, kind=kind,
+                  parameters=parameters, subjects=[str(s) for s in subjects], counts=counts,
+                  recipient=recipient)

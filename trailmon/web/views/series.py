@@ -164,7 +164,7 @@ def _select(form: dict) -> list[tuple[str, str, int]]:
 def _rank(keys: list, radius_m: float, days: int):
     """The series of crime versions ``keys`` on the store: ``(crimes, trails, ranked, long, store)``."""
     from trailmon.match.series import hit_subjects, series
-    from trailmon.report.runs import time_span
+    from trailmon.runs import time_span
 
     with open_cases() as cases:
         crimes = cases.crime_frame(keys)

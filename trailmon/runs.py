@@ -1,7 +1,9 @@
-"""One matching run each: read the inputs, match against the store, write reports, audit.
+"""The application layer: one function per run of a command.
 
-The CLI sub-commands, the demo and the nightly job all call these, so a report made by any of
-them carries the same columns, provenance and audit entry.
+Each reads the inputs, matches against the store, writes the reports and audits. The CLI
+sub-commands, the web app and the demo all call these, so a report made by any of them carries
+the same columns, provenance and audit entry. It sits above ``report/`` (which writes files) and
+``match/`` (which computes), beside ``nightly.py`` (the unattended job).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import pandas as pd
 
 from trailmon.io.quarantine import ReadResult
 from trailmon.report.writers import make_provenance, sibling, write_table
-from trailmon.store import audit
 from trailmon.store._files import write_bytes_atomic
+from trailmon.store.audit import audit_run
 
 __all__ = ["counts", "run_attendance", "run_id", "run_proximity", "run_zones"]
 
@@ -50,14 +52,6 @@ def time_span(starts: pd.Series, ends: pd.Series) -> tuple[pd.Timestamp | None, 
     if not len(starts):
         return None, None
     return pd.Timestamp(starts.min()), pd.Timestamp(ends.max())
-
-
-def audit_run(store, *, user: str, purpose: str, action: str, kind: str, parameters: dict,
-              subjects, counts: dict, recipient: str | None = None) -> dict:
-    """Append the run to the store's audit log."""
-    return audit.append(store.audit_path, user=user, purpose=purpose, action=action, kind=kind,
-                        parameters=parameters, subjects=[str(s) for s in subjects], counts=counts,
-                        recipient=recipient)
 
 
 def _engine(engine: str, scheduler: str | None, workers: int | None) -> str:
@@ -215,7 +209,8 @@ def run_zones(store, zones_path: str | Path, out: str | Path, t_from: pd.Timesta
     return summary
 
 
-def _plain(v):
+def crime_version_value(v):
+    """A stored crime version as an int where it is one (for parameters written to JSON)."""
     try:
         return int(v)
     except (TypeError, ValueError):
@@ -264,7 +259,7 @@ def run_crime_report(store, crimes_path: str | Path, crime_ref: str, out: str | 
     lo, hi = min(t1, crime["committed_from"]), max(t2, crime["committed_to"])
     trails = store.read(lo, hi, halo_s=max(max_gap_s, 60.0))
     res = proximity(trails, crime_df, radius_m=radius, max_gap_s=max_gap_s, crs=store.crs)
-    params = {"form": "crime", "crime": crime_ref, "crime_version": _plain(crime.get("crime_version")),
+    params = {"form": "crime", "crime": crime_ref, "crime_version": crime_version_value(crime.get("crime_version")),
               "crimes": str(crimes_path), "from": t1.isoformat(), "to": t2.isoformat(), "radius_m": radius,
               "max_gap_s": max_gap_s, "tz": tz, "store": str(store.path), "out": str(out), "run_id": rid}
     bm = None
