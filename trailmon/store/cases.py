@@ -1299,22 +1299,7 @@ class CaseStore:
             "AND crime_version = ?",
             [(run_id, *key) for key in keys],
         )
-        hit_cols = [
-            "min_distance_m",
-            "closest_time_ns",
-            "first_within_ns",
-            "last_within_ns",
-            "dwell_s",
-            "passes",
-            "n_fixes_within",
-            "between_fixes",
-            "accuracy_m",
-            "confidence",
-            "coverage",
-            "flags",
-            "evidence_digest",
-            "evidence_rows",
-        ]
+        hit_cols = [*_VERDICT_FIGURES, "evidence_digest", "evidence_rows"]
         closest, first, last = _ns(hits["closest_time"]), _ns(hits["first_within"]), _ns(hits["last_within"])
         inserts, updates, touched, legacy = [], [], [], []
         col = {  # column lists: no per-row frame access (times go through _ns above)

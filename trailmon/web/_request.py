@@ -117,6 +117,14 @@ def _field(source, name: str, *, required: bool = False, label: str | None = Non
     return value
 
 
+def review_decision(form) -> tuple[str, str, str | None]:
+    """``(action, state, reason)`` of a qualify / reject form (action ``qualify`` or ``reject``)."""
+    action = _field(form, "action", required=True)
+    if action not in ("qualify", "reject"):
+        raise InputError(f"action must be 'qualify' or 'reject', got {action!r}")
+    return action, "qualified" if action == "qualify" else "rejected", _field(form, "reason")
+
+
 def _purpose_field(source) -> str:
     """The purpose typed into a trail or export form, or :class:`AccessRefusedError`."""
     purpose = _field(source, "purpose")

@@ -501,11 +501,7 @@ def _prisms(m, ts, crime_row: dict, gaps: pd.DataFrame, may: bool) -> int:
 @page("review")
 def review(hit_id: int):
     """Qualify or reject a hit (``CaseStore.review``), then back to its crime."""
-    action = _field(request.form, "action", required=True)
-    if action not in ("qualify", "reject"):
-        raise InputError(f"action must be 'qualify' or 'reject', got {action!r}")
-    reason = _field(request.form, "reason")
-    state = "qualified" if action == "qualify" else "rejected"
+    action, state, reason = R.review_decision(request.form)
     with open_cases() as cases:
         from trailmon.report.case_evidence import review_hit
 

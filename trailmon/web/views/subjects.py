@@ -25,6 +25,7 @@ from trailmon.web._request import (
     log,
     open_cases,
     page,
+    review_decision,
     subject_id_arg,
     trail_store,
 )
@@ -207,14 +208,10 @@ def _association(aid: int) -> dict:
 @page("association_review")
 def review_association(aid: int):
     """Qualify or reject a pending co-location episode (``CaseStore.review_association``), then back."""
-    action = _field(request.form, "action", required=True)
-    if action not in ("qualify", "reject"):
-        raise InputError(f"action must be 'qualify' or 'reject', got {action!r}")
-    reason = _field(request.form, "reason")
+    action, state, reason = review_decision(request.form)
     if action == "reject" and not reason:
         raise InputError("a rejection needs a reason: say why the episode is rejected")
     back = _field(request.form, "subject")
-    state = "qualified" if action == "qualify" else "rejected"
     with open_cases() as cases:
         r = cases.review_association(aid, state, user=g.user.name, reason=reason)
     pair = [str(r["subject_a"]), str(r["subject_b"])]
