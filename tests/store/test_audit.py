@@ -54,3 +54,19 @@ def test_garbage_line_detected(log):
 def test_identity_required(user, purpose, missing):
     with pytest.raises(AccessRefusedError, match=f"with {missing}"):
         audit.require_identity(user, purpose, action="trail")
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 65536])
+def test_last_line_is_read_backwards_from_the_end(tmp_path, block):
+    from trailmon.store.audit import _last_line
+
+    p = tmp_path / "log"
+    p.write_bytes(b'{"seq": 1}\n{"seq": 2}\n\n{"seq": 30}\n\n')
+    with open(p, "rb") as f:
+        assert _last_line(f, block) == b'{"seq": 30}'
+    p.write_bytes(b"")
+    with open(p, "rb") as f:
+        assert _last_line(f, block) is None
+    p.write_bytes(b'{"seq": 1}')  # no newline at the end
+    with open(p, "rb") as f:
+        assert _last_line(f, block) == b'{"seq": 1}'

@@ -178,6 +178,25 @@ def _extends(by_seq: dict[int, str], n: int, h: str) -> bool:
     return n == 0 or by_seq.get(n) == h
 
 
+def _last_line(f, block: int = 65536) -> bytes | None:
+    """The last non-blank line of the open file ``f``, read backwards from its end in blocks.
+
+    An append then costs the same on a log of ten entries and of ten million.
+    """
+    end = f.seek(0, os.SEEK_END)
+    tail, pos = b"", end
+    while pos > 0:
+        step = min(block, pos)
+        pos -= step
+        f.seek(pos)
+        tail = f.read(step) + tail
+        lines = [ln for ln in tail.split(b"\n") if ln.strip()]
+        if len(lines) > 1 or (lines and pos == 0):
+            return lines[-1]
+    lines = [ln for ln in tail.split(b"\n") if ln.strip()]
+    return lines[-1] if lines else None
+
+
 def append(path: str | Path, *, user: str, purpose: str, action: str, kind: str = "consultation",
            parameters: dict | None = None, subjects: list[str] | None = None, counts: dict | None = None,
            recipient: str | None = None) -> dict:
@@ -193,11 +212,7 @@ def append(path: str | Path, *, user: str, purpose: str, action: str, kind: str 
     with os.fdopen(fd, "r+b") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
-            f.seek(0)
-            last = None
-            for line in f:
-                if line.strip():
-                    last = line
+            last = _last_line(f)
             prev = json.loads(last) if last else None
             entry = {
                 "seq": (prev["seq"] + 1) if prev else 1,
