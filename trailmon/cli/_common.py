@@ -8,8 +8,12 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trailmon.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -56,6 +60,18 @@ def add_accuracy_rule(parser: argparse.ArgumentParser) -> None:
                         help="longest gap still interpolated, seconds (default 600)")
     parser.add_argument("--max-accuracy", type=float, default=100.0, metavar="M",
                         help="fixes less accurate than this are set aside, metres (default 100)")
+
+
+def parse_period(args) -> tuple[str | None, pd.Timestamp, pd.Timestamp]:
+    """``(tz, from, to)`` of ``--tz``, ``--from`` and ``--to`` (UTC); an end before the start is an error."""
+    from trailmon.io._time import check_tz, parse_instant
+
+    tz = check_tz(args.tz)
+    t1 = parse_instant(args.t_from, tz, what="--from")
+    t2 = parse_instant(args.t_to, tz, what="--to")
+    if t2 < t1:
+        raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
+    return tz, t1, t2
 
 
 def compliance_identity(args) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_identity, add_store, common, emit
+from trailmon.cli._common import add_identity, add_store, common, emit, parse_period
 
 
 def add_parser(sub) -> None:
@@ -40,7 +40,6 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Run ``trailmon associations``."""
     from trailmon.errors import InputError
-    from trailmon.io._time import check_tz, parse_instant
     from trailmon.report.association_report import run_associations
     from trailmon.report.writers import check_suffix
     from trailmon.store.audit import require_identity
@@ -48,11 +47,7 @@ def run(args) -> int:
 
     user, purpose = require_identity(args.user, args.purpose, action="associations")
     check_suffix(args.out)
-    tz = check_tz(args.tz)
-    t1 = parse_instant(args.t_from, tz, what="--from")
-    t2 = parse_instant(args.t_to, tz, what="--to")
-    if t2 < t1:
-        raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
+    tz, t1, t2 = parse_period(args)
     if not args.distance > 0:
         raise InputError(f"--distance must be > 0 metres, got {args.distance!r}")
     if not args.min_duration >= 0:

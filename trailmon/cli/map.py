@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_base_layer_args, add_identity, add_store, common, emit
+from trailmon.cli._common import add_base_layer_args, add_identity, add_store, common, emit, parse_period
 from trailmon.report.trail_rows import MAX_WINDOW_S
 
 
@@ -93,8 +93,7 @@ def run(args) -> int:
 
 
 def _subject(args, user: str, purpose: str) -> int:
-    from trailmon.errors import AccessRefusedError, InputError
-    from trailmon.io._time import check_tz, parse_instant
+    from trailmon.errors import AccessRefusedError
     from trailmon.map import _layers as L
     from trailmon.map import save_map, subject_map
     from trailmon.map.subject import MAX_FIXES, thin_evenly
@@ -102,11 +101,7 @@ def _subject(args, user: str, purpose: str) -> int:
     from trailmon.store.audit import audit_run
     from trailmon.store.trails import TrailStore
 
-    tz = check_tz(args.tz)
-    t1 = parse_instant(args.t_from, tz, what="--from")
-    t2 = parse_instant(args.t_to, tz, what="--to")
-    if t2 < t1:
-        raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
+    tz, t1, t2 = parse_period(args)
     span = (t2 - t1).total_seconds()
     if span > MAX_WINDOW_S and not (args.justify and args.justify.strip()):
         raise AccessRefusedError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_identity, add_store, common, emit
+from trailmon.cli._common import add_identity, add_store, common, emit, parse_period
 from trailmon.report.trail_rows import MAX_WINDOW_S, trail_frame
 
 
@@ -27,19 +27,14 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``trailmon trail``."""
-    from trailmon.errors import AccessRefusedError, InputError
-    from trailmon.io._time import check_tz, parse_instant
+    from trailmon.errors import AccessRefusedError
     from trailmon.report.writers import check_suffix, make_provenance, write_table
     from trailmon.store.audit import audit_run, require_identity
     from trailmon.store.trails import TrailStore
 
     user, purpose = require_identity(args.user, args.purpose, action="trail")
     check_suffix(args.out)
-    tz = check_tz(args.tz)
-    t1 = parse_instant(args.t_from, tz, what="--from")
-    t2 = parse_instant(args.t_to, tz, what="--to")
-    if t2 < t1:
-        raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
+    tz, t1, t2 = parse_period(args)
     span = (t2 - t1).total_seconds()
     if span > MAX_WINDOW_S and not (args.justify and args.justify.strip()):
         raise AccessRefusedError(f"a trail over {span / 3600:.1f} h is wider than the 48 h cap; "

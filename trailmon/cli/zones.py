@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_accuracy_rule, add_engine, add_identity, add_store, common, emit
+from trailmon.cli._common import add_accuracy_rule, add_engine, add_identity, add_store, common, emit, parse_period
 
 
 def add_parser(sub) -> None:
@@ -30,19 +30,13 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Run ``trailmon zones``."""
     from trailmon.cli._common import compliance_identity
-    from trailmon.errors import InputError
-    from trailmon.io._time import check_tz, parse_instant
     from trailmon.report.writers import check_suffix
     from trailmon.runs import run_zones
     from trailmon.store.trails import TrailStore
 
     user, purpose = compliance_identity(args)
     check_suffix(args.out)
-    tz = check_tz(args.tz)
-    t1 = parse_instant(args.t_from, tz, what="--from")
-    t2 = parse_instant(args.t_to, tz, what="--to")
-    if t2 < t1:
-        raise InputError(f"--to ({args.t_to}) is before --from ({args.t_from})")
+    tz, t1, t2 = parse_period(args)
     summary = run_zones(TrailStore(args.store), args.zones, args.out, t1, t2, user=user, purpose=purpose, tz=tz,
                         max_gap_s=args.max_gap, max_accuracy_m=args.max_accuracy, min_event_s=args.min_event,
                         engine=args.engine, scheduler=args.scheduler, workers=args.workers)
