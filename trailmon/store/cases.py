@@ -1530,10 +1530,7 @@ class CaseStore:
             hit's figures were matched with (the trail store changed since: the next nightly run
             re-matches it).
         """
-        if state not in ("qualified", "rejected"):
-            raise InputError(f"a review moves a hit to 'qualified' or 'rejected', got {state!r}")
-        if state == "rejected" and not (reason and reason.strip()):
-            raise InputError("a rejection needs a reason: give --reason TEXT")
+        _check_decision(state, reason, "a hit")
         with self.transaction() as c:
             row = c.execute("SELECT * FROM hits WHERE hit_id = ?", (int(hit_id),)).fetchone()
             if row is None:
@@ -1804,10 +1801,7 @@ class CaseStore:
             For an unknown id, a state other than ``qualified`` / ``rejected``, a rejection without a
             reason, or an episode already reviewed.
         """
-        if state not in ("qualified", "rejected"):
-            raise InputError(f"a review moves an association to 'qualified' or 'rejected', got {state!r}")
-        if state == "rejected" and not (reason and reason.strip()):
-            raise InputError("a rejection needs a reason: give --reason TEXT")
+        _check_decision(state, reason, "an association")
         with self.transaction() as c:
             row = c.execute("SELECT * FROM associations WHERE association_id = ?", (int(association_id),)).fetchone()
             if row is None:
@@ -2036,6 +2030,14 @@ def _same_figure(old, new) -> bool:
     if isinstance(new, int) and isinstance(old, int):
         return abs(old - new) <= 1_000_000
     return abs(float(old) - float(new)) <= 1e-3
+
+
+def _check_decision(state: str, reason: str | None, what: str) -> None:
+    """A review decision is ``qualified`` or ``rejected``, and a rejection has a reason."""
+    if state not in ("qualified", "rejected"):
+        raise InputError(f"a review moves {what} to 'qualified' or 'rejected', got {state!r}")
+    if state == "rejected" and not (reason and reason.strip()):
+        raise InputError("a rejection needs a reason: give --reason TEXT")
 
 
 def _cmp(v):
