@@ -83,17 +83,17 @@ def test_one_read_uses_one_generation_even_when_a_commit_lands_between_its_files
     # generation's windows with the old generation's fixes
     import trailmon.store.trails as trails_mod
 
-    real = trails_mod.TrailStore._bracketed_table
+    real = trails_mod._read_hours
     fired = []
 
-    def commit_in_between(self, lo, hi, subjects):
-        out = real(self, lo, hi, subjects)
+    def commit_in_between(paths, lo, hi):
+        out = real(paths, lo, hi)
         if not fired:
             fired.append(1)
             _generation(TrailStore(store.path), 1)
         return out
 
-    monkeypatch.setattr(trails_mod.TrailStore, "_bracketed_table", commit_in_between)
+    monkeypatch.setattr(trails_mod, "_read_hours", commit_in_between)
     tr = store.read(D1 - pd.Timedelta(hours=1), D2 + pd.Timedelta(hours=2))
     assert fired
     assert _consistent(tr) == 0

@@ -276,42 +276,47 @@ class TrailStore:
         only = None if subjects is None else sorted(set(map(str, subjects)))
         if not brackets or lo is None or hi is None:
             return table_to_trails(self.fixes_table(lo, hi, only), self.windows(), only)
-        return table_to_trails(self._bracketed_table(lo, hi, only), self.windows(), only)
+        return self._bracketed_trails(lo, hi, only)
 
-    def _bracketed_table(self, lo: int, hi: int, subjects: Iterable[str] | None) -> pa.Table:
-        """Fixes in ``[lo, hi]`` plus each subject's nearest fix either side (time order by day and hour)."""
+    def _bracketed_trails(self, lo: int, hi: int, only: list[str] | None) -> Trails:
+        """Fixes in ``[lo, hi]`` (int ns) plus each subject's nearest fix either side, as :class:`Trails`.
+
+        The hours around ``[lo, hi]`` are read as whole row groups with the subjects as Arrow
+        dictionary codes (no string is decoded per row); one stable sort on the subject code puts
+        the rows in (subject, time) order, the bracketing fixes are picked in that order, and each
+        column is gathered once. Subjects with no fix in those hours get their bracketing fixes
+        from the days' edge files.
+        """
         days = self.manifest["days"]
         edges = self.manifest.get("edges", {})
         first_day, last_day = lo // DAY_NS, hi // DAY_NS
         h_lo, h_hi = lo // HOUR_NS * HOUR_NS, (hi // HOUR_NS + 1) * HOUR_NS  # whole hours: whole row groups
         names = [days[_day_name(d)] for d in range(first_day, last_day + 1) if _day_name(d) in days]
-        flt = [("t_ns", ">=", int(h_lo)), ("t_ns", "<", int(h_hi))]
-        if subjects is not None:
-            flt.append(("subject_id", "in", sorted(set(map(str, subjects)))))
-        tables = [pq.read_table(self.path / n, filters=flt, schema=_SCHEMA) for n in names]
-        table = pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
-        t = table.column("t_ns").to_numpy()
-        keep = (t >= lo) & (t <= hi)
-        before_ok: set[str] = set()
-        after_ok: set[str] = set()
-        if len(t):
-            codes, sorted_names = _sorted_codes(_text_array(table.column("subject_id")))
-            order = np.argsort(codes, kind="stable")  # by subject, then time
-            c, ts = codes[order], t[order]
-            nxt_same = np.r_[c[1:] == c[:-1], False]
-            prv_same = np.r_[False, c[1:] == c[:-1]]
-            last_before = (ts < lo) & ~(nxt_same & (np.r_[ts[1:], 0] < lo))
-            first_after = (ts > hi) & ~(prv_same & (np.r_[0, ts[:-1]] > hi))
-            keep[order[last_before | first_after]] = True
-            before_ok = set(sorted_names[c[last_before]].astype(str))
-            after_ok = set(sorted_names[c[first_after]].astype(str))
-            table = table.filter(pa.array(keep))
-        only = None if subjects is None else set(map(str, subjects))
+        table = _read_hours([self.path / n for n in names], h_lo, h_hi)
+        t = _column_numpy(table, "t_ns")
+        codes, subject_names = _dictionary_codes(table.column("subject_id"))
+        rows = (t >= h_lo) & (t < h_hi)
+        if only is not None:
+            rows &= np.isin(subject_names.astype(str), np.asarray(only, dtype=str))[codes]
+        idx = np.flatnonzero(rows) if not rows.all() else None
+        order = _stable_order(codes if idx is None else codes[idx])
+        if idx is not None:
+            order = idx[order]
+        c, ts = codes[order], t[order]
+        same_next = np.r_[c[1:] == c[:-1], False]
+        same_prev = np.r_[False, c[1:] == c[:-1]]
+        last_before = (ts < lo) & ~(same_next & (np.r_[ts[1:], 0] < lo))
+        first_after = (ts > hi) & ~(same_prev & (np.r_[0, ts[:-1]] > hi))
+        keep = ((ts >= lo) & (ts <= hi)) | last_before | first_after
+        sel, sel_codes = order[keep], c[keep]
+        has_before = set(subject_names[np.unique(c[last_before])].astype(str))
+        has_after = set(subject_names[np.unique(c[first_after])].astype(str))
+        wanted = None if only is None else set(only)
         earlier = self._edge_rows(edges, days, range(first_day, first_day - 1 - BRACKET_DAYS, -1), before=h_lo,
-                                  skip=before_ok, only=only)
+                                  skip=has_before, only=wanted)
         later = self._edge_rows(edges, days, range(last_day, last_day + 1 + BRACKET_DAYS), after=h_hi,
-                                skip=after_ok, only=only)
-        return pa.concat_tables([earlier, table, later])
+                                skip=has_after, only=wanted)
+        return _assemble_trails(table, sel, sel_codes, subject_names, earlier, later, self.windows(), only)
 
     def _edge_rows(self, edges: dict, days: dict, day_range, *, before: int | None = None, after: int | None = None,
                    skip: set, only: set | None) -> pa.Table:
@@ -1211,36 +1216,169 @@ def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]
 
     A stable sort on the subject code alone keeps each subject's fixes in time order, since
     every day file is sorted and the days come in order; with under 65,536 subjects the codes
-    fit 16 bits and numpy radix-sorts them.
+    fit 16 bits and numpy radix-sorts them. ``subject_id`` may be text or an Arrow dictionary.
     """
-    subject = _text_array(table.column("subject_id"))
-    codes, names = _sorted_codes(subject) if len(subject) else (np.zeros(0, np.int64), np.zeros(0, object))
-    known = set(windows or {})
-    if subjects is not None:
-        known &= set(map(str, subjects))
-    extra = sorted(known - set(names.astype(str)))
-    if extra:
-        full = np.array(sorted(set(names.astype(str)) | set(extra)), dtype=object)
-        codes = np.searchsorted(full.astype(str), names.astype(str))[codes] if len(codes) else codes
-        names = full
-    if len(names) < 2**16:
+    codes, names = _dictionary_codes(table.column("subject_id"))
+    order = _stable_order(codes)
+    return _assemble_trails(table, order, codes[order], names, None, None, windows,
+                            None if subjects is None else sorted(set(map(str, subjects))))
+
+
+def _read_hours(paths: list[Path], lo_ns: int, hi_ns: int) -> pa.Table:
+    """The row groups of day files that may hold fixes in ``[lo_ns, hi_ns)``, subjects as a dictionary.
+
+    Row groups are chosen by their ``t_ns`` statistics (a day file has one per UTC hour); the
+    caller masks the rows. Every chunk's subject dictionary is unified, so the codes of all
+    chunks index one dictionary.
+    """
+    target = _DICT_SCHEMA
+    parts = []
+    for path in paths:
+        pf = pq.ParquetFile(path, read_dictionary=["subject_id"])
+        md = pf.metadata
+        at = pf.schema_arrow.get_field_index("t_ns")
+        groups = []
+        for i in range(md.num_row_groups):
+            st = md.row_group(i).column(at).statistics
+            if st is None or not st.has_min_max or (st.min < hi_ns and st.max >= lo_ns):
+                groups.append(i)
+        if groups:
+            part = pf.read_row_groups(groups, columns=_COLUMNS)
+            parts.append(part if part.schema.equals(target) else part.cast(target))
+    if not parts:
+        return target.empty_table()
+    return (pa.concat_tables(parts) if len(parts) > 1 else parts[0]).unify_dictionaries()
+
+
+_DICT_SCHEMA = _SCHEMA.set(0, pa.field("subject_id", pa.dictionary(pa.int32(), pa.string())))
+"""A day file as the read path holds it: subjects as an Arrow dictionary."""
+
+
+def _column_numpy(table: pa.Table, name: str) -> np.ndarray:
+    """One column of a table as a numpy array (chunks concatenated; nulls not expected)."""
+    col = table.column(name)
+    if col.num_chunks == 1:
+        return col.chunk(0).to_numpy(zero_copy_only=False)
+    if col.num_chunks == 0:
+        return np.zeros(0, dtype=_SCHEMA.field(name).type.to_pandas_dtype())
+    return np.concatenate([ch.to_numpy(zero_copy_only=False) for ch in col.chunks])
+
+
+def _dictionary_codes(subject: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes whose order is the subjects' string order, and the sorted names.
+
+    A dictionary column (chunks sharing one dictionary, :func:`_read_hours`) is coded without
+    touching a string per row; a text column is dictionary-encoded first.
+    """
+    chunks = subject.chunks if isinstance(subject, pa.ChunkedArray) else [subject]
+    chunks = [ch for ch in chunks if len(ch)]
+    if not chunks:
+        return np.zeros(0, np.int64), np.zeros(0, dtype=object)
+    if not pa.types.is_dictionary(chunks[0].type):
+        return _sorted_codes(_text_array(subject))
+    dictionary = chunks[0].dictionary
+    if any(not ch.dictionary.equals(dictionary) for ch in chunks[1:]):  # not unified: do it now
+        unified = pa.chunked_array(chunks).unify_dictionaries() if hasattr(pa.ChunkedArray, "unify_dictionaries") \
+            else pa.table({"s": pa.chunked_array(chunks)}).unify_dictionaries().column("s")
+        chunks = unified.chunks
+        dictionary = chunks[0].dictionary
+    names = np.asarray(dictionary.to_pylist(), dtype=object)
+    rank_of = np.empty(len(names), dtype=np.int64)
+    by_name = np.argsort(names.astype(str), kind="stable")
+    rank_of[by_name] = np.arange(len(names))
+    idx = np.concatenate([ch.indices.to_numpy(zero_copy_only=False) for ch in chunks]) if len(chunks) > 1 else (
+        chunks[0].indices.to_numpy(zero_copy_only=False))
+    used = np.zeros(len(names), dtype=bool)
+    used[idx] = True  # a dictionary may hold names no row uses (row groups not read): drop them
+    if not used.all():
+        keep = np.flatnonzero(used[by_name])  # ranks of used names, in name order
+        new_rank = np.full(len(names), -1, dtype=np.int64)
+        new_rank[keep] = np.arange(len(keep))
+        rank_of = new_rank[rank_of]
+        by_name = by_name[keep]
+    return rank_of[idx], names[by_name]
+
+
+_TRAIL_DTYPES = {"t_ns": np.int64, "x_m": np.float64, "y_m": np.float64, "lat": np.float64, "lon": np.float64,
+                 "accuracy_m": np.float64, "fix_type": np.int8, "speed_mps": np.float64, "heading_deg": np.float64,
+                 "flags": np.int32}
+"""The fix columns of :class:`Trails` and their dtypes."""
+
+
+def _stable_order(codes: np.ndarray) -> np.ndarray:
+    """Stable argsort of subject codes (16-bit codes radix-sort)."""
+    if len(codes) and codes.max() < 2**16:
         codes = codes.astype(np.uint16)
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=len(names)) if len(codes) else np.zeros(0, np.int64)
-    offsets = np.zeros(len(names) + 1, dtype=np.int64)
+    return np.argsort(codes, kind="stable")
+
+
+def _assemble_trails(table: pa.Table, sel: np.ndarray, sel_codes: np.ndarray, names: np.ndarray,
+                     earlier: pa.Table | None, later: pa.Table | None,
+                     windows: dict[str, list[tuple[float, float]]] | None, only: list[str] | None) -> Trails:
+    """:class:`Trails` from rows ``sel`` of ``table`` (in subject, time order; ``sel_codes`` rank ``names``).
+
+    ``earlier`` / ``later`` hold at most one fix per subject, placed before (after) that subject's
+    rows; known subjects (with a window in ``windows``, among ``only`` when given) without fixes
+    are added. Each column is gathered once.
+    """
+    present = np.bincount(sel_codes, minlength=len(names)) > 0 if len(names) else np.zeros(0, dtype=bool)
+    if not present.all():  # names of rows not selected (other subjects, hours outside the period)
+        sel_codes = (np.cumsum(present) - 1)[sel_codes]
+        names = names[present]
+    extra_tables = [e for e in (earlier, later) if e is not None and len(e)]
+    edge_names = [np.asarray(e.column("subject_id").to_pylist(), dtype=object) for e in extra_tables]
+    known = set(windows or {})
+    if only is not None:
+        known &= set(only)
+    full = names.astype(str) if len(names) else np.zeros(0, dtype=str)
+    add = sorted((known | {str(n) for e in edge_names for n in e}) - set(full.tolist()))
+    if add:
+        full = np.array(sorted(set(full.tolist()) | set(add)), dtype=str)
+        remap = np.searchsorted(full, names.astype(str)) if len(names) else np.zeros(0, np.int64)
+        sel_codes = remap[sel_codes] if len(sel_codes) else sel_codes
+    n_sub = len(full)
+    counts_main = np.bincount(sel_codes, minlength=n_sub) if len(sel_codes) else np.zeros(n_sub, np.int64)
+    e_code = [np.searchsorted(full, e.astype(str)) for e in edge_names]
+    n_e = np.zeros(n_sub, np.int64)
+    n_l = np.zeros(n_sub, np.int64)
+    which = [e is earlier for e in extra_tables]
+    for codes_e, is_earlier in zip(e_code, which, strict=True):
+        np.add.at(n_e if is_earlier else n_l, codes_e, 1)
+    counts = counts_main + n_e + n_l
+    offsets = np.zeros(n_sub + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    wo, ws, we, known = windows_to_csr(names, windows)
+    n_total = int(offsets[-1])
+    n_read = table.num_rows
+    # where each output row comes from: an index into [table rows, earlier rows, later rows]
+    src = np.empty(n_total, dtype=np.int64)
+    main_start = np.zeros(n_sub + 1, dtype=np.int64)
+    np.cumsum(counts_main, out=main_start[1:])
+    if len(sel):
+        pos = np.arange(len(sel), dtype=np.int64) - main_start[sel_codes] + offsets[sel_codes] + n_e[sel_codes]
+        src[pos] = sel
+    base = n_read
+    for codes_e, is_earlier in zip(e_code, which, strict=True):
+        at = offsets[codes_e] if is_earlier else offsets[codes_e] + n_e[codes_e] + counts_main[codes_e]
+        src[at] = base + np.arange(len(codes_e))
+        base += len(codes_e)
+    wo, ws, we, window_known = windows_to_csr(full.astype(object), windows)
 
-    def arr(c, dtype):
-        return np.ascontiguousarray(table.column(c).to_numpy().astype(dtype, copy=False)[order])
+    def arr(c: str) -> np.ndarray:
+        col = _column_numpy(table, c)
+        if extra_tables:
+            col = np.concatenate([col, *[e.column(c).to_numpy() for e in extra_tables]])
+        return np.take(col.astype(_TRAIL_DTYPES[c], copy=False), src)  # releases the GIL: columns on threads
 
-    t_ns = arr("t_ns", np.int64)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        cols = dict(zip(_TRAIL_DTYPES, pool.map(arr, _TRAIL_DTYPES), strict=True))
+    t_ns = cols["t_ns"]
     return Trails(
-        subject_ids=names, offsets=offsets, t_s=t_ns / 1e9,
-        x_m=arr("x_m", np.float64), y_m=arr("y_m", np.float64), lat=arr("lat", np.float64),
-        lon=arr("lon", np.float64), accuracy_m=arr("accuracy_m", np.float64), fix_type=arr("fix_type", np.int8),
-        speed_mps=arr("speed_mps", np.float64), heading_deg=arr("heading_deg", np.float64),
-        flags=arr("flags", np.int32), win_offsets=wo, win_start_s=ws, win_end_s=we, window_known=known,
+        subject_ids=full.astype(object), offsets=offsets, t_s=t_ns / 1e9,
+        x_m=cols["x_m"], y_m=cols["y_m"], lat=cols["lat"], lon=cols["lon"], accuracy_m=cols["accuracy_m"],
+        fix_type=cols["fix_type"], speed_mps=cols["speed_mps"], heading_deg=cols["heading_deg"],
+        flags=cols["flags"], win_offsets=wo, win_start_s=ws, win_end_s=we, window_known=window_known,
         t_ns=t_ns,
     )
 
