@@ -22,6 +22,8 @@ from trailmon.store.audit import audit_run
 __all__ = ["counts", "run_attendance", "run_id", "run_proximity", "run_zones"]
 
 EARLY_S = 900.0
+ATTENDANCE_COLUMNS = ("t_ns", "x_m", "y_m", "accuracy_m")
+"""The fix columns attendance reads (:func:`trailmon.match.attendance.attendance` uses no others)."""
 """Attendance looks from 15 min before the start (SPEC §3), seconds."""
 
 
@@ -151,9 +153,12 @@ def run_attendance(store, appointments_path: str | Path, out: str | Path, *, use
         table = distributed.attendance(store, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m,
                                        early_s=EARLY_S, scheduler=scheduler, workers=workers)
     else:
-        t1, t2 = time_span(acc["start"] - pd.Timedelta(seconds=EARLY_S), acc["end"])
-        trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
-        table = attendance(trails, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m)
+        # each subject's fixes around its own appointments only (the rule looks no further than the halo)
+        start = pd.DatetimeIndex(pd.to_datetime(acc["start"], utc=True)).as_unit("ns").asi8
+        end = pd.DatetimeIndex(pd.to_datetime(acc["end"], utc=True)).as_unit("ns").asi8
+        trails = store.read_around(acc["subject_id"].astype(str).to_numpy(), start - int(EARLY_S * 1e9), end,
+                                   halo_s=max(max_gap_s, 60.0), columns=ATTENDANCE_COLUMNS)
+        table = attendance(trails, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m, early_s=EARLY_S)
     params = {"appointments": str(appointments_path), "tz": tz, "max_gap_s": max_gap_s,
               "max_accuracy_m": max_accuracy_m, "store": str(store.path), "run_id": rid,
               **_engine_params(engine, scheduler, workers)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,8 @@ from trailmon.trail import Trails
 
 T0 = pd.Timestamp("2026-07-10T00:00:00Z").value
 HOUR = 3600 * 10**9
+S = 10**9
+DAY = 24 * HOUR
 FIELDS = ("subject_ids", "offsets", "t_ns", "t_s", "x_m", "y_m", "lat", "lon", "accuracy_m", "fix_type", "speed_mps",
           "heading_deg", "flags", "win_offsets", "win_start_s", "win_end_s", "window_known")
 
@@ -89,3 +92,106 @@ def test_brackets_reach_back_and_forward_exactly_bracket_days(tmp_path):
     assert got.subject_ids.tolist() == ["S1"]
     assert (got.t_ns - T0).tolist() == [-7 * day + HOUR, 7 * day + 22 * HOUR]
     assert_same(got, store_read.read(store, t1, t1 + pd.Timedelta(hours=1)))
+
+
+def _attendance_both_ways(store: TrailStore, appts: list[tuple], max_gap_s: float) -> tuple[pd.DataFrame, ...]:
+    """Attendance on :meth:`TrailStore.read_around` and on a read of the whole period (as ``attendance`` ran before)."""
+    from trailmon.match.attendance import attendance
+    from trailmon.runs import ATTENDANCE_COLUMNS, EARLY_S
+
+    frame = pd.DataFrame({
+        "appointment_id": [f"A{k}" for k in range(len(appts))], "subject_id": [a[0] for a in appts],
+        "start": [pd.Timestamp(T0 + a[1], unit="ns", tz="UTC") for a in appts],
+        "end": [pd.Timestamp(T0 + a[1] + a[2], unit="ns", tz="UTC") for a in appts],
+        "center_x_m": [a[3] for a in appts], "center_y_m": [430000.0 + a[3] / 3 for a in appts],
+        "radius_m": [a[4] for a in appts]})
+    halo = max(max_gap_s, 60.0)
+    whole = store.read(frame["start"].min() - pd.Timedelta(seconds=EARLY_S), frame["end"].max(), halo_s=halo)
+    start = pd.DatetimeIndex(frame["start"]).as_unit("ns").asi8
+    end = pd.DatetimeIndex(frame["end"]).as_unit("ns").asi8
+    around = store.read_around(frame["subject_id"].to_numpy(), start - int(EARLY_S * 1e9), end, halo_s=halo,
+                               columns=ATTENDANCE_COLUMNS)
+    return (attendance(around, frame, max_gap_s=max_gap_s, early_s=EARLY_S),
+            attendance(whole, frame, max_gap_s=max_gap_s, early_s=EARLY_S))
+
+
+appointment = st.tuples(st.sampled_from(["S1", "S2", "S3", "K9", "Z"]),
+                        st.integers(-2 * 24 * HOUR, 3 * 24 * HOUR) | st.integers(-2 * HOUR, 5 * HOUR),
+                        st.integers(0, 3 * HOUR), st.floats(0.0, 10**6), st.floats(1.0, 3 * 10**5))
+dense_fix = st.tuples(st.sampled_from(["S1", "S2", "S3"]), st.integers(-3 * 120, 6 * 120).map(lambda k: k * 30 * 10**9),
+                      st.integers(0, 10**6).map(float))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(fix | dense_fix, min_size=0, max_size=40), min_size=1, max_size=2),
+       windows=st.dictionaries(st.sampled_from(["S1", "S3", "K9"]),
+                               st.tuples(st.integers(-5 * 24 * HOUR, 0), st.integers(1, 5 * 24 * HOUR)), max_size=2),
+       appts=st.lists(appointment, min_size=1, max_size=6), max_gap_s=st.sampled_from([60.0, 600.0, 7200.0]))
+def test_attendance_on_a_read_around_the_appointments_equals_a_read_of_the_whole_period(
+        tmp_path_factory, batches, windows, appts, max_gap_s):
+    store = TrailStore(tmp_path_factory.mktemp("s") / "store", create=True)
+    for k, rows in enumerate(batches):
+        rows = list({(s, t): (s, t, x) for s, t, x in rows}.values())
+        store.ingest([_batch(rows, k)] if rows else [], [_subjects(windows)] if windows and k == 0 else [])
+    got, want = _attendance_both_ways(store, appts, max_gap_s)
+    pd.testing.assert_frame_equal(got, want)
+
+
+
+# The appointment is [0, 600] s, so attendance looks at [-900, 600] s; the geofence is a 1 m circle
+# at x 0. A fix at x 0 is inside, at x 5 outside. The fixes in the window pass through the geofence
+# (an instant inside) and start and end outside it, so ``data_gap`` is flagged only when the gap to
+# a far fix inside the geofence borders the window: that fix lies beyond the read's halo (60 s).
+BEFORE = [("S1", -800 * S, 5.0), ("S1", -740 * S, 0.0), ("S1", -680 * S, 5.0)]
+AFTER = [("S1", 400 * S, 5.0), ("S1", 460 * S, 0.0), ("S1", 520 * S, 5.0)]
+
+
+@pytest.mark.parametrize(("rows", "flagged"), [
+    (BEFORE, False),
+    ([("S1", -2000 * S, 0.0), *BEFORE], True),             # the fix before the gap, 18 min before the window
+    ([("S1", -3 * DAY, 0.0), *BEFORE], True),              # ... days before: a bracketing fix of the period
+    ([("S1", -9 * DAY, 0.0), *BEFORE], False),             # ... beyond the bracketing reach of either read
+    (AFTER, False),
+    ([*AFTER, ("S1", 2000 * S, 0.0)], True),               # the fix after the gap, 23 min after the window
+    ([*AFTER, ("S1", 4 * DAY, 0.0)], True),
+    ([*AFTER, ("S1", 9 * DAY, 0.0)], False),
+])
+def test_attendance_sees_the_fixes_that_bracket_the_window_from_afar(tmp_path, rows, flagged):
+    store = TrailStore(tmp_path / "s", create=True)
+    store.ingest([_batch(rows, 0)])
+    got, want = _attendance_both_ways(store, [("S1", 0, 600 * S, 0.0, 1.0)], 60.0)
+    pd.testing.assert_frame_equal(got, want)
+    assert ("data_gap" in got["flags"].iloc[0]) is flagged
+
+
+@pytest.mark.kernels
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), n_sub=st.integers(1, 4), n_rows=st.integers(0, 40))
+def test_span_neighbours_kernel_equals_a_plain_loop(data, n_sub, n_rows):
+    """Rows in a span are marked; each span gets the nearest rows between it and its neighbour spans."""
+    from trailmon.store._trails_kernels import span_neighbours
+
+    codes = np.asarray(data.draw(st.lists(st.integers(0, n_sub - 1), min_size=n_rows, max_size=n_rows)), np.int64)
+    t = np.asarray(data.draw(st.lists(st.integers(0, 100), min_size=n_rows, max_size=n_rows)), np.int64)
+    spans = {c: sorted(data.draw(st.sets(st.integers(0, 10), max_size=3))) for c in range(n_sub)}
+    spans = {c: [(20 * k, 20 * k + data.draw(st.integers(0, 15))) for k in ks] for c, ks in spans.items()}
+    offsets = np.r_[0, np.cumsum([len(spans[c]) for c in range(n_sub)])].astype(np.int64)
+    lo = np.asarray([a for c in range(n_sub) for a, _ in spans[c]], np.int64)
+    hi = np.asarray([b for c in range(n_sub) for _, b in spans[c]], np.int64)
+    n = len(lo)
+    prev_t, next_t, prev_i, next_i = np.zeros(n, np.int64), np.zeros(n, np.int64), np.full(n, -1), np.full(n, -1)
+    inside = np.zeros(n_rows, dtype=bool)
+    span_neighbours(codes, t, offsets, lo, hi, prev_t, prev_i, next_t, next_i, inside)
+    for i in range(n_rows):  # in a span of its subject, or not
+        assert inside[i] == any(a <= t[i] <= b for a, b in spans[int(codes[i])])
+    for c in range(n_sub):
+        for j, (a, b) in enumerate(spans[c]):
+            k = offsets[c] + j
+            out = [i for i in range(n_rows) if codes[i] == c and not inside[i]]
+            after_last = spans[c][j - 1][1] if j > 0 else -1  # only rows between this span and its neighbours
+            before_next = spans[c][j + 1][0] if j + 1 < len(spans[c]) else 10**9
+            before = [i for i in out if after_last < t[i] < a]
+            after = [i for i in out if b < t[i] < before_next]
+            want_prev = max(before, key=lambda i: (t[i], -i)) if before else -1
+            want_next = min(after, key=lambda i: (t[i], i)) if after else -1
+            assert prev_i[k] == want_prev and next_i[k] == want_next

@@ -318,6 +318,86 @@ class TrailStore:
                                 skip=has_after, only=wanted)
         return _assemble_trails(table, sel, sel_codes, subject_names, earlier, later, self.windows(), only)
 
+    def read_around(self, subjects, t_from_ns, t_to_ns, *, halo_s: float = 600.0,
+                    columns: Iterable[str] | None = None) -> Trails:
+        """Each subject's fixes around its own spans, as :class:`Trails`: what a rule local to them needs.
+
+        For many short, per-subject periods (appointments): row ``k`` of ``subjects``, ``t_from_ns``,
+        ``t_to_ns`` (int ns UTC) asks for that subject's fixes in ``[t_from_ns - halo_s, t_to_ns +
+        halo_s]``; each such span (a subject's spans merged) also gets the subject's nearest fix
+        before and after it, found as :meth:`read` of the whole period would (its bracketing fixes
+        reach :data:`BRACKET_DAYS` days beyond the period's days). So every fix within ``halo_s``
+        of an appointment, and every segment that crosses a span's ends, is as in :meth:`read` over
+        the whole period (``t_from`` the earliest start, ``t_to`` the latest end): a rule that looks
+        no further (attendance, with ``max_gap_s <= halo_s``) gives the same answer. Only the hours
+        the spans touch are decoded (and each day's edge file); every known subject (a monitoring
+        window) is in the result. ``columns`` names the fix columns to decode (``t_ns`` always is);
+        the others are left unread: NaN, ``fix_type`` -1, ``flags`` 0.
+        """
+        if self._pinned is None:
+            with self.snapshot() as s:
+                return s.read_around(subjects, t_from_ns, t_to_ns, halo_s=halo_s, columns=columns)
+        from trailmon.store._trails_kernels import span_neighbours
+
+        sid = np.asarray(subjects, dtype=object).astype(str)
+        halo = int(round(halo_s * 1e9))
+        lo = np.asarray(t_from_ns, dtype=np.int64) - halo
+        hi = np.asarray(t_to_ns, dtype=np.int64) + halo
+        cols = None if columns is None else ["subject_id", "t_ns", *columns]
+        if not len(sid):
+            return _assemble_trails(_DICT_SCHEMA.empty_table(), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                    np.zeros(0, dtype=object), None, None, self.windows(), None)
+        days, edges = self.manifest["days"], self.manifest.get("edges", {})
+        first_day, last_day = int(lo.min()) // DAY_NS, int(hi.max()) // DAY_NS
+        period = [_day_name(d) for d in range(first_day, last_day + 1) if _day_name(d) in days]
+        union = _merge_ns(zip(lo.tolist(), hi.tolist(), strict=True))
+        rows = _read_hours([self.path / days[d] for d in period], int(lo.min()), int(hi.max()) + 1, spans=union,
+                           columns=cols)
+        # each hour's first and last fix of every subject: the nearest fix before or after a span, where
+        # it lies in an hour no span touches
+        edge_rows = _read_hours([self.path / edges[d] for d in period if d in edges], _MIN_NS, _MAX_NS,
+                                columns=cols)
+        table = pa.concat_tables([rows, edge_rows]).unify_dictionaries()
+        t = _column_numpy(table, "t_ns")
+        codes, names = _dictionary_codes(table.column("subject_id"))
+        # every subject's spans, merged, as CSR over the subject codes (subjects without rows have none)
+        at = np.searchsorted(names.astype(str), sid) if len(names) else np.zeros(len(sid), np.int64)
+        has = at < len(names)
+        has[has] = names[at[has]].astype(str) == sid[has]
+        by_code: dict[int, list[tuple[int, int]]] = {}
+        for k in np.flatnonzero(has).tolist():
+            by_code.setdefault(int(at[k]), []).append((int(lo[k]), int(hi[k])))
+        span_offsets = np.zeros(len(names) + 1, dtype=np.int64)
+        merged = [(c, a, b) for c, spans in sorted(by_code.items()) for a, b in _merge_ns(spans)]
+        span_code = np.asarray([m[0] for m in merged], dtype=np.int64)
+        span_lo = np.asarray([m[1] for m in merged], dtype=np.int64)
+        span_hi = np.asarray([m[2] for m in merged], dtype=np.int64)
+        np.add.at(span_offsets, span_code + 1, 1)
+        np.cumsum(span_offsets, out=span_offsets)
+        n_span = len(merged)
+        prev_t, next_t = np.zeros(n_span, np.int64), np.zeros(n_span, np.int64)
+        prev_i, next_i = np.full(n_span, -1, np.int64), np.full(n_span, -1, np.int64)
+        inside = np.zeros(len(t), dtype=bool)
+        if len(t):
+            span_neighbours(codes, t, span_offsets, span_lo, span_hi, prev_t, prev_i, next_t, next_i, inside)
+        keep = np.unique(np.r_[np.flatnonzero(inside), prev_i[prev_i >= 0], next_i[next_i >= 0]])
+        sel = keep[np.lexsort((t[keep], codes[keep]))]
+        sel = sel[np.r_[True, (codes[sel][1:] != codes[sel][:-1]) | (t[sel][1:] != t[sel][:-1])]] if len(sel) else sel
+        # a subject with no fix before its first span (or after its last) within the period's days: the
+        # bracketing fix from the days before (after) them, as a read of the whole period finds it
+        first = span_offsets[span_code] == np.arange(n_span)
+        last = span_offsets[span_code + 1] - 1 == np.arange(n_span)
+        need_before = {str(n) for n in names[span_code[first & (prev_i < 0)]]}
+        need_after = {str(n) for n in names[span_code[last & (next_i < 0)]]}
+        missing = sorted(set(sid[~has]))  # subjects with no fix in the period at all
+        need_before |= set(missing)
+        need_after |= set(missing)
+        earlier = self._edge_rows(edges, days, range(first_day - 1, first_day - 1 - BRACKET_DAYS, -1),
+                                  before=first_day * DAY_NS, skip=set(), only=need_before) if need_before else None
+        later = self._edge_rows(edges, days, range(last_day + 1, last_day + 1 + BRACKET_DAYS),
+                                after=(last_day + 1) * DAY_NS, skip=set(), only=need_after) if need_after else None
+        return _assemble_trails(table, sel, codes[sel], names, earlier, later, self.windows(), None)
+
     def _edge_rows(self, edges: dict, days: dict, day_range, *, before: int | None = None, after: int | None = None,
                    skip: set, only: set | None) -> pa.Table:
         """Each subject's nearest fix before ``before`` (or after ``after``) from the days' edge files."""
@@ -1224,14 +1304,19 @@ def table_to_trails(table: pa.Table, windows: dict[str, list[tuple[float, float]
                             None if subjects is None else sorted(set(map(str, subjects))))
 
 
-def _read_hours(paths: list[Path], lo_ns: int, hi_ns: int) -> pa.Table:
+def _read_hours(paths: list[Path], lo_ns: int, hi_ns: int, spans: list[tuple[int, int]] | None = None,
+                columns: list[str] | None = None) -> pa.Table:
     """The row groups of day files that may hold fixes in ``[lo_ns, hi_ns)``, subjects as a dictionary.
 
     Row groups are chosen by their ``t_ns`` statistics (a day file has one per UTC hour); the
     caller masks the rows. Every chunk's subject dictionary is unified, so the codes of all
-    chunks index one dictionary.
+    chunks index one dictionary. With ``spans`` (sorted, disjoint closed int ns spans) only row groups
+    that overlap one of them are read; with ``columns`` only those columns.
     """
-    target = _DICT_SCHEMA
+    names = _COLUMNS if columns is None else [c for c in _COLUMNS if c in set(columns)]
+    target = pa.schema([_DICT_SCHEMA.field(c) for c in names])
+    span_lo = np.asarray([a for a, _ in spans or []], dtype=np.int64)
+    span_hi = np.asarray([b for _, b in spans or []], dtype=np.int64)
     parts = []
     for path in paths:
         pf = pq.ParquetFile(path, read_dictionary=["subject_id"])
@@ -1240,10 +1325,14 @@ def _read_hours(paths: list[Path], lo_ns: int, hi_ns: int) -> pa.Table:
         groups = []
         for i in range(md.num_row_groups):
             st = md.row_group(i).column(at).statistics
-            if st is None or not st.has_min_max or (st.min < hi_ns and st.max >= lo_ns):
+            if st is None or not st.has_min_max:
                 groups.append(i)
+            elif st.min < hi_ns and st.max >= lo_ns:
+                k = int(np.searchsorted(span_lo, st.max, side="right")) - 1  # the last span starting by the max
+                if spans is None or (k >= 0 and span_hi[k] >= st.min):
+                    groups.append(i)
         if groups:
-            part = pf.read_row_groups(groups, columns=_COLUMNS)
+            part = pf.read_row_groups(groups, columns=names)
             parts.append(part if part.schema.equals(target) else part.cast(target))
     if not parts:
         return target.empty_table()
@@ -1303,6 +1392,8 @@ _TRAIL_DTYPES = {"t_ns": np.int64, "x_m": np.float64, "y_m": np.float64, "lat": 
                  "accuracy_m": np.float64, "fix_type": np.int8, "speed_mps": np.float64, "heading_deg": np.float64,
                  "flags": np.int32}
 """The fix columns of :class:`Trails` and their dtypes."""
+_UNREAD = {"fix_type": -1, "flags": 0}
+"""Values of integer fix columns a read was told not to decode (float columns are NaN)."""
 
 
 def _stable_order(codes: np.ndarray) -> np.ndarray:
@@ -1364,6 +1455,8 @@ def _assemble_trails(table: pa.Table, sel: np.ndarray, sel_codes: np.ndarray, na
     wo, ws, we, window_known = windows_to_csr(full.astype(object), windows)
 
     def arr(c: str) -> np.ndarray:
+        if c not in table.column_names:  # not read: NaN, or -1 / 0 for the codes
+            return np.full(n_total, _UNREAD.get(c, np.nan), dtype=_TRAIL_DTYPES[c])
         col = _column_numpy(table, c)
         if extra_tables:
             col = np.concatenate([col, *[e.column(c).to_numpy() for e in extra_tables]])
