@@ -195,3 +195,17 @@ def test_span_neighbours_kernel_equals_a_plain_loop(data, n_sub, n_rows):
             want_prev = max(before, key=lambda i: (t[i], -i)) if before else -1
             want_next = min(after, key=lambda i: (t[i], i)) if after else -1
             assert prev_i[k] == want_prev and next_i[k] == want_next
+
+
+@given(spans=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 60), st.integers(0, 20)), max_size=12))
+def test_spans_merged_per_subject_code(spans):
+    from trailmon.store.trails import _merge_ns, _merge_spans_by_code
+
+    code = np.asarray([c for c, _, _ in spans], np.int64)
+    lo = np.asarray([a for _, a, _ in spans], np.int64)
+    hi = lo + np.asarray([d for _, _, d in spans], np.int64)
+    got = list(zip(*[x.tolist() for x in _merge_spans_by_code(code, lo, hi)], strict=True))
+    want = [(c, a, b) for c in sorted(set(code.tolist()))
+            for a, b in _merge_ns([(x, y) for k, x, y in zip(code.tolist(), lo.tolist(), hi.tolist(), strict=True)
+                                   if k == c])]
+    assert got == want

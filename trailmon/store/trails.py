@@ -364,23 +364,18 @@ class TrailStore:
         at = np.searchsorted(names.astype(str), sid) if len(names) else np.zeros(len(sid), np.int64)
         has = at < len(names)
         has[has] = names[at[has]].astype(str) == sid[has]
-        by_code: dict[int, list[tuple[int, int]]] = {}
-        for k in np.flatnonzero(has).tolist():
-            by_code.setdefault(int(at[k]), []).append((int(lo[k]), int(hi[k])))
+        span_code, span_lo, span_hi = _merge_spans_by_code(at[has], lo[has], hi[has])
         span_offsets = np.zeros(len(names) + 1, dtype=np.int64)
-        merged = [(c, a, b) for c, spans in sorted(by_code.items()) for a, b in _merge_ns(spans)]
-        span_code = np.asarray([m[0] for m in merged], dtype=np.int64)
-        span_lo = np.asarray([m[1] for m in merged], dtype=np.int64)
-        span_hi = np.asarray([m[2] for m in merged], dtype=np.int64)
-        np.add.at(span_offsets, span_code + 1, 1)
-        np.cumsum(span_offsets, out=span_offsets)
-        n_span = len(merged)
+        np.cumsum(np.bincount(span_code, minlength=len(names)), out=span_offsets[1:])
+        n_span = len(span_code)
         prev_t, next_t = np.zeros(n_span, np.int64), np.zeros(n_span, np.int64)
         prev_i, next_i = np.full(n_span, -1, np.int64), np.full(n_span, -1, np.int64)
         inside = np.zeros(len(t), dtype=bool)
         if len(t):
             span_neighbours(codes, t, span_offsets, span_lo, span_hi, prev_t, prev_i, next_t, next_i, inside)
-        keep = np.unique(np.r_[np.flatnonzero(inside), prev_i[prev_i >= 0], next_i[next_i >= 0]])
+        inside[prev_i[prev_i >= 0]] = True  # with each span's neighbours: the rows kept
+        inside[next_i[next_i >= 0]] = True
+        keep = np.flatnonzero(inside)
         sel = keep[np.lexsort((t[keep], codes[keep]))]
         sel = sel[np.r_[True, (codes[sel][1:] != codes[sel][:-1]) | (t[sel][1:] != t[sel][:-1])]] if len(sel) else sel
         # a subject with no fix before its first span (or after its last) within the period's days: the
@@ -927,6 +922,25 @@ def _edge_dict(rows: pa.Table) -> dict:
     return {"names": names[order], "t_ns": t[order]}
 
 
+def _merge_spans_by_code(code: np.ndarray, lo: np.ndarray, hi: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closed int ns spans per integer code, merged where they overlap or touch: ``(code, lo, hi)`` sorted."""
+    order = np.lexsort((lo, code))
+    c, a, b = code[order].astype(np.int64), lo[order], hi[order]
+    if not len(c):
+        return c, a, b
+    group = np.r_[True, c[1:] != c[:-1]]
+    reach = b.copy()  # the furthest end so far within the code
+    bounds = np.r_[np.flatnonzero(group), len(b)]
+    for i, j in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if j - i > 1:  # most codes have one span
+            reach[i:j] = np.maximum.accumulate(b[i:j])
+    new = group | np.r_[True, a[1:] > reach[:-1]]
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:], len(a)] - 1
+    return c[first], a[first], reach[last]
+
+
 def _merge_ns(spans) -> list[tuple[int, int]]:
     """Union of closed ``[lo, hi]`` int ns spans, sorted, merged where they overlap or touch."""
     spans = list(spans)
@@ -1377,8 +1391,7 @@ def _dictionary_codes(subject: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, 
     rank_of[by_name] = np.arange(len(names))
     idx = np.concatenate([ch.indices.to_numpy(zero_copy_only=False) for ch in chunks]) if len(chunks) > 1 else (
         chunks[0].indices.to_numpy(zero_copy_only=False))
-    used = np.zeros(len(names), dtype=bool)
-    used[idx] = True  # a dictionary may hold names no row uses (row groups not read): drop them
+    used = np.bincount(idx, minlength=len(names)) > 0  # a dictionary may hold names no row uses: drop them
     if not used.all():
         keep = np.flatnonzero(used[by_name])  # ranks of used names, in name order
         new_rank = np.full(len(names), -1, dtype=np.int64)
