@@ -42,6 +42,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -1467,17 +1468,31 @@ def _assemble_trails(table: pa.Table, sel: np.ndarray, sel_codes: np.ndarray, na
         base += len(codes_e)
     wo, ws, we, window_known = windows_to_csr(full.astype(object), windows)
 
+    sources = [table, *extra_tables]
+    n_src = sum(x.num_rows for x in sources)
+    local = threading.local()
+
     def arr(c: str) -> np.ndarray:
+        dtype = np.dtype(_TRAIL_DTYPES[c])
         if c not in table.column_names:  # not read: NaN, or -1 / 0 for the codes
-            return np.full(n_total, _UNREAD.get(c, np.nan), dtype=_TRAIL_DTYPES[c])
-        col = _column_numpy(table, c)
-        if extra_tables:
-            col = np.concatenate([col, *[e.column(c).to_numpy() for e in extra_tables]])
-        return np.take(col.astype(_TRAIL_DTYPES[c], copy=False), src)  # releases the GIL: columns on threads
+            return np.full(n_total, _UNREAD.get(c, np.nan), dtype=dtype)
+        chunks = [ch.to_numpy(zero_copy_only=False) for x in sources for ch in x.column(c).chunks if len(ch)]
+        if len(chunks) == 1 and chunks[0].dtype == dtype:
+            return np.take(chunks[0], src)
+        # the chunks side by side in one scratch buffer per thread, reused for every column: a fresh
+        # allocation per column costs more in page faults than the copy itself
+        if getattr(local, "buf", None) is None:
+            local.buf = np.empty(n_src, dtype=np.float64)
+        flat = local.buf.view(dtype)[:n_src] if dtype.itemsize <= 8 else np.empty(n_src, dtype)
+        at = 0
+        for ch in chunks:
+            flat[at:at + len(ch)] = ch
+            at += len(ch)
+        return np.take(flat, src)  # releases the GIL: columns on threads
 
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
         cols = dict(zip(_TRAIL_DTYPES, pool.map(arr, _TRAIL_DTYPES), strict=True))
     t_ns = cols["t_ns"]
     return Trails(
