@@ -9,8 +9,9 @@ nightly job that consumes the store's change journal (not timed), then times **o
 brings: the next day's trail file, ``--crimes`` crimes of which ``--late`` are reported late
 (windows 1-30 days back, so each reads its own day of history), and the EM caseload re-sent (new
 bytes, the same monitoring windows: it re-matches nothing). The night runs in a fresh process per
-engine (``local``, ``dask`` with 2 workers); reported: wall time of ``run_nightly``, peak RSS of the
-job's process and, for Dask, of its largest worker, and what the night re-matched. Between engines
+engine (``local``, ``dask`` with 2 workers); reported: wall time of ``run_nightly``, of its proximity
+step (SPEC §6 target <= 30 s for a national night) and the case store's growth in that step (<= 100 MB),
+peak RSS of the job's process and, for Dask, of its largest worker, and what the night re-matched. Between engines
 the store and case store are put back as they were before the night.
 
 The store is kept in ``--work`` (default a temporary folder); ``--reuse`` skips building it when
@@ -137,14 +138,25 @@ def night_inbox(work: Path, info: dict, days: int, n_crimes: int, late: float) -
 
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 from trailmon.nightly import run_nightly
 work, as_of, engine = sys.argv[1], sys.argv[2], sys.argv[3]
 kw = {"engine": engine} if engine == "local" else {"engine": engine, "workers": 2}
+steps = {}
+
+def cases_bytes():
+    return sum(os.path.getsize(work + "/store/" + f) for f in ("cases.sqlite", "cases.sqlite-wal")
+               if os.path.exists(work + "/store/" + f))
+
+def hook(step):  # each step's end: the step's wall time, and the case store's size after it
+    steps[step] = (time.perf_counter(), cases_bytes())
+
 t = time.perf_counter()
-s = run_nightly(work + "/store", work + "/inbox", work + "/out", as_of=as_of, **kw)
+s = run_nightly(work + "/store", work + "/inbox", work + "/out", as_of=as_of, _hook=hook, **kw)
 wall = time.perf_counter() - t
 print(json.dumps({"wall_s": wall, "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                  "proximity_s": steps["proximity"][0] - steps["records"][0],
+                  "proximity_growth_mb": (steps["proximity"][1] - steps["records"][1]) / 2**20,
                   "children_rss_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20,
                   "crimes_matched": s["proximity"]["crimes"], "hits": s["proximity"]["hits"],
                   "trail_spans": s["records"]["trail_spans"]}))
@@ -196,10 +208,12 @@ def main() -> None:
     for engine in args.engine:
         r = run_night(work, args.days, engine)
         results[engine] = r
-        rows.append((engine, f"{r['wall_s']:.1f}", f"{r['rss_gb']:.2f}", f"{r['children_rss_gb']:.2f}",
-                     r["crimes_matched"], r["hits"], r["trail_spans"]))
-    print(table(rows, ("engine", "wall s", "peak RSS GB (job)", "peak RSS GB (largest child)", "crimes matched",
-                       "hits", "queued spans")))
+        rows.append((engine, f"{r['wall_s']:.1f}", f"{r['proximity_s']:.1f}", f"{r['proximity_growth_mb']:+.1f}",
+                     f"{r['rss_gb']:.2f}", f"{r['children_rss_gb']:.2f}", r["crimes_matched"], r["hits"],
+                     r["trail_spans"]))
+    print(table(rows, ("engine", "night wall s", "proximity step s (target <= 30)",
+                       "case store growth in it MB (target <= 100)", "peak RSS GB (job)",
+                       "peak RSS GB (largest child)", "crimes matched", "hits", "queued spans")))
     print(json.dumps(info))
     save("nightly", {**key, **info, "results": results})
 
