@@ -525,16 +525,17 @@ class _Job:
             q = query.iloc[idx]
             trails = self.store.read_span(q["committed_from"].min(), q["committed_to"].max(), halo_s=halo)
             h, e, g = proximity(
-                trails, q, radius_m=self.params["radius_m"], max_gap_s=self.params["max_gap_s"], crs=self.store.crs
+                trails, q, radius_m=self.params["radius_m"], max_gap_s=self.params["max_gap_s"], crs=self.store.crs,
+                evidence_arrow=True,
             )
             del trails
             parts.append((h, e, limit_gaps(g, q)))
         out = []
-        for i in range(3):  # back to the order of the crimes, as one call over all of them gives
+        for i in (0, 2):  # back to the order of the crimes, as one call over all of them gives
             df = _concat([p[i] for p in parts])
             pos = pd.to_numeric(df["crime_ref"]).to_numpy() if len(df) else np.zeros(0, np.int64)
             out.append(df.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True))
-        return tuple(out)
+        return out[0], _evidence_categorical([p[1] for p in parts]), out[1]
 
     def match_attendance(self) -> None:
         spans = self.cases.pending_spans()
@@ -759,6 +760,21 @@ def _restore(df: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
 def _ns_of(values) -> np.ndarray:
     """Instants (a datetime column) as int64 ns UTC."""
     return np.asarray(pd.to_datetime(pd.Series(values), utc=True).dt.as_unit("ns").astype("int64"), dtype=np.int64)
+
+
+def _evidence_categorical(tables: list) -> pd.DataFrame:
+    """Evidence tables (Arrow, text as dictionaries) as one frame whose text columns are categorical.
+
+    The case store only counts and fingerprints these rows (:func:`trailmon.store.cases.evidence_digests`,
+    which codes categories once, not a string per row); each hit's rows stay together, in the
+    order the matcher gave them (a fingerprint does not depend on row order).
+    """
+    import pyarrow as pa
+
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE})
+    table = pa.concat_tables(tables).unify_dictionaries() if len(tables) > 1 else tables[0]
+    return table.to_pandas()
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
