@@ -608,7 +608,10 @@ def _filled(col: pa.ChunkedArray, fill, dtype) -> np.ndarray:
     """Return a numeric Arrow column as a writable numpy array, nulls replaced by ``fill``."""
     if col.null_count:
         col = pc.fill_null(col, fill)
-    return np.array(col.to_numpy(), dtype=dtype, copy=True)
+    out = col.to_numpy()
+    if out.dtype != dtype or not out.flags.writeable:  # a view of Arrow's memory (one chunk): copy it
+        return np.array(out, dtype=dtype, copy=True)
+    return out  # already a fresh, writable array (chunks concatenated)
 
 
 def _numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -995,8 +998,7 @@ def _rejected_frame(rej: Rejector, src: _Source) -> pd.DataFrame:
 
 def _strictly_increasing(codes: np.ndarray, t: np.ndarray) -> bool:
     """Whether rows are ordered by (code, instant) with no (code, instant) twice."""
-    ds = np.diff(codes)
-    if (ds < 0).any():
+    c0, c1 = codes[:-1], codes[1:]
+    if (c1 < c0).any():
         return False
-    dt = np.diff(t)
-    return bool(((ds > 0) | (dt > 0)).all())
+    return bool(((c1 > c0) | (t[1:] > t[:-1])).all())

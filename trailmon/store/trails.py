@@ -444,10 +444,8 @@ class TrailStore:
                 merged, stats, conflicts, prev_tail = _merge_day(old, add, prev_tail)
                 fname = f"trails/{name}.{ingest_id}.parquet"
                 ename = f"trails/{name}.{ingest_id}.edges.parquet"
-                table, row_groups = _day_table(merged, d)
-                with ThreadPoolExecutor(1) as pool:  # the day file is written (GIL released) beside the rest
-                    writing = pool.submit(_write_table, table, self.path / fname, row_groups=row_groups,
-                                          plain_schema=True)
+                with ThreadPoolExecutor(1) as pool:  # the day is written (GIL mostly released) beside the rest
+                    writing = pool.submit(_write_day, merged, d, self.path / fname, self.path / ename)
                     if hi > lo:
                         changes += self._change_spans(d, merged, old, tail_before, days, edges)
                     summary.added += stats["added"]
@@ -455,7 +453,6 @@ class TrailStore:
                     summary.flagged += stats["flagged"]
                     if len(conflicts["t_ns"]):
                         store_rejects.append(_conflict_rows(conflicts, trails))
-                    _write_table(day_edges(table), self.path / ename, plain_schema=True)
                     writing.result()
                 new_files += [fname, ename]
                 days[name] = fname
@@ -982,20 +979,26 @@ def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] 
     whole file in memory. ``plain_schema`` leaves the Arrow schema out of the file, so that a
     dictionary-encoded text column reads back as plain strings (the Parquet types say the rest).
     """
+    parts = (table.slice(a, b - a) for a, b in (row_groups or [(0, table.num_rows)]))
+    _write_tables(table.schema, parts, path, plain_schema=plain_schema)
+
+
+def _write_tables(schema: pa.Schema, parts: Iterable[pa.Table], path: Path, *, plain_schema: bool = False) -> None:
+    """Like :func:`_write_table`, a row group per table of ``parts`` (each of ``schema``)."""
     from trailmon.store._files import fsync_dir
 
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    dictionary = [c for c in table.column_names if c in _DICTIONARY_COLUMNS]
-    split = {c: "BYTE_STREAM_SPLIT" for c in table.column_names
-             if c in _SPLIT_COLUMNS and pa.types.is_float64(table.schema.field(c).type)}
+    dictionary = [c for c in schema.names if c in _DICTIONARY_COLUMNS]
+    split = {c: "BYTE_STREAM_SPLIT" for c in schema.names
+             if c in _SPLIT_COLUMNS and pa.types.is_float64(schema.field(c).type)}
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as fh:
-            with pq.ParquetWriter(fh, table.schema, compression="zstd", compression_level=1,
+            with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=1,
                                   use_dictionary=dictionary, column_encoding=split or None,
                                   store_schema=not plain_schema) as writer:
-                for a, b in (row_groups or [(0, table.num_rows)]):
-                    writer.write_table(table.slice(a, b - a))
+                for part in parts:
+                    writer.write_table(part)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -1110,8 +1113,8 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
     n_new = len(add["t_ns"])
     if old is not None:
         n_old = len(old["t_ns"])
-        cols = {c: (pa.concat_arrays([old[c], add[c]]) if c == "subject_id" else np.concatenate([old[c], add[c]]))
-                for c in _COLUMNS}
+        cols = {c: (pa.concat_arrays([_text_array(old[c]), _text_array(add[c])]) if c == "subject_id"
+                    else np.concatenate([old[c], add[c]])) for c in _COLUMNS}
         seq = np.r_[np.arange(-n_old, 0), np.arange(n_new)]
         file_ = np.r_[np.full(n_old, -1), add["_file"]]
         row = np.r_[np.full(n_old, -1), add["_row"]]
@@ -1332,10 +1335,10 @@ def _strictly_increasing(codes: np.ndarray, t_ns: np.ndarray) -> bool:
     """True when rows are sorted by subject code, then time, with no instant twice for a subject."""
     if len(codes) < 2:
         return True
-    dc = np.diff(codes)
-    if (dc < 0).any():
+    c0, c1 = codes[:-1], codes[1:]
+    if (c1 < c0).any():
         return False
-    return bool(((dc > 0) | (np.diff(t_ns) > 0)).all())
+    return bool(((c1 > c0) | (t_ns[1:] > t_ns[:-1])).all())
 
 
 def _speed_jump_within(codes: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -1347,28 +1350,77 @@ def _speed_jump_within(codes: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.nd
     return same & (dt > 0) & (v > SPEED_JUMP_MPS)
 
 
-def _day_table(merged: dict, day: int) -> tuple[pa.Table, list[tuple[int, int]]]:
-    """``by_hour(pa.table(merged))`` and its ``_hour_slices``, permuting the arrays before the table is made."""
+def _day_layout(merged: dict, day: int) -> tuple[np.ndarray | None, list[tuple[int, int]]] | None:
+    """The file layout of a merged day (rows by subject and time): permutation and hour slices.
+
+    The permutation takes the rows to (hour, subject, time) order (None when they are in it
+    already); each hour's ``(start, stop)`` is in that order. None when the times do not fit
+    one day's hours (then :func:`by_hour` and :func:`_hour_slices` apply).
+    """
     hour = _hour_of(merged["t_ns"], day)
     if len(hour) < 2 or hour.min() < 0 or hour.max() >= 128:
-        table = by_hour(pa.table(merged, schema=_DAY_WRITE_SCHEMA), day)
-        return table, _hour_slices(table, day)
+        return None
     hour = hour.astype(np.int8)
     counts = np.bincount(hour)
-    if np.all(hour[1:] >= hour[:-1]):
-        cols = merged
-    else:
-        order = np.argsort(hour, kind="stable")  # a stable radix sort on 8 bits
-        cols = {}
-        for c, v in merged.items():
-            if isinstance(v, pa.DictionaryArray):
-                cols[c] = pa.DictionaryArray.from_arrays(pa.array(v.indices.to_numpy(zero_copy_only=False)[order]),
-                                                         v.dictionary)
-            elif isinstance(v, pa.Array | pa.ChunkedArray):
-                cols[c] = v.take(pa.array(order))
-            else:
-                cols[c] = v[order]
+    order = None if bool((hour[1:] >= hour[:-1]).all()) else np.argsort(hour, kind="stable")  # radix, 8 bits
     stops = np.cumsum(counts)
     starts = stops - counts
-    slices = [(int(a), int(b)) for a, b, k in zip(starts, stops, counts, strict=True) if k]
-    return pa.table(cols, schema=_DAY_WRITE_SCHEMA), slices
+    return order, [(int(a), int(b)) for a, b, k in zip(starts, stops, counts, strict=True) if k]
+
+
+def _gather(merged: dict, idx: np.ndarray | slice) -> pa.Table:
+    """Rows ``idx`` of a merged day as a table of the day-file schema."""
+    cols = {}
+    for c, v in merged.items():
+        if isinstance(v, pa.DictionaryArray):
+            cols[c] = pa.DictionaryArray.from_arrays(pa.array(v.indices.to_numpy(zero_copy_only=False)[idx]),
+                                                     v.dictionary)
+        elif isinstance(v, pa.Array | pa.ChunkedArray):
+            cols[c] = v[idx] if isinstance(idx, slice) else v.take(pa.array(idx))
+        else:
+            cols[c] = v[idx]
+    return pa.table(cols, schema=_DAY_WRITE_SCHEMA)
+
+
+def _layout_edges(merged: dict, order: np.ndarray | None, slices: list[tuple[int, int]]) -> pa.Table:
+    """:func:`day_edges` of the day laid out by ``order`` and ``slices``, without the laid-out table."""
+    sid = merged["subject_id"]
+    codes = (sid.indices.to_numpy(zero_copy_only=False) if isinstance(sid, pa.DictionaryArray)
+             else _sorted_codes(_text_array(sid))[0])
+    codes = codes if order is None else codes[order]
+    new_group = np.r_[True, codes[1:] != codes[:-1]]
+    new_group[[a for a, _ in slices]] = True  # an hour starts
+    rows = np.flatnonzero(new_group | np.r_[new_group[1:], True])
+    return _gather(merged, rows if order is None else order[rows])
+
+
+def _write_day(merged: dict, day: int, path: Path, edges_path: Path) -> None:
+    """Write a merged day's file (a row group per hour, by subject and time) and its edges file.
+
+    Each hour is gathered from the merged arrays in a thread while the one before is compressed
+    (both release the GIL), so the day is never held twice in memory in file order.
+    """
+    layout = _day_layout(merged, day)
+    if layout is None:
+        table = by_hour(pa.table(merged, schema=_DAY_WRITE_SCHEMA), day)
+        _write_table(table, path, row_groups=_hour_slices(table, day), plain_schema=True)
+        _write_table(day_edges(table), edges_path, plain_schema=True)
+        return
+    order, slices = layout
+
+    def hour(k: int) -> pa.Table:
+        a, b = slices[k]
+        return _gather(merged, slice(a, b) if order is None else order[a:b])
+
+    with ThreadPoolExecutor(2) as pool:
+        def parts() -> Iterator[pa.Table]:
+            nxt = pool.submit(hour, 0)
+            for k in range(len(slices)):
+                cur = nxt.result()
+                if k + 1 < len(slices):
+                    nxt = pool.submit(hour, k + 1)
+                yield cur
+
+        writing = pool.submit(_write_tables, _DAY_WRITE_SCHEMA, parts(), path, plain_schema=True)
+        _write_table(_layout_edges(merged, order, slices), edges_path, plain_schema=True)
+        writing.result()
