@@ -689,7 +689,7 @@ def _fix_codes(col: pa.ChunkedArray | None, n: int, codes: dict[int, str] | None
         names = _as_text(enc.dictionary)
         name_idx = _filled(pc.index_in(pc.utf8_lower(names), value_set=pa.array(FIX_TYPES)), -1, np.int64)
         name_present = _present(names)
-        rows = _filled(pc.fill_null(enc.indices, -1), -1, np.int64)
+        rows = _filled(enc.indices, -1, np.int64)
         valid = rows >= 0
         present = valid & name_present[np.where(valid, rows, 0)] if len(names) else valid
         out = (name_idx[np.where(valid, rows, 0)] if len(names) else np.full(n, -1)).astype(np.int8)
@@ -710,25 +710,11 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     table, canon, n = src.table, src.canon, src.table.num_rows
     rej = Rejector(pd.DataFrame(index=pd.RangeIndex(n)), src.file, src.rows)
 
-    # subject
-    subj_codes = None
-    if "subject_id" in canon:
-        subj = _subject_dictionary(table[canon["subject_id"]])
-        if subj is not None:  # text that needs no trimming: codes straight from Arrow's dictionary
-            subj_codes = _filled(pc.fill_null(subj.indices, -1), -1, np.int64)
-            present = subj_codes >= 0
-        else:
-            subj = _as_text(table[canon["subject_id"]])
-            present = _present(subj)
-        rej.reject(~present, RejectReason.MISSING_SUBJECT, f"{canon['subject_id']} is empty")
-    else:
-        subj = None
-
-    # coordinates: the transformation holds the GIL, so the Arrow work on the other columns (which
-    # releases it) runs beside it in a thread
+    # the coordinate transformation runs beside the Arrow work on the other columns (both release the GIL)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(1) as pool:
+        subject_job = pool.submit(_subject_codes, table[canon["subject_id"]]) if "subject_id" in canon else None
         times = pool.submit(_timestamp_masks, table[canon["timestamp"]], src.tz, canon["timestamp"])
         fixes = pool.submit(_fix_codes, table[canon["fix_type"]] if "fix_type" in canon else None, n,
                             src.fix_codes)
@@ -747,8 +733,14 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
             x, y = _transform(crs.from_bng, e, nn, good)
             inside = np.isfinite(x) & np.isfinite(y) & np.isfinite(lat) & np.isfinite(lon)
             bad_coordinate = "easting/northing missing or not a number"
+        subj, subj_codes = subject_job.result() if subject_job is not None else (None, None)
         ns, bad_time, no_zone = times.result()
         fix, fix_present = fixes.result()
+
+    # subject
+    if subj is not None:
+        present = subj_codes >= 0 if subj_codes is not None else _present(subj)
+        rej.reject(~present, RejectReason.MISSING_SUBJECT, f"{canon['subject_id']} is empty")
 
     # timestamp
     rej.reject(bad_time, RejectReason.BAD_TIMESTAMP, f"{canon['timestamp']} is missing or not an ISO 8601 time")
@@ -879,6 +871,14 @@ def _accepted_frame(columns: dict, meta: dict) -> pd.DataFrame:
         for c in extra.columns:
             cols[f"{c}_in" if c in _OUT_NAMES else c] = extra[c]
     return pd.DataFrame(cols, copy=False)  # fresh arrays: no need to copy them into one block
+
+
+def _subject_codes(col: pa.ChunkedArray) -> tuple[pa.DictionaryArray | pa.ChunkedArray, np.ndarray | None]:
+    """Subject text (trimmed, empty as null) and, when it came as a dictionary, its codes (-1: null)."""
+    subj = _subject_dictionary(col)
+    if subj is not None:  # text that needs no trimming: codes straight from Arrow's dictionary
+        return subj, _filled(subj.indices, -1, np.int64)
+    return _as_text(col), None
 
 
 def _subject_dictionary(col: pa.ChunkedArray) -> pa.DictionaryArray | None:

@@ -423,13 +423,15 @@ class TrailStore:
         days = dict(manifest["days"])
         edges = dict(manifest.get("edges", {}))
         if new is not None:
-            day_of = new["t_ns"] // DAY_NS
-            d_lo, d_hi = int(day_of.min()), int(day_of.max())
-            if d_lo == d_hi:  # one UTC day (the usual file): no sort
-                by_day = np.arange(len(day_of))
+            t_new = new["t_ns"]
+            d_lo, d_hi = int(t_new.min()) // DAY_NS, int(t_new.max()) // DAY_NS
+            if d_lo == d_hi:  # one UTC day (the usual file): no sort, no per-row day numbers
+                day_sorted = None
                 touched = [d_lo]
             else:
+                day_of = t_new // DAY_NS
                 by_day = np.argsort(day_of, kind="stable")
+                day_sorted = day_of[by_day]
                 touched = np.unique(day_of).tolist()
             # a changed day can change the speed_jump flag of the next day's first fix
             affected = sorted(set(touched) | {d + 1 for d in touched if _day_name(d + 1) in days})
@@ -437,8 +439,12 @@ class TrailStore:
             prev_tail = self._tail_before(days, affected[0])
             for i, d in enumerate(affected):
                 name = _day_name(d)
-                lo, hi = np.searchsorted(day_of[by_day], [d, d + 1])
-                add = new if hi - lo == len(by_day) else _take(new, by_day[lo:hi])
+                if day_sorted is None:
+                    lo, hi = (0, len(t_new)) if d == d_lo else (0, 0)
+                else:
+                    lo, hi = np.searchsorted(day_sorted, [d, d + 1])
+                add = new if hi - lo == len(t_new) else _take(new, np.arange(lo, hi) if day_sorted is None
+                                                               else by_day[lo:hi])
                 old = _read_day(self.path / days[name]) if name in days else None
                 tail_before = prev_tail
                 merged, stats, conflicts, prev_tail = _merge_day(old, add, prev_tail)
@@ -507,7 +513,7 @@ class TrailStore:
         t = merged["t_ns"]
         if not len(t):
             return []
-        codes, names = _sorted_codes(merged["subject_id"])
+        codes, names = _merged_codes(merged["subject_id"])
         is_new = np.ones(len(t), dtype=bool)
         if old is not None and len(old["t_ns"]):
             both = pa.concat_arrays([_text_array(merged["subject_id"]), _text_array(old["subject_id"])])
@@ -1424,3 +1430,12 @@ def _write_day(merged: dict, day: int, path: Path, edges_path: Path) -> None:
         writing = pool.submit(_write_tables, _DAY_WRITE_SCHEMA, parts(), path, plain_schema=True)
         _write_table(_layout_edges(merged, order, slices), edges_path, plain_schema=True)
         writing.result()
+
+
+def _merged_codes(subject: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sorted_codes` of a merged day's subjects: its own indices when its dictionary is sorted."""
+    if isinstance(subject, pa.DictionaryArray) and not subject.null_count:
+        names = np.asarray(subject.dictionary.to_pylist(), dtype=object)
+        if len(names) < 2 or bool((names[1:] > names[:-1]).all()):  # as _merge_day makes it: no sort needed
+            return subject.indices.to_numpy(zero_copy_only=False).astype(np.int64), names
+    return _sorted_codes(subject)
