@@ -26,6 +26,7 @@ ROWS = [
     ["gps", "LBS", None, " wifi ", "sat", "", "rf", "gps"],   # case, blanks, unknown, empty
     [None, None],                                              # nothing present
     ["gps"] * 5,                                               # the usual column
+    ["gps", "LBS", " wifi ", "sat", "", "rf"],                 # no null: the per-row lookup
 ])
 def test_fix_codes_on_the_dictionary_equal_the_row_rule(values):
     col = pa.chunked_array([pa.array(values[: len(values) // 2], pa.string()),

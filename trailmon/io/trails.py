@@ -689,6 +689,9 @@ def _fix_codes(col: pa.ChunkedArray | None, n: int, codes: dict[int, str] | None
         names = _as_text(enc.dictionary)
         name_idx = _filled(pc.index_in(pc.utf8_lower(names), value_set=pa.array(FIX_TYPES)), -1, np.int64)
         name_present = _present(names)
+        if not enc.indices.null_count:  # every cell has a value: one lookup per row
+            rows = enc.indices.to_numpy()
+            return np.where(name_present, name_idx, 0).astype(np.int8)[rows], name_present[rows]
         rows = _filled(enc.indices, -1, np.int64)
         valid = rows >= 0
         present = valid & name_present[np.where(valid, rows, 0)] if len(names) else valid
@@ -721,7 +724,8 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
         if "lat" in canon:
             lat, _ = _numbers(table[canon["lat"]])
             lon, _ = _numbers(table[canon["lon"]])
-            good = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
+            # finite and in range (NaN and infinities compare False)
+            good = (lat >= -90.0) & (lat <= 90.0) & (lon >= -180.0) & (lon <= 180.0)
             x, y = _transform(crs.from_wgs84, lon, lat, good)
             inside = np.isfinite(x) & np.isfinite(y)
             bad_coordinate = "lat/lon missing, not a number or out of range (lat -90..90, lon -180..180)"
