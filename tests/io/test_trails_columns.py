@@ -79,3 +79,21 @@ def test_rejector_makes_its_arrays_on_the_first_rejection():
     assert list(rej.ok) == [True, False, False, True]
     assert list(rej.reason) == [None, "BAD_SPEED", "BAD_HEADING", None]
     assert list(rej.detail) == [None, "speed", "heading", None]
+
+
+@pytest.mark.parametrize(("stamps", "typed"), [
+    (["2026-07-14T10:00:00Z", "2026-07-14T11:00:00.5+01:00", ""], True),   # offsets (and an empty cell)
+    (["2026-07-14T10:00:00Z", "2026-07-14T11:00:00"], False),             # a zone-less time: read as text
+    (["2026-07-14T10:00:00Z", "soon"], False),                            # not a time: read as text
+])
+def test_times_parsed_while_reading_equal_the_text_rule(tmp_path, stamps, typed):
+    f = tmp_path / "t.csv"
+    f.write_text("subject_id,timestamp,lat,lon\n" + "".join(f"S1,{s},53.4,-2.2\n" for s in stamps))
+    layout = tr._Layout(*tr._header(f))
+    table, _, _, as_text = tr._read_delimited(f, layout, {"lat", "lon"}, frozenset({"timestamp"}))
+    assert pa.types.is_timestamp(table["timestamp"].type) == typed
+    got = tr._timestamp_masks(table["timestamp"], None, "timestamp")
+    want = tr._timestamp_masks(tr._arrow_csv(f, layout, set())["timestamp"], None, "timestamp")
+    assert (got[0] == want[0]).all() and (got[1] == want[1]).all()
+    if typed:
+        assert as_text()["timestamp"].to_pylist() == [s or None for s in stamps]

@@ -341,16 +341,21 @@ def _header(p: Path) -> tuple[list[str], list[str]]:
     return names, rec
 
 
-def _arrow_csv(p: Path, layout: _Layout, float_cols: set[str]) -> pa.Table:
+def _arrow_csv(p: Path, layout: _Layout, float_cols: set[str], time_cols: frozenset[str] = frozenset()
+               ) -> pa.Table:
     """Read with ``pyarrow.csv``: ``float_cols`` as float64, the rest as text, empty cells null.
+
+    ``time_cols`` are read as ``timestamp[ns, UTC]``: Arrow's ISO 8601 parser then runs while
+    the file is parsed, and accepts exactly what casting the text to that type accepts (an
+    offset or ``Z`` required), with the same values.
 
     Raises ``pyarrow.ArrowInvalid`` for a ragged row, a value that is not a number or bytes
     that are not UTF-8. (No ``invalid_row_handler``: pyarrow decodes the row for it as UTF-8
     and fails inside the callback when the bytes are not.)
     """
     file_names = layout.written or layout.names
-    types = {w: (pa.float64() if c in float_cols else pa.string()) for c, w in zip(layout.names, file_names,
-                                                                                   strict=True)}
+    types = {w: (pa.float64() if c in float_cols else pa.timestamp("ns", "UTC") if c in time_cols else pa.string())
+             for c, w in zip(layout.names, file_names, strict=True)}
     opts = (pacsv.ReadOptions() if layout.written else   # pyarrow finds the header (after blank lines, a BOM)
             pacsv.ReadOptions(column_names=layout.names, skip_rows=layout.skip_rows))
     table = pacsv.read_csv(
@@ -362,22 +367,24 @@ def _arrow_csv(p: Path, layout: _Layout, float_cols: set[str]) -> pa.Table:
     return table.rename_columns(layout.names)
 
 
-def _read_delimited(p: Path, layout: _Layout, float_cols: set[str]
+def _read_delimited(p: Path, layout: _Layout, float_cols: set[str], time_cols: frozenset[str] = frozenset()
                     ) -> tuple[pa.Table, np.ndarray, pd.DataFrame, Callable[[], pa.Table] | None]:
     """Rows of a delimited file as a table with ``names``; ragged rows set apart.
 
     Returns the table of well-formed rows, their 1-based data-row numbers, the rejected
-    frame of the ragged rows (``WRONG_COLUMN_COUNT``) and, when numbers were parsed while
-    reading, a function that reads the same rows again as text (for the original values of
-    rejected rows). Blank lines are not rows.
+    frame of the ragged rows (``WRONG_COLUMN_COUNT``) and, when numbers (or times) were
+    parsed while reading, a function that reads the same rows again as text (for the
+    original values of rejected rows). Blank lines are not rows.
     """
-    for floats in ((float_cols, set()) if float_cols else (set(),)):
+    tries = [(float_cols, time_cols)] if time_cols else []
+    tries += [(float_cols, frozenset())] if float_cols else []
+    for floats, times in [*tries, (set(), frozenset())]:
         try:
-            table = _arrow_csv(p, layout, floats)
+            table = _arrow_csv(p, layout, floats, times)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            continue  # not a number (then read as text), ragged or not UTF-8 (then the tolerant path)
+            continue  # not a number or time (then the next try), ragged or not UTF-8 (then the tolerant path)
         rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-        as_text = (lambda: _arrow_csv(p, layout, set())) if floats else None
+        as_text = (lambda: _arrow_csv(p, layout, set())) if floats or times else None
         return table, rows, empty_rejected(), as_text
     return (*_read_delimited_tolerant(p, layout), None)
 
@@ -488,7 +495,8 @@ def _csv_source(p: Path, kind: str, tz: str | None, cmap: dict[str, str], subjec
     canon = _coordinate_pair(_resolve(names, cmap, p))
     _check_required(canon, names, p, subject)
     floats = {canon[k] for k in _FLOAT_COLUMNS if k in canon}
-    table, rows, pre, as_text = _read_delimited(p, layout, floats)
+    # times with offsets parsed while reading (a file with any other time is read with them as text)
+    table, rows, pre, as_text = _read_delimited(p, layout, floats, frozenset({canon["timestamp"]}))
     used = set(canon.values())
     return _Source(str(p), "csv", table, canon, names, [n for n in names if n not in used], rows, tz,
                    subject=subject, pre_rejected=pre, as_text=as_text)
@@ -906,6 +914,9 @@ def _subject_dictionary(col: pa.ChunkedArray) -> pa.DictionaryArray | None:
 def _timestamp_masks(col: pa.ChunkedArray, tz: str | None, what: str
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Like :func:`_timestamps`, with the problems as masks: nanoseconds, bad, zone-less (None: none)."""
+    if pa.types.is_timestamp(col.type) and col.type.tz is not None:  # parsed while reading, offsets applied
+        ns = _filled(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
+        return ns, ns == NAT, None
     if pa.types.is_string(col.type):
         try:  # every cell an ISO 8601 time with an offset, or empty (null): the common file
             ns = _filled(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
