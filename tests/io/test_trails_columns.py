@@ -97,3 +97,11 @@ def test_times_parsed_while_reading_equal_the_text_rule(tmp_path, stamps, typed)
     assert (got[0] == want[0]).all() and (got[1] == want[1]).all()
     if typed:
         assert as_text()["timestamp"].to_pylist() == [s or None for s in stamps]
+
+
+def test_a_file_without_subjects_gives_its_subject_to_every_column(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("timestamp,lat,lon\n2026-07-14T10:00:00Z,53.4,-2.2\n2026-07-14T10:01:00Z,53.5,-2.2\n")
+    r = tr.read_trails(f, subject="S9")
+    assert r.fix_columns["subject_id"].cast(pa.string()).to_pylist() == ["S9", "S9"]
+    assert list(r.accepted["subject_id"]) == ["S9", "S9"]

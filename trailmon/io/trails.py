@@ -804,8 +804,9 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     def sel(a):
         return a if every else a[keep]
 
-    if subj is None:
-        subject = None
+    if subj is None:  # the file names no subject: every row is ``src.subject``
+        subject = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n_keep, dtype=np.int32)),
+                                                 pa.array([src.subject], type=pa.string()))
     elif isinstance(subj, pa.DictionaryArray):
         subject = subj if every else subj.filter(mask)
     else:
@@ -819,7 +820,8 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     rejected = _rejected_frame(rej, src)
     n_read = n + len(src.pre_rejected)
     info = {"transformation": crs.info.as_dict(), "tz": src.tz, "format": src.fmt}
-    return _TrailResult(columns, {"n": n_keep, "subject": src.subject, "extra": extra}, rejected, n_read,
+    return _TrailResult(columns, {"n": n_keep, "subject": src.subject if subj is None else None, "extra": extra},
+                        rejected, n_read,
                         [src.file], [], info)
 
 
@@ -866,11 +868,11 @@ def _accepted_frame(columns: dict, meta: dict) -> pd.DataFrame:
     """The ``accepted`` frame of :func:`read_trails` from the validated columns."""
     n_keep = meta["n"]
     subject = columns["subject_id"]
-    if subject is not None:
+    if meta["subject"] is None:
         if isinstance(subject, pa.DictionaryArray):
             subject = subject.cast(pa.string())
         subject_col = subject.to_pandas()
-    else:
+    else:  # the file names no subject
         subject_col = pd.Series(np.full(n_keep, meta["subject"], dtype=object), dtype="str")
     cols = {
         "subject_id": subject_col.reset_index(drop=True),
