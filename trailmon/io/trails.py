@@ -777,7 +777,9 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     speed, speed_present = _optional(table, canon, "speed_mps", n)
     rej.reject(speed_present & ~np.isfinite(speed), RejectReason.BAD_SPEED,
                f"{name['speed_mps']} is not a number")
-    heading, heading_present = _optional(table, canon, "heading_deg", n)
+    heading, heading_present = (  # neither column: one all-NaN array serves both (never written to)
+        (speed, speed_present) if "speed_mps" not in canon and "heading_deg" not in canon
+        else _optional(table, canon, "heading_deg", n))
     rej.reject(heading_present & ~np.isfinite(heading), RejectReason.BAD_HEADING,
                f"{name['heading_deg']} is not a number")
 

@@ -1126,7 +1126,7 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
         row = np.r_[np.full(n_old, -1), add["_row"]]
     else:
         cols = {c: add[c] for c in _COLUMNS}
-        seq, file_, row = np.arange(n_new), add["_file"], add["_row"]
+        seq, file_, row = None, add["_file"], add["_row"]  # seq: file order, made only if a sort needs it
     codes, names = _sorted_codes(cols["subject_id"])
     t = cols["t_ns"]
     if old is None and _strictly_increasing(codes, np.ascontiguousarray(t, dtype=np.int64)):
@@ -1137,6 +1137,7 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
         same = conflict = np.zeros(n, dtype=bool)
         x, y = cols["x_m"], cols["y_m"]
     else:
+        seq = np.arange(n_new) if seq is None else seq
         order = np.lexsort((seq, t, codes))  # stored fixes first, then file order
         codes, t, seq, file_, row = codes[order], t[order], seq[order], file_[order], row[order]
         x, y = cols["x_m"][order], cols["y_m"][order]
@@ -1152,9 +1153,13 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
     merged["subject_id"] = pa.DictionaryArray.from_arrays(pa.array(k_codes.astype(np.int32)),
                                                           pa.array(names.tolist(), type=pa.string()))
     merged["flags"] = speed_jump_flags(k_codes, names, merged, prev_tail)
-    is_new = seq[keep] >= 0
-    stats = {"added": int(is_new.sum()), "already": int(same.sum()),
-             "flagged": int(((merged["flags"][is_new] & FLAG_SPEED_JUMP) != 0).sum())}
+    if old is None:  # every kept fix is new
+        stats = {"added": len(k_codes), "already": int(same.sum()),
+                 "flagged": int(np.count_nonzero(merged["flags"] & FLAG_SPEED_JUMP))}
+    else:
+        is_new = seq[keep] >= 0
+        stats = {"added": int(is_new.sum()), "already": int(same.sum()),
+                 "flagged": int(((merged["flags"][is_new] & FLAG_SPEED_JUMP) != 0).sum())}
     conflicts = {"subject_id": names[codes[conflict]], "t_ns": t[conflict], "x_m": x[conflict], "y_m": y[conflict],
                  "_file": file_[conflict], "_row": row[conflict]}
     last = np.flatnonzero(np.r_[k_codes[1:] != k_codes[:-1], True]) if len(k_codes) else np.zeros(0, np.int64)
@@ -1349,11 +1354,15 @@ def _strictly_increasing(codes: np.ndarray, t_ns: np.ndarray) -> bool:
 
 def _speed_jump_within(codes: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """For rows 1..n-1: the speed from the row before (same subject, later time) exceeds the limit."""
-    same = codes[1:] == codes[:-1]
     dt = (t[1:] - t[:-1]) / 1e9
+    v = np.subtract(x[1:], x[:-1])
+    np.hypot(v, np.subtract(y[1:], y[:-1]), out=v)
     with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.hypot(x[1:] - x[:-1], y[1:] - y[:-1]) / dt
-    return same & (dt > 0) & (v > SPEED_JUMP_MPS)
+        np.divide(v, dt, out=v)  # the speed from the row before, as the kernel computes it
+    jump = v > SPEED_JUMP_MPS
+    jump &= dt > 0
+    jump &= codes[1:] == codes[:-1]
+    return jump
 
 
 def _day_layout(merged: dict, day: int) -> tuple[np.ndarray | None, list[tuple[int, int]]] | None:
