@@ -44,7 +44,6 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -450,6 +449,8 @@ class TrailStore:
                 merged, stats, conflicts, prev_tail = _merge_day(old, add, prev_tail)
                 fname = f"trails/{name}.{ingest_id}.parquet"
                 ename = f"trails/{name}.{ingest_id}.edges.parquet"
+                from concurrent.futures import ThreadPoolExecutor
+
                 with ThreadPoolExecutor(1) as pool:  # the day is written (GIL mostly released) beside the rest
                     writing = pool.submit(_write_day, merged, d, self.path / fname, self.path / ename)
                     if hi > lo:
@@ -967,11 +968,6 @@ _DICTIONARY_COLUMNS = ("subject_id", "fix_type", "flags", "cohort", "crn", "pnc_
 dictionary on them first costs half the write time and makes the file larger."""
 
 
-_SPLIT_COLUMNS = ("x_m", "y_m", "lat", "lon", "accuracy_m")
-"""Float columns written BYTE_STREAM_SPLIT: zstd then compresses them about twice as fast, and the
-day file comes out smaller (the bytes of a double's exponent and high mantissa compress together)."""
-
-
 _DAY_WRITE_SCHEMA = _SCHEMA.set(0, pa.field("subject_id", pa.dictionary(pa.int32(), pa.string())))
 """A day table as the write path holds it: subjects dictionary-encoded (written as Parquet's own
 dictionary, read back as plain strings)."""
@@ -987,31 +983,6 @@ def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] 
     """
     parts = (table.slice(a, b - a) for a, b in (row_groups or [(0, table.num_rows)]))
     _write_tables(table.schema, parts, path, plain_schema=plain_schema)
-
-
-def _write_tables(schema: pa.Schema, parts: Iterable[pa.Table], path: Path, *, plain_schema: bool = False) -> None:
-    """Like :func:`_write_table`, a row group per table of ``parts`` (each of ``schema``)."""
-    from trailmon.store._files import fsync_dir
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    dictionary = [c for c in schema.names if c in _DICTIONARY_COLUMNS]
-    split = {c: "BYTE_STREAM_SPLIT" for c in schema.names
-             if c in _SPLIT_COLUMNS and pa.types.is_float64(schema.field(c).type)}
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=1,
-                                  use_dictionary=dictionary, column_encoding=split or None,
-                                  store_schema=not plain_schema) as writer:
-                for part in parts:
-                    writer.write_table(part)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fsync_dir(path.parent)
 
 
 def _hour_of(t_ns: np.ndarray, day: int) -> np.ndarray:
@@ -1422,6 +1393,7 @@ def _write_day(merged: dict, day: int, path: Path, edges_path: Path) -> None:
         _write_table(day_edges(table), edges_path, plain_schema=True)
         return
     order, slices = layout
+    from concurrent.futures import ThreadPoolExecutor
 
     def hour(k: int) -> pa.Table:
         a, b = slices[k]
@@ -1448,3 +1420,33 @@ def _merged_codes(subject: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         if len(names) < 2 or bool((names[1:] > names[:-1]).all()):  # as _merge_day makes it: no sort needed
             return subject.indices.to_numpy(zero_copy_only=False).astype(np.int64), names
     return _sorted_codes(subject)
+
+
+_SPLIT_COLUMNS = ("x_m", "y_m", "lat", "lon", "accuracy_m")
+"""Float columns written BYTE_STREAM_SPLIT: zstd then compresses them about twice as fast, and the
+day file comes out smaller (the bytes of a double's exponent and high mantissa compress together)."""
+
+
+def _write_tables(schema: pa.Schema, parts: Iterable[pa.Table], path: Path, *, plain_schema: bool = False) -> None:
+    """Like :func:`_write_table`, a row group per table of ``parts`` (each of ``schema``)."""
+    from trailmon.store._files import fsync_dir
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    dictionary = [c for c in schema.names if c in _DICTIONARY_COLUMNS]
+    split = {c: "BYTE_STREAM_SPLIT" for c in schema.names
+             if c in _SPLIT_COLUMNS and pa.types.is_float64(schema.field(c).type)}
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=1,
+                                  use_dictionary=dictionary, column_encoding=split or None,
+                                  store_schema=not plain_schema) as writer:
+                for part in parts:
+                    writer.write_table(part)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
