@@ -222,6 +222,11 @@ class ReadResult:
         return {str(k): int(v) for k, v in self.rejected["reason"].value_counts().sort_index().items()}
 
     @property
+    def n_accepted(self) -> int:
+        """Rows accepted (``len(accepted)``)."""
+        return len(self.accepted)
+
+    @property
     def n_flagged(self) -> int:
         """Accepted rows that carry a flag (e.g. ``BAD_IDENTIFIER``)."""
         return int(sum(n.get("rows", 0) for n in self.notes if n.get("kind") == "flag"))
@@ -253,13 +258,43 @@ class Rejector:
         self.file = str(file)
         n = len(raw)
         self.rows = np.arange(1, n + 1, dtype=np.int64) if row_numbers is None else np.asarray(row_numbers)
-        self.reason = np.full(n, None, dtype=object)
-        self.detail = np.full(n, None, dtype=object)
+        self._n = n
+        self._reason: np.ndarray | None = None  # made on the first rejection: most files reject nothing
+        self._detail: np.ndarray | None = None
+
+    @property
+    def reason(self) -> np.ndarray:
+        """Reason code of each row (object array; None where not rejected)."""
+        if self._reason is None:
+            self._reason = np.full(self._n, None, dtype=object)
+        return self._reason
+
+    @reason.setter
+    def reason(self, value: np.ndarray) -> None:
+        self._reason = value
+
+    @property
+    def detail(self) -> np.ndarray:
+        """Detail of each rejected row (object array; None where not rejected)."""
+        if self._detail is None:
+            self._detail = np.full(self._n, None, dtype=object)
+        return self._detail
+
+    @detail.setter
+    def detail(self, value: np.ndarray) -> None:
+        self._detail = value
+
+    @property
+    def any_rejected(self) -> bool:
+        """Whether some row has been rejected."""
+        return self._reason is not None and not bool(np.equal(self._reason, None).all())
 
     @property
     def ok(self) -> np.ndarray:
         """Rows not rejected so far."""
-        return np.equal(self.reason, None)
+        if self._reason is None:
+            return np.ones(self._n, dtype=bool)
+        return np.equal(self._reason, None)
 
     def reject(self, mask: np.ndarray, reason: RejectReason, detail: str | np.ndarray = "") -> None:
         """Reject the rows in ``mask`` that no earlier rule rejected."""

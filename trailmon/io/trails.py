@@ -341,16 +341,21 @@ def _header(p: Path) -> tuple[list[str], list[str]]:
     return names, rec
 
 
-def _arrow_csv(p: Path, layout: _Layout, float_cols: set[str]) -> pa.Table:
+def _arrow_csv(p: Path, layout: _Layout, float_cols: set[str], time_cols: frozenset[str] = frozenset()
+               ) -> pa.Table:
     """Read with ``pyarrow.csv``: ``float_cols`` as float64, the rest as text, empty cells null.
+
+    ``time_cols`` are read as ``timestamp[ns, UTC]``: Arrow's ISO 8601 parser then runs while
+    the file is parsed, and accepts exactly what casting the text to that type accepts (an
+    offset or ``Z`` required), with the same values.
 
     Raises ``pyarrow.ArrowInvalid`` for a ragged row, a value that is not a number or bytes
     that are not UTF-8. (No ``invalid_row_handler``: pyarrow decodes the row for it as UTF-8
     and fails inside the callback when the bytes are not.)
     """
     file_names = layout.written or layout.names
-    types = {w: (pa.float64() if c in float_cols else pa.string()) for c, w in zip(layout.names, file_names,
-                                                                                   strict=True)}
+    types = {w: (pa.float64() if c in float_cols else pa.timestamp("ns", "UTC") if c in time_cols else pa.string())
+             for c, w in zip(layout.names, file_names, strict=True)}
     opts = (pacsv.ReadOptions() if layout.written else   # pyarrow finds the header (after blank lines, a BOM)
             pacsv.ReadOptions(column_names=layout.names, skip_rows=layout.skip_rows))
     table = pacsv.read_csv(
@@ -362,22 +367,24 @@ def _arrow_csv(p: Path, layout: _Layout, float_cols: set[str]) -> pa.Table:
     return table.rename_columns(layout.names)
 
 
-def _read_delimited(p: Path, layout: _Layout, float_cols: set[str]
+def _read_delimited(p: Path, layout: _Layout, float_cols: set[str], time_cols: frozenset[str] = frozenset()
                     ) -> tuple[pa.Table, np.ndarray, pd.DataFrame, Callable[[], pa.Table] | None]:
     """Rows of a delimited file as a table with ``names``; ragged rows set apart.
 
     Returns the table of well-formed rows, their 1-based data-row numbers, the rejected
-    frame of the ragged rows (``WRONG_COLUMN_COUNT``) and, when numbers were parsed while
-    reading, a function that reads the same rows again as text (for the original values of
-    rejected rows). Blank lines are not rows.
+    frame of the ragged rows (``WRONG_COLUMN_COUNT``) and, when numbers (or times) were
+    parsed while reading, a function that reads the same rows again as text (for the
+    original values of rejected rows). Blank lines are not rows.
     """
-    for floats in ((float_cols, set()) if float_cols else (set(),)):
+    tries = [(float_cols, time_cols)] if time_cols else []
+    tries += [(float_cols, frozenset())] if float_cols else []
+    for floats, times in [*tries, (set(), frozenset())]:
         try:
-            table = _arrow_csv(p, layout, floats)
+            table = _arrow_csv(p, layout, floats, times)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            continue  # not a number (then read as text), ragged or not UTF-8 (then the tolerant path)
+            continue  # not a number or time (then the next try), ragged or not UTF-8 (then the tolerant path)
         rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-        as_text = (lambda: _arrow_csv(p, layout, set())) if floats else None
+        as_text = (lambda: _arrow_csv(p, layout, set())) if floats or times else None
         return table, rows, empty_rejected(), as_text
     return (*_read_delimited_tolerant(p, layout), None)
 
@@ -488,7 +495,8 @@ def _csv_source(p: Path, kind: str, tz: str | None, cmap: dict[str, str], subjec
     canon = _coordinate_pair(_resolve(names, cmap, p))
     _check_required(canon, names, p, subject)
     floats = {canon[k] for k in _FLOAT_COLUMNS if k in canon}
-    table, rows, pre, as_text = _read_delimited(p, layout, floats)
+    # times with offsets parsed while reading (a file with any other time is read with them as text)
+    table, rows, pre, as_text = _read_delimited(p, layout, floats, frozenset({canon["timestamp"]}))
     used = set(canon.values())
     return _Source(str(p), "csv", table, canon, names, [n for n in names if n not in used], rows, tz,
                    subject=subject, pre_rejected=pre, as_text=as_text)
@@ -608,7 +616,10 @@ def _filled(col: pa.ChunkedArray, fill, dtype) -> np.ndarray:
     """Return a numeric Arrow column as a writable numpy array, nulls replaced by ``fill``."""
     if col.null_count:
         col = pc.fill_null(col, fill)
-    return np.array(col.to_numpy(), dtype=dtype, copy=True)
+    out = col.to_numpy()
+    if out.dtype != dtype or not out.flags.writeable:  # a view of Arrow's memory (one chunk): copy it
+        return np.array(out, dtype=dtype, copy=True)
+    return out  # already a fresh, writable array (chunks concatenated)
 
 
 def _numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -680,6 +691,21 @@ def _fix_codes(col: pa.ChunkedArray | None, n: int, codes: dict[int, str] | None
             out[x == value] = FIX_TYPES.index(name)
         out[~present] = 0
         return out, present
+    if pa.types.is_string(col.type):  # rule on the few distinct values, then spread to the rows
+        enc = pc.dictionary_encode(col)
+        enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+        names = _as_text(enc.dictionary)
+        name_idx = _filled(pc.index_in(pc.utf8_lower(names), value_set=pa.array(FIX_TYPES)), -1, np.int64)
+        name_present = _present(names)
+        if not enc.indices.null_count:  # every cell has a value: one lookup per row
+            rows = enc.indices.to_numpy()
+            return np.where(name_present, name_idx, 0).astype(np.int8)[rows], name_present[rows]
+        rows = _filled(enc.indices, -1, np.int64)
+        valid = rows >= 0
+        present = valid & name_present[np.where(valid, rows, 0)] if len(names) else valid
+        out = (name_idx[np.where(valid, rows, 0)] if len(names) else np.full(n, -1)).astype(np.int8)
+        out[~present] = 0
+        return out, present
     text = _as_text(col)
     present = _present(text)
     idx = pc.index_in(pc.utf8_lower(text), value_set=pa.array(FIX_TYPES))
@@ -695,43 +721,52 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     table, canon, n = src.table, src.canon, src.table.num_rows
     rej = Rejector(pd.DataFrame(index=pd.RangeIndex(n)), src.file, src.rows)
 
+    # the coordinate transformation runs beside the Arrow work on the other columns (both release the GIL)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        subject_job = pool.submit(_subject_codes, table[canon["subject_id"]]) if "subject_id" in canon else None
+        times = pool.submit(_timestamp_masks, table[canon["timestamp"]], src.tz, canon["timestamp"])
+        fixes = pool.submit(_fix_codes, table[canon["fix_type"]] if "fix_type" in canon else None, n,
+                            src.fix_codes)
+        if "lat" in canon:
+            lat, _ = _numbers(table[canon["lat"]])
+            lon, _ = _numbers(table[canon["lon"]])
+            # finite and in range (NaN and infinities compare False)
+            good = (lat >= -90.0) & (lat <= 90.0) & (lon >= -180.0) & (lon <= 180.0)
+            x, y = _transform(crs.from_wgs84, lon, lat, good)
+            inside = np.isfinite(x) & np.isfinite(y)
+            bad_coordinate = "lat/lon missing, not a number or out of range (lat -90..90, lon -180..180)"
+        else:
+            e, _ = _numbers(table[canon["easting"]])
+            nn, _ = _numbers(table[canon["northing"]])
+            good = np.isfinite(e) & np.isfinite(nn)
+            lon, lat = _transform(BNG_CRS().to_wgs84, e, nn, good)
+            x, y = _transform(crs.from_bng, e, nn, good)
+            inside = np.isfinite(x) & np.isfinite(y) & np.isfinite(lat) & np.isfinite(lon)
+            bad_coordinate = "easting/northing missing or not a number"
+        subj, subj_codes = subject_job.result() if subject_job is not None else (None, None)
+        ns, bad_time, no_zone = times.result()
+        fix, fix_present = fixes.result()
+
     # subject
-    if "subject_id" in canon:
-        subj = _as_text(table[canon["subject_id"]])
-        rej.reject(~_present(subj), RejectReason.MISSING_SUBJECT, f"{canon['subject_id']} is empty")
-    else:
-        subj = None
+    if subj is not None:
+        present = subj_codes >= 0 if subj_codes is not None else _present(subj)
+        rej.reject(~present, RejectReason.MISSING_SUBJECT, f"{canon['subject_id']} is empty")
 
     # timestamp
-    ns, problem = _timestamps(table[canon["timestamp"]], src.tz, canon["timestamp"])
-    rej.reject(np.equal(problem, "BAD_TIMESTAMP"), RejectReason.BAD_TIMESTAMP,
-               f"{canon['timestamp']} is missing or not an ISO 8601 time")
-    rej.reject(np.equal(problem, "NO_TIMEZONE"), RejectReason.NO_TIMEZONE,
-               f"{canon['timestamp']} has no UTC offset while the file's other times have one")
+    rej.reject(bad_time, RejectReason.BAD_TIMESTAMP, f"{canon['timestamp']} is missing or not an ISO 8601 time")
+    if no_zone is not None:
+        rej.reject(no_zone, RejectReason.NO_TIMEZONE,
+                   f"{canon['timestamp']} has no UTC offset while the file's other times have one")
 
     # coordinates
-    if "lat" in canon:
-        lat, _ = _numbers(table[canon["lat"]])
-        lon, _ = _numbers(table[canon["lon"]])
-        good = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
-        rej.reject(~good, RejectReason.BAD_COORDINATE,
-                   "lat/lon missing, not a number or out of range (lat -90..90, lon -180..180)")
-        x, y = _transform(crs.from_wgs84, lon, lat, good)
-        inside = np.isfinite(x) & np.isfinite(y)
-    else:
-        e, _ = _numbers(table[canon["easting"]])
-        nn, _ = _numbers(table[canon["northing"]])
-        good = np.isfinite(e) & np.isfinite(nn)
-        rej.reject(~good, RejectReason.BAD_COORDINATE, "easting/northing missing or not a number")
-        lon, lat = _transform(BNG_CRS().to_wgs84, e, nn, good)
-        x, y = _transform(crs.from_bng, e, nn, good)
-        inside = np.isfinite(x) & np.isfinite(y) & np.isfinite(lat) & np.isfinite(lon)
+    rej.reject(~good, RejectReason.BAD_COORDINATE, bad_coordinate)
     rej.reject(good & ~inside, RejectReason.OUTSIDE_GRID,
                f"outside the coverage of the store's transformation ({crs.info.method}, {crs.crs})")
 
     # optional values
     name = {k: canon.get(k, k) for k in ("accuracy_m", "fix_type", "speed_mps", "heading_deg")}
-    fix, fix_present = _fix_codes(table[canon["fix_type"]] if "fix_type" in canon else None, n, src.fix_codes)
     acc, acc_present = _optional(table, canon, "accuracy_m", n)
     rej.reject(acc_present & ~(np.isfinite(acc) & (acc > 0)), RejectReason.BAD_ACCURACY,
                f"{name['accuracy_m']} is not a positive number of metres")
@@ -742,51 +777,158 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
     speed, speed_present = _optional(table, canon, "speed_mps", n)
     rej.reject(speed_present & ~np.isfinite(speed), RejectReason.BAD_SPEED,
                f"{name['speed_mps']} is not a number")
-    heading, heading_present = _optional(table, canon, "heading_deg", n)
+    heading, heading_present = (  # neither column: one all-NaN array serves both (never written to)
+        (speed, speed_present) if "speed_mps" not in canon and "heading_deg" not in canon
+        else _optional(table, canon, "heading_deg", n))
     rej.reject(heading_present & ~np.isfinite(heading), RejectReason.BAD_HEADING,
                f"{name['heading_deg']} is not a number")
 
-    fix_ok = np.where(fix < 0, 0, fix)
-    acc = np.where(acc_present, acc, _FIX_DEFAULT_ACC[fix_ok])
+    fix_ok = np.where(fix < 0, 0, fix) if (fix < 0).any() else fix
+    acc = np.where(acc_present, acc, _FIX_DEFAULT_ACC[fix_ok]) if not acc_present.all() else acc
     speed = speed * src.speed_scale if src.speed_scale != 1.0 else speed
     heading = np.degrees(heading) if src.heading_radians else heading
 
     # fix-level rules within the file
-    subject_codes = (
-        np.asarray(pc.dictionary_encode(pc.fill_null(subj, "")).combine_chunks().indices, dtype=np.int64)
-        if subj is not None else np.zeros(n, dtype=np.int64))
+    if subj_codes is not None:
+        subject_codes = subj_codes
+    elif subj is not None:
+        subject_codes = np.asarray(pc.dictionary_encode(pc.fill_null(subj, "")).combine_chunks().indices,
+                                   dtype=np.int64)
+    else:
+        subject_codes = np.zeros(n, dtype=np.int64)
     _reject_duplicates(rej, subject_codes, ns, x, y, acc, fix_ok)
 
-    keep = rej.ok
-    n_keep = int(keep.sum())
-    every = n_keep == n  # the usual file: every row accepted, the arrays are taken as they are (no copies)
-    mask = pa.array(keep)
+    every = not rej.any_rejected  # the usual file: every row accepted, the arrays are taken as they are
+    keep = None if every else rej.ok
+    n_keep = n if every else int(keep.sum())
+    mask = None if every else pa.array(keep)
 
     def sel(a):
         return a if every else a[keep]
 
-    if subj is not None:
-        subject_col = (subj if every else subj.filter(mask)).to_pandas()
+    if subj is None:  # the file names no subject: every row is ``src.subject``
+        subject = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n_keep, dtype=np.int32)),
+                                                 pa.array([src.subject], type=pa.string()))
+    elif isinstance(subj, pa.DictionaryArray):
+        subject = subj if every else subj.filter(mask)
     else:
-        subject_col = pd.Series(np.full(n_keep, src.subject, dtype=object), dtype="str")
-    cols = {
-        "subject_id": subject_col.reset_index(drop=True),
-        "t_ns": sel(ns), "x_m": sel(x), "y_m": sel(y), "lat": sel(lat), "lon": sel(lon),
-        "accuracy_m": sel(acc),
-        "fix_type": pc.take(pa.array(FIX_TYPES), pa.array(sel(fix_ok))).to_pandas(),
-        "speed_mps": sel(speed), "heading_deg": sel(heading),
-        "row": sel(np.asarray(src.rows, dtype=np.int64)),
+        subject = (subj if every else subj.filter(mask)).combine_chunks()
+    columns = {
+        "subject_id": subject, "t_ns": sel(ns), "x_m": sel(x), "y_m": sel(y), "lat": sel(lat), "lon": sel(lon),
+        "accuracy_m": sel(acc), "fix_type": sel(fix_ok).astype(np.int8, copy=False), "speed_mps": sel(speed),
+        "heading_deg": sel(heading), "row": sel(np.asarray(src.rows, dtype=np.int64)),
     }
-    if src.extras:
-        extra = table.select(src.extras).filter(mask).to_pandas()
-        for c in extra.columns:
-            cols[f"{c}_in" if c in _OUT_NAMES else c] = extra[c]
-    accepted = pd.DataFrame(cols, copy=False)  # fresh arrays: no need to copy them into one block
-
+    extra = (table.select(src.extras) if every else table.select(src.extras).filter(mask)) if src.extras else None
     rejected = _rejected_frame(rej, src)
     n_read = n + len(src.pre_rejected)
     info = {"transformation": crs.info.as_dict(), "tz": src.tz, "format": src.fmt}
-    return ReadResult(accepted, rejected, n_read, [src.file], [], info)
+    return _TrailResult(columns, {"n": n_keep, "subject": src.subject if subj is None else None, "extra": extra},
+                        rejected, n_read,
+                        [src.file], [], info)
+
+
+class _TrailResult(ReadResult):
+    """A trail :class:`ReadResult` whose ``accepted`` frame is built on first use.
+
+    The store's write path takes the validated columns (``fix_columns``: subjects as an Arrow
+    array, the rest NumPy) as they are; the pandas frame, with the same values, is made only
+    when something asks for ``accepted``. Assigning ``accepted`` replaces both.
+    """
+
+    def __init__(self, columns: dict, meta: dict, rejected: pd.DataFrame, n_read: int, files: list[str],
+                 notes: list[dict], info: dict) -> None:
+        self.fix_columns: dict | None = columns
+        self._meta = meta
+        self._frame: pd.DataFrame | None = None
+        ReadResult.__init__(self, None, rejected, n_read, files, notes, info)
+
+    @property
+    def accepted(self) -> pd.DataFrame:
+        """Validated rows (see :func:`read_trails`)."""
+        if self._frame is None:
+            self._frame = _accepted_frame(self.fix_columns, self._meta)
+        return self._frame
+
+    @accepted.setter
+    def accepted(self, value: pd.DataFrame | None) -> None:
+        if value is not None:  # None: the dataclass initialiser, the frame stays lazy
+            self._frame = value
+            self.fix_columns = None
+
+    @property
+    def n_accepted(self) -> int:
+        """Rows accepted, without building the frame."""
+        return self._meta["n"] if self._frame is None else len(self._frame)
+
+    def __post_init__(self) -> None:
+        if self.n_accepted + len(self.rejected) != self.n_read:
+            raise AssertionError(  # an internal invariant, never user input
+                f"read {self.n_read} rows but accepted {self.n_accepted} + rejected {len(self.rejected)}")
+
+
+def _accepted_frame(columns: dict, meta: dict) -> pd.DataFrame:
+    """The ``accepted`` frame of :func:`read_trails` from the validated columns."""
+    n_keep = meta["n"]
+    subject = columns["subject_id"]
+    if meta["subject"] is None:
+        if isinstance(subject, pa.DictionaryArray):
+            subject = subject.cast(pa.string())
+        subject_col = subject.to_pandas()
+    else:  # the file names no subject
+        subject_col = pd.Series(np.full(n_keep, meta["subject"], dtype=object), dtype="str")
+    cols = {
+        "subject_id": subject_col.reset_index(drop=True),
+        **{c: columns[c] for c in ("t_ns", "x_m", "y_m", "lat", "lon", "accuracy_m")},
+        "fix_type": pc.take(pa.array(FIX_TYPES), pa.array(columns["fix_type"])).to_pandas(),
+        "speed_mps": columns["speed_mps"], "heading_deg": columns["heading_deg"], "row": columns["row"],
+    }
+    if meta["extra"] is not None:
+        extra = meta["extra"].to_pandas()
+        for c in extra.columns:
+            cols[f"{c}_in" if c in _OUT_NAMES else c] = extra[c]
+    return pd.DataFrame(cols, copy=False)  # fresh arrays: no need to copy them into one block
+
+
+def _subject_codes(col: pa.ChunkedArray) -> tuple[pa.DictionaryArray | pa.ChunkedArray, np.ndarray | None]:
+    """Subject text (trimmed, empty as null) and, when it came as a dictionary, its codes (-1: null)."""
+    subj = _subject_dictionary(col)
+    if subj is not None:  # text that needs no trimming: codes straight from Arrow's dictionary
+        return subj, _filled(subj.indices, -1, np.int64)
+    return _as_text(col), None
+
+
+def _subject_dictionary(col: pa.ChunkedArray) -> pa.DictionaryArray | None:
+    """Subject text as a dictionary array when no value needs trimming (else None: use :func:`_as_text`).
+
+    Equal to ``_as_text(col)``, dictionary-encoded, for such columns: nothing to trim and no
+    empty value (empty cells are null already), so codes come from Arrow's hash table of the
+    distinct values, not from a trimmed copy of every cell.
+    """
+    if not pa.types.is_string(col.type):
+        return None
+    enc = pc.dictionary_encode(col)
+    enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+    names = enc.dictionary
+    if len(names) and (pc.min(pc.utf8_length(names)).as_py() == 0
+                       or not pc.all(pc.equal(pc.utf8_trim_whitespace(names), names)).as_py()):
+        return None
+    return enc
+
+
+def _timestamp_masks(col: pa.ChunkedArray, tz: str | None, what: str
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Like :func:`_timestamps`, with the problems as masks: nanoseconds, bad, zone-less (None: none)."""
+    if pa.types.is_timestamp(col.type) and col.type.tz is not None:  # parsed while reading, offsets applied
+        ns = _filled(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
+        return ns, ns == NAT, None
+    if pa.types.is_string(col.type):
+        try:  # every cell an ISO 8601 time with an offset, or empty (null): the common file
+            ns = _filled(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
+            return ns, ns == NAT, None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    ns, problem = _timestamps(col, tz, what)
+    return ns, np.equal(problem, "BAD_TIMESTAMP"), np.equal(problem, "NO_TIMEZONE")
 
 
 def _optional(table: pa.Table, canon: dict[str, str], key: str, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -809,13 +951,17 @@ def _transform(fn, a: np.ndarray, b: np.ndarray, good: np.ndarray) -> tuple[np.n
 def _reject_duplicates(rej: Rejector, codes: np.ndarray, ns: np.ndarray, x: np.ndarray, y: np.ndarray,
                        acc: np.ndarray, fix: np.ndarray) -> None:
     """Reject later identical copies (DUPLICATE) and worse same-instant fixes (CONFLICTING_DUPLICATE)."""
-    idx = np.flatnonzero(rej.ok)
-    if len(idx) < 2:
+    if rej.any_rejected:
+        idx = np.flatnonzero(rej.ok)
+        s, t = codes[idx], ns[idx]
+    else:  # nothing rejected yet: the columns as they are, no copies
+        idx, s, t = None, codes, ns
+    if len(s) < 2:
         return
-    s, t = codes[idx], ns[idx]
-    ds, dt = np.diff(s), np.diff(t)
-    if ((ds > 0) | ((ds == 0) & (dt > 0))).all():  # strictly increasing (subject, instant): nothing repeats
+    if _strictly_increasing(s, t):  # nothing repeats
         return
+    if idx is None:
+        idx = np.arange(len(codes))
     order = np.lexsort((idx, t, s))
     same = (s[order][1:] == s[order][:-1]) & (t[order][1:] == t[order][:-1])
     multi = np.zeros(len(idx), dtype=bool)
@@ -867,3 +1013,11 @@ def _rejected_frame(rej: Rejector, src: _Source) -> pd.DataFrame:
         return empty_rejected()
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return frame.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def _strictly_increasing(codes: np.ndarray, t: np.ndarray) -> bool:
+    """Whether rows are ordered by (code, instant) with no (code, instant) twice."""
+    c0, c1 = codes[:-1], codes[1:]
+    if (c1 < c0).any():
+        return False
+    return bool(((c1 > c0) | (t[1:] > t[:-1])).all())

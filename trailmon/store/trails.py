@@ -496,20 +496,22 @@ class TrailStore:
         # trails: per file, in order; earlier files count as stored for later ones
         for r in trails:
             summary.files.append({"file": r.files[0] if r.files else "", "read": r.n_read,
-                                  "accepted": len(r.accepted), "rejected": len(r.rejected),
+                                  "accepted": r.n_accepted, "rejected": len(r.rejected),
                                   "rejected_by_reason": r.rejected_by_reason})
         summary.read = sum(r.n_read for r in trails)
         new = _new_fix_arrays(trails)
         days = dict(manifest["days"])
         edges = dict(manifest.get("edges", {}))
         if new is not None:
-            day_of = new["t_ns"] // DAY_NS
-            d_lo, d_hi = int(day_of.min()), int(day_of.max())
-            if d_lo == d_hi:  # one UTC day (the usual file): no sort
-                by_day = np.arange(len(day_of))
+            t_new = new["t_ns"]
+            d_lo, d_hi = int(t_new.min()) // DAY_NS, int(t_new.max()) // DAY_NS
+            if d_lo == d_hi:  # one UTC day (the usual file): no sort, no per-row day numbers
+                day_sorted = None
                 touched = [d_lo]
             else:
+                day_of = t_new // DAY_NS
                 by_day = np.argsort(day_of, kind="stable")
+                day_sorted = day_of[by_day]
                 touched = np.unique(day_of).tolist()
             # a changed day can change the speed_jump flag of the next day's first fix
             affected = sorted(set(touched) | {d + 1 for d in touched if _day_name(d + 1) in days})
@@ -517,23 +519,29 @@ class TrailStore:
             prev_tail = self._tail_before(days, affected[0])
             for i, d in enumerate(affected):
                 name = _day_name(d)
-                lo, hi = np.searchsorted(day_of[by_day], [d, d + 1])
-                add = new if hi - lo == len(by_day) else _take(new, by_day[lo:hi])
+                if day_sorted is None:
+                    lo, hi = (0, len(t_new)) if d == d_lo else (0, 0)
+                else:
+                    lo, hi = np.searchsorted(day_sorted, [d, d + 1])
+                add = new if hi - lo == len(t_new) else _take(new, np.arange(lo, hi) if day_sorted is None
+                                                               else by_day[lo:hi])
                 old = _read_day(self.path / days[name]) if name in days else None
                 tail_before = prev_tail
                 merged, stats, conflicts, prev_tail = _merge_day(old, add, prev_tail)
-                if hi > lo:
-                    changes += self._change_spans(d, merged, old, tail_before, days, edges)
-                summary.added += stats["added"]
-                summary.already_stored += stats["already"]
-                summary.flagged += stats["flagged"]
-                if len(conflicts["t_ns"]):
-                    store_rejects.append(_conflict_rows(conflicts, trails))
                 fname = f"trails/{name}.{ingest_id}.parquet"
-                table = by_hour(pa.table(merged, schema=_DAY_WRITE_SCHEMA), d)
-                _write_table(table, self.path / fname, row_groups=_hour_slices(table, d), plain_schema=True)
                 ename = f"trails/{name}.{ingest_id}.edges.parquet"
-                _write_table(day_edges(table), self.path / ename, plain_schema=True)
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(1) as pool:  # the day is written (GIL mostly released) beside the rest
+                    writing = pool.submit(_write_day, merged, d, self.path / fname, self.path / ename)
+                    if hi > lo:
+                        changes += self._change_spans(d, merged, old, tail_before, days, edges)
+                    summary.added += stats["added"]
+                    summary.already_stored += stats["already"]
+                    summary.flagged += stats["flagged"]
+                    if len(conflicts["t_ns"]):
+                        store_rejects.append(_conflict_rows(conflicts, trails))
+                    writing.result()
                 new_files += [fname, ename]
                 days[name] = fname
                 edges[name] = ename
@@ -587,7 +595,7 @@ class TrailStore:
         t = merged["t_ns"]
         if not len(t):
             return []
-        codes, names = _sorted_codes(merged["subject_id"])
+        codes, names = _merged_codes(merged["subject_id"])
         is_new = np.ones(len(t), dtype=bool)
         if old is not None and len(old["t_ns"]):
             both = pa.concat_arrays([_text_array(merged["subject_id"]), _text_array(old["subject_id"])])
@@ -1073,24 +1081,8 @@ def _write_table(table: pa.Table, path: Path, row_groups: list[tuple[int, int]] 
     whole file in memory. ``plain_schema`` leaves the Arrow schema out of the file, so that a
     dictionary-encoded text column reads back as plain strings (the Parquet types say the rest).
     """
-    from trailmon.store._files import fsync_dir
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    dictionary = [c for c in table.column_names if c in _DICTIONARY_COLUMNS]
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with pq.ParquetWriter(fh, table.schema, compression="zstd", compression_level=1,
-                                  use_dictionary=dictionary, store_schema=not plain_schema) as writer:
-                for a, b in (row_groups or [(0, table.num_rows)]):
-                    writer.write_table(table.slice(a, b - a))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fsync_dir(path.parent)
+    parts = (table.slice(a, b - a) for a, b in (row_groups or [(0, table.num_rows)]))
+    _write_tables(table.schema, parts, path, plain_schema=plain_schema)
 
 
 def _hour_of(t_ns: np.ndarray, day: int) -> np.ndarray:
@@ -1131,6 +1123,11 @@ def _new_fix_arrays(trails: list[ReadResult]) -> dict | None:
     """Accepted fixes of every file as flat arrays, in file then row order."""
     parts = []
     for k, r in enumerate(trails):
+        fix = getattr(r, "fix_columns", None)
+        if fix is not None:  # a trail file read by this process: its validated columns, no frame
+            if r.n_accepted:
+                parts.append(_fix_part(fix, r.n_accepted, k))
+            continue
         acc = r.accepted
         if not len(acc):
             continue
@@ -1145,6 +1142,11 @@ def _new_fix_arrays(trails: list[ReadResult]) -> dict | None:
         parts.append(part)
     if not parts:
         return None
+    if len(parts) == 1:
+        return parts[0]
+    for p in parts:  # one dictionary per file: concatenate as plain text
+        if isinstance(p["subject_id"], pa.DictionaryArray):
+            p["subject_id"] = p["subject_id"].cast(pa.string())
     return {c: (pa.concat_arrays([p[c] for p in parts]) if c == "subject_id" else np.concatenate([p[c] for p in parts]))
             for c in parts[0]}
 
@@ -1188,19 +1190,17 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
     n_new = len(add["t_ns"])
     if old is not None:
         n_old = len(old["t_ns"])
-        cols = {c: (pa.concat_arrays([old[c], add[c]]) if c == "subject_id" else np.concatenate([old[c], add[c]]))
-                for c in _COLUMNS}
+        cols = {c: (pa.concat_arrays([_text_array(old[c]), _text_array(add[c])]) if c == "subject_id"
+                    else np.concatenate([old[c], add[c]])) for c in _COLUMNS}
         seq = np.r_[np.arange(-n_old, 0), np.arange(n_new)]
         file_ = np.r_[np.full(n_old, -1), add["_file"]]
         row = np.r_[np.full(n_old, -1), add["_row"]]
     else:
         cols = {c: add[c] for c in _COLUMNS}
-        seq, file_, row = np.arange(n_new), add["_file"], add["_row"]
-    from trailmon.store._trails_kernels import strictly_increasing
-
+        seq, file_, row = None, add["_file"], add["_row"]  # seq: file order, made only if a sort needs it
     codes, names = _sorted_codes(cols["subject_id"])
     t = cols["t_ns"]
-    if old is None and strictly_increasing(codes, np.ascontiguousarray(t, dtype=np.int64)):
+    if old is None and _strictly_increasing(codes, np.ascontiguousarray(t, dtype=np.int64)):
         # already sorted by subject and time with no instant twice (a day file as written): no sort, no copy
         n = len(t)
         merged = {c: cols[c] for c in _COLUMNS}
@@ -1208,6 +1208,7 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
         same = conflict = np.zeros(n, dtype=bool)
         x, y = cols["x_m"], cols["y_m"]
     else:
+        seq = np.arange(n_new) if seq is None else seq
         order = np.lexsort((seq, t, codes))  # stored fixes first, then file order
         codes, t, seq, file_, row = codes[order], t[order], seq[order], file_[order], row[order]
         x, y = cols["x_m"][order], cols["y_m"][order]
@@ -1223,9 +1224,13 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
     merged["subject_id"] = pa.DictionaryArray.from_arrays(pa.array(k_codes.astype(np.int32)),
                                                           pa.array(names.tolist(), type=pa.string()))
     merged["flags"] = speed_jump_flags(k_codes, names, merged, prev_tail)
-    is_new = seq[keep] >= 0
-    stats = {"added": int(is_new.sum()), "already": int(same.sum()),
-             "flagged": int(((merged["flags"][is_new] & FLAG_SPEED_JUMP) != 0).sum())}
+    if old is None:  # every kept fix is new
+        stats = {"added": len(k_codes), "already": int(same.sum()),
+                 "flagged": int(np.count_nonzero(merged["flags"] & FLAG_SPEED_JUMP))}
+    else:
+        is_new = seq[keep] >= 0
+        stats = {"added": int(is_new.sum()), "already": int(same.sum()),
+                 "flagged": int(((merged["flags"][is_new] & FLAG_SPEED_JUMP) != 0).sum())}
     conflicts = {"subject_id": names[codes[conflict]], "t_ns": t[conflict], "x_m": x[conflict], "y_m": y[conflict],
                  "_file": file_[conflict], "_row": row[conflict]}
     last = np.flatnonzero(np.r_[k_codes[1:] != k_codes[:-1], True]) if len(k_codes) else np.zeros(0, np.int64)
@@ -1257,13 +1262,8 @@ def speed_jump_flags(codes: np.ndarray, names: np.ndarray, cols: dict, prev_tail
     if not n:
         return flags
     t, x, y = cols["t_ns"], cols["x_m"], cols["y_m"]
-    if prev_tail is None or not len(prev_tail["names"]):  # no fix before this day: one pass, no temporaries
-        from trailmon.store._trails_kernels import speed_jump_within
-
-        jump = speed_jump_within(np.ascontiguousarray(codes, dtype=np.int64), np.ascontiguousarray(t, np.int64),
-                                 np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64),
-                                 float(SPEED_JUMP_MPS))
-        flags[jump] |= FLAG_SPEED_JUMP
+    if prev_tail is None or not len(prev_tail["names"]):  # no fix before this day: rows against the row before
+        flags[1:][_speed_jump_within(codes, t, x, y)] |= FLAG_SPEED_JUMP
         return flags
     pt, px, py = np.empty_like(t), np.empty_like(x), np.empty_like(y)  # the previous fix of each row
     pt[1:], px[1:], py[1:] = t[:-1], x[:-1], y[:-1]
@@ -1556,3 +1556,156 @@ def merge_subjects(current: pd.DataFrame, results: list[ReadResult]) -> tuple[pd
     stats["windows"] = int((out["monitoring_start"].notna() | out["monitoring_end"].notna()).sum())
     stats["subjects"] = int(out["subject_id"].nunique())
     return out[SUBJECT_COLUMNS], stats
+
+
+def _fix_part(fix: dict, n: int, k: int) -> dict:
+    """A file's validated trail columns (``ReadResult.fix_columns``) as the write path holds them."""
+    subject = fix["subject_id"]
+    if subject is None:  # cannot happen for trails read here (the subject is filled in): be safe
+        raise StoreError("trail columns without subject ids")
+    part = {c: np.asarray(fix[c], dtype=_SCHEMA.field(c).type.to_pandas_dtype()) for c in _COLUMNS
+            if c not in ("subject_id", "flags")}
+    part["subject_id"] = subject if isinstance(subject, pa.DictionaryArray) else _text_array(subject)
+    part["flags"] = np.zeros(n, dtype=np.int32)
+    part["_file"] = np.full(n, k, dtype=np.int64)
+    part["_row"] = np.asarray(fix["row"], dtype=np.int64)
+    return part
+
+
+def _strictly_increasing(codes: np.ndarray, t_ns: np.ndarray) -> bool:
+    """True when rows are sorted by subject code, then time, with no instant twice for a subject."""
+    if len(codes) < 2:
+        return True
+    c0, c1 = codes[:-1], codes[1:]
+    if (c1 < c0).any():
+        return False
+    return bool(((c1 > c0) | (t_ns[1:] > t_ns[:-1])).all())
+
+
+def _speed_jump_within(codes: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """For rows 1..n-1: the speed from the row before (same subject, later time) exceeds the limit."""
+    dt = (t[1:] - t[:-1]) / 1e9
+    v = np.subtract(x[1:], x[:-1])
+    np.hypot(v, np.subtract(y[1:], y[:-1]), out=v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(v, dt, out=v)  # the speed from the row before, as the kernel computes it
+    jump = v > SPEED_JUMP_MPS
+    jump &= dt > 0
+    jump &= codes[1:] == codes[:-1]
+    return jump
+
+
+def _day_layout(merged: dict, day: int) -> tuple[np.ndarray | None, list[tuple[int, int]]] | None:
+    """The file layout of a merged day (rows by subject and time): permutation and hour slices.
+
+    The permutation takes the rows to (hour, subject, time) order (None when they are in it
+    already); each hour's ``(start, stop)`` is in that order. None when the times do not fit
+    one day's hours (then :func:`by_hour` and :func:`_hour_slices` apply).
+    """
+    hour = _hour_of(merged["t_ns"], day)
+    if len(hour) < 2 or hour.min() < 0 or hour.max() >= 128:
+        return None
+    hour = hour.astype(np.int8)
+    counts = np.bincount(hour)
+    order = None if bool((hour[1:] >= hour[:-1]).all()) else np.argsort(hour, kind="stable")  # radix, 8 bits
+    stops = np.cumsum(counts)
+    starts = stops - counts
+    return order, [(int(a), int(b)) for a, b, k in zip(starts, stops, counts, strict=True) if k]
+
+
+def _gather(merged: dict, idx: np.ndarray | slice) -> pa.Table:
+    """Rows ``idx`` of a merged day as a table of the day-file schema."""
+    cols = {}
+    for c, v in merged.items():
+        if isinstance(v, pa.DictionaryArray):
+            cols[c] = pa.DictionaryArray.from_arrays(pa.array(v.indices.to_numpy(zero_copy_only=False)[idx]),
+                                                     v.dictionary)
+        elif isinstance(v, pa.Array | pa.ChunkedArray):
+            cols[c] = v[idx] if isinstance(idx, slice) else v.take(pa.array(idx))
+        else:
+            cols[c] = v[idx]
+    return pa.table(cols, schema=_DAY_WRITE_SCHEMA)
+
+
+def _layout_edges(merged: dict, order: np.ndarray | None, slices: list[tuple[int, int]]) -> pa.Table:
+    """:func:`day_edges` of the day laid out by ``order`` and ``slices``, without the laid-out table."""
+    sid = merged["subject_id"]
+    codes = (sid.indices.to_numpy(zero_copy_only=False) if isinstance(sid, pa.DictionaryArray)
+             else _sorted_codes(_text_array(sid))[0])
+    codes = codes if order is None else codes[order]
+    new_group = np.r_[True, codes[1:] != codes[:-1]]
+    new_group[[a for a, _ in slices]] = True  # an hour starts
+    rows = np.flatnonzero(new_group | np.r_[new_group[1:], True])
+    return _gather(merged, rows if order is None else order[rows])
+
+
+def _write_day(merged: dict, day: int, path: Path, edges_path: Path) -> None:
+    """Write a merged day's file (a row group per hour, by subject and time) and its edges file.
+
+    Each hour is gathered from the merged arrays in a thread while the one before is compressed
+    (both release the GIL), so the day is never held twice in memory in file order.
+    """
+    layout = _day_layout(merged, day)
+    if layout is None:
+        table = by_hour(pa.table(merged, schema=_DAY_WRITE_SCHEMA), day)
+        _write_table(table, path, row_groups=_hour_slices(table, day), plain_schema=True)
+        _write_table(day_edges(table), edges_path, plain_schema=True)
+        return
+    order, slices = layout
+    from concurrent.futures import ThreadPoolExecutor
+
+    def hour(k: int) -> pa.Table:
+        a, b = slices[k]
+        return _gather(merged, slice(a, b) if order is None else order[a:b])
+
+    with ThreadPoolExecutor(2) as pool:
+        def parts() -> Iterator[pa.Table]:
+            nxt = pool.submit(hour, 0)
+            for k in range(len(slices)):
+                cur = nxt.result()
+                if k + 1 < len(slices):
+                    nxt = pool.submit(hour, k + 1)
+                yield cur
+
+        writing = pool.submit(_write_tables, _DAY_WRITE_SCHEMA, parts(), path, plain_schema=True)
+        _write_table(_layout_edges(merged, order, slices), edges_path, plain_schema=True)
+        writing.result()
+
+
+def _merged_codes(subject: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sorted_codes` of a merged day's subjects: its own indices when its dictionary is sorted."""
+    if isinstance(subject, pa.DictionaryArray) and not subject.null_count:
+        names = np.asarray(subject.dictionary.to_pylist(), dtype=object)
+        if len(names) < 2 or bool((names[1:] > names[:-1]).all()):  # as _merge_day makes it: no sort needed
+            return subject.indices.to_numpy(zero_copy_only=False).astype(np.int64), names
+    return _sorted_codes(subject)
+
+
+_SPLIT_COLUMNS = ("x_m", "y_m", "lat", "lon", "accuracy_m")
+"""Float columns written BYTE_STREAM_SPLIT: zstd then compresses them about twice as fast, and the
+day file comes out smaller (the bytes of a double's exponent and high mantissa compress together)."""
+
+
+def _write_tables(schema: pa.Schema, parts: Iterable[pa.Table], path: Path, *, plain_schema: bool = False) -> None:
+    """Like :func:`_write_table`, a row group per table of ``parts`` (each of ``schema``)."""
+    from trailmon.store._files import fsync_dir
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    dictionary = [c for c in schema.names if c in _DICTIONARY_COLUMNS]
+    split = {c: "BYTE_STREAM_SPLIT" for c in schema.names
+             if c in _SPLIT_COLUMNS and pa.types.is_float64(schema.field(c).type)}
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=1,
+                                  use_dictionary=dictionary, column_encoding=split or None,
+                                  store_schema=not plain_schema) as writer:
+                for part in parts:
+                    writer.write_table(part)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
