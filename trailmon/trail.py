@@ -301,3 +301,20 @@ def speed_heading(trails: Trails) -> tuple[np.ndarray, np.ndarray]:
     speed = np.where(np.isnan(trails.speed_mps), speed, trails.speed_mps)
     heading = np.where(np.isnan(trails.heading_deg), heading, trails.heading_deg)
     return speed, heading
+
+
+def strictly_increasing(codes: np.ndarray, t: np.ndarray) -> bool:
+    """Whether rows are ordered by (subject code, instant) with no (code, instant) twice.
+
+    Examples
+    --------
+    >>> c = np.array([0, 0, 1])
+    >>> strictly_increasing(c, np.array([1, 2, 0])), strictly_increasing(c, np.array([1, 1, 0]))
+    (True, False)
+    """
+    if len(codes) < 2:
+        return True
+    c0, c1 = codes[:-1], codes[1:]
+    if (c1 < c0).any():
+        return False
+    return bool(((c1 > c0) | (t[1:] > t[:-1])).all())

@@ -1,4 +1,4 @@
-"""Day-file writing: the streamed hour layout equals ``by_hour`` + ``_write_table``; NumPy rules equal the kernels."""
+"""Day-file writing: the streamed hour layout equals ``by_hour`` + ``_write_table``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from trailmon.store import trails as st
-from trailmon.store._trails_kernels import speed_jump_within, strictly_increasing
-from trailmon.trail import SPEED_JUMP_MPS
 
 DAY = 20_648  # 2026-07-14
 
@@ -71,40 +69,3 @@ def test_write_day_rows_already_in_hour_order(tmp_path):
     _same_file(tmp_path / "new.parquet", tmp_path / "old.parquet")
 
 
-def test_day_files_keep_floats_byte_stream_split(tmp_path):
-    merged = _merged(np.random.default_rng(5), 500)
-    st._write_day(merged, DAY, tmp_path / "d.parquet", tmp_path / "e.parquet")
-    col = {pq.ParquetFile(tmp_path / "d.parquet").metadata.row_group(0).column(i).path_in_schema:
-           pq.ParquetFile(tmp_path / "d.parquet").metadata.row_group(0).column(i).encodings for i in range(11)}
-    assert all("BYTE_STREAM_SPLIT" in col[c] for c in st._SPLIT_COLUMNS)
-    assert "BYTE_STREAM_SPLIT" not in col["t_ns"]
-
-
-def test_speed_jump_numpy_equals_kernel():
-    rng = np.random.default_rng(11)
-    n = 5000
-    codes = np.sort(rng.integers(0, 40, n)).astype(np.int64)
-    t = np.zeros(n, dtype=np.int64)
-    for c in np.unique(codes):
-        k = codes == c
-        t[k] = np.cumsum(rng.integers(0, 120, k.sum())) * 10**9  # repeats give dt == 0
-    x = rng.normal(0, 3000, n)
-    y = rng.normal(0, 3000, n)
-    x[::7] += 70.0
-    want = speed_jump_within(codes, t, x, y, float(SPEED_JUMP_MPS))
-    got = np.r_[False, st._speed_jump_within(codes, t, x, y)]
-    assert want.any() and (~want).any()
-    assert (got == want).all()
-
-
-@pytest.mark.parametrize(("codes", "t"), [
-    ([0, 0, 1, 1, 2], [1, 2, 1, 5, 0]),      # increasing
-    ([0, 0, 1, 1, 2], [1, 1, 1, 5, 0]),      # an instant twice
-    ([0, 0, 1, 1, 2], [2, 1, 1, 5, 0]),      # time backwards
-    ([2, 1, 1, 0, 0], [0, 1, 2, 3, 4]),      # subjects backwards
-    ([], []),                                # nothing
-    ([3], [7]),                              # one row
-])
-def test_strictly_increasing_equals_kernel(codes, t):
-    c, tt = np.array(codes, dtype=np.int64), np.array(t, dtype=np.int64)
-    assert st._strictly_increasing(c, tt) == strictly_increasing(c, tt)

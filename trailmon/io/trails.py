@@ -54,7 +54,7 @@ from trailmon.io._time import NAT, check_tz, localize_naive, parse_times
 from trailmon.io._xml_trails import read_geojson_points, read_gpx_points, read_tcx_points
 from trailmon.io.quarantine import ReadResult, Rejector, RejectReason, empty_rejected
 from trailmon.report._columns import TRAIL_INPUT
-from trailmon.trail import DEFAULT_ACCURACY_M, FIX_TYPES
+from trailmon.trail import DEFAULT_ACCURACY_M, FIX_TYPES, strictly_increasing
 
 __all__ = ["CANONICAL_COLUMNS", "EM_POSITION_COLUMNS", "FORMATS", "parse_columns_map", "read_trails"]
 
@@ -958,7 +958,7 @@ def _reject_duplicates(rej: Rejector, codes: np.ndarray, ns: np.ndarray, x: np.n
         idx, s, t = None, codes, ns
     if len(s) < 2:
         return
-    if _strictly_increasing(s, t):  # nothing repeats
+    if strictly_increasing(s, t):  # nothing repeats
         return
     if idx is None:
         idx = np.arange(len(codes))
@@ -1015,9 +1015,3 @@ def _rejected_frame(rej: Rejector, src: _Source) -> pd.DataFrame:
     return frame.sort_values("row", kind="stable").reset_index(drop=True)
 
 
-def _strictly_increasing(codes: np.ndarray, t: np.ndarray) -> bool:
-    """Whether rows are ordered by (code, instant) with no (code, instant) twice."""
-    c0, c1 = codes[:-1], codes[1:]
-    if (c1 < c0).any():
-        return False
-    return bool(((c1 > c0) | (t[1:] > t[:-1])).all())

@@ -66,7 +66,14 @@ from trailmon.store._files import (
     write_bytes_atomic,
     write_json_atomic,
 )
-from trailmon.trail import FIX_TYPES, FLAG_SPEED_JUMP, SPEED_JUMP_MPS, Trails, windows_to_csr
+from trailmon.trail import (
+    FIX_TYPES,
+    FLAG_SPEED_JUMP,
+    SPEED_JUMP_MPS,
+    Trails,
+    strictly_increasing,
+    windows_to_csr,
+)
 
 __all__ = ["FIX_SCHEMA", "IngestSummary", "TrailStore", "day_name", "limit_gaps", "subject_windows",
            "table_to_trails", "window_changes"]
@@ -1200,7 +1207,7 @@ def _merge_day(old: dict | None, add: dict, prev_tail: dict | None):
         seq, file_, row = None, add["_file"], add["_row"]  # seq: file order, made only if a sort needs it
     codes, names = _sorted_codes(cols["subject_id"])
     t = cols["t_ns"]
-    if old is None and _strictly_increasing(codes, np.ascontiguousarray(t, dtype=np.int64)):
+    if old is None and strictly_increasing(codes, np.ascontiguousarray(t, dtype=np.int64)):
         # already sorted by subject and time with no instant twice (a day file as written): no sort, no copy
         n = len(t)
         merged = {c: cols[c] for c in _COLUMNS}
@@ -1572,14 +1579,6 @@ def _fix_part(fix: dict, n: int, k: int) -> dict:
     return part
 
 
-def _strictly_increasing(codes: np.ndarray, t_ns: np.ndarray) -> bool:
-    """True when rows are sorted by subject code, then time, with no instant twice for a subject."""
-    if len(codes) < 2:
-        return True
-    c0, c1 = codes[:-1], codes[1:]
-    if (c1 < c0).any():
-        return False
-    return bool(((c1 > c0) | (t_ns[1:] > t_ns[:-1])).all())
 
 
 def _speed_jump_within(codes: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
