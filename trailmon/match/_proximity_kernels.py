@@ -729,3 +729,118 @@ def gaps_many(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_offsets, gap_fix,
         _gap_coverage(t_s, offsets, ws, we, win_offsets, run_offsets, run_start, run_end, fix[a:b], t1[q], t2[q],
                       max_gap_s, halo_s, cov[a:b])
     return off, fix, cov
+
+
+@kernel
+def _quotient(num, den):
+    """``num / den`` (floats) as NumPy divides: ``inf``, ``-inf`` or NaN for a zero ``den``, never an exception."""
+    if den != 0.0:
+        return num / den
+    if num != num or num == 0.0:
+        return np.nan
+    if (num > 0.0) == (np.copysign(1.0, den) > 0.0):
+        return np.inf
+    return -np.inf
+
+
+@kernel
+def _rounded_ns(sec):
+    """A computed instant (s UTC) as int64 ns rounded to the microsecond (half to even); NaN gives int64 min."""
+    if sec != sec:
+        return np.iinfo(np.int64).min
+    return np.int64(np.rint(sec * 1e6) * 1000.0)
+
+
+@parallel_kernel
+def evidence_columns(off, pas, t, fa, fb, d, t_s, x_m, y_m, lat, lon, acc_m, fix_type, speed_mps, heading_deg,
+                     flags, t_ns, offsets, subject, unknown, r, max_gap_s):
+    """Per-row evidence columns from :func:`evidence_many`'s rows (CSR ``off`` by hit), one pass, by hit on threads.
+
+    Returns ``(seq, fix_time_ns, lat, lon, acc, fix_type, vx, vy, supplied_speed, supplied_heading,
+    flag_key, within)``: the row's number within its pass (from 1); the instant as int64 ns (a fix's
+    from ``t_ns`` when it has rows, else rounded to the microsecond); WGS84 of fix rows (NaN between
+    fixes); accuracy and fix type of the bracketing fix with the larger accuracy (the first on a
+    tie); velocity (m/s) from the linked neighbours at a fix (NaN without one), along the segment
+    between fixes; the fix's supplied speed (m/s) and heading (degrees), NaN between fixes;
+    ``flags * 2 + unknown`` of the later fix and the subject; distance within ``r``.
+    """
+    n = subject.shape[0]
+    m = t.shape[0]
+    seq = np.empty(m, np.int64)
+    time_ns = np.empty(m, np.int64)
+    out_lat = np.empty(m, np.float64)
+    out_lon = np.empty(m, np.float64)
+    acc = np.empty(m, np.float64)
+    ftype = np.empty(m, np.int32)
+    vx = np.empty(m, np.float64)
+    vy = np.empty(m, np.float64)
+    sup_speed = np.empty(m, np.float64)
+    sup_head = np.empty(m, np.float64)
+    flag_key = np.empty(m, np.int64)
+    within = np.empty(m, np.bool_)
+    has_ns = t_ns.shape[0] > 0
+    for h in prange(n):
+        s = subject[h]
+        lo, hi = offsets[s], offsets[s + 1]
+        for k in range(off[h], off[h + 1]):
+            seq[k] = seq[k - 1] + 1 if k > off[h] and pas[k] == pas[k - 1] else 1
+            i, j = fa[k], fb[k]
+            if acc_m[j] > acc_m[i]:
+                acc[k] = acc_m[j]
+                ftype[k] = fix_type[j]
+            else:
+                acc[k] = acc_m[i]
+                ftype[k] = fix_type[i]
+            if i == j:
+                time_ns[k] = t_ns[i] if has_ns else _rounded_ns(t_s[i])
+                out_lat[k] = lat[i]
+                out_lon[k] = lon[i]
+                a = i - 1 if i > lo and t_s[i] - t_s[i - 1] <= max_gap_s else i
+                b = i + 1 if i + 1 < hi and t_s[i + 1] - t_s[i] <= max_gap_s else i
+                dt = t_s[b] - t_s[a]
+                if dt > 0:
+                    vx[k] = (x_m[b] - x_m[a]) / dt
+                    vy[k] = (y_m[b] - y_m[a]) / dt
+                else:
+                    vx[k] = np.nan
+                    vy[k] = np.nan
+                sup_speed[k] = speed_mps[i]
+                sup_head[k] = heading_deg[i]
+            else:
+                time_ns[k] = _rounded_ns(t[k])
+                out_lat[k] = np.nan
+                out_lon[k] = np.nan
+                dt = t_s[j] - t_s[i]
+                vx[k] = _quotient(x_m[j] - x_m[i], dt)
+                vy[k] = _quotient(y_m[j] - y_m[i], dt)
+                sup_speed[k] = np.nan
+                sup_head[k] = np.nan
+            flag_key[k] = np.int64(flags[j]) * 2 + (1 if unknown[h] else 0)
+            within[k] = d[k] <= r[h]
+    return seq, time_ns, out_lat, out_lon, acc, ftype, vx, vy, sup_speed, sup_head, flag_key, within
+
+
+@kernel
+def dense_codes(keys, n_keys):
+    """Codes of ``keys`` (int64 in ``0..n_keys - 1``) in the sorted distinct keys: ``(codes (int32), distinct keys)``.
+
+    The same as ``np.unique(keys, return_inverse=True)`` swapped, in O(n + n_keys).
+    """
+    seen = np.zeros(n_keys, np.int64)
+    for k in range(keys.shape[0]):
+        seen[keys[k]] = 1
+    distinct = 0
+    for v in range(n_keys):
+        if seen[v]:
+            seen[v] = distinct
+            distinct += 1
+        else:
+            seen[v] = -1
+    uniq = np.empty(distinct, np.int64)
+    for v in range(n_keys):
+        if seen[v] >= 0:
+            uniq[seen[v]] = v
+    codes = np.empty(keys.shape[0], np.int32)
+    for k in range(keys.shape[0]):
+        codes[k] = seen[keys[k]]
+    return codes, uniq
