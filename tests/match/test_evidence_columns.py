@@ -14,6 +14,7 @@ from trailmon.crs import BNG_CRS
 from trailmon.index import TrailIndex
 from trailmon.match import _proximity_kernels as K
 from trailmon.match import proximity as P
+from trailmon.testing import make_trail
 
 pytestmark = pytest.mark.kernels
 
@@ -92,3 +93,36 @@ def test_quotient_as_numpy_divides(num, den, expected):
     with np.errstate(divide="ignore", invalid="ignore"):
         assert np.array_equal(np.float64(num) / np.float64(den), expected, equal_nan=True)
     assert np.array_equal(K._quotient(num, den), expected, equal_nan=True)
+
+
+@given(S.trails(max_subjects=2, max_fixes=15), S.crimes())
+def test_pruned_passes_as_evaluated(trails, crime):
+    """Skipping segments whose box is beyond R + slack leaves the passes exactly as the full evaluation finds them."""
+    px, py, r, t1, t2 = crime
+    tr = trails
+    for s in range(tr.n_subjects):
+        lo, hi = int(tr.offsets[s]), int(tr.offsets[s + 1])
+        wlo, whi = int(tr.win_offsets[s]), int(tr.win_offsets[s + 1])
+        k, ivs = K._evidence_passes(tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, lo, hi, tr.win_start_s, tr.win_end_s,
+                                    wlo, whi, px, py, r, t1, t2, 600.0)
+        kp, ivp = K._pruned_passes(tr.t_s, tr.x_m, tr.y_m, lo, hi, tr.win_start_s, tr.win_end_s, wlo, whi, px, py,
+                                   r, t1, t2, 600.0)
+        assert kp == k
+        assert ivp[:2 * k].tolist() == ivs[:2 * k].tolist()
+
+
+@pytest.mark.parametrize("offset_m", [
+    0.0,                        # a tangent at R exactly: a pass of one instant
+    0.5,                        # beyond R, within the slack: evaluated, no pass
+    K.PRUNE_SLACK_M + 0.5,      # beyond R + slack: skipped, no pass
+    -30.0,                      # through the circle: one pass
+])
+def test_pruned_passes_near_the_slack(offset_m):
+    r = 100.0
+    tr = make_trail([(0, -500.0, r + offset_m), (60, 500.0, r + offset_m)])
+    args = (tr.t_s, tr.x_m, tr.y_m)
+    full = K._evidence_passes(*args, tr.accuracy_m, 0, 2, tr.win_start_s, tr.win_end_s, 0, 1, 0.0, 0.0, r, 0.0,
+                              60.0, 600.0)
+    pruned = K._pruned_passes(*args, 0, 2, tr.win_start_s, tr.win_end_s, 0, 1, 0.0, 0.0, r, 0.0, 60.0, 600.0)
+    assert pruned[0] == full[0] == (1 if offset_m <= 0 else 0)
+    assert pruned[1][:2 * full[0]].tolist() == full[1][:2 * full[0]].tolist()

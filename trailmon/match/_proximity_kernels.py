@@ -536,6 +536,70 @@ def _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, 
     return np.int64(st[ST_PASSES]), ivs
 
 
+PRUNE_SLACK_M = 1.0
+"""A segment whose bounding box lies farther than R + this from the scene is never within R, metres.
+
+Far above float error (a box distance and a closest approach computed apart differ by nanometres),
+so a skipped segment is one whose exact evaluation finds no within-R interval.
+"""
+
+
+@kernel
+def _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s):
+    """The passes of :func:`_evidence_passes`, skipping segments whose box is beyond R + :data:`PRUNE_SLACK_M`.
+
+    Every other piece is evaluated as :func:`eval_run` does, in the same order, so the within-R
+    intervals and their merging are the same: ``(n_pass, ivs)`` with pass ``k`` in ``ivs[2k:2k + 2]``.
+    """
+    a0 = np.searchsorted(t_s[lo:hi], t1) + lo
+    b0 = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
+    st = np.empty(ST_SIZE, np.float64)
+    ivs = np.empty(2 * (b0 - a0 + 2) * (whi - wlo + 1) + 2, np.float64)
+    state_init(st)
+    if hi > lo:
+        a = a0 - 1 if a0 - 1 >= lo else lo
+        b = b0 if b0 <= hi - 1 else hi - 1
+        r2 = r * r
+        far = r + PRUNE_SLACK_M
+        far2 = far * far
+        for i in range(a, b + 1):
+            ti = t_s[i]
+            linked_next = i + 1 < hi and t_s[i + 1] - ti <= max_gap_s
+            if i < b and linked_next:
+                xa, xb = x_m[i], x_m[i + 1]
+                ya, yb = y_m[i], y_m[i + 1]
+                if box_distance2(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), px, py) <= far2:
+                    tn = t_s[i + 1]
+                    for w in range(wlo, whi):
+                        ta = ti
+                        if t1 > ta:
+                            ta = t1
+                        if ws[w] > ta:
+                            ta = ws[w]
+                        tb = tn
+                        if t2 < tb:
+                            tb = t2
+                        if we[w] < tb:
+                            tb = we[w]
+                        if ta > tb:
+                            continue
+                        cd2, ct = _closest2(ti, xa, ya, tn, xb, yb, px, py, ta, tb)
+                        wa, wb = _within_given_closest(ti, xa, ya, tn, xb, yb, px, py, r, ta, tb, cd2, ct)
+                        if wa == wa:
+                            add_interval(st, ivs, wa, wb)
+            if not (t1 <= ti <= t2):
+                continue
+            linked_prev = i > lo and ti - t_s[i - 1] <= max_gap_s
+            if linked_prev or linked_next:
+                continue
+            dx = x_m[i] - px
+            dy = y_m[i] - py
+            if dx * dx + dy * dy <= r2 and _monitored(ws, we, wlo, whi, ti):  # an isolated fix within R
+                add_interval(st, ivs, ti, ti)
+    state_finish(st, ivs)
+    return np.int64(st[ST_PASSES]), ivs
+
+
 @kernel
 def _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, margin_m, n_pass, ivs,
                    out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
@@ -642,8 +706,7 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
         s = subject[h]
         lo, hi = offsets[s], offsets[s + 1]
         wlo, whi = win_offsets[s], win_offsets[s + 1]
-        k, ivs = _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h],
-                                  t2[h], max_gap_s)
+        k, ivs = _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h], max_gap_s)
         npass[h] = k
         for j in range(min(2 * k, 2 * EVIDENCE_KEEP_PASSES)):
             keep[h, j] = ivs[j]
@@ -670,8 +733,8 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
         if npass[h] <= EVIDENCE_KEEP_PASSES:
             k, ivs = npass[h], keep[h]
         else:
-            k, ivs = _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h],
-                                      t2[h], max_gap_s)
+            k, ivs = _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
+                                    max_gap_s)
         _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h], margin_m, k, ivs,
                        kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
     return off, kind, pas, t, x, y, fa, fb, d
