@@ -91,6 +91,29 @@ def test_arrow_table_same_text_as_frame(tmp_path, frame, prov):
     assert back["flags"].tolist() == ["speed_jump", ""] and back["time"].iloc[0] == frame["time"].iloc[0]
 
 
+def test_arrow_dictionaries_read_back_as_plain_parquet(tmp_path, frame, prov):
+    """Dictionary columns written as they are read back exactly as the table cast to plain strings would.
+
+    The same Arrow types (the stored ``ARROW:schema`` is the plain one), values and key-value metadata.
+    """
+    import pyarrow as pa
+
+    from trailmon.report.writers import _plain_strings
+
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    for name in ("flags", "subject_id"):
+        k = table.column_names.index(name)
+        table = table.set_column(k, name, table.column(name).dictionary_encode())
+    a = write_table(table, tmp_path / "a.parquet", prov)
+    b = write_table(_plain_strings(table), tmp_path / "b.parquet", prov)
+    ta, tb = pq.read_table(a), pq.read_table(b)
+    assert ta.schema.equals(tb.schema, check_metadata=True) and not any(
+        pa.types.is_dictionary(f.type) for f in ta.schema)
+    assert ta.to_pandas().equals(tb.to_pandas())
+    ma, mb = pq.ParquetFile(a).metadata.metadata, pq.ParquetFile(b).metadata.metadata
+    assert ma.keys() == mb.keys() and ma[b"ARROW:schema"] == mb[b"ARROW:schema"]
+
+
 def test_text_cells_quoted_escaped_and_safe(tmp_path, prov):
     """CSV quoting and the safe-cell rule on text only; JSON string escapes; empty for null and NaN."""
     import pyarrow as pa
