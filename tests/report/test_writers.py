@@ -170,3 +170,21 @@ def test_geoparquet_points_read_back_with_geopandas(tmp_path, frame, prov):
     assert gdf.geometry.iloc[1].is_empty  # no position: an empty point, as GeoPandas writes it
     meta = json.loads(pq.read_schema(out).metadata[b"geo"])
     assert meta["columns"]["geometry"]["bbox"] == [-1.55, 53.8, -1.55, 53.8]
+
+
+@pytest.mark.kernels
+def test_point_zero_text_as_arrow_join():
+    """Whole floats get ``.0`` in one pass over the bytes: the same text as Arrow's join, nulls kept."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from trailmon.report.writers import _float_text
+
+    v = np.array([1.0, 2.5, np.nan, -0.0, 3.0, 1e20, 1e15, -7.0, np.inf, 123456.789])
+    got = _float_text(pa.array(v), "csv")
+    text = pa.array(v, mask=np.isnan(v)).cast(pa.large_string())
+    whole = np.isfinite(v) & (v == np.trunc(v)) & (np.abs(v) < 1e15)
+    dot0, none = pa.scalar(".0", pa.large_string()), pa.scalar("", pa.large_string())
+    want = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, dot0, none), text)
+    assert got.to_pylist() == want.to_pylist() and got.null_count == 1
+    assert got.to_pylist()[:5] == ["1.0", "2.5", None, "-0.0", "3.0"]

@@ -171,7 +171,15 @@ def _float_text(arr: pa.Array, fmt: str) -> pa.Array:
     empty = ~finite if fmt == "json" else np.isnan(v)
     text = pa.array(v, mask=empty).cast(pa.large_string()) if empty.any() else pa.array(v).cast(pa.large_string())
     whole = finite & (v == np.trunc(v)) & (np.abs(v) < 1e15)
-    if whole.any():  # Arrow writes 3.0 as "3": keep the float look ("3.0"), as before
+    if whole.any() and text.offset == 0:  # Arrow writes 3.0 as "3": keep the float look ("3.0"), as before
+        from trailmon.report._format_kernels import point_zero_text
+
+        validity, offsets, data = text.buffers()
+        raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+        new_off, new_data = point_zero_text(np.frombuffer(offsets, dtype=np.int64), raw, whole)
+        text = pa.Array.from_buffers(pa.large_string(), len(v), [validity, pa.py_buffer(new_off),
+                                                                 pa.py_buffer(new_data)], null_count=text.null_count)
+    elif whole.any():
         text = pc.if_else(pa.array(whole), _join(text, ".0"), text)
     return text
 
