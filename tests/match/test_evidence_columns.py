@@ -105,10 +105,13 @@ def test_pruned_passes_as_evaluated(trails, crime):
         wlo, whi = int(tr.win_offsets[s]), int(tr.win_offsets[s + 1])
         k, ivs = K._evidence_passes(tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, lo, hi, tr.win_start_s, tr.win_end_s,
                                     wlo, whi, px, py, r, t1, t2, 600.0)
-        kp, ivp = K._pruned_passes(tr.t_s, tr.x_m, tr.y_m, lo, hi, tr.win_start_s, tr.win_end_s, wlo, whi, px, py,
-                                   r, t1, t2, 600.0)
+        kp, ivp, rows = K._pruned_passes(tr.t_s, tr.x_m, tr.y_m, lo, hi, tr.win_start_s, tr.win_end_s, wlo, whi,
+                                         px, py, r, t1, t2, 600.0, 50.0)
         assert kp == k
         assert ivp[:2 * k].tolist() == ivs[:2 * k].tolist()
+        e = np.empty(0)
+        assert rows == K._evidence_rows(tr.t_s, tr.x_m, tr.y_m, lo, hi, tr.win_start_s, tr.win_end_s, wlo, whi, px,
+                                        py, r, t1, t2, 50.0, k, ivs, e, e, e, e, e, e, e, e, False)
 
 
 @pytest.mark.parametrize("offset_m", [
@@ -123,6 +126,6 @@ def test_pruned_passes_near_the_slack(offset_m):
     args = (tr.t_s, tr.x_m, tr.y_m)
     full = K._evidence_passes(*args, tr.accuracy_m, 0, 2, tr.win_start_s, tr.win_end_s, 0, 1, 0.0, 0.0, r, 0.0,
                               60.0, 600.0)
-    pruned = K._pruned_passes(*args, 0, 2, tr.win_start_s, tr.win_end_s, 0, 1, 0.0, 0.0, r, 0.0, 60.0, 600.0)
+    pruned = K._pruned_passes(*args, 0, 2, tr.win_start_s, tr.win_end_s, 0, 1, 0.0, 0.0, r, 0.0, 60.0, 600.0, 50.0)
     assert pruned[0] == full[0] == (1 if offset_m <= 0 else 0)
     assert pruned[1][:2 * full[0]].tolist() == full[1][:2 * full[0]].tolist()

@@ -545,21 +545,25 @@ so a skipped segment is one whose exact evaluation finds no within-R interval.
 
 
 @kernel
-def _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s):
+def _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, margin_m):
     """The passes of :func:`_evidence_passes`, skipping segments whose box is beyond R + :data:`PRUNE_SLACK_M`.
 
     Every other piece is evaluated as :func:`eval_run` does, in the same order, so the within-R
-    intervals and their merging are the same: ``(n_pass, ivs)`` with pass ``k`` in ``ivs[2k:2k + 2]``.
+    intervals and their merging are the same: ``(n_pass, ivs, n_rows)`` with pass ``k`` in
+    ``ivs[2k:2k + 2]``, and the number of evidence rows :func:`_evidence_rows` gives them (counted
+    in the same scan of the fixes).
     """
     a0 = np.searchsorted(t_s[lo:hi], t1) + lo
     b0 = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
     st = np.empty(ST_SIZE, np.float64)
     ivs = np.empty(2 * (b0 - a0 + 2) * (whi - wlo + 1) + 2, np.float64)
     state_init(st)
+    n_fix = 0
     if hi > lo:
         a = a0 - 1 if a0 - 1 >= lo else lo
         b = b0 if b0 <= hi - 1 else hi - 1
         r2 = r * r
+        rm2 = (r + margin_m) * (r + margin_m)
         far = r + PRUNE_SLACK_M
         far2 = far * far
         for i in range(a, b + 1):
@@ -587,6 +591,11 @@ def _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, m
                         wa, wb = _within_given_closest(ti, xa, ya, tn, xb, yb, px, py, r, ta, tb, cd2, ct)
                         if wa == wa:
                             add_interval(st, ivs, wa, wb)
+            if a0 <= i < b0 and _monitored(ws, we, wlo, whi, ti):  # a fix row of the evidence, as counted there
+                dx = x_m[i] - px
+                dy = y_m[i] - py
+                if dx * dx + dy * dy <= rm2:
+                    n_fix += 1
             if not (t1 <= ti <= t2):
                 continue
             linked_prev = i > lo and ti - t_s[i - 1] <= max_gap_s
@@ -597,7 +606,8 @@ def _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, m
             if dx * dx + dy * dy <= r2 and _monitored(ws, we, wlo, whi, ti):  # an isolated fix within R
                 add_interval(st, ivs, ti, ti)
     state_finish(st, ivs)
-    return np.int64(st[ST_PASSES]), ivs
+    k = np.int64(st[ST_PASSES])
+    return k, ivs, (n_fix + 2 * k if k > 0 else 0)
 
 
 @kernel
@@ -700,18 +710,16 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
     counts = np.zeros(n, np.int64)
     npass = np.zeros(n, np.int64)
     keep = np.empty((n, 2 * EVIDENCE_KEEP_PASSES), np.float64)
-    ei = np.empty(0, np.int64)
-    ef = np.empty(0, np.float64)
     for h in prange(n):
         s = subject[h]
         lo, hi = offsets[s], offsets[s + 1]
         wlo, whi = win_offsets[s], win_offsets[s + 1]
-        k, ivs = _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h], max_gap_s)
+        k, ivs, rows = _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
+                                      max_gap_s, margin_m)
+        counts[h] = rows
         npass[h] = k
         for j in range(min(2 * k, 2 * EVIDENCE_KEEP_PASSES)):
             keep[h, j] = ivs[j]
-        counts[h] = _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
-                                   margin_m, k, ivs, ei, ei, ef, ef, ef, ei, ei, ef, False)
     off = np.zeros(n + 1, np.int64)
     for h in range(n):
         off[h + 1] = off[h] + counts[h]
@@ -733,8 +741,8 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
         if npass[h] <= EVIDENCE_KEEP_PASSES:
             k, ivs = npass[h], keep[h]
         else:
-            k, ivs = _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
-                                    max_gap_s)
+            k, ivs, _ = _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
+                                       max_gap_s, margin_m)
         _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h], margin_m, k, ivs,
                        kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
     return off, kind, pas, t, x, y, fa, fb, d
