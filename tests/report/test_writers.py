@@ -91,6 +91,29 @@ def test_arrow_table_same_text_as_frame(tmp_path, frame, prov):
     assert back["flags"].tolist() == ["speed_jump", ""] and back["time"].iloc[0] == frame["time"].iloc[0]
 
 
+def test_arrow_dictionaries_read_back_as_plain_parquet(tmp_path, frame, prov):
+    """Dictionary columns written as they are read back exactly as the table cast to plain strings would.
+
+    The same Arrow types (the stored ``ARROW:schema`` is the plain one), values and key-value metadata.
+    """
+    import pyarrow as pa
+
+    from trailmon.report.writers import _plain_strings
+
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    for name in ("flags", "subject_id"):
+        k = table.column_names.index(name)
+        table = table.set_column(k, name, table.column(name).dictionary_encode())
+    a = write_table(table, tmp_path / "a.parquet", prov)
+    b = write_table(_plain_strings(table), tmp_path / "b.parquet", prov)
+    ta, tb = pq.read_table(a), pq.read_table(b)
+    assert ta.schema.equals(tb.schema, check_metadata=True) and not any(
+        pa.types.is_dictionary(f.type) for f in ta.schema)
+    assert ta.to_pandas().equals(tb.to_pandas())
+    ma, mb = pq.ParquetFile(a).metadata.metadata, pq.ParquetFile(b).metadata.metadata
+    assert ma.keys() == mb.keys() and ma[b"ARROW:schema"] == mb[b"ARROW:schema"]
+
+
 def test_text_cells_quoted_escaped_and_safe(tmp_path, prov):
     """CSV quoting and the safe-cell rule on text only; JSON string escapes; empty for null and NaN."""
     import pyarrow as pa
@@ -147,3 +170,21 @@ def test_geoparquet_points_read_back_with_geopandas(tmp_path, frame, prov):
     assert gdf.geometry.iloc[1].is_empty  # no position: an empty point, as GeoPandas writes it
     meta = json.loads(pq.read_schema(out).metadata[b"geo"])
     assert meta["columns"]["geometry"]["bbox"] == [-1.55, 53.8, -1.55, 53.8]
+
+
+@pytest.mark.kernels
+def test_point_zero_text_as_arrow_join():
+    """Whole floats get ``.0`` in one pass over the bytes: the same text as Arrow's join, nulls kept."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from trailmon.report.writers import _float_text
+
+    v = np.array([1.0, 2.5, np.nan, -0.0, 3.0, 1e20, 1e15, -7.0, np.inf, 123456.789])
+    got = _float_text(pa.array(v), "csv")
+    text = pa.array(v, mask=np.isnan(v)).cast(pa.large_string())
+    whole = np.isfinite(v) & (v == np.trunc(v)) & (np.abs(v) < 1e15)
+    dot0, none = pa.scalar(".0", pa.large_string()), pa.scalar("", pa.large_string())
+    want = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, dot0, none), text)
+    assert got.to_pylist() == want.to_pylist() and got.null_count == 1
+    assert got.to_pylist()[:5] == ["1.0", "2.5", None, "-0.0", "3.0"]

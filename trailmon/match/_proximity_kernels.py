@@ -536,6 +536,80 @@ def _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px, py, r, 
     return np.int64(st[ST_PASSES]), ivs
 
 
+PRUNE_SLACK_M = 1.0
+"""A segment whose bounding box lies farther than R + this from the scene is never within R, metres.
+
+Far above float error (a box distance and a closest approach computed apart differ by nanometres),
+so a skipped segment is one whose exact evaluation finds no within-R interval.
+"""
+
+
+@kernel
+def _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, max_gap_s, margin_m):
+    """The passes of :func:`_evidence_passes`, skipping segments whose box is beyond R + :data:`PRUNE_SLACK_M`.
+
+    Every other piece is evaluated as :func:`eval_run` does, in the same order, so the within-R
+    intervals and their merging are the same: ``(n_pass, ivs, n_rows)`` with pass ``k`` in
+    ``ivs[2k:2k + 2]``, and the number of evidence rows :func:`_evidence_rows` gives them (counted
+    in the same scan of the fixes).
+    """
+    a0 = np.searchsorted(t_s[lo:hi], t1) + lo
+    b0 = np.searchsorted(t_s[lo:hi], t2, side="right") + lo
+    st = np.empty(ST_SIZE, np.float64)
+    ivs = np.empty(2 * (b0 - a0 + 2) * (whi - wlo + 1) + 2, np.float64)
+    state_init(st)
+    n_fix = 0
+    if hi > lo:
+        a = a0 - 1 if a0 - 1 >= lo else lo
+        b = b0 if b0 <= hi - 1 else hi - 1
+        r2 = r * r
+        rm2 = (r + margin_m) * (r + margin_m)
+        far = r + PRUNE_SLACK_M
+        far2 = far * far
+        for i in range(a, b + 1):
+            ti = t_s[i]
+            linked_next = i + 1 < hi and t_s[i + 1] - ti <= max_gap_s
+            if i < b and linked_next:
+                xa, xb = x_m[i], x_m[i + 1]
+                ya, yb = y_m[i], y_m[i + 1]
+                if box_distance2(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), px, py) <= far2:
+                    tn = t_s[i + 1]
+                    for w in range(wlo, whi):
+                        ta = ti
+                        if t1 > ta:
+                            ta = t1
+                        if ws[w] > ta:
+                            ta = ws[w]
+                        tb = tn
+                        if t2 < tb:
+                            tb = t2
+                        if we[w] < tb:
+                            tb = we[w]
+                        if ta > tb:
+                            continue
+                        cd2, ct = _closest2(ti, xa, ya, tn, xb, yb, px, py, ta, tb)
+                        wa, wb = _within_given_closest(ti, xa, ya, tn, xb, yb, px, py, r, ta, tb, cd2, ct)
+                        if wa == wa:
+                            add_interval(st, ivs, wa, wb)
+            if a0 <= i < b0 and _monitored(ws, we, wlo, whi, ti):  # a fix row of the evidence, as counted there
+                dx = x_m[i] - px
+                dy = y_m[i] - py
+                if dx * dx + dy * dy <= rm2:
+                    n_fix += 1
+            if not (t1 <= ti <= t2):
+                continue
+            linked_prev = i > lo and ti - t_s[i - 1] <= max_gap_s
+            if linked_prev or linked_next:
+                continue
+            dx = x_m[i] - px
+            dy = y_m[i] - py
+            if dx * dx + dy * dy <= r2 and _monitored(ws, we, wlo, whi, ti):  # an isolated fix within R
+                add_interval(st, ivs, ti, ti)
+    state_finish(st, ivs)
+    k = np.int64(st[ST_PASSES])
+    return k, ivs, (n_fix + 2 * k if k > 0 else 0)
+
+
 @kernel
 def _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, margin_m, n_pass, ivs,
                    out_kind, out_pass, out_t, out_x, out_y, out_fa, out_fb, out_d, fill):
@@ -636,19 +710,16 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
     counts = np.zeros(n, np.int64)
     npass = np.zeros(n, np.int64)
     keep = np.empty((n, 2 * EVIDENCE_KEEP_PASSES), np.float64)
-    ei = np.empty(0, np.int64)
-    ef = np.empty(0, np.float64)
     for h in prange(n):
         s = subject[h]
         lo, hi = offsets[s], offsets[s + 1]
         wlo, whi = win_offsets[s], win_offsets[s + 1]
-        k, ivs = _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h],
-                                  t2[h], max_gap_s)
+        k, ivs, rows = _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
+                                      max_gap_s, margin_m)
+        counts[h] = rows
         npass[h] = k
         for j in range(min(2 * k, 2 * EVIDENCE_KEEP_PASSES)):
             keep[h, j] = ivs[j]
-        counts[h] = _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
-                                   margin_m, k, ivs, ei, ei, ef, ef, ef, ei, ei, ef, False)
     off = np.zeros(n + 1, np.int64)
     for h in range(n):
         off[h + 1] = off[h] + counts[h]
@@ -670,8 +741,8 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
         if npass[h] <= EVIDENCE_KEEP_PASSES:
             k, ivs = npass[h], keep[h]
         else:
-            k, ivs = _evidence_passes(t_s, x_m, y_m, acc_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h],
-                                      t2[h], max_gap_s)
+            k, ivs, _ = _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h],
+                                       max_gap_s, margin_m)
         _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h], margin_m, k, ivs,
                        kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
     return off, kind, pas, t, x, y, fa, fb, d
@@ -729,3 +800,118 @@ def gaps_many(t_s, x_m, y_m, offsets, ws, we, win_offsets, gap_offsets, gap_fix,
         _gap_coverage(t_s, offsets, ws, we, win_offsets, run_offsets, run_start, run_end, fix[a:b], t1[q], t2[q],
                       max_gap_s, halo_s, cov[a:b])
     return off, fix, cov
+
+
+@kernel
+def _quotient(num, den):
+    """``num / den`` (floats) as NumPy divides: ``inf``, ``-inf`` or NaN for a zero ``den``, never an exception."""
+    if den != 0.0:
+        return num / den
+    if num != num or num == 0.0:
+        return np.nan
+    if (num > 0.0) == (np.copysign(1.0, den) > 0.0):
+        return np.inf
+    return -np.inf
+
+
+@kernel
+def _rounded_ns(sec):
+    """A computed instant (s UTC) as int64 ns rounded to the microsecond (half to even); NaN gives int64 min."""
+    if sec != sec:
+        return np.iinfo(np.int64).min
+    return np.int64(np.rint(sec * 1e6) * 1000.0)
+
+
+@parallel_kernel
+def evidence_columns(off, pas, t, fa, fb, d, t_s, x_m, y_m, lat, lon, acc_m, fix_type, speed_mps, heading_deg,
+                     flags, t_ns, offsets, subject, unknown, r, max_gap_s):
+    """Per-row evidence columns from :func:`evidence_many`'s rows (CSR ``off`` by hit), one pass, by hit on threads.
+
+    Returns ``(seq, fix_time_ns, lat, lon, acc, fix_type, vx, vy, supplied_speed, supplied_heading,
+    flag_key, within)``: the row's number within its pass (from 1); the instant as int64 ns (a fix's
+    from ``t_ns`` when it has rows, else rounded to the microsecond); WGS84 of fix rows (NaN between
+    fixes); accuracy and fix type of the bracketing fix with the larger accuracy (the first on a
+    tie); velocity (m/s) from the linked neighbours at a fix (NaN without one), along the segment
+    between fixes; the fix's supplied speed (m/s) and heading (degrees), NaN between fixes;
+    ``flags * 2 + unknown`` of the later fix and the subject; distance within ``r``.
+    """
+    n = subject.shape[0]
+    m = t.shape[0]
+    seq = np.empty(m, np.int64)
+    time_ns = np.empty(m, np.int64)
+    out_lat = np.empty(m, np.float64)
+    out_lon = np.empty(m, np.float64)
+    acc = np.empty(m, np.float64)
+    ftype = np.empty(m, np.int32)
+    vx = np.empty(m, np.float64)
+    vy = np.empty(m, np.float64)
+    sup_speed = np.empty(m, np.float64)
+    sup_head = np.empty(m, np.float64)
+    flag_key = np.empty(m, np.int64)
+    within = np.empty(m, np.bool_)
+    has_ns = t_ns.shape[0] > 0
+    for h in prange(n):
+        s = subject[h]
+        lo, hi = offsets[s], offsets[s + 1]
+        for k in range(off[h], off[h + 1]):
+            seq[k] = seq[k - 1] + 1 if k > off[h] and pas[k] == pas[k - 1] else 1
+            i, j = fa[k], fb[k]
+            if acc_m[j] > acc_m[i]:
+                acc[k] = acc_m[j]
+                ftype[k] = fix_type[j]
+            else:
+                acc[k] = acc_m[i]
+                ftype[k] = fix_type[i]
+            if i == j:
+                time_ns[k] = t_ns[i] if has_ns else _rounded_ns(t_s[i])
+                out_lat[k] = lat[i]
+                out_lon[k] = lon[i]
+                a = i - 1 if i > lo and t_s[i] - t_s[i - 1] <= max_gap_s else i
+                b = i + 1 if i + 1 < hi and t_s[i + 1] - t_s[i] <= max_gap_s else i
+                dt = t_s[b] - t_s[a]
+                if dt > 0:
+                    vx[k] = (x_m[b] - x_m[a]) / dt
+                    vy[k] = (y_m[b] - y_m[a]) / dt
+                else:
+                    vx[k] = np.nan
+                    vy[k] = np.nan
+                sup_speed[k] = speed_mps[i]
+                sup_head[k] = heading_deg[i]
+            else:
+                time_ns[k] = _rounded_ns(t[k])
+                out_lat[k] = np.nan
+                out_lon[k] = np.nan
+                dt = t_s[j] - t_s[i]
+                vx[k] = _quotient(x_m[j] - x_m[i], dt)
+                vy[k] = _quotient(y_m[j] - y_m[i], dt)
+                sup_speed[k] = np.nan
+                sup_head[k] = np.nan
+            flag_key[k] = np.int64(flags[j]) * 2 + (1 if unknown[h] else 0)
+            within[k] = d[k] <= r[h]
+    return seq, time_ns, out_lat, out_lon, acc, ftype, vx, vy, sup_speed, sup_head, flag_key, within
+
+
+@kernel
+def dense_codes(keys, n_keys):
+    """Codes of ``keys`` (int64 in ``0..n_keys - 1``) in the sorted distinct keys: ``(codes (int32), distinct keys)``.
+
+    The same as ``np.unique(keys, return_inverse=True)`` swapped, in O(n + n_keys).
+    """
+    seen = np.zeros(n_keys, np.int64)
+    for k in range(keys.shape[0]):
+        seen[keys[k]] = 1
+    distinct = 0
+    for v in range(n_keys):
+        if seen[v]:
+            seen[v] = distinct
+            distinct += 1
+        else:
+            seen[v] = -1
+    uniq = np.empty(distinct, np.int64)
+    for v in range(n_keys):
+        if seen[v] >= 0:
+            uniq[seen[v]] = v
+    codes = np.empty(keys.shape[0], np.int32)
+    for k in range(keys.shape[0]):
+        codes[k] = seen[keys[k]]
+    return codes, uniq

@@ -655,24 +655,6 @@ def _pass_letters(k: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
-def _neighbour_velocity(trails: Trails, i: np.ndarray, max_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Velocity (m/s, grid x and y) at fix ``i`` from its linked neighbours; NaN when it has none."""
-    t, x, y = trails.t_s, trails.x_m, trails.y_m
-    s = np.searchsorted(trails.offsets, i, side="right") - 1
-    lo, hi = trails.offsets[s], trails.offsets[s + 1]
-    ip = np.maximum(i - 1, lo)
-    inx = np.minimum(i + 1, hi - 1)
-    has_p = (i > lo) & (t[i] - t[ip] <= max_gap_s)
-    has_n = (i + 1 < hi) & (t[inx] - t[i] <= max_gap_s)
-    a = np.where(has_p, ip, i)
-    b = np.where(has_n, inx, i)
-    dt = t[b] - t[a]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vx = np.where(dt > 0, (x[b] - x[a]) / dt, np.nan)
-        vy = np.where(dt > 0, (y[b] - y[a]) / dt, np.nan)
-    return vx, vy
-
-
 def _evidence_frame(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float,
                     crs: StoreCRS) -> pd.DataFrame:
     """The evidence rows as a DataFrame (text columns as Python strings), columns ``EVIDENCE``."""
@@ -709,63 +691,70 @@ def _dict_column(codes: np.ndarray, names) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), names)
 
 
+def _dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int32) of non-negative int64 ``keys`` in their sorted distinct values, and those values.
+
+    As ``np.unique(keys, return_inverse=True)`` (values, then codes), in O(n) through a table of the
+    key range when the keys are small (labels, flags); by sorting otherwise.
+    """
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if lo >= 0 and hi < max(4 * len(keys), 1 << 20):
+        return K.dense_codes(keys, hi + 1)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int32), uniq
+
+
 def _evidence_table(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float,
                     crs: StoreCRS) -> pa.Table | None:
     """The evidence rows built column by column (text columns dictionary-encoded), or None when there are none."""
     tr = trails
+    sid = np.ascontiguousarray(sid, dtype=np.int64)
     off, kind, pas, t, x, y, fa, fb, d = K.evidence_many(
         tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
-        np.ascontiguousarray(sid, dtype=np.int64), cr.x[qid], cr.y[qid], cr.r[qid], cr.t1[qid], cr.t2[qid],
-        max_gap_s, EVIDENCE_MARGIN_M)
+        sid, cr.x[qid], cr.y[qid], cr.r[qid], cr.t1[qid], cr.t2[qid], max_gap_s, EVIDENCE_MARGIN_M)
     if len(kind) == 0:
         return None
-    h = np.repeat(np.arange(len(qid), dtype=np.int64), np.diff(off))  # rows by hit, pass, time, kind (kernel)
-    new = np.ones(len(h), dtype=bool)
-    new[1:] = (h[1:] != h[:-1]) | (pas[1:] != pas[:-1])
-    starts = np.flatnonzero(new)
-    seq = np.arange(len(h)) - np.repeat(starts, np.diff(np.append(starts, len(h)))) + 1
+    # one pass over the rows (by hit, pass, time, kind) for every per-row column
+    seq, time_ns, lat, lon, acc, ftype, vx, vy, sup_speed, sup_head, fkey_rows, within = K.evidence_columns(
+        off, pas, t, fa, fb, d, tr.t_s, tr.x_m, tr.y_m, tr.lat, tr.lon, tr.accuracy_m, tr.fix_type, tr.speed_mps,
+        tr.heading_deg, tr.flags, tr.t_ns if tr.t_ns is not None else np.zeros(0, dtype=np.int64), tr.offsets,
+        sid, ~tr.window_known[sid], cr.r[qid], max_gap_s)
+    between = np.flatnonzero(fa != fb)  # interpolated first/last points: WGS84 from the grid position
+    if len(between):
+        lon[between], lat[between] = crs.to_wgs84(x[between], y[between])
+    with np.errstate(invalid="ignore"):
+        speed = np.hypot(vx, vy)
+        heading = np.degrees(np.arctan2(vx, vy))
+        np.remainder(heading, 360.0, out=heading)
+        heading[~(speed > 0)] = np.nan
+    supplied = np.isfinite(sup_speed)
+    if supplied.any():
+        speed[supplied] = sup_speed[supplied]
+    supplied = np.isfinite(sup_head)
+    if supplied.any():
+        heading[supplied] = sup_head[supplied]
+    speed *= 3.6
     names = _pass_letters(np.arange(pas.max() + 1))  # one string per pass number, not per row
     # one label string per distinct (pass, seq), taken for every row: few distinct labels, many rows
     width = int(seq.max()) + 1
-    uniq, inverse = np.unique(pas * width + seq, return_inverse=True)
+    label_codes, uniq = _dense_codes(pas * width + seq)
     labels = [names[k // width] + str(k % width) for k in uniq.tolist()]
-    at_fix = fa == fb
-    lat = tr.lat[fa].copy()
-    lon = tr.lon[fa].copy()
-    if (~at_fix).any():
-        ilon, ilat = crs.to_wgs84(x[~at_fix], y[~at_fix])
-        lon[~at_fix] = ilon
-        lat[~at_fix] = ilat
-    acc_a, acc_b = tr.accuracy_m[fa], tr.accuracy_m[fb]
-    take_b = acc_b > acc_a
-    acc = np.where(take_b, acc_b, acc_a)
-    ftype = np.where(take_b, tr.fix_type[fb], tr.fix_type[fa]).astype(np.int32)
-    vx, vy = _neighbour_velocity(tr, fa, max_gap_s)
-    dts = tr.t_s[fb] - tr.t_s[fa]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vx = np.where(at_fix, vx, (tr.x_m[fb] - tr.x_m[fa]) / dts)
-        vy = np.where(at_fix, vy, (tr.y_m[fb] - tr.y_m[fa]) / dts)
-    speed = np.hypot(vx, vy)
-    heading = np.where(speed > 0, np.degrees(np.arctan2(vx, vy)) % 360.0, np.nan)
-    sup_speed = np.where(at_fix, tr.speed_mps[fa], np.nan)
-    sup_head = np.where(at_fix, tr.heading_deg[fa], np.nan)
-    speed = np.where(np.isfinite(sup_speed), sup_speed, speed)
-    heading = np.where(np.isfinite(sup_head), sup_head, heading)
     # flags: the fix's flags, then the subject's; one string per distinct (flags, window unknown) pair
-    unknown = ~tr.window_known[sid[h]]
-    fkey, finv = np.unique(tr.flags[fb].astype(np.int64) * 2 + unknown, return_inverse=True)
+    flag_codes, fkey = _dense_codes(fkey_rows)
     fix_text = flags_to_text((fkey // 2).astype(np.int32))
     subj_text = np.where(fkey % 2 == 1, FLAG_WINDOW_UNKNOWN, "")
     flag_names = [a if not b else (b if not a else f"{a};{b}") for a, b in zip(fix_text, subj_text, strict=True)]
-    q = qid[h]
-    time_ns = np.where(at_fix, _fix_ns(tr, fa), _computed_ns(t))
+    n_rows = np.diff(off)
+    q = np.repeat(qid.astype(np.int32), n_rows)
     cols = {
         "crime_ref": _dict_column(q, cr.ref),
-        "crime_version": pa.array(cr.version[q].astype(np.int64)),
-        "subject_id": _dict_column(sid[h], tr.subject_ids),
-        "label": _dict_column(inverse.reshape(-1), labels),
+        "crime_version": pa.array(np.repeat(cr.version[qid].astype(np.int64), n_rows)),
+        "subject_id": _dict_column(np.repeat(sid.astype(np.int32), n_rows), tr.subject_ids),
+        "label": _dict_column(label_codes, labels),
         "pass": _dict_column(pas, names),
-        "seq": pa.array(seq.astype(np.int64)),
+        "seq": pa.array(seq),
         "kind": _dict_column(kind, ["fix", "first", "last"]),
         "time": pa.array(time_ns, type=pa.timestamp("ns", tz="UTC")),
         "lat": pa.array(lat),
@@ -773,12 +762,12 @@ def _evidence_table(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarra
         "easting": pa.array(x),
         "northing": pa.array(y),
         "distance_m": pa.array(d),
-        "within_r": pa.array(d <= cr.r[q]),
+        "within_r": pa.array(within),
         "accuracy_m": pa.array(acc),
-        "speed_kmh": pa.array(speed * 3.6),
+        "speed_kmh": pa.array(speed),
         "heading_deg": pa.array(heading),
         "fix_type": _dict_column(ftype, FIX_TYPES),
-        "flags": _dict_column(finv.reshape(-1), flag_names),
+        "flags": _dict_column(flag_codes, flag_names),
     }
     return pa.table([cols[c] for c in EVIDENCE], names=EVIDENCE)
 

@@ -82,3 +82,30 @@ def iso_ms_buffer(ns: np.ndarray) -> np.ndarray:
     if len(ns):
         iso_ms_bytes(ns, out)
     return out
+
+
+@kernel
+def point_zero_text(offsets, data, whole):
+    """Append ``.0`` to the texts (int64 ``offsets``, uint8 ``data``) of rows where ``whole``: ``(offsets, data)``.
+
+    Arrow writes the float 3.0 as ``3``; the float look (``3.0``) is kept, in one pass over the bytes.
+    """
+    n = whole.shape[0]
+    out_off = np.empty(n + 1, np.int64)
+    out_off[0] = 0
+    extra = 0
+    for r in range(n):
+        if whole[r]:
+            extra += 2
+        out_off[r + 1] = offsets[r + 1] - offsets[0] + extra
+    out = np.empty(out_off[n], np.uint8)
+    at = 0
+    for r in range(n):
+        for k in range(offsets[r], offsets[r + 1]):
+            out[at] = data[k]
+            at += 1
+        if whole[r]:
+            out[at] = 46  # .
+            out[at + 1] = 48  # 0
+            at += 2
+    return out_off, out
