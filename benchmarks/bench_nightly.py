@@ -144,9 +144,15 @@ work, as_of, engine = sys.argv[1], sys.argv[2], sys.argv[3]
 kw = {"engine": engine} if engine == "local" else {"engine": engine, "workers": 2}
 steps = {}
 
-def cases_bytes():
-    return sum(os.path.getsize(work + "/store/" + f) for f in ("cases.sqlite", "cases.sqlite-wal")
-               if os.path.exists(work + "/store/" + f))
+def cases_bytes():  # the database file once its write-ahead log is copied into it
+    import sqlite3
+    db = work + "/store/cases.sqlite"
+    if not os.path.exists(db):
+        return 0
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    con.close()
+    return os.path.getsize(db)
 
 def hook(step):  # each step's end: the step's wall time, and the case store's size after it
     steps[step] = (time.perf_counter(), cases_bytes())
