@@ -21,27 +21,24 @@ def slot_of(cx, cy, tb, mask):
     return ((cx * _HX) ^ (cy * _HY) ^ (tb * _HT)) & mask
 
 
-@parallel_kernel
+@kernel
 def build_chunks(t_s, x_m, y_m, offsets, max_gap_s, max_fixes, max_extent_m, max_span_s):
     """Split each subject's fixes into chunks: runs joined by segments, bounded in fixes, extent and span.
 
     Returns ``(f0, f1, subject, x0, y0, x1, y1)``; chunks of a run share their boundary fix.
-    Subjects are chunked in parallel, each into its own stretch of scratch arrays (a subject has
-    at most as many chunks as fixes), then packed in subject order.
     """
     n = t_s.shape[0]
-    n_sub = offsets.shape[0] - 1
     f0 = np.empty(n, np.int64)
     f1 = np.empty(n, np.int64)
+    sub = np.empty(n, np.int64)
     bx0 = np.empty(n, np.float64)
     by0 = np.empty(n, np.float64)
     bx1 = np.empty(n, np.float64)
     by1 = np.empty(n, np.float64)
-    count = np.zeros(n_sub, np.int64)
-    for s in prange(n_sub):
+    m = 0
+    for s in range(offsets.shape[0] - 1):
         lo = offsets[s]
         hi = offsets[s + 1]
-        m = lo
         i = lo
         while i < hi:
             # chunk starting at fix i
@@ -68,6 +65,7 @@ def build_chunks(t_s, x_m, y_m, offsets, max_gap_s, max_fixes, max_extent_m, max
                 j += 1
             f0[m] = a
             f1[m] = j
+            sub[m] = s
             bx0[m] = xa
             by0[m] = ya
             bx1[m] = xb
@@ -79,30 +77,7 @@ def build_chunks(t_s, x_m, y_m, offsets, max_gap_s, max_fixes, max_extent_m, max
                 i = j  # the run goes on: the next chunk starts at the shared fix
             else:
                 i = j + 1
-        count[s] = m - lo
-    start = np.zeros(n_sub + 1, np.int64)
-    for s in range(n_sub):
-        start[s + 1] = start[s] + count[s]
-    total = start[n_sub]
-    o0 = np.empty(total, np.int64)
-    o1 = np.empty(total, np.int64)
-    sub = np.empty(total, np.int64)
-    ox0 = np.empty(total, np.float64)
-    oy0 = np.empty(total, np.float64)
-    ox1 = np.empty(total, np.float64)
-    oy1 = np.empty(total, np.float64)
-    for s in prange(n_sub):
-        lo = offsets[s]
-        for k in range(count[s]):
-            d = start[s] + k
-            o0[d] = f0[lo + k]
-            o1[d] = f1[lo + k]
-            sub[d] = s
-            ox0[d] = bx0[lo + k]
-            oy0[d] = by0[lo + k]
-            ox1[d] = bx1[lo + k]
-            oy1[d] = by1[lo + k]
-    return o0, o1, sub, ox0, oy0, ox1, oy1
+    return f0[:m].copy(), f1[:m].copy(), sub[:m].copy(), bx0[:m].copy(), by0[:m].copy(), bx1[:m].copy(), by1[:m].copy()
 
 
 @kernel
@@ -267,24 +242,23 @@ def candidates_many(t_s, f0, f1, x0, y0, x1, y1, slot_offsets, slot_chunks, cell
     return offsets, out
 
 
-@parallel_kernel
+@kernel
 def known_runs(t_s, offsets, max_gap_s, halo_s):
     """Maximal intervals where the position is known, CSR by subject: ``(run_offsets, run_start, run_end)``.
 
     The rule of :func:`trailmon._known_kernels.fix_known_interval` (each fix known within ``halo_s``,
     segments up to ``max_gap_s`` known), touching intervals merged, over the whole trail, seconds UTC;
     :func:`trailmon.match._kernels.known_time_window` sums the same intervals over a window.
-    Subjects in parallel, each into its own stretch of scratch arrays, then packed.
     """
     n = t_s.shape[0]
     n_sub = offsets.shape[0] - 1
     rs = np.empty(n, np.float64)
     re = np.empty(n, np.float64)
-    count = np.zeros(n_sub, np.int64)
-    for s in prange(n_sub):
+    run_offsets = np.zeros(n_sub + 1, np.int64)
+    m = 0
+    for s in range(n_sub):
         lo = offsets[s]
         hi = offsets[s + 1]
-        m = lo
         cur_e = -np.inf
         for i in range(lo, hi):
             a, b = fix_known_interval(t_s, i, hi, max_gap_s, halo_s)
@@ -296,19 +270,8 @@ def known_runs(t_s, offsets, max_gap_s, halo_s):
             elif b > cur_e:
                 cur_e = b
                 re[m - 1] = b
-        count[s] = m - lo
-    run_offsets = np.zeros(n_sub + 1, np.int64)
-    for s in range(n_sub):
-        run_offsets[s + 1] = run_offsets[s] + count[s]
-    out_s = np.empty(run_offsets[n_sub], np.float64)
-    out_e = np.empty(run_offsets[n_sub], np.float64)
-    for s in prange(n_sub):
-        lo = offsets[s]
-        d = run_offsets[s]
-        for k in range(count[s]):
-            out_s[d + k] = rs[lo + k]
-            out_e[d + k] = re[lo + k]
-    return run_offsets, out_s, out_e
+        run_offsets[s + 1] = m
+    return run_offsets, rs[:m].copy(), re[:m].copy()
 
 
 @kernel
