@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from trailmon import __version__
 from trailmon._cells import safe_cell
 from trailmon.errors import InputError
-from trailmon.store._files import FILE_MODE, fsync_dir, sha256_file, write_bytes_atomic
+from trailmon.store._files import FILE_MODE, atomic_file, sha256_file, write_bytes_atomic
 
 __all__ = ["MARKING", "WRITERS", "make_provenance", "sibling", "write_table"]
 
@@ -327,31 +327,21 @@ def _stream_atomic(path: Path, head: bytes, n: int, batch) -> None:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(head)
-            bounds = [(a, min(a + _BATCH_ROWS, n)) for a in range(0, n, _BATCH_ROWS)]
-            if len(bounds) <= 1:
+    with atomic_file(path) as f:
+        f.write(head)
+        bounds = [(a, min(a + _BATCH_ROWS, n)) for a in range(0, n, _BATCH_ROWS)]
+        if len(bounds) <= 1:
+            for a, b in bounds:
+                f.write(batch(a, b))
+        else:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                pending = []
                 for a, b in bounds:
-                    f.write(batch(a, b))
-            else:
-                with ThreadPoolExecutor(max_workers=2) as pool:
-                    pending = []
-                    for a, b in bounds:
-                        pending.append(pool.submit(batch, a, b))
-                        if len(pending) > 2:
-                            f.write(pending.pop(0).result())
-                    for fut in pending:
-                        f.write(fut.result())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fsync_dir(path.parent)
+                    pending.append(pool.submit(batch, a, b))
+                    if len(pending) > 2:
+                        f.write(pending.pop(0).result())
+                for fut in pending:
+                    f.write(fut.result())
 
 
 def _csv_field(name: str) -> str:

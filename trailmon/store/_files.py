@@ -8,7 +8,10 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -73,13 +76,18 @@ def remove_dead_temp_files(folder: Path, owns) -> list[Path]:
     return gone
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file, fsync, rename (owner-only)."""
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only when the block ends without error (owner-only).
+
+    Written under a temp name beside ``path`` (:func:`temp_name`), flushed and fsynced, renamed
+    over ``path``, and the folder fsynced; an error leaves ``path`` as it was and no temp file.
+    """
     tmp = path.with_name(temp_name(path.name))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -87,6 +95,12 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         if tmp.exists():
             tmp.unlink()
     fsync_dir(path.parent)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file, fsync, rename (owner-only)."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def write_json_atomic(path: Path, obj) -> None:

@@ -1687,24 +1687,14 @@ day file comes out smaller (the bytes of a double's exponent and high mantissa c
 
 def _write_tables(schema: pa.Schema, parts: Iterable[pa.Table], path: Path, *, plain_schema: bool = False) -> None:
     """Like :func:`_write_table`, a row group per table of ``parts`` (each of ``schema``)."""
-    from trailmon.store._files import fsync_dir
+    from trailmon.store._files import atomic_file
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     dictionary = [c for c in schema.names if c in _DICTIONARY_COLUMNS]
     split = {c: "BYTE_STREAM_SPLIT" for c in schema.names
              if c in _SPLIT_COLUMNS and pa.types.is_float64(schema.field(c).type)}
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=1,
-                                  use_dictionary=dictionary, column_encoding=split or None,
-                                  store_schema=not plain_schema) as writer:
-                for part in parts:
-                    writer.write_table(part)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fsync_dir(path.parent)
+    with atomic_file(path) as fh:
+        with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=1,
+                              use_dictionary=dictionary, column_encoding=split or None,
+                              store_schema=not plain_schema) as writer:
+            for part in parts:
+                writer.write_table(part)
