@@ -24,6 +24,8 @@ __all__ = ["counts", "run_attendance", "run_id", "run_proximity", "run_zones"]
 EARLY_S = 900.0
 ATTENDANCE_COLUMNS = ("t_ns", "x_m", "y_m", "accuracy_m")
 """The fix columns attendance reads (:func:`trailmon.match.attendance.attendance` uses no others)."""
+PROXIMITY_COLUMNS = ("t_ns", "x_m", "y_m", "accuracy_m")
+"""The fix columns proximity without evidence reads (hits and gaps near scene use no others)."""
 """Attendance looks from 15 min before the start (SPEC §3), seconds."""
 
 
@@ -104,7 +106,8 @@ def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str,
                                        workers=workers, with_evidence=with_evidence)
     else:
         t1, t2 = time_span(accepted["committed_from"], accepted["committed_to"])
-        trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0))
+        trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0),
+                                 columns=None if with_evidence else PROXIMITY_COLUMNS)
         result = proximity(trails, accepted, radius_m=radius, max_gap_s=max_gap_s,
                            include_uncertain=include_uncertain, crs=store.crs, with_evidence=with_evidence,
                            evidence_arrow=True)

@@ -209,3 +209,28 @@ def test_spans_merged_per_subject_code(spans):
             for a, b in _merge_ns([(x, y) for k, x, y in zip(code.tolist(), lo.tolist(), hi.tolist(), strict=True)
                                    if k == c])]
     assert got == want
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(dense_fix, min_size=0, max_size=50),
+       crimes=st.lists(st.tuples(st.integers(-3 * HOUR, 6 * HOUR), st.integers(0, 2 * HOUR), st.floats(0.0, 10**6),
+                                 st.floats(1.0, 2 * 10**5)), min_size=1, max_size=5))
+def test_proximity_without_evidence_on_the_columns_it_reads_equals_a_full_read(tmp_path_factory, rows, crimes):
+    from trailmon.match.proximity import proximity
+    from trailmon.runs import PROXIMITY_COLUMNS
+
+    store = TrailStore(tmp_path_factory.mktemp("s") / "store", create=True)
+    rows = list({(s, t): (s, t, x) for s, t, x in rows}.values())
+    if rows:
+        store.ingest([_batch(rows, 0)])
+    frame = pd.DataFrame({
+        "crime_ref": [f"C{k}" for k in range(len(crimes))],
+        "committed_from": [pd.Timestamp(T0 + c[0], unit="ns", tz="UTC") for c in crimes],
+        "committed_to": [pd.Timestamp(T0 + c[0] + c[1], unit="ns", tz="UTC") for c in crimes],
+        "x_m": [c[2] for c in crimes], "y_m": [430000.0 + c[2] / 3 for c in crimes],
+        "radius_m": [c[3] for c in crimes]})
+    t1, t2 = frame["committed_from"].min(), frame["committed_to"].max()
+    full = proximity(store.read_span(t1, t2), frame, with_evidence=False)
+    some = proximity(store.read_span(t1, t2, columns=PROXIMITY_COLUMNS), frame, with_evidence=False)
+    pd.testing.assert_frame_equal(some.hits, full.hits)
+    pd.testing.assert_frame_equal(some.gaps, full.gaps)

@@ -259,7 +259,8 @@ class TrailStore:
         return pa.concat_tables(tables) if tables else _SCHEMA.empty_table()
 
     def read(self, t_from: pd.Timestamp | None = None, t_to: pd.Timestamp | None = None,
-             subjects: Iterable[str] | None = None, *, halo_s: float = 600.0, brackets: bool = True) -> Trails:
+             subjects: Iterable[str] | None = None, *, halo_s: float = 600.0, brackets: bool = True,
+             columns: Iterable[str] | None = None) -> Trails:
         """Fixes as :class:`Trails` arrays, sorted by subject and time, with monitoring windows.
 
         Parameters
@@ -275,18 +276,22 @@ class TrailStore:
             Also give each subject its last fix before and first fix after the period read (up
             to :data:`BRACKET_DAYS` days away), so a gap that spans the whole period is seen
             with the fixes that bracket it (gaps near scene, SPEC §3).
+        columns : iterable of str, optional
+            With ``brackets``, the fix columns to decode (``t_ns`` always is); the others are left
+            unread: NaN, ``fix_type`` -1, ``flags`` 0 (for a caller that needs only some, such as
+            proximity without evidence: times, positions, accuracy). Default: all.
         """
         if self._pinned is None:
             with self.snapshot() as s:  # fixes and windows of one generation
-                return s.read(t_from, t_to, subjects, halo_s=halo_s, brackets=brackets)
+                return s.read(t_from, t_to, subjects, halo_s=halo_s, brackets=brackets, columns=columns)
         lo = None if t_from is None else int(pd.Timestamp(t_from).value - halo_s * 1e9)
         hi = None if t_to is None else int(pd.Timestamp(t_to).value + halo_s * 1e9)
         only = None if subjects is None else sorted(set(map(str, subjects)))
         if not brackets or lo is None or hi is None:
             return table_to_trails(self.fixes_table(lo, hi, only), self.windows(), only)
-        return self._bracketed_trails(lo, hi, only)
+        return self._bracketed_trails(lo, hi, only, None if columns is None else ["subject_id", "t_ns", *columns])
 
-    def _bracketed_trails(self, lo: int, hi: int, only: list[str] | None) -> Trails:
+    def _bracketed_trails(self, lo: int, hi: int, only: list[str] | None, columns: list[str] | None = None) -> Trails:
         """Fixes in ``[lo, hi]`` (int ns) plus each subject's nearest fix either side, as :class:`Trails`.
 
         The hours around ``[lo, hi]`` are read as whole row groups with the subjects as Arrow
@@ -300,7 +305,7 @@ class TrailStore:
         first_day, last_day = lo // DAY_NS, hi // DAY_NS
         h_lo, h_hi = lo // HOUR_NS * HOUR_NS, (hi // HOUR_NS + 1) * HOUR_NS  # whole hours: whole row groups
         names = [days[_day_name(d)] for d in range(first_day, last_day + 1) if _day_name(d) in days]
-        table = _read_hours([self.path / n for n in names], h_lo, h_hi)
+        table = _read_hours([self.path / n for n in names], h_lo, h_hi, columns=columns)
         t = _column_numpy(table, "t_ns")
         codes, subject_names = _dictionary_codes(table.column("subject_id"))
         rows = (t >= h_lo) & (t < h_hi)
@@ -430,11 +435,11 @@ class TrailStore:
         return nearest.take(pc.sort_indices(nearest, [("t_ns", "ascending")]))
 
     def read_span(self, t_from: pd.Timestamp | None, t_to: pd.Timestamp | None, subjects: Iterable[str] | None = None,
-                  *, halo_s: float = 600.0) -> Trails:
+                  *, halo_s: float = 600.0, columns: Iterable[str] | None = None) -> Trails:
         """Like :meth:`read`, but an empty span (``t_from`` None) gives empty :class:`Trails`."""
         if t_from is None:
             return table_to_trails(_SCHEMA.empty_table(), {})
-        return self.read(t_from, t_to, subjects, halo_s=halo_s)
+        return self.read(t_from, t_to, subjects, halo_s=halo_s, columns=columns)
 
     def windows(self) -> dict[str, list[tuple[float, float]]]:
         """Monitoring windows per subject, seconds UTC (a blank start is -inf, a blank end +inf; SPEC §3)."""
