@@ -86,8 +86,8 @@ def test_one_read_uses_one_generation_even_when_a_commit_lands_between_its_files
     real = trails_mod._read_hours
     fired = []
 
-    def commit_in_between(paths, lo, hi):
-        out = real(paths, lo, hi)
+    def commit_in_between(paths, lo, hi, **kw):
+        out = real(paths, lo, hi, **kw)
         if not fired:
             fired.append(1)
             _generation(TrailStore(store.path), 1)
