@@ -18,7 +18,6 @@ Every format also gets a sidecar ``<file>.provenance.json``. Times are ISO 8601 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ import pyarrow.compute as pc
 from trailmon import __version__
 from trailmon._cells import safe_cell
 from trailmon.errors import InputError
-from trailmon.store._files import FILE_MODE, atomic_file, sha256_file, write_bytes_atomic
+from trailmon.store._files import atomic_file, sha256_file, write_bytes_atomic
 
 __all__ = ["MARKING", "WRITERS", "make_provenance", "sibling", "write_table"]
 
@@ -171,16 +170,14 @@ def _float_text(arr: pa.Array, fmt: str) -> pa.Array:
     empty = ~finite if fmt == "json" else np.isnan(v)
     text = pa.array(v, mask=empty).cast(pa.large_string()) if empty.any() else pa.array(v).cast(pa.large_string())
     whole = finite & (v == np.trunc(v)) & (np.abs(v) < 1e15)
-    if whole.any() and text.offset == 0:  # Arrow writes 3.0 as "3": keep the float look ("3.0"), as before
+    if whole.any():  # Arrow writes 3.0 as "3": keep the float look ("3.0"), as before
         from trailmon.report._format_kernels import point_zero_text
 
-        validity, offsets, data = text.buffers()
+        validity, offsets, data = text.buffers()  # a cast's fresh array: offset 0, its own buffers
         raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
         new_off, new_data = point_zero_text(np.frombuffer(offsets, dtype=np.int64), raw, whole)
         text = pa.Array.from_buffers(pa.large_string(), len(v), [validity, pa.py_buffer(new_off),
                                                                  pa.py_buffer(new_data)], null_count=text.null_count)
-    elif whole.any():
-        text = pc.if_else(pa.array(whole), _join(text, ".0"), text)
     return text
 
 
@@ -411,24 +408,21 @@ def _plain_strings(table: pa.Table) -> pa.Table:
     return table
 
 
-_RAW_PARQUET = (pa.types.is_floating,)
-"""Parquet columns written without compression: measured floats (positions, distances, speeds) barely shrink
-under Snappy (8.4 -> 7-8.4 MB per million rows) while compressing them cost a third of the write."""
-
-
 def _parquet_options(table: pa.Table) -> dict:
     """Parquet writer options for an Arrow table: Snappy for what it shrinks, floats raw.
 
     Dictionaries for text only (trying one on every float column costs half the write); Snappy on
-    text, integers, times and WKB; no compression on floats.
+    text, integers, times and WKB; no compression on floats: measured floats (positions, distances,
+    speeds) barely shrink under Snappy (8.4 -> 7-8.4 MB per million rows) while compressing them
+    cost a third of the write.
     """
     text = [f.name for f in table.schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)
             or pa.types.is_large_string(f.type)]
-    compression = {f.name: "none" if any(is_(f.type) for is_ in _RAW_PARQUET) else "snappy" for f in table.schema}
+    compression = {f.name: "none" if pa.types.is_floating(f.type) else "snappy" for f in table.schema}
     return {"use_dictionary": text, "compression": compression}
 
 
-def _write_parquet_arrow(table: pa.Table, tmp: Path) -> None:
+def _write_parquet_arrow(table: pa.Table, sink) -> None:
     """An Arrow table written with its dictionary columns as they are (no string per row), read back as plain strings.
 
     The Arrow schema stored in the file (``ARROW:schema``, which readers restore types from) is the
@@ -442,7 +436,7 @@ def _write_parquet_arrow(table: pa.Table, tmp: Path) -> None:
     meta = table.schema.metadata or {}
     plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type, f.nullable)
                        for f in table.schema], metadata=meta)
-    with pq.ParquetWriter(tmp, table.schema, store_schema=False, **_parquet_options(table)) as writer:
+    with pq.ParquetWriter(sink, table.schema, store_schema=False, **_parquet_options(table)) as writer:
         writer.write_table(table)
         writer.add_key_value_metadata({**meta, b"ARROW:schema": base64.b64encode(plain.serialize().to_pybytes())})
 
@@ -459,16 +453,14 @@ def _write_parquet(df, path: Path, prov: dict) -> None:
         table = table.append_column("geometry", _point_wkb(lon, lat))
         meta[b"geo"] = _geo_metadata(lon, lat)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    if arrow and hasattr(pq.ParquetWriter, "add_key_value_metadata"):
-        _write_parquet_arrow(table, tmp)
-    else:
-        table = _plain_strings(table)
-        # Parquet dictionaries for text only: trying one on every float column costs half the write
-        text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        pq.write_table(table, tmp, use_dictionary=text)
-    os.chmod(tmp, FILE_MODE)
-    os.replace(tmp, path)
+    with atomic_file(path) as f:
+        if arrow:
+            _write_parquet_arrow(table, f)
+        else:
+            table = _plain_strings(table)
+            # Parquet dictionaries for text only: trying one on every float column costs half the write
+            text = [c.name for c in table.schema if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)]
+            pq.write_table(table, f, use_dictionary=text)
 
 
 WRITERS: dict[str, Callable[[pd.DataFrame | pa.Table, Path, dict], None]] = {
