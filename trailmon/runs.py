@@ -22,11 +22,10 @@ from trailmon.store.audit import audit_run
 __all__ = ["counts", "run_attendance", "run_id", "run_proximity", "run_zones"]
 
 EARLY_S = 900.0
-ATTENDANCE_COLUMNS = ("t_ns", "x_m", "y_m", "accuracy_m")
-"""The fix columns attendance reads (:func:`trailmon.match.attendance.attendance` uses no others)."""
-PROXIMITY_COLUMNS = ("t_ns", "x_m", "y_m", "accuracy_m")
-"""The fix columns proximity without evidence reads (hits and gaps near scene use no others)."""
 """Attendance looks from 15 min before the start (SPEC §3), seconds."""
+MATCH_COLUMNS = ("t_ns", "x_m", "y_m", "accuracy_m")
+"""The fix columns that attendance and proximity without evidence read (times, positions, accuracy: the
+rules use no others; evidence also needs lat/lon, speed, heading, fix type and flags)."""
 
 
 def run_id(command: str) -> str:
@@ -107,7 +106,7 @@ def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str,
     else:
         t1, t2 = time_span(accepted["committed_from"], accepted["committed_to"])
         trails = store.read_span(t1, t2, halo_s=max(max_gap_s, 60.0),
-                                 columns=None if with_evidence else PROXIMITY_COLUMNS)
+                                 columns=None if with_evidence else MATCH_COLUMNS)
         result = proximity(trails, accepted, radius_m=radius, max_gap_s=max_gap_s,
                            include_uncertain=include_uncertain, crs=store.crs, with_evidence=with_evidence,
                            evidence_arrow=True)
@@ -160,7 +159,7 @@ def run_attendance(store, appointments_path: str | Path, out: str | Path, *, use
         start = pd.DatetimeIndex(pd.to_datetime(acc["start"], utc=True)).as_unit("ns").asi8
         end = pd.DatetimeIndex(pd.to_datetime(acc["end"], utc=True)).as_unit("ns").asi8
         trails = store.read_around(acc["subject_id"].astype(str).to_numpy(), start - int(EARLY_S * 1e9), end,
-                                   halo_s=max(max_gap_s, 60.0), columns=ATTENDANCE_COLUMNS)
+                                   halo_s=max(max_gap_s, 60.0), columns=MATCH_COLUMNS)
         table = attendance(trails, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m, early_s=EARLY_S)
     params = {"appointments": str(appointments_path), "tz": tz, "max_gap_s": max_gap_s,
               "max_accuracy_m": max_accuracy_m, "store": str(store.path), "run_id": rid,

@@ -92,8 +92,8 @@ def test_times_parsed_while_reading_equal_the_text_rule(tmp_path, stamps, typed)
     layout = tr._Layout(*tr._header(f))
     table, _, _, as_text = tr._read_delimited(f, layout, {"lat", "lon"}, frozenset({"timestamp"}))
     assert pa.types.is_timestamp(table["timestamp"].type) == typed
-    got = tr._timestamp_masks(table["timestamp"], None, "timestamp")
-    want = tr._timestamp_masks(tr._arrow_csv(f, layout, set())["timestamp"], None, "timestamp")
+    got = tr._timestamps(table["timestamp"], None, "timestamp")
+    want = tr._timestamps(tr._arrow_csv(f, layout, set())["timestamp"], None, "timestamp")
     assert (got[0] == want[0]).all() and (got[1] == want[1]).all()
     if typed:
         assert as_text()["timestamp"].to_pylist() == [s or None for s in stamps]

@@ -97,7 +97,7 @@ def test_brackets_reach_back_and_forward_exactly_bracket_days(tmp_path):
 def _attendance_both_ways(store: TrailStore, appts: list[tuple], max_gap_s: float) -> tuple[pd.DataFrame, ...]:
     """Attendance on :meth:`TrailStore.read_around` and on a read of the whole period (as ``attendance`` ran before)."""
     from trailmon.match.attendance import attendance
-    from trailmon.runs import ATTENDANCE_COLUMNS, EARLY_S
+    from trailmon.runs import EARLY_S, MATCH_COLUMNS
 
     frame = pd.DataFrame({
         "appointment_id": [f"A{k}" for k in range(len(appts))], "subject_id": [a[0] for a in appts],
@@ -110,7 +110,7 @@ def _attendance_both_ways(store: TrailStore, appts: list[tuple], max_gap_s: floa
     start = pd.DatetimeIndex(frame["start"]).as_unit("ns").asi8
     end = pd.DatetimeIndex(frame["end"]).as_unit("ns").asi8
     around = store.read_around(frame["subject_id"].to_numpy(), start - int(EARLY_S * 1e9), end, halo_s=halo,
-                               columns=ATTENDANCE_COLUMNS)
+                               columns=MATCH_COLUMNS)
     return (attendance(around, frame, max_gap_s=max_gap_s, early_s=EARLY_S),
             attendance(whole, frame, max_gap_s=max_gap_s, early_s=EARLY_S))
 
@@ -217,7 +217,7 @@ def test_spans_merged_per_subject_code(spans):
                                  st.floats(1.0, 2 * 10**5)), min_size=1, max_size=5))
 def test_proximity_without_evidence_on_the_columns_it_reads_equals_a_full_read(tmp_path_factory, rows, crimes):
     from trailmon.match.proximity import proximity
-    from trailmon.runs import PROXIMITY_COLUMNS
+    from trailmon.runs import MATCH_COLUMNS
 
     store = TrailStore(tmp_path_factory.mktemp("s") / "store", create=True)
     rows = list({(s, t): (s, t, x) for s, t, x in rows}.values())
@@ -231,6 +231,6 @@ def test_proximity_without_evidence_on_the_columns_it_reads_equals_a_full_read(t
         "radius_m": [c[3] for c in crimes]})
     t1, t2 = frame["committed_from"].min(), frame["committed_to"].max()
     full = proximity(store.read_span(t1, t2), frame, with_evidence=False)
-    some = proximity(store.read_span(t1, t2, columns=PROXIMITY_COLUMNS), frame, with_evidence=False)
+    some = proximity(store.read_span(t1, t2, columns=MATCH_COLUMNS), frame, with_evidence=False)
     pd.testing.assert_frame_equal(some.hits, full.hits)
     pd.testing.assert_frame_equal(some.gaps, full.gaps)

@@ -643,8 +643,9 @@ def _numbers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         return np.array(x), present
 
 
-def _timestamps(col: pa.ChunkedArray, tz: str | None, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Nanoseconds UTC (NAT where bad) and problem codes (None, BAD_TIMESTAMP, NO_TIMEZONE)."""
+def _timestamps(col: pa.ChunkedArray, tz: str | None, what: str
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Nanoseconds UTC (NAT where bad), where a time is bad, and where one has no zone (None: nowhere)."""
     if pa.types.is_timestamp(col.type):
         if col.type.tz is None:
             if tz is None:
@@ -653,12 +654,12 @@ def _timestamps(col: pa.ChunkedArray, tz: str | None, what: str) -> tuple[np.nda
             local = _filled(pc.cast(pc.cast(col, pa.timestamp("ns")), pa.int64()), NAT, np.int64)
             return _localize(local, tz)
         ns = _filled(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
-        return ns, np.where(ns == NAT, "BAD_TIMESTAMP", None).astype(object)
+        return ns, ns == NAT, None  # parsed while reading, offsets applied
     text = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
     text = pc.if_else(pc.equal(pc.utf8_length(text), 0), pa.scalar(None, pa.string()), text)
     try:  # Arrow's ISO 8601 parser accepts a strict subset of what pandas accepts, with equal results
         ns = _filled(pc.cast(pc.cast(text, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
-        return ns, np.where(ns == NAT, "BAD_TIMESTAMP", None).astype(object)
+        return ns, ns == NAT, None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     if tz is not None:
@@ -667,16 +668,17 @@ def _timestamps(col: pa.ChunkedArray, tz: str | None, what: str) -> tuple[np.nda
             return _localize(local, tz)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    return parse_times(text.to_pandas(), tz, what=what)
+    ns, problem = parse_times(text.to_pandas(), tz, what=what)
+    return ns, np.equal(problem, "BAD_TIMESTAMP"), np.equal(problem, "NO_TIMEZONE")
 
 
-def _localize(local_ns: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
+def _localize(local_ns: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray, None]:
     ns = local_ns.copy()
     ok = ns != NAT
     if ok.any() and tz.upper() != "UTC":
         idx = localize_naive(pd.DatetimeIndex(local_ns[ok].view("datetime64[ns]")), tz)
         ns[ok] = idx.asi8
-    return ns, np.where(ns == NAT, "BAD_TIMESTAMP", None).astype(object)
+    return ns, ns == NAT, None
 
 
 def _fix_codes(col: pa.ChunkedArray | None, n: int, codes: dict[int, str] | None
@@ -726,7 +728,7 @@ def _validate(src: _Source, crs: StoreCRS) -> ReadResult:
 
     with ThreadPoolExecutor(1) as pool:
         subject_job = pool.submit(_subject_codes, table[canon["subject_id"]]) if "subject_id" in canon else None
-        times = pool.submit(_timestamp_masks, table[canon["timestamp"]], src.tz, canon["timestamp"])
+        times = pool.submit(_timestamps, table[canon["timestamp"]], src.tz, canon["timestamp"])
         fixes = pool.submit(_fix_codes, table[canon["fix_type"]] if "fix_type" in canon else None, n,
                             src.fix_codes)
         if "lat" in canon:
@@ -913,22 +915,6 @@ def _subject_dictionary(col: pa.ChunkedArray) -> pa.DictionaryArray | None:
                        or not pc.all(pc.equal(pc.utf8_trim_whitespace(names), names)).as_py()):
         return None
     return enc
-
-
-def _timestamp_masks(col: pa.ChunkedArray, tz: str | None, what: str
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Like :func:`_timestamps`, with the problems as masks: nanoseconds, bad, zone-less (None: none)."""
-    if pa.types.is_timestamp(col.type) and col.type.tz is not None:  # parsed while reading, offsets applied
-        ns = _filled(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
-        return ns, ns == NAT, None
-    if pa.types.is_string(col.type):
-        try:  # every cell an ISO 8601 time with an offset, or empty (null): the common file
-            ns = _filled(pc.cast(pc.cast(col, pa.timestamp("ns", "UTC")), pa.int64()), NAT, np.int64)
-            return ns, ns == NAT, None
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-    ns, problem = _timestamps(col, tz, what)
-    return ns, np.equal(problem, "BAD_TIMESTAMP"), np.equal(problem, "NO_TIMEZONE")
 
 
 def _optional(table: pa.Table, canon: dict[str, str], key: str, n: int) -> tuple[np.ndarray, np.ndarray]:

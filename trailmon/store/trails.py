@@ -607,7 +607,7 @@ class TrailStore:
         t = merged["t_ns"]
         if not len(t):
             return []
-        codes, names = _merged_codes(merged["subject_id"])
+        codes, names = _dictionary_codes(merged["subject_id"])
         is_new = np.ones(len(t), dtype=bool)
         if old is not None and len(old["t_ns"]):
             both = pa.concat_arrays([_text_array(merged["subject_id"]), _text_array(old["subject_id"])])
@@ -1394,9 +1394,7 @@ def _dictionary_codes(subject: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, 
         return _sorted_codes(_text_array(subject))
     dictionary = chunks[0].dictionary
     if any(not ch.dictionary.equals(dictionary) for ch in chunks[1:]):  # not unified: do it now
-        unified = pa.chunked_array(chunks).unify_dictionaries() if hasattr(pa.ChunkedArray, "unify_dictionaries") \
-            else pa.table({"s": pa.chunked_array(chunks)}).unify_dictionaries().column("s")
-        chunks = unified.chunks
+        chunks = pa.table({"s": pa.chunked_array(chunks)}).unify_dictionaries().column("s").chunks
         dictionary = chunks[0].dictionary
     names = np.asarray(dictionary.to_pylist(), dtype=object)
     rank_of = np.empty(len(names), dtype=np.int64)
@@ -1584,15 +1582,13 @@ def _fix_part(fix: dict, n: int, k: int) -> dict:
     return part
 
 
-
-
 def _speed_jump_within(codes: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """For rows 1..n-1: the speed from the row before (same subject, later time) exceeds the limit."""
     dt = (t[1:] - t[:-1]) / 1e9
     v = np.subtract(x[1:], x[:-1])
     np.hypot(v, np.subtract(y[1:], y[:-1]), out=v)
     with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(v, dt, out=v)  # the speed from the row before, as the kernel computes it
+        np.divide(v, dt, out=v)  # the speed from the row before: hypot(dx, dy) / dt
     jump = v > SPEED_JUMP_MPS
     jump &= dt > 0
     jump &= codes[1:] == codes[:-1]
@@ -1633,9 +1629,7 @@ def _gather(merged: dict, idx: np.ndarray | slice) -> pa.Table:
 
 def _layout_edges(merged: dict, order: np.ndarray | None, slices: list[tuple[int, int]]) -> pa.Table:
     """:func:`day_edges` of the day laid out by ``order`` and ``slices``, without the laid-out table."""
-    sid = merged["subject_id"]
-    codes = (sid.indices.to_numpy(zero_copy_only=False) if isinstance(sid, pa.DictionaryArray)
-             else _sorted_codes(_text_array(sid))[0])
+    codes = _dictionary_codes(merged["subject_id"])[0]
     codes = codes if order is None else codes[order]
     new_group = np.r_[True, codes[1:] != codes[:-1]]
     new_group[[a for a, _ in slices]] = True  # an hour starts
@@ -1674,15 +1668,6 @@ def _write_day(merged: dict, day: int, path: Path, edges_path: Path) -> None:
         writing = pool.submit(_write_tables, _DAY_WRITE_SCHEMA, parts(), path, plain_schema=True)
         _write_table(_layout_edges(merged, order, slices), edges_path, plain_schema=True)
         writing.result()
-
-
-def _merged_codes(subject: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_sorted_codes` of a merged day's subjects: its own indices when its dictionary is sorted."""
-    if isinstance(subject, pa.DictionaryArray) and not subject.null_count:
-        names = np.asarray(subject.dictionary.to_pylist(), dtype=object)
-        if len(names) < 2 or bool((names[1:] > names[:-1]).all()):  # as _merge_day makes it: no sort needed
-            return subject.indices.to_numpy(zero_copy_only=False).astype(np.int64), names
-    return _sorted_codes(subject)
 
 
 _SPLIT_COLUMNS = ("x_m", "y_m", "lat", "lon", "accuracy_m")
