@@ -74,6 +74,14 @@ def parse_period(args) -> tuple[str | None, pd.Timestamp, pd.Timestamp]:
     return tz, t1, t2
 
 
+def check_positive_options(args, **units: str) -> None:
+    """Raise :class:`InputError` unless each named option, where given, is > 0 (``radius="metres"``: ``--radius``)."""
+    for name, unit in units.items():
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise InputError(f"--{name.replace('_', '-')} must be > 0 {unit}, got {value!r}")
+
+
 def compliance_identity(args) -> tuple[str, str]:
     """User and purpose for attendance and zones: defaults of SPEC §5."""
     user = args.user or _login()

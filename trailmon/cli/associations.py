@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_identity, add_store, common, emit, parse_period
+from trailmon.cli._common import add_identity, add_store, check_positive_options, common, emit, parse_period
 
 
 def add_parser(sub) -> None:
@@ -48,8 +48,7 @@ def run(args) -> int:
     user, purpose = require_identity(args.user, args.purpose, action="associations")
     check_suffix(args.out)
     tz, t1, t2 = parse_period(args)
-    if not args.distance > 0:
-        raise InputError(f"--distance must be > 0 metres, got {args.distance!r}")
+    check_positive_options(args, distance="metres")
     if not args.min_duration >= 0:
         raise InputError(f"--min-duration must be >= 0 seconds, got {args.min_duration!r}")
     if args.map is not None and args.map.suffix.lower() not in (".html", ".htm"):

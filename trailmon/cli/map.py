@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_base_layer_args, add_identity, add_store, common, emit, parse_period
+from trailmon.cli._common import (
+    add_base_layer_args,
+    add_identity,
+    add_store,
+    check_positive_options,
+    common,
+    emit,
+    parse_period,
+)
 from trailmon.report.trail_rows import MAX_WINDOW_S
 
 
@@ -61,10 +69,7 @@ def _check_common(args):
 
     if args.out.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"--out must be an .html file, got {str(args.out)!r}")
-    if args.radius is not None and not args.radius > 0:
-        raise InputError(f"--radius must be > 0 metres, got {args.radius!r}")
-    if not args.max_gap > 0:
-        raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+    check_positive_options(args, radius="metres", max_gap="seconds")
     if args.max_fixes is not None and args.max_fixes < 1:
         raise InputError(f"--max-fixes must be at least 1, got {args.max_fixes!r}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_engine, add_identity, add_store, common, emit
+from trailmon.cli._common import add_engine, add_identity, add_store, check_positive_options, common, emit
 
 
 def add_parser(sub) -> None:
@@ -33,7 +33,6 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run ``trailmon proximity``."""
-    from trailmon.errors import InputError
     from trailmon.io._time import check_tz
     from trailmon.report.writers import check_suffix
     from trailmon.runs import run_proximity
@@ -42,10 +41,7 @@ def run(args) -> int:
 
     user, purpose = require_identity(args.user, args.purpose, action="proximity")
     check_suffix(args.out)
-    if args.radius is not None and not args.radius > 0:
-        raise InputError(f"--radius must be > 0 metres, got {args.radius!r}")
-    if not args.max_gap > 0:
-        raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+    check_positive_options(args, radius="metres", max_gap="seconds")
     tz = check_tz(args.tz)
     summary = run_proximity(TrailStore(args.store), args.crimes, args.out, user=user, purpose=purpose,
                             radius_m=args.radius, max_gap_s=args.max_gap, include_uncertain=args.include_uncertain,

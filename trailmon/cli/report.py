@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trailmon.cli._common import add_base_layer_args
+from trailmon.cli._common import add_base_layer_args, check_positive_options
 
 FORMS = ("crime", "cohort", "subject", "evidence")
 """Report forms (SPEC §5)."""
@@ -128,10 +128,7 @@ def run_crime(args) -> int:
     user, purpose = require_identity(args.user, args.purpose, action="report")
     if args.out.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"--out must be an .html file, got {str(args.out)!r}")
-    if args.radius is not None and not args.radius > 0:
-        raise InputError(f"--radius must be > 0 metres, got {args.radius!r}")
-    if not args.max_gap > 0:
-        raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+    check_positive_options(args, radius="metres", max_gap="seconds")
     tz = check_tz(args.tz)
     t1 = parse_instant(args.t_from, tz, what="--from") if args.t_from else None
     t2 = parse_instant(args.t_to, tz, what="--to") if args.t_to else None
@@ -155,7 +152,6 @@ def run_crime(args) -> int:
 def run_cohort_or_subject(args) -> int:
     """Run ``trailmon report cohort`` or ``trailmon report subject``."""
     from trailmon.cli._common import emit
-    from trailmon.errors import InputError
     from trailmon.io._time import check_tz, parse_instant
     from trailmon.store.audit import require_identity
     from trailmon.store.cases import CaseStore, default_db_path
@@ -166,8 +162,7 @@ def run_cohort_or_subject(args) -> int:
     user, purpose = require_identity(args.user, args.purpose, action=f"report {args.form}")
     if not (args.t_from and args.t_to):
         args._parser.error("the following arguments are required: --from, --to")
-    if not args.max_gap > 0:
-        raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+    check_positive_options(args, max_gap="seconds")
     tz = check_tz(args.tz)
     t1, t2 = parse_instant(args.t_from, tz, what="--from"), parse_instant(args.t_to, tz, what="--to")
     # one trail-store generation for the whole report (SPEC §8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailmon.cli._common import add_identity, add_store, common, emit
+from trailmon.cli._common import add_identity, add_store, check_positive_options, common, emit
 
 
 def add_parser(sub) -> None:
@@ -42,12 +42,10 @@ def run(args) -> int:
 
     user, purpose = require_identity(args.user, args.purpose, action="series")
     check_suffix(args.out)
-    if args.radius is not None and not args.radius > 0:
-        raise InputError(f"--radius must be > 0 metres, got {args.radius!r}")
+    check_positive_options(args, radius="metres")
     if args.days < 1:
         raise InputError(f"--days must be >= 1, got {args.days!r}")
-    if not args.max_gap > 0:
-        raise InputError(f"--max-gap must be > 0 seconds, got {args.max_gap!r}")
+    check_positive_options(args, max_gap="seconds")
     for name, path in (("--map", args.map), ("--report", args.report)):
         if path is not None and path.suffix.lower() not in (".html", ".htm"):
             raise InputError(f"{name} must be an .html file, got {str(path)!r}")
