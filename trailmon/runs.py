@@ -143,7 +143,7 @@ def run_attendance(store, appointments_path: str | Path, out: str | Path, *, use
     ``engine``, ``scheduler`` and ``workers`` as for :func:`run_proximity`.
     """
     from trailmon.io.appointments import read_appointments
-    from trailmon.match.attendance import attendance
+    from trailmon.match.attendance import attendance, utc_ns
 
     appts = read_appointments(appointments_path, crs=store.crs, tz=tz)
     rid = run_id("attendance")
@@ -156,8 +156,8 @@ def run_attendance(store, appointments_path: str | Path, out: str | Path, *, use
                                        early_s=EARLY_S, scheduler=scheduler, workers=workers)
     else:
         # each subject's fixes around its own appointments only (the rule looks no further than the halo)
-        start = pd.DatetimeIndex(pd.to_datetime(acc["start"], utc=True)).as_unit("ns").asi8
-        end = pd.DatetimeIndex(pd.to_datetime(acc["end"], utc=True)).as_unit("ns").asi8
+        ids = acc["appointment_id"].to_numpy(dtype=object)
+        start, end = (utc_ns(acc[c], c, ids, "appointment") for c in ("start", "end"))
         trails = store.read_around(acc["subject_id"].astype(str).to_numpy(), start - int(EARLY_S * 1e9), end,
                                    halo_s=max(max_gap_s, 60.0), columns=MATCH_COLUMNS)
         table = attendance(trails, acc, max_gap_s=max_gap_s, max_accuracy_m=max_accuracy_m, early_s=EARLY_S)
