@@ -501,7 +501,7 @@ class _Job:
                     "max_gap_s": self.params["max_gap_s"],
                     "crimes": len(crimes),
                 },
-                sorted(set(hits["subject_id"]) | set(gaps["subject_id"])),
+                audit.distinct_subjects(hits, gaps),
                 {"hits": len(hits), "evidence_rows": len(evidence), "gaps_near_scene": len(gaps)},
             )
         self.summary["proximity"] = res
@@ -575,7 +575,7 @@ class _Job:
                 "attendance",
                 "compliance",
                 {"max_accuracy_m": self.params["max_accuracy_m"]},
-                sorted(set(outcomes["subject_id"])),
+                audit.distinct_subjects(outcomes),
                 {"outcomes": len(outcomes), **by_status},
             )
         self.summary["attendance"] = res

@@ -17,7 +17,7 @@ import pandas as pd
 from trailmon.io.quarantine import ReadResult
 from trailmon.report.writers import make_provenance, sibling, write_table
 from trailmon.store._files import write_bytes_atomic
-from trailmon.store.audit import audit_run
+from trailmon.store.audit import audit_run, distinct_subjects
 
 __all__ = ["counts", "run_attendance", "run_id", "run_proximity", "run_zones"]
 
@@ -130,7 +130,7 @@ def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str,
     if qpath:
         summary["quarantine"] = qpath
     audit_run(store, user=user, purpose=purpose, action="proximity", kind="consultation", parameters=params,
-              subjects=sorted(set(result.hits["subject_id"]) | set(result.gaps["subject_id"])),
+              subjects=distinct_subjects(result.hits, result.gaps),
               counts={k: summary[k] for k in ("hits", "evidence_rows", "gaps_near_scene")})
     return summary
 
@@ -172,7 +172,7 @@ def run_attendance(store, appointments_path: str | Path, out: str | Path, *, use
     if qpath:
         summary["quarantine"] = qpath
     audit_run(store, user=user, purpose=purpose, action="attendance", kind="compliance", parameters=params,
-              subjects=sorted(set(table["subject_id"])), counts={"outcomes": len(table), **by_status})
+              subjects=distinct_subjects(table), counts={"outcomes": len(table), **by_status})
     return summary
 
 
@@ -212,7 +212,7 @@ def run_zones(store, zones_path: str | Path, out: str | Path, t_from: pd.Timesta
     if qpath:
         summary["quarantine"] = qpath
     audit_run(store, user=user, purpose=purpose, action="zones", kind="compliance", parameters=params,
-              subjects=sorted(set(table["subject_id"])), counts={"events": len(table), **by_event})
+              subjects=distinct_subjects(table), counts={"events": len(table), **by_event})
     return summary
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -211,3 +213,35 @@ def test_ingest_takes_every_sample_format(tmp_path, capsys):
     assert all(f["read"] == f["accepted"] + f["rejected"] for f in js["files"])
     assert sum(js["rejected_by_reason"].values()) == js["rejected"] == 10  # bad_rows.csv, one per code
     assert js["subjects"]["read"] == js["subjects"]["accepted"] + js["subjects"]["rejected"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_batch_commands_keep_freed_memory_unless_told_otherwise():
+    """glibc keeps freed blocks for reuse (mallopt): a 64 MB array then comes from the heap, not a fresh
+    mapping (mallinfo2's ``hblkhd``: bytes in mapped blocks); a user's MALLOC_* settings are left alone."""
+    import ctypes
+
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("the C library has no mallinfo2 (glibc < 2.33 or not glibc)")
+    code = textwrap.dedent("""
+        import ctypes, sys
+        import numpy as np
+        from trailmon.cli import keep_freed_memory
+
+        class MallInfo2(ctypes.Structure):
+            _fields_ = [(k, ctypes.c_size_t) for k in
+                        ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                         "fordblks", "keepcost")]
+
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = MallInfo2
+        kept = keep_freed_memory()
+        big = np.ones(8 << 20)
+        sys.stdout.write(f"{kept} {libc.mallinfo2().hblkhd >= big.nbytes}")
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert got.stdout == "True False"
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**env, "MALLOC_TRIM_THRESHOLD_": "131072"})
+    assert got.stdout == "False True"

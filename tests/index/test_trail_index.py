@@ -95,3 +95,23 @@ def test_known_runs_are_disjoint_and_hold_every_fix(trails):
         assert (rs < re).all() and (rs[1:] > re[:-1]).all()
         for ti in trails.t_s[trails.offsets[k]:trails.offsets[k + 1]]:
             assert ((rs <= ti - 60.0) & (ti + 60.0 <= re)).sum() == 1
+
+
+def test_built_on_two_threads_as_on_one(monkeypatch):
+    """From ``_THREADED_FIXES`` fixes the time tables are built on a second thread: the same index."""
+    import trailmon.index.trail_index as ti
+    from trailmon.trail import make_trails
+
+    rng = np.random.default_rng(3)
+    n_sub, n_fix = 40, 600
+    t = np.tile(np.cumsum(rng.choice([30.0, 60.0, 900.0], size=n_fix, p=[0.5, 0.45, 0.05])), n_sub)
+    walk = np.cumsum(rng.normal(0, 40, size=(2, n_sub * n_fix)), axis=1)
+    trails = make_trails(np.repeat([f"S{k}" for k in range(n_sub)], n_fix), t, walk[0], walk[1],
+                         windows={"S1": [(t[0] + 3000, t[0] + 9000)]})
+    monkeypatch.setattr(ti, "_THREADED_FIXES", 10**12)
+    one = TrailIndex.build(trails).state
+    monkeypatch.setattr(ti, "_THREADED_FIXES", 0)
+    two = TrailIndex.build(trails).state
+    for name, a in one._asdict().items():
+        assert np.array_equal(a, getattr(two, name)), name
+    assert len(one.gap_fix) and len(one.run_start) > n_sub  # gaps and broken runs are there to compare

@@ -188,3 +188,31 @@ def test_point_zero_text_as_arrow_join():
     want = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, dot0, none), text)
     assert got.to_pylist() == want.to_pylist() and got.null_count == 1
     assert got.to_pylist()[:5] == ["1.0", "2.5", None, "-0.0", "3.0"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_long_repetitive_text_is_written_as_row_by_row(tmp_path, prov, suffix):
+    """A text column long and repetitive enough to be formatted per distinct value (and columns formatted on
+    threads) writes the same cells as the same values in short pieces, in every storage of strings."""
+    import pyarrow as pa
+
+    values = ['a,b', 'say "hi"', "=1+1", "line\nbreak", None, "-x", "S0001", "", "\x01ctl"]
+    rng = np.random.default_rng(7)
+    col = [values[k] for k in rng.integers(0, len(values), 20_000)]
+    n = np.arange(len(col))
+    forms = {"object": pd.DataFrame({"ref": pd.Series(col, dtype=object), "n": n}),
+             "str": pd.DataFrame({"ref": pd.Series(col, dtype="str"), "n": n}),
+             "arrow": pa.table({"ref": pa.array(col, pa.string()), "n": pa.array(n)})}
+    expected = b"".join(  # 2,000-row pieces: below the distinct-value threshold, one thread
+        _body(write_table(forms["object"].iloc[a:a + 2_000], tmp_path / f"part{a}{suffix}", prov), suffix, a > 0)
+        for a in range(0, len(col), 2_000))
+    for name, data in forms.items():
+        assert _body(write_table(data, tmp_path / f"{name}{suffix}", prov), suffix) == expected, name
+
+
+def _body(path, suffix: str, drop_header: bool = False) -> bytes:
+    """The rows of a written file: no provenance lines (and no column names for a later CSV piece)."""
+    lines = [line for line in path.read_bytes().split(b"\n") if not line.startswith(b"# ")]
+    if suffix == ".csv" and drop_header:
+        lines = lines[1:]
+    return b"\n".join(line for line in lines if line) + b"\n"

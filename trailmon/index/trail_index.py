@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 
 from trailmon.errors import InputError
@@ -19,6 +21,26 @@ from trailmon.index._layout import (
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, Trails
 
 __all__ = ["TrailIndex"]
+
+
+_THREADED_FIXES = 100_000
+"""From this many fixes the time tables are built on a second thread, beside the chunk grid."""
+
+
+class _Inline:
+    """A one-call stand-in for a thread pool: runs the task at once (small trails)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    @staticmethod
+    def submit(fn) -> Future:
+        done: Future = Future()
+        done.set_result(fn())
+        return done
 
 
 class TrailIndex:
@@ -106,16 +128,21 @@ class TrailIndex:
             raise InputError(f"chunk_max_fixes must be >= 2, got {chunk_max_fixes!r}")
         t, x, y = trails.t_s, trails.x_m, trails.y_m
         offsets = np.ascontiguousarray(trails.offsets, dtype=np.int64)
-        f0, f1, sub, x0, y0, x1, y1 = K.build_chunks(
-            t, x, y, offsets, max_gap_s, int(chunk_max_fixes), min(CHUNK_MAX_EXTENT_M, cell_m),
-            min(CHUNK_MAX_SPAN_S, bucket_s))
-        n_keys = int(K.count_keys(t, f0, f1, x0, y0, x1, y1, cell_m, bucket_s).sum())
-        mask = (1 << max(int(n_keys - 1).bit_length(), 4)) - 1  # a power of two >= the number of keys
-        slot_offsets, slot_chunks = K.fill_slots(t, f0, f1, x0, y0, x1, y1, cell_m, bucket_s, mask)
         win_off = np.ascontiguousarray(trails.win_offsets, dtype=np.int64)
-        gap_fix = K.monitored_gaps(t, offsets, trails.win_start_s, trails.win_end_s, win_off, max_gap_s)
-        gap_offsets, gap_fix, gap_max_s = K.gap_table(t, x, y, gap_fix, GAP_CELL_M)
-        run_offsets, run_start, run_end = K.known_runs(t, offsets, max_gap_s, FIX_HALO_S)
+
+        def in_time():  # gaps and known runs: independent of the chunks, built beside them (nogil kernels)
+            gap_fix = K.monitored_gaps(t, offsets, trails.win_start_s, trails.win_end_s, win_off, max_gap_s)
+            return (*K.gap_table(t, x, y, gap_fix, GAP_CELL_M), *K.known_runs(t, offsets, max_gap_s, FIX_HALO_S))
+
+        with ThreadPoolExecutor(max_workers=1) if trails.n_fixes >= _THREADED_FIXES else _Inline() as pool:
+            timed = pool.submit(in_time)
+            f0, f1, sub, x0, y0, x1, y1 = K.build_chunks(
+                t, x, y, offsets, max_gap_s, int(chunk_max_fixes), min(CHUNK_MAX_EXTENT_M, cell_m),
+                min(CHUNK_MAX_SPAN_S, bucket_s))
+            n_keys = int(K.count_keys(t, f0, f1, x0, y0, x1, y1, cell_m, bucket_s).sum())
+            mask = (1 << max(int(n_keys - 1).bit_length(), 4)) - 1  # a power of two >= the number of keys
+            slot_offsets, slot_chunks = K.fill_slots(t, f0, f1, x0, y0, x1, y1, cell_m, bucket_s, mask)
+            gap_offsets, gap_fix, gap_max_s, run_offsets, run_start, run_end = timed.result()
         state = IndexState(
             chunk_f0=f0, chunk_f1=f1, chunk_subject=sub, chunk_x0=x0, chunk_y0=y0, chunk_x1=x1,
             chunk_y1=y1, slot_offsets=slot_offsets, slot_chunks=slot_chunks, gap_offsets=gap_offsets,

@@ -616,17 +616,30 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return _EMPTY[key].copy()
 
 
-def _subject_flags(trails: Trails, sid: np.ndarray) -> np.ndarray:
-    return np.where(trails.window_known[sid], "", FLAG_WINDOW_UNKNOWN).astype(object)
+def _subject_flags(trails: Trails, sid: np.ndarray):
+    """Each row's ``flags``: ``monitoring_window_unknown`` for a subject whose window is unknown."""
+    return _text(np.array(["", FLAG_WINDOW_UNKNOWN], dtype=object), (~trails.window_known[sid]).astype(np.int8))
+
+
+def _text(names: np.ndarray, codes: np.ndarray):
+    """``names[codes]`` as the column pandas would infer from those strings, built by one Arrow take.
+
+    ``names`` are strings (few: subjects, crimes, confidences); a frame of hundreds of thousands of rows
+    then costs no Python object per row. No rows: the object array itself (pandas keeps ``object``).
+    """
+    if not len(codes):
+        return names[codes]
+    taken = pa.array(np.asarray(names, dtype=object), pa.large_string()).take(pa.array(codes))
+    return pd.array(taken, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
 
 
 def _hits_frame(trails: Trails, cr: _Crimes, h: HitArrays) -> pd.DataFrame:
     q = h.crime
     closest, first, last = _times(h.closest_time_s, h.first_within_s, h.last_within_s)
     return pd.DataFrame({
-        "crime_ref": cr.ref[q],
+        "crime_ref": _text(cr.ref, q),
         "crime_version": cr.version[q],
-        "subject_id": trails.subject_ids[h.subject].astype(object),
+        "subject_id": _text(trails.subject_ids, h.subject),
         "min_distance_m": h.min_distance_m,
         "closest_time": closest,
         "first_within": first,
@@ -636,7 +649,7 @@ def _hits_frame(trails: Trails, cr: _Crimes, h: HitArrays) -> pd.DataFrame:
         "n_fixes_within": h.n_fixes_within,
         "between_fixes": h.between_fixes,
         "accuracy_m": h.accuracy_m,
-        "confidence": _CONFIDENCE_OBJ[h.confidence],
+        "confidence": _text(_CONFIDENCE_OBJ, h.confidence),
         "coverage": h.coverage,
         "flags": _subject_flags(trails, h.subject),
     })
@@ -784,9 +797,9 @@ def _gaps_frame(trails: Trails, cr: _Crimes, g: GapArrays,
                                trails.y_m[fb], acc[fb], g.gap_start_s, g.gap_end_s, cr.t1[q], cr.t2[q],
                                speed_thresholds_kmh)
     return pd.DataFrame({
-        "crime_ref": cr.ref[q],
+        "crime_ref": _text(cr.ref, q),
         "crime_version": cr.version[q],
-        "subject_id": trails.subject_ids[g.subject].astype(object),
+        "subject_id": _text(trails.subject_ids, g.subject),
         "gap_start": start,
         "gap_end": end,
         "gap_s": g.gap_end_s - g.gap_start_s,

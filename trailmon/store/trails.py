@@ -316,14 +316,17 @@ class TrailStore:
         if idx is not None:
             order = idx[order]
         c, ts = codes[order], t[order]
-        same_next = np.r_[c[1:] == c[:-1], False]
-        same_prev = np.r_[False, c[1:] == c[:-1]]
-        last_before = (ts < lo) & ~(same_next & (np.r_[ts[1:], 0] < lo))
-        first_after = (ts > hi) & ~(same_prev & (np.r_[0, ts[:-1]] > hi))
-        keep = ((ts >= lo) & (ts <= hi)) | last_before | first_after
+        keep = (ts >= lo) & (ts <= hi)
+        # rows outside [lo, hi] lie in the first and last hours only: each subject's last one before lo
+        # and first one after hi are kept (the bracketing fixes), looked at among those rows alone
+        j = np.flatnonzero(~keep)
+        nxt, prv = np.minimum(j + 1, len(ts) - 1), np.maximum(j - 1, 0)
+        last_before = (ts[j] < lo) & ~((nxt > j) & (c[nxt] == c[j]) & (ts[nxt] < lo))
+        first_after = (ts[j] > hi) & ~((prv < j) & (c[prv] == c[j]) & (ts[prv] > hi))
+        keep[j[last_before | first_after]] = True
         sel, sel_codes = order[keep], c[keep]
-        has_before = set(subject_names[np.unique(c[last_before])].astype(str))
-        has_after = set(subject_names[np.unique(c[first_after])].astype(str))
+        has_before = set(subject_names[np.unique(c[j[last_before]])].astype(str))
+        has_after = set(subject_names[np.unique(c[j[first_after]])].astype(str))
         wanted = None if only is None else set(only)
         earlier = self._edge_rows(edges, days, range(first_day, first_day - 1 - BRACKET_DAYS, -1), before=h_lo,
                                   skip=has_before, only=wanted)
@@ -1465,12 +1468,15 @@ def _assemble_trails(table: pa.Table, sel: np.ndarray, sel_codes: np.ndarray, na
     n_total = int(offsets[-1])
     n_read = table.num_rows
     # where each output row comes from: an index into [table rows, earlier rows, later rows]
-    src = np.empty(n_total, dtype=np.int64)
-    main_start = np.zeros(n_sub + 1, dtype=np.int64)
-    np.cumsum(counts_main, out=main_start[1:])
-    if len(sel):
-        pos = np.arange(len(sel), dtype=np.int64) - main_start[sel_codes] + offsets[sel_codes] + n_e[sel_codes]
-        src[pos] = sel
+    if not extra_tables:  # rows already in (subject, time) order with nothing to slot in: sel itself
+        src = np.asarray(sel, dtype=np.int64)
+    else:
+        src = np.empty(n_total, dtype=np.int64)
+        main_start = np.zeros(n_sub + 1, dtype=np.int64)
+        np.cumsum(counts_main, out=main_start[1:])
+        if len(sel):
+            pos = np.arange(len(sel), dtype=np.int64) - main_start[sel_codes] + offsets[sel_codes] + n_e[sel_codes]
+            src[pos] = sel
     base = n_read
     for codes_e, is_earlier in zip(e_code, which, strict=True):
         at = offsets[codes_e] if is_earlier else offsets[codes_e] + n_e[codes_e] + counts_main[codes_e]
