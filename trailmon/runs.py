@@ -109,7 +109,7 @@ def run_proximity(store, crimes_path: str | Path, out: str | Path, *, user: str,
                                  columns=None if with_evidence else MATCH_COLUMNS)
         result = proximity(trails, accepted, radius_m=radius, max_gap_s=max_gap_s,
                            include_uncertain=include_uncertain, crs=store.crs, with_evidence=with_evidence,
-                           evidence_arrow=True)
+                           evidence_arrow=True, evidence_batches=True)
         from trailmon.store.trails import limit_gaps  # the bracketing rule of both engines
 
         result = result._replace(gaps=limit_gaps(result.gaps, accepted))

@@ -67,6 +67,30 @@ def test_evidence_table_matches_numpy_twin(trails, crimes):
     assert_identical(got, ref)
 
 
+@given(decorated_trails(), st.lists(S.crimes(), min_size=1, max_size=4), st.integers(1, 40))
+def test_evidence_batches_are_the_table_in_pieces(trails, crimes, batch_rows):
+    """Built batch by batch (counted first, filled a few hits at a time), the rows are the one-shot table's."""
+    px, py, r, t1, t2 = (np.array(v, dtype=np.float64) for v in zip(*crimes, strict=True))
+    hits = P.proximity_arrays(TrailIndex.build(trails), px, py, t1, t2, r).hits
+    cr = P._Crimes(np.array([f"K{k}" for k in range(len(px))], dtype=object), np.arange(len(px)) + 1, px, py, r,
+                   t1, t2)
+    whole = P._evidence_table(trails, cr, hits.crime, hits.subject, 600.0, BNG_CRS())
+    plan = P._evidence_plan(trails, cr, hits.crime, hits.subject, 600.0)
+    batches = P.EvidenceBatches(trails, cr, plan, BNG_CRS(), batch_rows=batch_rows)
+    parts = list(batches)
+    assert len(batches) == (0 if whole is None else whole.num_rows) == sum(t.num_rows for t in parts)
+    assert all(t.schema.equals(batches.schema) for t in parts)
+    for t in parts:  # at most batch_rows rows, unless one hit alone has more
+        hits_in = set(zip(t.column("crime_ref").to_pylist(), t.column("subject_id").to_pylist(), strict=True))
+        assert t.num_rows <= batch_rows or len(hits_in) == 1
+    if whole is None:
+        assert not parts
+        return
+    plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                       for f in whole.schema])
+    assert_identical(batches.to_table().cast(plain), whole.cast(plain))
+
+
 @pytest.mark.parametrize("keys", [
     [3, 1, 3, 0, 7],       # gaps in the key range
     [5],                   # one key

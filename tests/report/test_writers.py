@@ -216,3 +216,51 @@ def _body(path, suffix: str, drop_header: bool = False) -> bytes:
     if suffix == ".csv" and drop_header:
         lines = lines[1:]
     return b"\n".join(line for line in lines if line) + b"\n"
+
+
+class _Batches:
+    """Tables built as they are iterated, as :class:`trailmon.match.proximity.EvidenceBatches` gives them."""
+
+    def __init__(self, table, rows: int):
+        self.table, self.rows, self.schema = table, rows, table.schema
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __iter__(self):
+        import pyarrow as pa
+
+        for a in range(0, self.table.num_rows, self.rows):
+            part = self.table.slice(a, self.rows)  # each batch with its own dictionaries, as built
+            yield pa.table([c.combine_chunks().dictionary_decode().dictionary_encode()
+                            if pa.types.is_dictionary(c.type) else c for c in part.columns], schema=self.schema)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet", ".geojson"])
+def test_table_batches_written_as_the_whole_table(tmp_path, prov, suffix, monkeypatch):
+    """Batches (several row batches each) give the file the whole table gives: same bytes for text, the same
+    table, plain schema and GeoParquet bounds for Parquet."""
+    import pyarrow as pa
+
+    import trailmon.report.writers as W
+
+    monkeypatch.setattr(W, "_BATCH_ROWS", 7)
+    rng = np.random.default_rng(5)
+    n = 100
+    lon = np.where(rng.random(n) < 0.1, np.nan, -2 + rng.random(n))
+    table = pa.table({
+        "subject_id": pa.array([f"S{k % 7}" for k in range(n)]).dictionary_encode(),
+        "time": pa.array(1_784_034_000_000_000_000 + rng.integers(0, 10**12, n), pa.timestamp("ns", tz="UTC")),
+        "lon": lon, "lat": 53 + rng.random(n), "within_r": rng.random(n) < 0.5,
+        "flags": pa.array(rng.choice(["", "speed_jump", "=x,y"], n)).dictionary_encode(),
+    })
+    whole = write_table(table, tmp_path / f"whole{suffix}", prov)
+    parts = write_table(_Batches(table, 30), tmp_path / f"parts{suffix}", prov)
+    if suffix == ".parquet":
+        fa, fb = pq.ParquetFile(whole), pq.ParquetFile(parts)
+        assert fa.read().to_pandas().equals(fb.read().to_pandas()) and fa.schema_arrow.equals(fb.schema_arrow)
+        assert fa.metadata.metadata == fb.metadata.metadata
+        assert fb.metadata.num_row_groups == 4
+    else:
+        strip = (lambda b: b.replace(b"whole", b"parts")) if suffix == ".geojson" else (lambda b: b)
+        assert strip(whole.read_bytes()) == parts.read_bytes()

@@ -695,16 +695,16 @@ def _evidence_point(t_s, x_m, y_m, lo, hi, px, py, ivs, k, kind, m, out_kind, ou
 
 
 EVIDENCE_KEEP_PASSES = 8
-"""Passes per hit kept between the counting and the filling pass of :func:`evidence_many` (more: evaluated again)."""
+"""Passes per hit kept between :func:`evidence_counts` and :func:`evidence_fill` (more: evaluated again)."""
 
 
 @parallel_kernel
-def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, px, py, r, t1, t2,
-                  max_gap_s, margin_m):
-    """Evidence rows of many hits (CSR by hit): kind (0 fix, 1 first, 2 last), pass, time, position, fixes.
+def evidence_counts(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, px, py, r, t1, t2, max_gap_s,
+                    margin_m):
+    """The counting phase of the evidence of many hits: ``(rows, n_pass, kept_passes)`` per hit.
 
-    Each hit is evaluated once: its passes are kept from the counting pass for the filling pass
-    (up to :data:`EVIDENCE_KEEP_PASSES`; a hit with more passes is evaluated again).
+    ``kept_passes[h]`` holds hit ``h``'s pass intervals (up to :data:`EVIDENCE_KEEP_PASSES`; a hit
+    with more is evaluated again when filled), so :func:`evidence_fill` need not find them again.
     """
     n = subject.shape[0]
     counts = np.zeros(n, np.int64)
@@ -720,9 +720,17 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
         npass[h] = k
         for j in range(min(2 * k, 2 * EVIDENCE_KEEP_PASSES)):
             keep[h, j] = ivs[j]
-    off = np.zeros(n + 1, np.int64)
-    for h in range(n):
-        off[h + 1] = off[h] + counts[h]
+    return counts, npass, keep
+
+
+@parallel_kernel
+def evidence_fill(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, px, py, r, t1, t2, max_gap_s,
+                  margin_m, off, npass, keep):
+    """The filling phase: evidence rows of hits (CSR ``off`` from :func:`evidence_counts`, from 0) by hit on threads.
+
+    Returns ``(kind, pass, t, x, y, fa, fb, d)``: kind 0 fix, 1 first, 2 last point of a pass.
+    """
+    n = subject.shape[0]
     m = off[n]
     kind = np.empty(m, np.int64)
     pas = np.empty(m, np.int64)
@@ -745,7 +753,17 @@ def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, p
                                        max_gap_s, margin_m)
         _evidence_rows(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px[h], py[h], r[h], t1[h], t2[h], margin_m, k, ivs,
                        kind[a:b], pas[a:b], t[a:b], x[a:b], y[a:b], fa[a:b], fb[a:b], d[a:b], True)
-    return off, kind, pas, t, x, y, fa, fb, d
+    return kind, pas, t, x, y, fa, fb, d
+
+
+def evidence_many(t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, px, py, r, t1, t2, max_gap_s,
+                  margin_m):
+    """Evidence rows of many hits (CSR by hit): ``(off, kind, pass, t, x, y, fa, fb, d)``; both phases at once."""
+    args = (t_s, x_m, y_m, acc_m, offsets, ws, we, win_offsets, subject, px, py, r, t1, t2, max_gap_s, margin_m)
+    counts, npass, keep = evidence_counts(*args)
+    off = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=off[1:])
+    return (off, *evidence_fill(*args, off, npass, keep))
 
 
 @kernel

@@ -7,6 +7,7 @@ many-crime path) and wrap the results into the frames of :mod:`trailmon.report._
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +26,8 @@ from trailmon.report._columns import EVIDENCE, GAPS
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S, FIX_TYPES, Trails, flags_to_text
 
 __all__ = ["CONFIDENCE", "EVIDENCE_MARGIN_M", "GAP_COVERAGE_BELOW", "GAP_NEAR_M", "GapArrays", "HitArrays",
-           "ProximityArrays", "ProximityResult", "crimes_near_subject", "proximity", "proximity_arrays"]
+           "EvidenceBatches", "ProximityArrays", "ProximityResult", "crimes_near_subject", "proximity",
+           "proximity_arrays"]
 
 EVIDENCE_MARGIN_M = 50.0
 """Evidence holds the fixes within R + this margin, metres (SPEC §3)."""
@@ -166,6 +168,7 @@ def proximity(
     crs: StoreCRS | None = None,
     speed_thresholds_kmh: dict[str, float] | None = None,
     evidence_arrow: bool = False,
+    evidence_batches: bool = False,
 ) -> ProximityResult:
     """Who was within R of each crime scene while it was committed, exactly.
 
@@ -197,6 +200,9 @@ def proximity(
         Give the evidence as a :class:`pyarrow.Table` (text columns dictionary-encoded, ``time``
         as timestamp[ns, UTC]) instead of a DataFrame: the same rows and columns, built without a
         Python string per row, for writing national-scale runs (:func:`trailmon.report.writers.write_table`).
+    evidence_batches : bool, default False
+        Give the evidence as :class:`EvidenceBatches`: the same rows as ``evidence_arrow``, counted now
+        and built batch by batch while a writer consumes them.
 
     Returns
     -------
@@ -243,10 +249,14 @@ def proximity(
     hits = _hits_frame(trails, cr, h)
     if with_evidence:
         is_hit = h.confidence != 2
-        build = _evidence_arrow if evidence_arrow else _evidence_frame
-        evidence = build(trails, cr, h.crime[is_hit], h.subject[is_hit], max_gap_s, crs or BNG_CRS())
+        qid, sid = h.crime[is_hit], h.subject[is_hit]
+        if evidence_batches:
+            evidence = EvidenceBatches(trails, cr, _evidence_plan(trails, cr, qid, sid, max_gap_s), crs or BNG_CRS())
+        else:
+            build = _evidence_arrow if evidence_arrow else _evidence_frame
+            evidence = build(trails, cr, qid, sid, max_gap_s, crs or BNG_CRS())
     else:
-        evidence = _evidence_arrow_empty() if evidence_arrow else _empty(EVIDENCE)
+        evidence = _evidence_arrow_empty() if evidence_arrow or evidence_batches else _empty(EVIDENCE)
     gaps = _gaps_frame(trails, cr, arrays.gaps, speed_thresholds_kmh)
     return ProximityResult(hits, evidence, gaps)
 
@@ -719,16 +729,82 @@ def _dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inverse.reshape(-1).astype(np.int32), uniq
 
 
+class _EvidencePlan(NamedTuple):
+    """The counting phase of the evidence of hits ``qid, sid``: rows per hit (CSR ``off``) and their passes."""
+
+    qid: np.ndarray
+    sid: np.ndarray
+    off: np.ndarray
+    npass: np.ndarray
+    keep: np.ndarray
+    max_gap_s: float
+
+
+def _evidence_plan(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float) -> _EvidencePlan:
+    tr = trails
+    sid = np.ascontiguousarray(sid, dtype=np.int64)
+    counts, npass, keep = K.evidence_counts(
+        tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
+        sid, cr.x[qid], cr.y[qid], cr.r[qid], cr.t1[qid], cr.t2[qid], max_gap_s, EVIDENCE_MARGIN_M)
+    off = np.zeros(len(sid) + 1, dtype=np.int64)
+    np.cumsum(counts, out=off[1:])
+    return _EvidencePlan(np.asarray(qid), sid, off, npass, keep, max_gap_s)
+
+
+class EvidenceBatches:
+    """The evidence rows of a proximity run as Arrow tables built one at a time, as they are iterated.
+
+    The rows are counted first (so ``len()`` is known before any is built); iterating builds the
+    rows of consecutive hits, about ``batch_rows`` at a time, so a writer can write one table while
+    the next is built (:func:`trailmon.report.writers.write_table` does) and a national run never
+    holds all its evidence at once. The tables have :attr:`schema` (text columns dictionary-encoded,
+    each table its own dictionaries); together they are the rows :func:`proximity` gives with
+    ``evidence_arrow``, in the same order.
+    """
+
+    def __init__(self, trails: Trails, cr: _Crimes, plan: _EvidencePlan, crs: StoreCRS, batch_rows: int = 1 << 20):
+        self._trails, self._cr, self._plan, self._crs = trails, cr, plan, crs
+        self._batch_rows = max(int(batch_rows), 1)
+
+    def __len__(self) -> int:
+        return int(self._plan.off[-1])
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The columns ``EVIDENCE`` with their Arrow types."""
+        return _evidence_arrow_empty().schema
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        off, n = self._plan.off, len(self._plan.sid)
+        h0 = 0
+        while h0 < n:
+            h1 = max(int(np.searchsorted(off, off[h0] + self._batch_rows, side="right")) - 1, h0 + 1)
+            if off[h1] > off[h0]:
+                yield _evidence_batch(self._trails, self._cr, self._plan, h0, h1, self._crs)
+            h0 = h1
+
+    def to_table(self) -> pa.Table:
+        """All the rows as one table (each text column with one dictionary)."""
+        return pa.concat_tables([self.schema.empty_table(), *self]).unify_dictionaries()
+
+
 def _evidence_table(trails: Trails, cr: _Crimes, qid: np.ndarray, sid: np.ndarray, max_gap_s: float,
                     crs: StoreCRS) -> pa.Table | None:
     """The evidence rows built column by column (text columns dictionary-encoded), or None when there are none."""
+    plan = _evidence_plan(trails, cr, qid, sid, max_gap_s)
+    return _evidence_batch(trails, cr, plan, 0, len(plan.sid), crs) if plan.off[-1] else None
+
+
+def _evidence_batch(trails: Trails, cr: _Crimes, plan: _EvidencePlan, h0: int, h1: int, crs: StoreCRS) -> pa.Table:
+    """The evidence rows of hits ``h0:h1`` of ``plan`` as an Arrow table (text columns dictionary-encoded)."""
     tr = trails
-    sid = np.ascontiguousarray(sid, dtype=np.int64)
-    off, kind, pas, t, x, y, fa, fb, d = K.evidence_many(
+    max_gap_s = plan.max_gap_s
+    qid, sid = plan.qid[h0:h1], plan.sid[h0:h1]
+    off = plan.off[h0:h1 + 1] - plan.off[h0]
+    kind, pas, t, x, y, fa, fb, d = K.evidence_fill(
         tr.t_s, tr.x_m, tr.y_m, tr.accuracy_m, tr.offsets, tr.win_start_s, tr.win_end_s, tr.win_offsets,
-        sid, cr.x[qid], cr.y[qid], cr.r[qid], cr.t1[qid], cr.t2[qid], max_gap_s, EVIDENCE_MARGIN_M)
-    if len(kind) == 0:
-        return None
+        sid, cr.x[qid], cr.y[qid], cr.r[qid], cr.t1[qid], cr.t2[qid], max_gap_s, EVIDENCE_MARGIN_M,
+        off, plan.npass[h0:h1], plan.keep[h0:h1])
     # one pass over the rows (by hit, pass, time, kind) for every per-row column
     seq, time_ns, lat, lon, acc, ftype, vx, vy, sup_speed, sup_head, fkey_rows, within = K.evidence_columns(
         off, pas, t, fa, fb, d, tr.t_s, tr.x_m, tr.y_m, tr.lat, tr.lon, tr.accuracy_m, tr.fix_type, tr.speed_mps,

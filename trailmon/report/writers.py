@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -293,6 +293,13 @@ def _column_text(col, fmt: str) -> pa.Array:
     return _object_text(np.asarray(col.to_pylist(), dtype=object), fmt)
 
 
+def _names(data) -> list[str]:
+    """Column names of a DataFrame, an Arrow table or table batches (their ``schema``)."""
+    if isinstance(data, pd.DataFrame):
+        return [str(c) for c in data.columns]
+    return list(data.column_names if isinstance(data, pa.Table) else data.schema.names)
+
+
 def _columns(data) -> tuple[list[str], list, int]:
     """Names, columns (Series or Arrow arrays) and row count of a DataFrame or Arrow table."""
     if isinstance(data, pa.Table):
@@ -339,28 +346,33 @@ def _jsonl_batch(names: list[str], cols: list, a: int, b: int) -> memoryview:
     return _buffer_of(_join("{", body, "}\n"))
 
 
-def _stream_atomic(path: Path, head: bytes, n: int, batch) -> None:
-    """Write ``head`` then ``batch(a, b)`` for row batches to ``path`` atomically (temp file, fsync, rename).
+def _stream_atomic(path: Path, head: bytes, jobs: Iterable[Callable[[], bytes]]) -> None:
+    """Write ``head`` then the bytes of each job, in order, to ``path`` atomically (temp file, fsync, rename).
 
-    Batches are built on two threads (Arrow compute runs without the GIL) and written in order.
+    Jobs run on two threads (Arrow compute runs without the GIL), two ahead of the one written; the
+    next job is taken from ``jobs`` meanwhile, so a generator may build the next rows while earlier
+    ones are formatted and written.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    with atomic_file(path) as f:
+    with atomic_file(path) as f, ThreadPoolExecutor(max_workers=2) as pool:
         f.write(head)
-        bounds = [(a, min(a + _BATCH_ROWS, n)) for a in range(0, n, _BATCH_ROWS)]
-        if len(bounds) <= 1:
-            for a, b in bounds:
-                f.write(batch(a, b))
-        else:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                pending = []
-                for a, b in bounds:
-                    pending.append(pool.submit(batch, a, b))
-                    if len(pending) > 2:
-                        f.write(pending.pop(0).result())
-                for fut in pending:
-                    f.write(fut.result())
+        pending = []
+        for job in jobs:
+            pending.append(pool.submit(job))
+            if len(pending) > 2:
+                f.write(pending.pop(0).result())
+        for fut in pending:
+            f.write(fut.result())
+
+
+def _row_jobs(data, batch: Callable[[list, int, int], bytes]) -> Iterator[Callable[[], bytes]]:
+    """``batch(columns, a, b)`` for row batches of ``data``: a frame, a table, or tables as they are built."""
+    for part in ([data] if isinstance(data, pd.DataFrame | pa.Table) else data):
+        _, cols, n = _columns(part)
+        for a in range(0, n, _BATCH_ROWS):
+            b = min(a + _BATCH_ROWS, n)
+            yield lambda cols=cols, a=a, b=b: batch(cols, a, b)
 
 
 def _csv_field(name: str) -> str:
@@ -368,18 +380,19 @@ def _csv_field(name: str) -> str:
 
 
 def _write_csv(df, path: Path, prov: dict) -> None:
-    names, cols, n = _columns(df)
     head = "".join(f"# {k}: {_header_value(v)}\n" for k, v in prov.items())
-    head += ",".join(_csv_field(c) for c in names) + "\n"
-    _stream_atomic(path, head.encode("utf-8"), n, lambda a, b: _csv_batch(cols, a, b))
+    head += ",".join(_csv_field(c) for c in _names(df)) + "\n"
+    _stream_atomic(path, head.encode("utf-8"), _row_jobs(df, _csv_batch))
 
 
 def _write_jsonl(df, path: Path, prov: dict) -> None:
-    names, cols, n = _columns(df)
-    _stream_atomic(path, b"", n, lambda a, b: _jsonl_batch(names, cols, a, b))
+    names = _names(df)
+    _stream_atomic(path, b"", _row_jobs(df, lambda cols, a, b: _jsonl_batch(names, cols, a, b)))
 
 
 def _write_geojson(df, path: Path, prov: dict) -> None:
+    if not isinstance(df, pd.DataFrame | pa.Table):  # batches: one document, held whole anyway
+        df = _whole(df)
     if isinstance(df, pa.Table):
         df = df.to_pandas()
     has_pt = {"lon", "lat"} <= set(df.columns)
@@ -405,16 +418,13 @@ def _point_wkb(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rec.view(np.uint8))])
 
 
-def _geo_metadata(lon: np.ndarray, lat: np.ndarray) -> bytes:
-    """The GeoParquet 1.1 ``geo`` metadata of a WKB point column in WGS84."""
+def _geo_metadata(bbox: list[float]) -> bytes:
+    """The GeoParquet 1.1 ``geo`` metadata of a WKB point column in WGS84 with bounds ``bbox`` (none when empty)."""
     global _WGS84_PROJJSON
     if _WGS84_PROJJSON is None:
         from pyproj import CRS
 
         _WGS84_PROJJSON = CRS.from_epsg(4326).to_json_dict()
-    ok = np.isfinite(lon) & np.isfinite(lat)
-    bbox = ([float(lon[ok].min()), float(lat[ok].min()), float(lon[ok].max()), float(lat[ok].max())]
-            if ok.any() else [])
     col = {"encoding": "WKB", "crs": _WGS84_PROJJSON, "geometry_types": ["Point"]}
     if bbox:
         col["bbox"] = bbox
@@ -463,17 +473,72 @@ def _write_parquet_arrow(table: pa.Table, sink) -> None:
         writer.add_key_value_metadata({**meta, b"ARROW:schema": base64.b64encode(plain.serialize().to_pybytes())})
 
 
+def _whole(batches) -> pa.Table:
+    """Table batches as one table (each text column with one dictionary)."""
+    return pa.concat_tables([batches.schema.empty_table(), *batches]).unify_dictionaries()
+
+
+def _with_points(table: pa.Table) -> tuple[pa.Table, tuple[float, float, float, float] | None]:
+    """``table`` with its WKB ``geometry`` column from ``lon``/``lat``, and their bounds (None when none is finite)."""
+    lon = table.column("lon").to_numpy().astype(np.float64)
+    lat = table.column("lat").to_numpy().astype(np.float64)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    box = (float(lon[ok].min()), float(lat[ok].min()), float(lon[ok].max()), float(lat[ok].max())) if ok.any() \
+        else None
+    return table.append_column("geometry", _point_wkb(lon, lat)), box
+
+
+def _write_parquet_batches(batches, path: Path, meta: dict) -> None:
+    """Table batches as one (Geo)Parquet file, each batch written on a thread while the next is built.
+
+    The footer gets the metadata, the GeoParquet bounds of all batches and the plain Arrow schema
+    (text columns as strings, as :func:`_write_parquet_arrow` writes it).
+    """
+    import base64
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow.parquet as pq
+
+    points = {"lon", "lat"} <= set(batches.schema.names)
+    schema = batches.schema
+    if points:
+        schema = schema.append(pa.field("geometry", pa.binary()))
+    boxes = []
+    with atomic_file(path) as f, pq.ParquetWriter(f, schema, store_schema=False,
+                                                   **_parquet_options(schema.empty_table())) as writer, \
+            ThreadPoolExecutor(max_workers=1) as pool:
+        writing = None
+        for table in batches:
+            if points:
+                table, box = _with_points(table)
+                boxes += [box] if box else []
+            if writing is not None:
+                writing.result()
+            writing = pool.submit(writer.write_table, table)
+        if writing is not None:
+            writing.result()
+        extra = dict(meta)
+        if points:
+            box = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                   max(b[3] for b in boxes)] if boxes else []
+            extra[b"geo"] = _geo_metadata(box)
+        plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type,
+                                    f.nullable) for f in schema], metadata=extra)
+        writer.add_key_value_metadata({**extra, b"ARROW:schema": base64.b64encode(plain.serialize().to_pybytes())})
+
+
 def _write_parquet(df, path: Path, prov: dict) -> None:
     import pyarrow.parquet as pq
 
     meta = {b"trailmon:provenance": json.dumps(prov, default=str).encode(), b"marking": MARKING.encode()}
+    if not isinstance(df, pd.DataFrame | pa.Table):
+        _write_parquet_batches(df, path, meta)
+        return
     arrow = isinstance(df, pa.Table)
     table = df if arrow else pa.Table.from_pandas(df, preserve_index=False)
     if {"lon", "lat"} <= set(table.column_names):
-        lon = table.column("lon").to_numpy().astype(np.float64)
-        lat = table.column("lat").to_numpy().astype(np.float64)
-        table = table.append_column("geometry", _point_wkb(lon, lat))
-        meta[b"geo"] = _geo_metadata(lon, lat)
+        table, box = _with_points(table)
+        meta[b"geo"] = _geo_metadata(list(box) if box else [])
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
     with atomic_file(path) as f:
         if arrow:
@@ -502,11 +567,14 @@ def check_suffix(path: str | Path) -> str:
     return suffix
 
 
-def write_table(df: pd.DataFrame | pa.Table, path: str | Path, provenance: dict) -> Path:
-    """Write ``df`` (a DataFrame or an Arrow table) to ``path`` in the format its extension names, plus the sidecar.
+def write_table(df, path: str | Path, provenance: dict) -> Path:
+    """Write ``df`` to ``path`` in the format its extension names, plus the sidecar.
 
-    Text formats are built by Arrow in row batches (times, floats and booleans formatted in bulk,
-    never per row in Python) and streamed to a temporary file that is renamed into place.
+    ``df`` is a DataFrame, an Arrow table, or Arrow tables built as they are iterated (an object with
+    ``schema``, ``len()`` = all their rows, and iteration: :class:`trailmon.match.proximity.EvidenceBatches`),
+    which CSV, JSON Lines and Parquet write while the next is built. Text formats are built by Arrow
+    in row batches (times, floats and booleans formatted in bulk, never per row in Python) and
+    streamed to a temporary file that is renamed into place.
     """
     path = Path(path)
     suffix = check_suffix(path)
