@@ -1487,11 +1487,19 @@ def _assemble_trails(table: pa.Table, sel: np.ndarray, sel_codes: np.ndarray, na
     sources = [table, *extra_tables]
     n_src = sum(x.num_rows for x in sources)
     local = threading.local()
+    # columns not read: one read-only NaN array shared by the float ones (a write into it raises), zeros
+    # (pages not touched until read) for the flags, -1 for the fix type
+    unread_nan = None
+    if any(c not in table.column_names and np.dtype(t).kind == "f" for c, t in _TRAIL_DTYPES.items()):
+        unread_nan = np.full(n_total, np.nan)
+        unread_nan.flags.writeable = False
 
     def arr(c: str) -> np.ndarray:
         dtype = np.dtype(_TRAIL_DTYPES[c])
-        if c not in table.column_names:  # not read: NaN, or -1 / 0 for the codes
-            return np.full(n_total, _UNREAD.get(c, np.nan), dtype=dtype)
+        if c not in table.column_names:
+            fill = _UNREAD.get(c, np.nan)
+            return unread_nan if dtype.kind == "f" else np.zeros(n_total, dtype) if fill == 0 else (
+                np.full(n_total, fill, dtype=dtype))
         chunks = [ch.to_numpy(zero_copy_only=False) for x in sources for ch in x.column(c).chunks if len(ch)]
         if len(chunks) == 1 and chunks[0].dtype == dtype:
             return np.take(chunks[0], src)
