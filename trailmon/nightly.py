@@ -513,15 +513,15 @@ class _Job:
     def _proximity_by_days(self, query: pd.DataFrame, proximity) -> tuple:
         """Proximity streamed day by day.
 
-        Crimes are grouped by the run of UTC days their windows need, each group reading only those
-        days (a late crime reads its own days, SPEC §8).
+        Crimes are grouped by overlapping windows (:func:`span_groups`), each group reading only the
+        hours they need (a late crime reads its own days, SPEC §8).
         """
         halo = max(self.params["max_gap_s"], FIX_HALO_S)
         halo_ns = int(halo * 1e9)
         t1 = _ns_of(query["committed_from"])
         t2 = _ns_of(query["committed_to"])
         parts = []
-        for idx in day_groups(t1 - halo_ns, t2 + halo_ns):
+        for idx in span_groups(t1 - halo_ns, t2 + halo_ns):
             q = query.iloc[idx]
             trails = self.store.read_span(q["committed_from"].min(), q["committed_to"].max(), halo_s=halo)
             h, e, g = proximity(
@@ -550,7 +550,7 @@ class _Job:
             lo = _ns_of(appts["start"]) - int((EARLY_S + halo) * 1e9)
             hi = _ns_of(appts["end"]) + int(halo * 1e9)
             parts = []
-            for idx in day_groups(lo, hi):  # streamed: each group reads its own days, its subjects only
+            for idx in span_groups(lo, hi):  # streamed: each group reads its own hours, its subjects only
                 a = appts.iloc[idx].reset_index(drop=True)
                 trails = self.store.read_span(
                     a["start"].min() - pd.Timedelta(seconds=EARLY_S),
@@ -787,24 +787,43 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(full, ignore_index=True)
 
 
-def day_groups(lo_ns: np.ndarray, hi_ns: np.ndarray) -> list[np.ndarray]:
-    """Row positions grouped by the run of UTC days ``[lo, hi]`` each row needs, earliest first.
+GROUP_SPAN_NS = 2 * DAY_NS
+"""A group of crimes (appointments) read and matched together spans at most this, int ns (a longer row: alone)."""
+GROUP_JOIN_NS = 3_600 * 10**9
+"""Rows whose spans come within this of each other join one group (the store is read in whole hours), int ns."""
 
-    Each group is then read and matched on its own, so a night holds the days of one group at a
-    time, not ``[min lo, max hi]`` of everything queued (SPEC §8 "Memory and time").
+
+def span_groups(lo_ns: np.ndarray, hi_ns: np.ndarray, max_span_ns: int = GROUP_SPAN_NS,
+                join_ns: int = GROUP_JOIN_NS) -> list[np.ndarray]:
+    """Row positions grouped by overlapping spans ``[lo, hi]`` (int ns), earliest first.
+
+    Rows are taken by their start; a row joins the current group when it starts within ``join_ns``
+    of the group's end and the group then spans at most ``max_span_ns``. Each group is read and
+    matched on its own, so a night holds one group's fixes at a time, not ``[min lo, max hi]`` of
+    everything queued (SPEC §8 "Memory and time"): the day's crimes, whose windows reach into the
+    days either side, are read once; a late crime is read with those whose windows meet its own.
 
     Examples
     --------
-    >>> d = 86_400 * 10**9
-    >>> [g.tolist() for g in day_groups(np.array([0, 5 * d, 1, 30 * d]), np.array([10, 5 * d + 1, d + 1, 30 * d]))]
-    [[0], [2], [1], [3]]
+    >>> h = 3_600 * 10**9
+    >>> [g.tolist() for g in span_groups(np.array([0, 5 * h, 1, 30 * h]), np.array([2 * h, 6 * h, 5 * h, 31 * h]))]
+    [[0, 1, 2], [3]]
+    >>> [g.tolist() for g in span_groups(np.array([0, 40 * h]), np.array([30 * h, 60 * h]))]  # 60 h > 2 days
+    [[0], [1]]
     """
-    d0 = np.floor_divide(np.asarray(lo_ns, dtype=np.int64), DAY_NS)
-    d1 = np.floor_divide(np.asarray(hi_ns, dtype=np.int64), DAY_NS)
-    order = np.lexsort((d1, d0))
-    key0, key1 = d0[order], d1[order]
-    cut = np.flatnonzero((key0[1:] != key0[:-1]) | (key1[1:] != key1[:-1])) + 1
-    return [np.sort(g) for g in np.split(order, cut)] if len(order) else []
+    lo = np.asarray(lo_ns, dtype=np.int64)
+    hi = np.asarray(hi_ns, dtype=np.int64)
+    order = np.argsort(lo, kind="stable")
+    cuts = []
+    g_lo = g_hi = 0
+    for k, i in enumerate(order.tolist()):
+        if k and lo[i] <= g_hi + join_ns and max(g_hi, hi[i]) - g_lo <= max_span_ns:
+            g_hi = max(g_hi, int(hi[i]))
+            continue
+        if k:
+            cuts.append(k)
+        g_lo, g_hi = int(lo[i]), int(hi[i])
+    return [np.sort(g) for g in np.split(order, cuts)] if len(order) else []
 
 
 _SNAP_NS = 1_000
