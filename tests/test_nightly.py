@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from convertbng.cutil import convert_lonlat
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import held_lock
 from trailmon.cli import main
@@ -697,3 +699,22 @@ def test_engine_arguments_checked(tmp_path):
         nightly(tmp_path, 1, engine="spark")
     with pytest.raises(InputError, match="--scheduler and --workers need --engine dask"):
         nightly(tmp_path, 1, workers=2)
+
+
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 40)), min_size=0, max_size=40))
+def test_span_groups_partition_rows_into_bounded_overlapping_runs(spans):
+    """Every row in one group; a group spans at most the cap (or is one row); groups of rows that overlap
+    (within the join distance) are merged unless the cap says no; earliest first."""
+    from trailmon.nightly import span_groups
+
+    lo = np.array([a for a, _ in spans], dtype=np.int64)
+    hi = lo + np.array([d for _, d in spans], dtype=np.int64)
+    groups = span_groups(lo, hi, max_span_ns=60, join_ns=5)
+    assert sorted(np.concatenate(groups).tolist() if groups else []) == list(range(len(spans)))
+    starts = [int(lo[g].min()) for g in groups]
+    assert starts == sorted(starts)
+    for g in groups:
+        assert len(g) == 1 or int(hi[g].max()) - int(lo[g].min()) <= 60
+    for a, b in zip(groups, groups[1:], strict=False):  # b's first row starts beyond a's end + join, or breaks the cap
+        r = b[np.lexsort((b, lo[b]))][0]
+        assert lo[r] > hi[a].max() + 5 or max(hi[a].max(), hi[r]) - lo[a].min() > 60

@@ -1,5 +1,5 @@
 """``python -m trailmon``."""
 
-from trailmon.cli import main
+from trailmon.cli import console
 
-raise SystemExit(main())
+console()

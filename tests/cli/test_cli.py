@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -245,3 +246,25 @@ def test_batch_commands_keep_freed_memory_unless_told_otherwise():
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**env, "MALLOC_TRIM_THRESHOLD_": "131072"})
     assert got.stdout == "False True"
+
+
+def test_the_command_as_a_process_says_everything_and_exits_with_its_code(tmp_path, trail_csv, crimes_csv):
+    """``python -m trailmon`` ends at once after the command (no interpreter teardown): the files, the
+    ``--json`` summary on stdout (piped, so block-buffered), the error line and every exit code are all there."""
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "trailmon", *args], capture_output=True, text=True,
+                              cwd=tmp_path)
+
+    store = tmp_path / "store"
+    ingest = run("ingest", "--store", str(store), "--json", str(trail_csv))
+    assert ingest.returncode == 0 and json.loads(ingest.stdout)["accepted"] == 8
+    prox = run("proximity", "--store", str(store), "--crimes", str(crimes_csv), "--out", str(tmp_path / "h.csv"),
+               "--user", "analyst", "--purpose", "test", "--json")
+    summary = json.loads(prox.stdout)
+    assert prox.returncode == 0 and summary["hits"] == 2 and summary["evidence_rows"] > 0
+    for path in summary["outputs"]:
+        assert Path(path).read_text().endswith("\n") and Path(path + ".provenance.json").exists()
+    refused = run("proximity", "--store", str(store), "--crimes", str(crimes_csv), "--out", str(tmp_path / "x.csv"))
+    assert refused.returncode == 3 and refused.stderr.startswith("error: ")
+    assert run("proximity", "--store").returncode == 2
+    assert run("status", "--store", str(store)).stdout.startswith("store ")

@@ -21,7 +21,7 @@ from trailmon import __version__
 # the user set NUMPY_MADVISE_HUGEPAGE (numpy reads it once, when first imported: here, after this).
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
-__all__ = ["main"]
+__all__ = ["console", "main"]
 
 COMMANDS = ["ingest", "proximity", "trail", "attendance", "zones", "audit", "purge", "demo", "nightly", "review",
             "export", "map", "report", "serve", "users", "status", "series", "associations"]
@@ -67,12 +67,44 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(m_mmap_max, 0) and mallopt(m_trim_threshold, 2**31 - 1) and mallopt(m_top_pad, 256 << 20))
 
 
+def console() -> None:
+    """The ``trailmon`` command as a process (console script, ``python -m trailmon``): :func:`main`, then exit.
+
+    A batch command (every one but ``serve``) first tunes its process: glibc keeps freed memory for
+    reuse (:func:`keep_freed_memory`) and Python's cycle collector runs less often (thresholds
+    50,000 / 50 / 100 instead of 700 / 10 / 10: 5 collections instead of ~390 in a national-day
+    ``proximity``, 0.08 s). When the command is done, every output has been written, fsynced and
+    closed; the exit handlers run and the streams are flushed, then the process ends at once
+    (``os._exit``) instead of tearing down the interpreter object by object: measured 0.15-0.2 s
+    for the gigabytes of arrays and modules a national-day command ends with, memory the operating
+    system takes back anyway.
+    """
+    import atexit
+    import gc
+
+    batch = len(sys.argv) < 2 or sys.argv[1] != "serve"
+    if batch:
+        keep_freed_memory()
+        gc.set_threshold(50_000, 50, 100)
+    code = main()
+    if not batch:
+        raise SystemExit(code)
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is None:  # not CPython: the ordinary exit
+        raise SystemExit(code)
+    run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (``| head``) or stream: nothing more to say
+            pass
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command != "serve":
-        keep_freed_memory()
     from trailmon.errors import TrailmonError
 
     try:
