@@ -154,8 +154,23 @@ def cases_bytes():  # the database file once its write-ahead log is copied into 
     con.close()
     return os.path.getsize(db)
 
-def hook(step):  # each step's end: the step's wall time, and the case store's size after it
+peak = [0]  # the largest resident set seen since the last step ended, bytes (sampled every 0.05 s)
+step_peak = {}
+
+def sample():
+    while True:
+        with open("/proc/self/statm") as f:
+            peak[0] = max(peak[0], int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+        time.sleep(0.05)
+
+if os.path.exists("/proc/self/statm"):
+    import threading
+    threading.Thread(target=sample, daemon=True).start()
+
+def hook(step):  # each step's end: the step's wall time, the case store's size and the step's peak memory
     steps[step] = (time.perf_counter(), cases_bytes())
+    step_peak[step] = round(peak[0] / 2**30, 2)
+    peak[0] = 0
 
 t = time.perf_counter()
 s = run_nightly(work + "/store", work + "/inbox", work + "/out", as_of=as_of, _hook=hook, **kw)
@@ -165,13 +180,16 @@ print(json.dumps({"wall_s": wall, "rss_gb": resource.getrusage(resource.RUSAGE_S
                   "proximity_growth_mb": (steps["proximity"][1] - steps["records"][1]) / 2**20,
                   "children_rss_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20,
                   "crimes_matched": s["proximity"]["crimes"], "hits": s["proximity"]["hits"],
-                  "trail_spans": s["records"]["trail_spans"]}))
+                  "trail_spans": s["records"]["trail_spans"],
+                  "step_end_s": {k: round(v[0] - t, 1) for k, v in steps.items()}, "step_peak_rss_gb": step_peak}))
 """
 
 
 def run_night(work: Path, days: int, engine: str) -> dict:
     saved = work / "saved"  # the store's top-level files (manifest, subjects, case store, audit log)
     if saved.exists():  # put the store back as it was before the night (its day files are kept by then)
+        for log in ("cases.sqlite-wal", "cases.sqlite-shm"):  # a night's log (one killed too) is not the copy's
+            (work / "store" / log).unlink(missing_ok=True)
         for f in saved.iterdir():
             shutil.copy2(f, work / "store" / f.name)
     else:
@@ -220,6 +238,8 @@ def main() -> None:
     print(table(rows, ("engine", "night wall s", "proximity step s (target <= 30)",
                        "case store growth in it MB (target <= 100)", "peak RSS GB (job)",
                        "peak RSS GB (largest child)", "crimes matched", "hits", "queued spans")))
+    for engine, r in results.items():  # where the night's time and memory went
+        print(f"{engine}: steps end at (s) {r['step_end_s']}; peak RSS by step (GB) {r['step_peak_rss_gb']}")
     print(json.dumps(info))
     save("nightly", {**key, **info, "results": results})
 

@@ -705,7 +705,7 @@ def test_engine_arguments_checked(tmp_path):
 def test_span_groups_partition_rows_into_bounded_overlapping_runs(spans):
     """Every row in one group; a group spans at most the cap (or is one row); groups of rows that overlap
     (within the join distance) are merged unless the cap says no; earliest first."""
-    from trailmon.nightly import span_groups
+    from trailmon.store.read_groups import span_groups
 
     lo = np.array([a for a, _ in spans], dtype=np.int64)
     hi = lo + np.array([d for _, d in spans], dtype=np.int64)

@@ -52,6 +52,7 @@ from trailmon.report._columns import ATTENDANCE, EVIDENCE, GAPS, HITS, ZONES
 from trailmon.store import audit
 from trailmon.store._files import make_private_dir, sha256_file, write_bytes_atomic, write_json_atomic
 from trailmon.store.cases import CaseStore, default_db_path, merge_spans, ns_to_times
+from trailmon.store.read_groups import span_groups
 from trailmon.store.trails import limit_gaps
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
 
@@ -257,6 +258,7 @@ class _Job:
         self.day = now.strftime("%Y-%m-%d")
         self.pad_ns = int((params["max_gap_s"] + FIX_HALO_S) * 1e9)
         self.summary: dict = {"run_id": rid, "as_of": params["as_of"], "day": self.day, "status": "done"}
+        self.matched_evidence: pd.DataFrame | None = None
 
     def audit(self, action: str, kind: str, parameters: dict, subjects, counts: dict) -> None:
         audit.append(
@@ -488,6 +490,7 @@ class _Job:
             else:
                 out = self._proximity_by_days(query, proximity)
             hits, evidence, gaps = (_restore(df, keys) for df in out)
+            self.matched_evidence = evidence  # the day's reports show these rows (their digests stored now)
             with self.cases.transaction() as c:
                 res = self.cases.apply_proximity(
                     c, keys, hits, evidence, gaps, run_id=self.rid, report_day=self.day
@@ -675,7 +678,8 @@ class _Job:
         from trailmon.report.writers import make_provenance, write_table
 
         folder = make_private_dir(self.out / self.day)
-        tables = day_reports(self.cases, self.day, self.store)
+        tables = day_reports(self.cases, self.day, self.store, matched=self.matched_evidence)
+        self.matched_evidence = None
         prov = make_provenance(
             "nightly",
             self.params,
@@ -787,45 +791,6 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(full, ignore_index=True)
 
 
-GROUP_SPAN_NS = 2 * DAY_NS
-"""A group of crimes (appointments) read and matched together spans at most this, int ns (a longer row: alone)."""
-GROUP_JOIN_NS = 3_600 * 10**9
-"""Rows whose spans come within this of each other join one group (the store is read in whole hours), int ns."""
-
-
-def span_groups(lo_ns: np.ndarray, hi_ns: np.ndarray, max_span_ns: int = GROUP_SPAN_NS,
-                join_ns: int = GROUP_JOIN_NS) -> list[np.ndarray]:
-    """Row positions grouped by overlapping spans ``[lo, hi]`` (int ns), earliest first.
-
-    Rows are taken by their start; a row joins the current group when it starts within ``join_ns``
-    of the group's end and the group then spans at most ``max_span_ns``. Each group is read and
-    matched on its own, so a night holds one group's fixes at a time, not ``[min lo, max hi]`` of
-    everything queued (SPEC §8 "Memory and time"): the day's crimes, whose windows reach into the
-    days either side, are read once; a late crime is read with those whose windows meet its own.
-
-    Examples
-    --------
-    >>> h = 3_600 * 10**9
-    >>> [g.tolist() for g in span_groups(np.array([0, 5 * h, 1, 30 * h]), np.array([2 * h, 6 * h, 5 * h, 31 * h]))]
-    [[0, 1, 2], [3]]
-    >>> [g.tolist() for g in span_groups(np.array([0, 40 * h]), np.array([30 * h, 60 * h]))]  # 60 h > 2 days
-    [[0], [1]]
-    """
-    lo = np.asarray(lo_ns, dtype=np.int64)
-    hi = np.asarray(hi_ns, dtype=np.int64)
-    order = np.argsort(lo, kind="stable")
-    cuts = []
-    g_lo = g_hi = 0
-    for k, i in enumerate(order.tolist()):
-        if k and lo[i] <= g_hi + join_ns and max(g_hi, hi[i]) - g_lo <= max_span_ns:
-            g_hi = max(g_hi, int(hi[i]))
-            continue
-        if k:
-            cuts.append(k)
-        g_lo, g_hi = int(lo[i]), int(hi[i])
-    return [np.sort(g) for g in np.split(order, cuts)] if len(order) else []
-
-
 _SNAP_NS = 1_000
 """Event ends within this of a period boundary are the boundary (float seconds round-trip)."""
 
@@ -928,11 +893,12 @@ def zone_periods(zone: pd.Series, limit_ns: int, tz: str = ZONE_TZ) -> tuple[np.
     return ps[keep], pe[keep]
 
 
-def day_reports(cases: CaseStore, day: str, store=None) -> dict[str, pd.DataFrame]:
+def day_reports(cases: CaseStore, day: str, store=None, *, matched: pd.DataFrame | None = None
+                ) -> dict[str, pd.DataFrame]:
     """The frames of ``OUT/<day>/``: what the runs of that as-of day matched, SPEC columns.
 
     Evidence rows come from :func:`trailmon.report.case_evidence.hit_evidence` (frozen at review, else
-    computed from the trail store ``store``).
+    the evidence this run has just ``matched``, else computed from the trail store ``store``).
     """
     h = cases.frame(
         "SELECT * FROM hits WHERE report_day = ? ORDER BY crime_ref, crime_version, subject_id", [day]
@@ -959,7 +925,7 @@ def day_reports(cases: CaseStore, day: str, store=None) -> dict[str, pd.DataFram
     )
     from trailmon.report.case_evidence import hit_evidence, spec_evidence
 
-    e = hit_evidence(cases, store, h["hit_id"]).rows
+    e = hit_evidence(cases, store, h["hit_id"], matched=matched).rows
     evidence = spec_evidence(e, h).sort_values(
         ["crime_ref", "crime_version", "subject_id", "time", "seq"], kind="stable"
     ).reset_index(drop=True)[EVIDENCE]

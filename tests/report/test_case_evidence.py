@@ -99,3 +99,55 @@ def test_export_and_pack_refuse_a_verdict_on_other_figures(root, delta_m, shown)
         pack = subject_pack(ts, cases, "S1", pd.Timestamp("2026-07-13T00:00Z"), pd.Timestamp("2026-07-15T00:00Z"))
         assert (list(pack.hits["hit_id"]) == [hid] if shown else len(pack.hits) == 0)
         assert (len(pack.evidence) > 0) is shown
+
+
+def test_computed_for_a_late_crime_reads_its_own_days_not_the_month_between(tmp_path, monkeypatch):
+    """A night's hits on a crime of its day and one reported 20 days late: their evidence is read as
+    the matching read it, group by group (SPEC §8 memory grows with what changed), not as one read of
+    every day between the earliest and the latest window (a month-old store: all its fixes at once)."""
+    from tests.test_nightly import SUBJECTS, crimes_csv, daily_crime, drop, nightly, trail_csv
+
+    drop(tmp_path / "inbox", [("subjects", "s.csv", SUBJECTS)]
+         + [("trails", f"d{d}.csv", trail_csv(d)) for d in range(1, 22)]
+         + [("crimes", "c.csv", crimes_csv([daily_crime(21), daily_crime(1, "LATE")]))])
+    nightly(tmp_path, 21)
+    ts, cases = stores(tmp_path)
+    spans = []
+    read = TrailStore.read
+
+    def spy(self, t_from=None, t_to=None, *a, **kw):
+        if self._pinned is None:  # the caller's read (each opens a snapshot and reads again in it)
+            spans.append((pd.Timestamp(t_from), pd.Timestamp(t_to)))
+        return read(self, t_from, t_to, *a, **kw)
+
+    monkeypatch.setattr(TrailStore, "read", spy)
+    with cases:
+        hits = cases.hits()
+        ev = hit_evidence(cases, ts, hits["hit_id"])
+    assert sorted(hits["crime_ref"]) == ["K21", "LATE"]
+    assert set(ev.status.values()) == {"computed"} and len(ev.rows) == int(hits["evidence_rows"].sum())
+    assert spans and max(t2 - t1 for t1, t2 in spans) <= pd.Timedelta(days=2)
+
+
+def _body(path) -> bytes:
+    return b"".join(line for line in path.read_bytes().splitlines(keepends=True) if not line.startswith(b"#"))
+
+
+def test_nightly_evidence_csv_is_the_evidence_computed_from_the_store(tmp_path):
+    """The nightly job writes its day's evidence.csv from the rows it has just matched; the same day's
+    reports computed again from the trail store (as the web app and review do) give the same bytes."""
+    from tests.test_nightly import SUBJECTS, crimes_csv, daily_crime, drop, nightly, trail_csv
+    from trailmon.nightly import day_reports
+    from trailmon.report.writers import write_table
+
+    drop(tmp_path / "inbox", [("subjects", "s.csv", SUBJECTS)]
+         + [("trails", f"d{d}.csv", trail_csv(d)) for d in range(1, 6)]
+         + [("crimes", "c.csv", crimes_csv([daily_crime(5), daily_crime(5, "NEAR", de=40.0),
+                                            daily_crime(2, "LATE")]))])
+    summary = nightly(tmp_path, 5)
+    ts, cases = stores(tmp_path)
+    with cases:
+        again = day_reports(cases, summary["day"], ts)
+    assert len(again["evidence"]) > 0 and set(again["evidence"]["crime_ref"]) == {"K5", "NEAR", "LATE"}
+    write_table(again["evidence"], tmp_path / "again.csv", {"command": "test"})
+    assert _body(tmp_path / "again.csv") == _body(tmp_path / "out" / summary["day"] / "evidence.csv")

@@ -26,6 +26,7 @@ import pandas as pd
 
 from trailmon.errors import InputError
 from trailmon.store.cases import EVIDENCE_COLUMNS, CaseStore, evidence_digests, ns_to_times
+from trailmon.store.read_groups import span_groups
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
 
 __all__ = ["EVIDENCE_STATUSES", "HitEvidence", "hit_evidence", "review_hit", "spec_evidence"]
@@ -65,7 +66,7 @@ def _run_parameters(cases: CaseStore, run_ids) -> dict:
     return out
 
 
-def hit_evidence(cases: CaseStore, trail_store, hit_ids) -> HitEvidence:
+def hit_evidence(cases: CaseStore, trail_store, hit_ids, *, matched: pd.DataFrame | None = None) -> HitEvidence:
     """The evidence rows of stored hits (see the module docstring for where they come from).
 
     Parameters
@@ -74,6 +75,11 @@ def hit_evidence(cases: CaseStore, trail_store, hit_ids) -> HitEvidence:
     trail_store : TrailStore or None
         Where rows not frozen or stored are computed; None gives those hits ``unavailable``.
     hit_ids : iterable of int
+    matched : DataFrame, optional
+        Evidence a run has just matched and stored the digests of, in this process (``force`` and
+        the SPEC evidence columns; the nightly job's proximity step for its day's reports): a hit
+        that is neither frozen nor stored and whose key it holds takes its rows from it
+        (``computed``) instead of reading the trail store again.
 
     Returns
     -------
@@ -106,6 +112,12 @@ def hit_evidence(cases: CaseStore, trail_store, hit_ids) -> HitEvidence:
         )
         status.update(dict.fromkeys(lid, "stored"))
     todo = rest[rest["evidence_digest"].notna()]
+    if len(todo) and matched is not None and len(matched):
+        rows = _stored_rows(matched, todo)
+        given = np.unique(rows["hit_id"].to_numpy(np.int64))
+        parts.append(rows)
+        status.update(dict.fromkeys(given.tolist(), "computed"))
+        todo = todo[~todo["hit_id"].astype(np.int64).isin(given)]
     if len(todo):
         rows, st = _computed(cases, trail_store, todo)
         parts.append(rows)
@@ -127,61 +139,100 @@ def hit_evidence(cases: CaseStore, trail_store, hit_ids) -> HitEvidence:
 
 def _computed(cases: CaseStore, trail_store, hits: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
     """Rows computed from the trail store as the matching run did, checked against the stored digests."""
-    from trailmon.match.proximity import proximity
-
     status: dict[int, str] = {}
     if trail_store is None:
         return _empty_rows(), dict.fromkeys(hits["hit_id"].astype(int), "unavailable")
     params = _run_parameters(cases, hits["run_id"])
     hits = hits.assign(_p=[params[r] for r in hits["run_id"]])
     out = []
-    for (radius, max_gap), grp in hits.groupby("_p", sort=True):
-        keys = grp[["force", "crime_ref", "crime_version"]].drop_duplicates().reset_index(drop=True)
-        crimes = cases.crime_frame([tuple(k) for k in keys.itertuples(index=False)])
-        query = crimes.assign(crime_ref=[str(i) for i in range(len(crimes))])
-        subjects = sorted(set(grp["subject_id"].astype(str)))
-        t1, t2 = query["committed_from"].min(), query["committed_to"].max()
-        trails = trail_store.read(t1, t2, subjects, halo_s=max(float(max_gap), FIX_HALO_S))
-        res = proximity(trails, query, radius_m=float(radius), max_gap_s=float(max_gap), crs=trail_store.crs)
-        ev = res.evidence
-        if len(ev):
-            k = ev["crime_ref"].astype(int).to_numpy()
-            ev = ev.assign(
-                force=crimes["force"].to_numpy()[k],
-                crime_ref=crimes["crime_ref"].to_numpy()[k],
-                crime_version=crimes["crime_version"].to_numpy()[k].astype(np.int64),
-            )
-        want = {
-            (str(f), str(c), int(v), str(s)): int(h)
-            for h, f, c, v, s in zip(
-                grp["hit_id"], grp["force"], grp["crime_ref"], grp["crime_version"], grp["subject_id"], strict=True
-            )
-        }
-        digests = evidence_digests(ev) if len(ev) else {}
-        stored = dict(zip(grp["hit_id"].astype(int), grp["evidence_digest"], strict=True))
-        for key, hid in want.items():
-            got = digests.get(key)
-            if got is None:
-                status[hid] = "unavailable"
-            else:
-                status[hid] = "computed" if got[0] == stored[hid] else "changed"
-        if len(ev):
-            key = ["force", "crime_ref", "crime_version", "subject_id"]
-            ids = pd.DataFrame(
-                {
-                    "force": grp["force"].astype(str).to_numpy(),
-                    "crime_ref": grp["crime_ref"].astype(str).to_numpy(),
-                    "crime_version": grp["crime_version"].astype(np.int64).to_numpy(),
-                    "subject_id": grp["subject_id"].astype(str).to_numpy(),
-                    "hit_id": grp["hit_id"].astype(np.int64).to_numpy(),
-                }
-            )
-            ev = ev.astype({"force": str, "crime_ref": str, "subject_id": str}).merge(ids, on=key, how="inner")
-            t = pd.to_datetime(ev["time"], utc=True)
-            ns = t.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
-            rows = ev.assign(time_ns=ns, within_r=ev["within_r"].astype(bool).astype(np.int64))
-            out.append(rows[["hit_id", *EVIDENCE_COLUMNS]])
+    for (radius, max_gap), by_run in hits.groupby("_p", sort=True):
+        keys = by_run[["force", "crime_ref", "crime_version"]].drop_duplicates().reset_index(drop=True)
+        all_crimes = cases.crime_frame([tuple(k) for k in keys.itertuples(index=False)])
+        halo_s = max(float(max_gap), FIX_HALO_S)
+        halo_ns = int(halo_s * 1e9)
+        t1 = all_crimes["committed_from"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        t2 = all_crimes["committed_to"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+        for idx in span_groups(t1 - halo_ns, t2 + halo_ns):  # as the matching run read them (a late crime: its days)
+            crimes = all_crimes.iloc[idx].reset_index(drop=True)
+            mine = {(str(f), str(c), int(v)) for f, c, v in zip(crimes["force"], crimes["crime_ref"],
+                                                                 crimes["crime_version"], strict=True)}
+            grp = by_run[[(str(f), str(c), int(v)) in mine for f, c, v in zip(
+                by_run["force"], by_run["crime_ref"], by_run["crime_version"], strict=True)]]
+            st, rows = _computed_group(trail_store, crimes, grp, float(radius), float(max_gap), halo_s)
+            status.update(st)
+            if rows is not None:
+                out.append(rows)
     return (pd.concat(out, ignore_index=True) if out else _empty_rows()), status
+
+
+def _computed_group(trail_store, crimes: pd.DataFrame, grp: pd.DataFrame, radius: float, max_gap: float,
+                    halo_s: float) -> tuple[dict[int, str], pd.DataFrame | None]:
+    """One span group's statuses and rows: the hits ``grp`` on ``crimes``, read over their span only."""
+    from trailmon.match.proximity import proximity
+
+    status: dict[int, str] = {}
+    query = crimes.assign(crime_ref=[str(i) for i in range(len(crimes))])
+    subjects = sorted(set(grp["subject_id"].astype(str)))
+    trails = trail_store.read(query["committed_from"].min(), query["committed_to"].max(), subjects, halo_s=halo_s)
+    res = proximity(trails, query, radius_m=radius, max_gap_s=max_gap, crs=trail_store.crs)
+    del trails
+    ev = res.evidence
+    if len(ev):
+        k = ev["crime_ref"].astype(int).to_numpy()
+        ev = ev.assign(
+            force=crimes["force"].to_numpy()[k],
+            crime_ref=crimes["crime_ref"].to_numpy()[k],
+            crime_version=crimes["crime_version"].to_numpy()[k].astype(np.int64),
+        )
+    want = {
+        (str(f), str(c), int(v), str(s)): int(h)
+        for h, f, c, v, s in zip(
+            grp["hit_id"], grp["force"], grp["crime_ref"], grp["crime_version"], grp["subject_id"], strict=True
+        )
+    }
+    digests = evidence_digests(ev) if len(ev) else {}
+    stored = dict(zip(grp["hit_id"].astype(int), grp["evidence_digest"], strict=True))
+    for key, hid in want.items():
+        got = digests.get(key)
+        if got is None:
+            status[hid] = "unavailable"
+        else:
+            status[hid] = "computed" if got[0] == stored[hid] else "changed"
+    return status, (_stored_rows(ev, grp) if len(ev) else None)
+
+
+_KEY = ("force", "crime_ref", "crime_version", "subject_id")
+
+
+def _key_codes(col: pd.Series, values: pd.Index) -> np.ndarray:
+    """Position of each cell of ``col`` in ``values`` (-1 where absent); a categorical by its categories."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = values.get_indexer(col.cat.categories.astype(values.dtype))
+        codes = col.cat.codes.to_numpy()
+        return np.where(codes >= 0, cats[codes], -1)
+    return values.get_indexer(col.astype(values.dtype))
+
+
+def _stored_rows(ev: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
+    """Evidence rows (``force`` and SPEC columns) of ``hits`` in the stored layout (``hit_id``, ``time_ns``).
+
+    Rows whose key (force, crime, version, subject) is not one of ``hits`` are left out; the keys
+    are matched as integer codes, not a string per row.
+    """
+    levels = [pd.Index(hits[c].astype(np.int64 if c == "crime_version" else str).unique()) for c in _KEY]
+    hit_codes = pd.MultiIndex.from_arrays(
+        [lv.get_indexer(hits[c].astype(lv.dtype)) for c, lv in zip(_KEY, levels, strict=True)])
+    row_codes = np.column_stack([_key_codes(ev[c], lv) for c, lv in zip(_KEY, levels, strict=True)])
+    known = (row_codes >= 0).all(axis=1)
+    pos = np.full(len(ev), -1, np.int64)
+    pos[known] = hit_codes.get_indexer(pd.MultiIndex.from_arrays(list(row_codes[known].T)))
+    keep = np.flatnonzero(pos >= 0)
+    rows = ev.iloc[keep].reset_index(drop=True)
+    t = pd.to_datetime(rows["time"], utc=True)
+    ns = t.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    out = rows.assign(hit_id=hits["hit_id"].to_numpy(np.int64)[pos[keep]], time_ns=ns,
+                      within_r=rows["within_r"].astype(bool).astype(np.int64))
+    return out[["hit_id", *EVIDENCE_COLUMNS]]
 
 
 def spec_evidence(rows: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
@@ -196,7 +247,7 @@ def spec_evidence(rows: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
     out = rows.drop(columns=["hit_id", "time_ns"]).reset_index(drop=True)
     for c in ("crime_ref", "crime_version", "subject_id"):
         out[c] = keys[c].reindex(hid).to_numpy()
-    out["time"] = ns_to_times(rows["time_ns"]).to_numpy()
+    out["time"] = ns_to_times(rows["time_ns"]).array  # datetime64[ns, UTC] as it is (no Timestamp per row)
     out["within_r"] = rows["within_r"].astype(bool).to_numpy()
     return out[EVIDENCE]
 

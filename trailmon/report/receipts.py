@@ -11,7 +11,7 @@ For every file the nightly job reads, ``OUT/<day>/receipts/`` gets:
   start as yyyyMMddHHmmss");
 - ``<file>.accepted.csv``: the rows accepted, as read.
 
-CSV cells are spreadsheet-safe (:func:`trailmon._cells.safe_text_frame`) and every file is
+CSV cells are spreadsheet-safe (:func:`trailmon.report.writers.write_plain_csv`) and every file is
 owner-only. Receipts can be mailed through an SMTP relay (:func:`deliver_receipts`, ``nightly
 --smtp HOST:PORT --smtp-recipients F``): the receipt JSON and the errors CSV (never the accepted
 rows, which hold positions) to the force's addresses. A relay that is down or refuses never fails
@@ -28,9 +28,9 @@ from pathlib import Path
 import pandas as pd
 
 from trailmon import __version__
-from trailmon._cells import safe_text_frame
 from trailmon.errors import InputError
 from trailmon.io.quarantine import REQUIRED_ACTION, RejectReason
+from trailmon.report.writers import write_plain_csv
 from trailmon.store._files import make_private_dir, write_bytes_atomic
 
 __all__ = [
@@ -170,9 +170,8 @@ def write_receipts(folder: str | Path, files: list[dict], *, run_id: str, receiv
         paths = {"receipt": base.with_name(base.name + ".receipt.json"),
                  "errors": base.with_name(base.name + ".errors.csv"),
                  "accepted": base.with_name(base.name + ".accepted.csv")}
-        write_bytes_atomic(paths["errors"], safe_text_frame(errors).to_csv(index=False).encode("utf-8"))
-        acc = _accepted_frame(result) if result is not None else pd.DataFrame()
-        write_bytes_atomic(paths["accepted"], safe_text_frame(acc).to_csv(index=False).encode("utf-8"))
+        write_plain_csv(errors, paths["errors"])
+        write_plain_csv(_accepted_frame(result) if result is not None else pd.DataFrame(), paths["accepted"])
         write_bytes_atomic(paths["receipt"], (json.dumps(rec, indent=1, default=str) + "\n").encode("utf-8"))
         out.append({**rec, "paths": {k: str(v) for k, v in paths.items()}})
     return out

@@ -385,6 +385,18 @@ def _write_csv(df, path: Path, prov: dict) -> None:
     _stream_atomic(path, head.encode("utf-8"), _row_jobs(df, _csv_batch))
 
 
+def write_plain_csv(df, path: str | Path) -> Path:
+    """``df`` as a CSV with no provenance lines (ingestion receipts' rows), atomically, owner-only.
+
+    The same cells as every other CSV trailmon writes (Arrow-formatted in row batches, text cells
+    spreadsheet-safe, times ``Z`` with milliseconds, booleans ``true`` / ``false``).
+    """
+    path = Path(path)
+    head = ",".join(_csv_field(c) for c in _names(df)) + "\n"
+    _stream_atomic(path, head.encode("utf-8"), _row_jobs(df, _csv_batch))
+    return path
+
+
 def _write_jsonl(df, path: Path, prov: dict) -> None:
     names = _names(df)
     _stream_atomic(path, b"", _row_jobs(df, lambda cols, a, b: _jsonl_batch(names, cols, a, b)))

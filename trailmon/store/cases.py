@@ -408,6 +408,8 @@ def _wkb(geom) -> bytes | None:
 
 def ns_to_times(values) -> pd.Series:
     """Int ns (None for none) to ``datetime64[ns, UTC]``."""
+    if isinstance(values, pd.Series | np.ndarray) and np.issubdtype(values.dtype, np.integer):  # no None: no loop
+        return pd.Series(pd.to_datetime(np.asarray(values, dtype=np.int64), unit="ns", utc=True))
     arr = pd.array(
         [None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in values],
         dtype="Int64",
@@ -685,6 +687,10 @@ def _evidence_rows(evidence: pd.DataFrame) -> list[tuple]:
 
 EMPTY_EVIDENCE_DIGEST = "0" * 32
 """The digest of a hit with no evidence rows."""
+
+
+_KEYS_PER_QUERY = 5_000
+"""Keys looked up per SQL query (3 host parameters each; SQLite allows 32,766)."""
 
 
 class CaseStore:
@@ -1145,14 +1151,18 @@ class CaseStore:
         """The stored crime versions ``(force, crime_ref, crime_version)``, in that order; canonical frame."""
         keys = [(str(f), str(r), int(v)) for f, r, v in keys]
         rows = []
-        for key in keys:
-            got = self.frame("SELECT * FROM crimes WHERE force = ? AND crime_ref = ? AND crime_version = ?", key)
-            if not len(got):
-                raise InputError(f"no crime version {key!r} in the case store")
-            rows.append(got)
-        if not rows:
-            return _crime_frame(self.frame("SELECT * FROM crimes WHERE 0"))
-        return _crime_frame(pd.concat(rows, ignore_index=True))
+        for a in range(0, len(keys), _KEYS_PER_QUERY):  # one query per few thousand keys, not one per crime
+            part = keys[a:a + _KEYS_PER_QUERY]
+            rows.append(self.frame(
+                "SELECT * FROM crimes WHERE (force, crime_ref, crime_version) IN (VALUES "
+                + ",".join(["(?, ?, ?)"] * len(part)) + ")", [x for key in part for x in key]))
+        got = pd.concat(rows, ignore_index=True) if rows else self.frame("SELECT * FROM crimes WHERE 0")
+        pos = {(str(f), str(r), int(v)): k for k, (f, r, v) in enumerate(
+            zip(got["force"], got["crime_ref"], got["crime_version"], strict=True))}
+        missing = [key for key in keys if key not in pos]
+        if missing:
+            raise InputError(f"no crime version {missing[0]!r} in the case store")
+        return _crime_frame(got.iloc[[pos[key] for key in keys]].reset_index(drop=True))
 
     def appointments_to_match(
         self, spans: list[tuple[int, int]], pad_lo_ns: int, pad_hi_ns: int, due_ns: int
