@@ -885,7 +885,7 @@ class CaseStore:
             return 0
         cols = ["cohort", "crn", "pnc_id", "nomis_id", "offender_manager"]
         last = subjects.drop_duplicates("subject_id", keep="last")
-        rows = [(str(r["subject_id"]), *[_s(r.get(k)) for k in cols]) for _, r in last.iterrows()]
+        rows = [(str(r["subject_id"]), *[_s(r.get(k)) for k in cols]) for r in last.to_dict("records")]
         before = self.conn.total_changes
         c.executemany(
             "INSERT INTO subjects (subject_id, cohort, crn, pnc_id, nomis_id, offender_manager) "
@@ -943,8 +943,9 @@ class CaseStore:
             else np.arange(len(df))
         )
         t1, t2 = _ns(df["committed_from"]), _ns(df["committed_to"])
+        records = df.to_dict("records")  # plain values, not a Series per row
         for i in order:
-            r = df.iloc[int(i)]
+            r = records[int(i)]
             force, ref = _s(r.get("force")) or "", str(r["crime_ref"])
             content = _content(
                 str(r["offence"]), _f(r["x_m"]), _f(r["y_m"]), t1[i], t2[i], _f(r.get("radius_m"))
@@ -991,7 +992,7 @@ class CaseStore:
         if not len(appointments):
             return changed
         start, end = _ns(appointments["start"]), _ns(appointments["end"])
-        for k, (_, r) in enumerate(appointments.iterrows()):
+        for k, r in enumerate(appointments.to_dict("records")):
             geom = _wkb(r.get("geometry"))
             vals = (
                 str(r["subject_id"]),
