@@ -51,8 +51,8 @@ from trailmon.io._time import iso_ms as _iso
 from trailmon.report._columns import ATTENDANCE, EVIDENCE, GAPS, HITS, ZONES
 from trailmon.store import audit
 from trailmon.store._files import make_private_dir, sha256_file, write_bytes_atomic, write_json_atomic
-from trailmon.store.cases import CaseStore, default_db_path, merge_spans, ns_to_times
-from trailmon.store.read_groups import span_groups
+from trailmon.store.cases import CaseStore, default_db_path, merge_spans, ns_to_times, times_to_ns
+from trailmon.store.read_groups import span_groups, window_groups
 from trailmon.store.trails import limit_gaps
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
 
@@ -520,11 +520,8 @@ class _Job:
         hours they need (a late crime reads its own days, SPEC §8).
         """
         halo = max(self.params["max_gap_s"], FIX_HALO_S)
-        halo_ns = int(halo * 1e9)
-        t1 = _ns_of(query["committed_from"])
-        t2 = _ns_of(query["committed_to"])
         parts = []
-        for idx in span_groups(t1 - halo_ns, t2 + halo_ns):
+        for idx in window_groups(query["committed_from"], query["committed_to"], halo):
             q = query.iloc[idx]
             trails = self.store.read_span(q["committed_from"].min(), q["committed_to"].max(), halo_s=halo)
             h, e, g = proximity(
@@ -550,8 +547,8 @@ class _Job:
             from trailmon.match.attendance import attendance
 
             halo = max(self.params["max_gap_s"], FIX_HALO_S)
-            lo = _ns_of(appts["start"]) - int((EARLY_S + halo) * 1e9)
-            hi = _ns_of(appts["end"]) + int(halo * 1e9)
+            lo = times_to_ns(appts["start"]) - int((EARLY_S + halo) * 1e9)
+            hi = times_to_ns(appts["end"]) + int(halo * 1e9)
             parts = []
             for idx in span_groups(lo, hi):  # streamed: each group reads its own hours, its subjects only
                 a = appts.iloc[idx].reset_index(drop=True)
@@ -761,11 +758,6 @@ def _restore(df: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _ns_of(values) -> np.ndarray:
-    """Instants (a datetime column) as int64 ns UTC."""
-    return np.asarray(pd.to_datetime(pd.Series(values), utc=True).dt.as_unit("ns").astype("int64"), dtype=np.int64)
-
-
 def _evidence_categorical(tables: list) -> pd.DataFrame:
     """Evidence tables (Arrow, text as dictionaries) as one frame whose text columns are categorical.
 
@@ -797,8 +789,8 @@ _SNAP_NS = 1_000
 
 def _event_ns(events: pd.DataFrame, a: int, b: int) -> pd.DataFrame:
     """A zone's events of one period as int ns ``event, start_ns, end_ns``, ends snapped to ``[a, b]``."""
-    s = _ns_of(events["start"]) if len(events) else np.zeros(0, np.int64)
-    e = _ns_of(events["end"]) if len(events) else np.zeros(0, np.int64)
+    s = times_to_ns(events["start"]) if len(events) else np.zeros(0, np.int64)
+    e = times_to_ns(events["end"]) if len(events) else np.zeros(0, np.int64)
     for bound in (a, b):
         s = np.where(np.abs(s - bound) <= _SNAP_NS, bound, s)
         e = np.where(np.abs(e - bound) <= _SNAP_NS, bound, e)

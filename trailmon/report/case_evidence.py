@@ -26,7 +26,7 @@ import pandas as pd
 
 from trailmon.errors import InputError
 from trailmon.store.cases import EVIDENCE_COLUMNS, CaseStore, evidence_digests, ns_to_times
-from trailmon.store.read_groups import span_groups
+from trailmon.store.read_groups import window_groups
 from trailmon.trail import DEFAULT_MAX_GAP_S, FIX_HALO_S
 
 __all__ = ["EVIDENCE_STATUSES", "HitEvidence", "hit_evidence", "review_hit", "spec_evidence"]
@@ -149,15 +149,15 @@ def _computed(cases: CaseStore, trail_store, hits: pd.DataFrame) -> tuple[pd.Dat
         keys = by_run[["force", "crime_ref", "crime_version"]].drop_duplicates().reset_index(drop=True)
         all_crimes = cases.crime_frame([tuple(k) for k in keys.itertuples(index=False)])
         halo_s = max(float(max_gap), FIX_HALO_S)
-        halo_ns = int(halo_s * 1e9)
-        t1 = all_crimes["committed_from"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        t2 = all_crimes["committed_to"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-        for idx in span_groups(t1 - halo_ns, t2 + halo_ns):  # as the matching run read them (a late crime: its days)
+        groups = window_groups(all_crimes["committed_from"], all_crimes["committed_to"], halo_s)  # as matched
+        group_of = {(str(f), str(c), int(v)): g for g, idx in enumerate(groups) for f, c, v in zip(
+            all_crimes["force"].iloc[idx], all_crimes["crime_ref"].iloc[idx], all_crimes["crime_version"].iloc[idx],
+            strict=True)}
+        hit_group = np.array([group_of[(str(f), str(c), int(v))] for f, c, v in zip(
+            by_run["force"], by_run["crime_ref"], by_run["crime_version"], strict=True)], dtype=np.int64)
+        for g, idx in enumerate(groups):  # a late crime reads its own days
             crimes = all_crimes.iloc[idx].reset_index(drop=True)
-            mine = {(str(f), str(c), int(v)) for f, c, v in zip(crimes["force"], crimes["crime_ref"],
-                                                                 crimes["crime_version"], strict=True)}
-            grp = by_run[[(str(f), str(c), int(v)) in mine for f, c, v in zip(
-                by_run["force"], by_run["crime_ref"], by_run["crime_version"], strict=True)]]
+            grp = by_run[hit_group == g]
             st, rows = _computed_group(trail_store, crimes, grp, float(radius), float(max_gap), halo_s)
             status.update(st)
             if rows is not None:

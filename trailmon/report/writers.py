@@ -379,10 +379,14 @@ def _csv_field(name: str) -> str:
     return '"' + name.replace('"', '""') + '"' if any(c in name for c in ',"\r\n') else name
 
 
-def _write_csv(df, path: Path, prov: dict) -> None:
-    head = "".join(f"# {k}: {_header_value(v)}\n" for k, v in prov.items())
-    head += ",".join(_csv_field(c) for c in _names(df)) + "\n"
+def _csv_stream(df, path: Path, prelude: str) -> None:
+    """``prelude``, the header line and the rows of ``df``, streamed to ``path`` atomically."""
+    head = prelude + ",".join(_csv_field(c) for c in _names(df)) + "\n"
     _stream_atomic(path, head.encode("utf-8"), _row_jobs(df, _csv_batch))
+
+
+def _write_csv(df, path: Path, prov: dict) -> None:
+    _csv_stream(df, path, "".join(f"# {k}: {_header_value(v)}\n" for k, v in prov.items()))
 
 
 def write_plain_csv(df, path: str | Path) -> Path:
@@ -392,8 +396,7 @@ def write_plain_csv(df, path: str | Path) -> Path:
     spreadsheet-safe, times ``Z`` with milliseconds, booleans ``true`` / ``false``).
     """
     path = Path(path)
-    head = ",".join(_csv_field(c) for c in _names(df)) + "\n"
-    _stream_atomic(path, head.encode("utf-8"), _row_jobs(df, _csv_batch))
+    _csv_stream(df, path, "")
     return path
 
 

@@ -406,6 +406,11 @@ def _wkb(geom) -> bytes | None:
     return shapely.to_wkb(geom)
 
 
+def times_to_ns(values) -> np.ndarray:
+    """Instants (a datetime column) as int64 ns UTC; the inverse of :func:`ns_to_times`."""
+    return np.asarray(pd.to_datetime(pd.Series(values), utc=True).dt.as_unit("ns").astype("int64"), dtype=np.int64)
+
+
 def ns_to_times(values) -> pd.Series:
     """Int ns (None for none) to ``datetime64[ns, UTC]``."""
     if isinstance(values, pd.Series | np.ndarray) and np.issubdtype(values.dtype, np.integer):  # no None: no loop

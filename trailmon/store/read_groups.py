@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GROUP_JOIN_NS", "GROUP_SPAN_NS", "span_groups"]
+from trailmon.store.cases import times_to_ns
+
+__all__ = ["GROUP_JOIN_NS", "GROUP_SPAN_NS", "span_groups", "window_groups"]
 
 DAY_NS = 86_400 * 10**9
 
@@ -50,3 +52,13 @@ def span_groups(lo_ns: np.ndarray, hi_ns: np.ndarray, max_span_ns: int = GROUP_S
             cuts.append(k)
         g_lo, g_hi = int(lo[i]), int(hi[i])
     return [np.sort(g) for g in np.split(order, cuts)] if len(order) else []
+
+
+def window_groups(starts, ends, halo_s: float) -> list[np.ndarray]:
+    """Row positions of windows ``[starts, ends]`` (datetime columns) grouped as reads ``halo_s`` around them.
+
+    :func:`span_groups` of the windows widened by ``halo_s`` seconds either side (what a read of
+    each group takes): how the nightly job groups its crimes, and how their evidence is read again.
+    """
+    halo = int(halo_s * 1e9)
+    return span_groups(times_to_ns(starts) - halo, times_to_ns(ends) + halo)
