@@ -235,6 +235,25 @@ def _monitored(ws, we, wlo, whi, t):
 
 
 @kernel
+def _segment_span(t0, t1, w_from, w_to, m_from, m_to):
+    """The part ``(ta, tb)`` of segment ``[t0, t1]`` inside two windows, seconds; empty when ``ta > tb``.
+
+    ``[w_from, w_to]`` is the crime's window, ``[m_from, m_to]`` a monitoring window.
+    """
+    ta = t0
+    if w_from > ta:
+        ta = w_from
+    if m_from > ta:
+        ta = m_from
+    tb = t1
+    if w_to < tb:
+        tb = w_to
+    if m_to < tb:
+        tb = m_to
+    return ta, tb
+
+
+@kernel
 def eval_run(t_s, x_m, y_m, acc_m, a, b, own_end, lo, hi, ws, we, wlo, whi,
              px, py, r, t1, t2, max_gap_s, st, ivs, mode):
     """Evaluate fixes ``a..b`` (segments ``a..b-1``) of a subject with fixes ``lo:hi``.
@@ -248,16 +267,7 @@ def eval_run(t_s, x_m, y_m, acc_m, a, b, own_end, lo, hi, ws, we, wlo, whi,
         if i < b and linked_next:
             tn = t_s[i + 1]
             for w in range(wlo, whi):
-                ta = ti
-                if t1 > ta:
-                    ta = t1
-                if ws[w] > ta:
-                    ta = ws[w]
-                tb = tn
-                if t2 < tb:
-                    tb = t2
-                if we[w] < tb:
-                    tb = we[w]
+                ta, tb = _segment_span(ti, tn, t1, t2, ws[w], we[w])
                 if ta > tb:
                     continue
                 cd2, ct = _closest2(ti, x_m[i], y_m[i], tn, x_m[i + 1], y_m[i + 1], px, py, ta, tb)
@@ -575,16 +585,7 @@ def _pruned_passes(t_s, x_m, y_m, lo, hi, ws, we, wlo, whi, px, py, r, t1, t2, m
                 if box_distance2(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), px, py) <= far2:
                     tn = t_s[i + 1]
                     for w in range(wlo, whi):
-                        ta = ti
-                        if t1 > ta:
-                            ta = t1
-                        if ws[w] > ta:
-                            ta = ws[w]
-                        tb = tn
-                        if t2 < tb:
-                            tb = t2
-                        if we[w] < tb:
-                            tb = we[w]
+                        ta, tb = _segment_span(ti, tn, t1, t2, ws[w], we[w])
                         if ta > tb:
                             continue
                         cd2, ct = _closest2(ti, xa, ya, tn, xb, yb, px, py, ta, tb)
