@@ -968,17 +968,10 @@ def _merge_spans_by_code(code: np.ndarray, lo: np.ndarray, hi: np.ndarray
 def _merge_ns(spans) -> list[tuple[int, int]]:
     """Union of closed ``[lo, hi]`` int ns spans, sorted, merged where they overlap or touch."""
     spans = list(spans)
-    if not spans:
-        return []
     a = np.array([lo for lo, _ in spans], dtype=np.int64)
     b = np.array([hi for _, hi in spans], dtype=np.int64)
-    order = np.argsort(a, kind="stable")
-    a, b = a[order], b[order]
-    reach = np.maximum.accumulate(b)
-    new = np.r_[True, a[1:] > reach[:-1]]
-    starts = np.flatnonzero(new)
-    ends = np.r_[starts[1:], len(a)] - 1
-    return list(zip(a[starts].tolist(), reach[ends].tolist(), strict=True))
+    _, lo, hi = _merge_spans_by_code(np.zeros(len(a), np.int64), a, b)  # one code: one union
+    return list(zip(lo.tolist(), hi.tolist(), strict=True))
 
 
 def _windows_ns(frame: pd.DataFrame) -> dict[str, list[tuple[int, int]]]:
